@@ -1,0 +1,42 @@
+"""pytest-benchmark suites for the hot path: ``pytest bench/ --benchmark-group-by=group``."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streams import as_pieces, custom_message_lines
+
+LINES = custom_message_lines(100_000)
+PIECES = as_pieces(LINES)
+PARAMS = {"path": "/tmp/pipes/messages.jsonl", "include_stdio_in_messages": True, "extras": {"k": list(range(50))}}
+
+
+def frame_and_decode(hotpath, pieces):
+    framer = hotpath.LineFramer()
+    decode = hotpath.decode_batch
+    count = 0
+    for piece in pieces:
+        messages, _bad = decode(framer.feed(piece))
+        count += len(messages)
+    return count
+
+
+@pytest.mark.benchmark(group="frame+decode 100k messages")
+def test_frame_and_decode(benchmark, hotpath):
+    assert benchmark(frame_and_decode, hotpath, PIECES) == len(LINES)
+
+
+@pytest.mark.benchmark(group="frame+decode 100k messages")
+def test_bare_orjson_loop_over_presplit_lines(benchmark):
+    def bare():
+        loads = orjson.loads
+        for line in LINES:
+            loads(line)
+
+    benchmark(bare)
+
+
+@pytest.mark.benchmark(group="bootstrap codec")
+def test_codec_round_trip(benchmark, hotpath):
+    assert benchmark(lambda: hotpath.decode_param(hotpath.encode_param(PARAMS))) == PARAMS

@@ -1,0 +1,159 @@
+"""The Dagster Pipes wire protocol: names, shapes and message construction.
+
+Pure data, no I/O: both sides of the package and both hot-path implementations build on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, NamedTuple, Optional, TypedDict
+
+PIPES_PROTOCOL_VERSION = "0.1"
+PIPES_PROTOCOL_VERSION_FIELD = "__dagster_pipes_version"
+
+DAGSTER_PIPES_CONTEXT_ENV_VAR = "DAGSTER_PIPES_CONTEXT"
+DAGSTER_PIPES_MESSAGES_ENV_VAR = "DAGSTER_PIPES_MESSAGES"
+DAGSTER_PIPES_CONTEXT_CLI_ARG = "--dagster-pipes-context"
+DAGSTER_PIPES_MESSAGES_CLI_ARG = "--dagster-pipes-messages"
+
+PipesExtras = Mapping[str, Any]
+PipesParams = Mapping[str, Any]
+
+Method = Literal[
+    "opened",
+    "closed",
+    "log",
+    "report_asset_materialization",
+    "report_asset_check",
+    "report_custom_message",
+    "log_external_stream",
+]
+METHODS: frozenset[str] = frozenset(Method.__args__)  # type: ignore[attr-defined]
+
+PipesMetadataType = Literal[
+    "__infer__",
+    "text",
+    "url",
+    "path",
+    "notebook",
+    "json",
+    "md",
+    "float",
+    "int",
+    "bool",
+    "dagster_run",
+    "asset",
+    "null",
+    "table",
+    "table_schema",
+    "table_column_lineage",
+    "timestamp",
+]
+PIPES_METADATA_TYPE_INFER = "__infer__"
+METADATA_TYPES: frozenset[str] = frozenset(PipesMetadataType.__args__)  # type: ignore[attr-defined]
+
+PipesAssetCheckSeverity = Literal["WARN", "ERROR"]
+ESCAPE_CHARACTER = "\\"
+
+
+class PipesMessage(TypedDict):
+    """One message from the external process (the version field is spelled out in the dict)."""
+
+    __dagster_pipes_version: str
+    method: str
+    params: Optional[Mapping[str, Any]]
+
+
+class PipesPartitionKeyRange(TypedDict):
+    start: str
+    end: str
+
+
+class PipesTimeWindow(TypedDict):
+    start: str
+    end: str
+
+
+class PipesDataProvenance(TypedDict):
+    code_version: str
+    input_data_versions: Mapping[str, str]
+    is_user_provided: bool
+
+
+class PipesContextData(TypedDict):
+    """What the orchestration side tells the external process about the step."""
+
+    asset_keys: Optional[Sequence[str]]
+    code_version_by_asset_key: Optional[Mapping[str, Optional[str]]]
+    provenance_by_asset_key: Optional[Mapping[str, Optional[PipesDataProvenance]]]
+    partition_key: Optional[str]
+    partition_key_range: Optional[PipesPartitionKeyRange]
+    partition_time_window: Optional[PipesTimeWindow]
+    run_id: str
+    job_name: Optional[str]
+    retry_number: int
+    extras: Mapping[str, Any]
+
+
+class PipesMetadataValue(TypedDict):
+    type: PipesMetadataType
+    raw_value: Any
+
+
+class PipesException(TypedDict):
+    message: str
+    stack: Sequence[str]
+    name: Optional[str]
+    cause: Optional["PipesException"]
+    context: Optional["PipesException"]
+
+
+class PipesOpenedData(TypedDict):
+    extras: Mapping[str, Any]
+
+
+class BadLine(NamedTuple):
+    """A line of the message stream that is not a Pipes message, reported instead of raised."""
+
+    line: int
+    """1-based number of the line among the stream's non-blank lines."""
+    reason: str
+    excerpt: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}: {self.excerpt!r}"
+
+
+def make_message(method: Method, params: Optional[Mapping[str, Any]]) -> PipesMessage:
+    """Build a message dict as it travels on the wire."""
+    return {  # type: ignore[return-value]
+        PIPES_PROTOCOL_VERSION_FIELD: PIPES_PROTOCOL_VERSION,
+        "method": method,
+        "params": params,
+    }
+
+
+# ----- limits and diagnostics shared by both hot-path implementations -----
+
+DEFAULT_MAX_LINE_BYTES = 128 * 1024 * 1024
+"""Longest message line kept whole; a longer one is cut there and reported as a bad line."""
+
+DEFAULT_MAX_PARAM_BYTES = 64 * 1024 * 1024
+"""Largest size a bootstrap param may inflate to before ``decode_param`` refuses it."""
+
+EXCERPT_CHARS = 80
+
+
+def bad_line(number: int, line: bytes, reason: str) -> BadLine:
+    """Describe a line that is not a message, with a short printable excerpt."""
+    text = bytes(line[: EXCERPT_CHARS * 4]).decode("utf-8", "backslashreplace")
+    if len(text) > EXCERPT_CHARS or len(line) > EXCERPT_CHARS * 4:
+        text = text[:EXCERPT_CHARS] + "..."
+    return BadLine(number, reason, text)
+
+
+def not_a_message_reason(value: Any) -> str:
+    """Why a decoded JSON value is not a Pipes message."""
+    if not isinstance(value, dict):
+        return f"not a JSON object (got {type(value).__name__})"
+    return f"JSON object without a {PIPES_PROTOCOL_VERSION_FIELD!r} field"

@@ -1,0 +1,60 @@
+"""The batch decoder, on both implementations."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipes_fast.protocol import EXCERPT_CHARS, BadLine, make_message
+
+GOOD = orjson.dumps(make_message("log", {"message": "hi", "level": "INFO"}))
+
+
+def test_messages_come_out_in_order(hotpath):
+    lines = [orjson.dumps(make_message("report_custom_message", {"payload": i})) for i in range(5)]
+    messages, bad = hotpath.decode_batch(lines)
+    assert [m["params"]["payload"] for m in messages] == [0, 1, 2, 3, 4]
+    assert bad == []
+
+
+def test_garbage_is_reported_with_its_line_and_the_rest_still_decodes(hotpath):
+    lines = [GOOD, b"not json", b"[1, 2]", b'{"method": "log"}', b"\xff\xfe{}", GOOD, b"{\"a\": ", GOOD]
+    messages, bad = hotpath.decode_batch(lines, 10)
+    assert messages == [orjson.loads(GOOD)] * 3
+    assert [b.line for b in bad] == [11, 12, 13, 14, 16]
+    reasons = [b.reason for b in bad]
+    assert reasons[0].startswith("invalid JSON")
+    assert reasons[1] == "not a JSON object (got list)"
+    assert "__dagster_pipes_version" in reasons[2]
+    assert reasons[3].startswith("invalid JSON")  # invalid UTF-8
+    assert bad[0].excerpt == "not json"
+    assert bad[3].excerpt == "\\xff\\xfe{}"
+    assert all(isinstance(b, BadLine) for b in bad)
+    assert str(bad[0]).startswith("line 11: invalid JSON")
+
+
+def test_excerpts_stay_short(hotpath):
+    messages, bad = hotpath.decode_batch([b"x" * 100_000])
+    assert messages == []
+    assert len(bad[0].excerpt) == EXCERPT_CHARS + 3
+    assert bad[0].excerpt.endswith("...")
+
+
+def test_an_empty_batch(hotpath):
+    assert hotpath.decode_batch([]) == ([], [])
+
+
+def test_version_field_with_any_method_passes_the_decoder(hotpath):
+    # the decoder checks framing-level shape only; methods are the handler's business
+    line = b'{"__dagster_pipes_version": "0.1", "method": "nope", "params": null}'
+    messages, bad = hotpath.decode_batch([line])
+    assert messages == [{"__dagster_pipes_version": "0.1", "method": "nope", "params": None}]
+
+
+@settings(max_examples=300)
+@given(lines=st.lists(st.binary(max_size=60) | st.just(GOOD) | st.just(b"{}"), max_size=10),
+       first=st.integers(1, 10**9))
+def test_implementations_agree_on_garbage(both, lines, first):
+    compiled, pure = both
+    assert compiled.decode_batch(lines, first) == pure.decode_batch(lines, first)

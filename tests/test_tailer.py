@@ -1,0 +1,117 @@
+"""The file tailer, on both implementations, against real files and a real writer process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+
+def test_reads_only_what_was_appended(hotpath, tmp_path):
+    path = tmp_path / "messages"
+    path.write_bytes(b"first\n")
+    with hotpath.FileTailer(path) as tailer:
+        assert tailer.read() == b"first\n"
+        assert tailer.read() == b""
+        with open(path, "ab") as f:
+            f.write(b"second")
+        assert tailer.read() == b"second"
+        assert tailer.position == 12
+
+
+def test_a_file_that_does_not_exist_yet(hotpath, tmp_path):
+    path = tmp_path / "later"
+    tailer = hotpath.FileTailer(path)
+    assert tailer.read() == b""
+    assert tailer.wait(timeout=0.01) is False
+    path.write_bytes(b"now\n")
+    assert tailer.wait(timeout=5) is True
+    assert tailer.read() == b"now\n"
+    tailer.close()
+
+
+def test_reads_in_bounded_chunks(hotpath, tmp_path):
+    path = tmp_path / "big"
+    data = os.urandom(100_000)
+    path.write_bytes(data)
+    tailer = hotpath.FileTailer(path, chunk_bytes=4096)
+    pieces = []
+    while chunk := tailer.read():
+        assert len(chunk) <= 4096
+        pieces.append(chunk)
+    assert b"".join(pieces) == data
+    tailer.close()
+
+
+def test_wait_wakes_when_another_thread_appends(hotpath, tmp_path):
+    path = tmp_path / "grow"
+    path.write_bytes(b"")
+    tailer = hotpath.FileTailer(path)
+
+    def append_later():
+        time.sleep(0.05)
+        with open(path, "ab") as f:
+            f.write(b"x\n")
+
+    writer = threading.Thread(target=append_later)
+    writer.start()
+    assert tailer.wait(timeout=30) is True
+    writer.join()
+    assert tailer.read() == b"x\n"
+    tailer.close()
+
+
+def test_stop_wakes_a_waiting_thread(hotpath, tmp_path):
+    tailer = hotpath.FileTailer(tmp_path / "never")
+    result = []
+    waiter = threading.Thread(target=lambda: result.append(tailer.wait()))
+    waiter.start()
+    time.sleep(0.05)
+    assert waiter.is_alive()
+    tailer.stop()
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    assert result == [False]
+    assert tailer.stopped
+    assert tailer.wait() is False  # later waits return at once
+
+
+def test_waiting_does_not_spin(hotpath, tmp_path):
+    tailer = hotpath.FileTailer(tmp_path / "idle")
+    cpu = time.process_time()
+    tailer.wait(timeout=0.5)
+    assert time.process_time() - cpu < 0.25
+
+
+def test_tails_a_real_writer_process_to_the_last_byte(hotpath, tmp_path):
+    path = tmp_path / "stream"
+    script = (
+        "import sys, os\n"
+        "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND)\n"
+        "for i in range(20000):\n"
+        "    os.write(fd, b'line %d\\n' % i)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(path)])
+    tailer = hotpath.FileTailer(path, chunk_bytes=1000)
+    framer = hotpath.LineFramer()
+    lines = []
+    while True:
+        done = proc.poll() is not None
+        while chunk := tailer.read():
+            lines += framer.feed(chunk)
+        if done:
+            break
+        tailer.wait(timeout=0.05)
+    assert proc.returncode == 0
+    assert lines == [b"line %d" % i for i in range(20000)]
+    tailer.close()
+
+
+@pytest.mark.parametrize("timeout", [0, 0.001, 0.02])
+def test_wait_honours_short_timeouts(hotpath, tmp_path, timeout):
+    tailer = hotpath.FileTailer(tmp_path / "none")
+    assert tailer.wait(timeout=timeout) is False
