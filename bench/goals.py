@@ -1,4 +1,4 @@
-"""Measures the performance goals of the project as ratios against a baseline in the same run.
+"""Measures the performance goals (``bench/goal_*.py``) of the project as ratios against a baseline in the same run.
 
     python bench/goals.py [--rounds N] [--json]
 
@@ -9,73 +9,25 @@ best round of each, which is what shared, noisy machines allow. Exit code 1 if a
 from __future__ import annotations
 
 import argparse
-import gc
+import importlib
 import json
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import orjson  # noqa: E402
-
-from streams import as_pieces, custom_message_lines  # noqa: E402
+from timing import Goal  # noqa: E402
 
 
-@dataclass
-class Goal:
-    name: str
-    baseline: str
-    candidate: str
-    target: float
-    baseline_seconds: float = 0.0
-    candidate_seconds: float = 0.0
-
-    @property
-    def ratio(self) -> float:
-        return self.baseline_seconds / self.candidate_seconds
-
-    @property
-    def met(self) -> bool:
-        return self.ratio >= self.target
-
-
-def best_of(rounds: int, baseline: Callable[[], object], candidate: Callable[[], object]) -> tuple[float, float]:
-    best = [float("inf"), float("inf")]
-    for _ in range(rounds):
-        for i, fn in enumerate((baseline, candidate)):
-            gc.collect()
-            start = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best[0], best[1]
-
-
-def hotpath_goal(rounds: int) -> Goal:
-    from pipes_fast import _speedups
-
-    lines = custom_message_lines(100_000)
-    pieces = as_pieces(lines)
-
-    def bare() -> None:
-        loads = orjson.loads
-        for line in lines:
-            loads(line)
-
-    def extension() -> None:
-        framer = _speedups.LineFramer()
-        decode = _speedups.decode_batch
-        for piece in pieces:
-            decode(framer.feed(piece))
-
-    goal = Goal("frame+decode 100k messages", "bare orjson.loads loop over pre-split lines", "extension", 0.8)
-    goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, bare, extension)
-    return goal
-
-
-GOALS: list[Callable[[int], Goal]] = [hotpath_goal]
+def discover() -> list[Callable[[int], Goal]]:
+    """Every ``measure_*`` function of the ``goal_*.py`` modules beside this file."""
+    measures = []
+    for path in sorted(Path(__file__).parent.glob("goal_*.py")):
+        module = importlib.import_module(path.stem)
+        measures += [getattr(module, n) for n in sorted(dir(module)) if n.startswith("measure_")]
+    return measures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     results = []
-    for measure in GOALS:
+    for measure in discover():
         goal = measure(args.rounds)
         results.append(goal)
         if not args.json:

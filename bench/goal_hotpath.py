@@ -1,0 +1,30 @@
+"""Goal of the foundation: framing + decoding keeps pace with a bare orjson.loads loop."""
+
+from __future__ import annotations
+
+import orjson
+
+from timing import Goal, best_of
+from streams import as_pieces, custom_message_lines
+
+
+def measure_frame_and_decode(rounds: int) -> Goal:
+    from pipes_fast import _speedups
+
+    lines = custom_message_lines(100_000)
+    pieces = as_pieces(lines)
+
+    def bare() -> None:
+        loads = orjson.loads
+        for line in lines:
+            loads(line)
+
+    def extension() -> None:
+        framer = _speedups.LineFramer()
+        decode = _speedups.decode_batch
+        for piece in pieces:
+            decode(framer.feed(piece))
+
+    goal = Goal("frame+decode 100k messages", "bare orjson.loads loop over pre-split lines", "extension", 0.8)
+    goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, bare, extension)
+    return goal
