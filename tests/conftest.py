@@ -30,3 +30,19 @@ def hotpath(request: pytest.FixtureRequest) -> ModuleType:
 def both() -> tuple[ModuleType, ModuleType]:
     """The compiled and the pure implementation, to check that they agree."""
     return load_implementation("compiled"), load_implementation("pure")
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def use_hotpath(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Route the whole package (readers, sessions, clients) through one hot-path implementation.
+
+    For integration tests: everything that reaches the hot path through ``pipes_fast._hotpath``
+    uses the chosen module for the duration of the test.
+    """
+    module = load_implementation(request.param)
+    from pipes_fast import _hotpath
+
+    for name in ("LineFramer", "FileTailer", "decode_batch", "encode_param", "decode_param"):
+        monkeypatch.setattr(_hotpath, name, getattr(module, name))
+    monkeypatch.setattr(_hotpath, "implementation", module)
+    return module
