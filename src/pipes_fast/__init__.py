@@ -20,11 +20,50 @@ _LAZY: dict[str, str] = {
     "PipesParamError": "pipes_fast.errors",
     "PipesExecutionError": "pipes_fast.errors",
     "PipesWarning": "pipes_fast.errors",
+    "AssetKey": "pipes_fast.assets",
+    "StepContext": "pipes_fast.context",
+    "MetadataValue": "pipes_fast.results",
+    "MaterializeResult": "pipes_fast.results",
+    "AssetCheckResult": "pipes_fast.results",
+    "AssetCheckSeverity": "pipes_fast.results",
+    "PipesExecutionResult": "pipes_fast.results",
+    "PipesMessageHandler": "pipes_fast.handler",
+    "PipesSession": "pipes_fast.session",
+    "open_pipes_session": "pipes_fast.session",
+    "PipesContextInjector": "pipes_fast.injectors",
+    "PipesEnvContextInjector": "pipes_fast.injectors",
+    "PipesFileContextInjector": "pipes_fast.injectors",
+    "PipesTempFileContextInjector": "pipes_fast.injectors",
+    "PipesMessageReader": "pipes_fast.readers",
+    "PipesFileMessageReader": "pipes_fast.readers",
+    "PipesTempFileMessageReader": "pipes_fast.readers",
+    "PipesClient": "pipes_fast.clients",
+    "PipesClientCompletedInvocation": "pipes_fast.clients",
+    "PipesSubprocessClient": "pipes_fast.clients",
 }
 
 if TYPE_CHECKING:
     from pipes_fast._hotpath import EXTENSION, decode_param, encode_param
+    from pipes_fast.assets import AssetKey
+    from pipes_fast.clients import PipesClient, PipesClientCompletedInvocation, PipesSubprocessClient
+    from pipes_fast.context import StepContext
     from pipes_fast.errors import PipesError, PipesExecutionError, PipesParamError, PipesWarning
+    from pipes_fast.handler import PipesMessageHandler
+    from pipes_fast.injectors import (
+        PipesContextInjector,
+        PipesEnvContextInjector,
+        PipesFileContextInjector,
+        PipesTempFileContextInjector,
+    )
+    from pipes_fast.readers import PipesFileMessageReader, PipesMessageReader, PipesTempFileMessageReader
+    from pipes_fast.results import (
+        AssetCheckResult,
+        AssetCheckSeverity,
+        MaterializeResult,
+        MetadataValue,
+        PipesExecutionResult,
+    )
+    from pipes_fast.session import PipesSession, open_pipes_session
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,218 @@
+"""Turns decoded Pipes messages into results, logs and custom messages.
+
+The reader calls :meth:`PipesMessageHandler.handle_batch` from its own thread with lists of
+decoded messages; results are queued for the session to drain. A message that cannot be handled
+(unknown method, malformed params, an asset outside the step) is logged as a warning and skipped:
+the stream goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import deque
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from pipes_fast.assets import AssetKey
+from pipes_fast.context import StepContext
+from pipes_fast.protocol import BadLine, PipesException, PipesParams
+from pipes_fast.results import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    MalformedParams,
+    MaterializeResult,
+    PipesExecutionResult,
+    resolve_metadata,
+)
+
+if TYPE_CHECKING:
+    from pipes_fast.readers.base import PipesMessageReader
+
+_SEVERITIES = {s.value: s for s in AssetCheckSeverity}
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "WARN": logging.WARNING,
+           "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
+_MAX_BAD_LINE_WARNINGS = 100
+
+
+def _require(params: Any, name: str, kind: type) -> Any:
+    try:
+        value = params[name]
+    except (KeyError, TypeError):
+        raise MalformedParams(f"missing param {name!r}") from None
+    if type(value) is not kind:
+        raise MalformedParams(f"param {name!r} must be {kind.__name__}, got {value!r:.100}")
+    return value
+
+
+def format_exception(exc: PipesException) -> str:
+    """A reported external exception as text: name, message, stack, and its cause/context chain."""
+    parts = []
+    current: Optional[Mapping[str, Any]] = exc
+    while current:
+        stack = "".join(current.get("stack") or [])
+        parts.append(f"{current.get('name') or 'Exception'}: {current.get('message')}\n{stack}".rstrip())
+        current = current.get("cause") or current.get("context")
+    return "\n\nwhich was caused by or raised while handling:\n".join(parts)
+
+
+class PipesMessageHandler:
+    """Processes messages from the external process for one step."""
+
+    def __init__(self, context: StepContext, message_reader: PipesMessageReader) -> None:
+        self._context = context
+        self._log = context.log
+        self._message_reader = message_reader
+        self._results: deque[PipesExecutionResult] = deque()
+        self._custom_messages: deque[Any] = deque()
+        self._keys = {k.to_escaped_user_string(): k for k in context.asset_keys or ()}
+        self._bad_lines_reported = 0
+        self.received_opened_message = False
+        self.received_closed_message = False
+        self.opened_payload: Optional[Mapping[str, Any]] = None
+        self.exception: Optional[PipesException] = None
+        """The exception the external process reported in its ``closed`` message, if any."""
+        self.bad_line_count = 0
+        self._dispatch: dict[str, Callable[[Any], None]] = {
+            "opened": self._on_opened,
+            "closed": self._on_closed,
+            "report_asset_materialization": self._on_materialization,
+            "report_asset_check": self._on_check,
+            "report_custom_message": self._on_custom_message,
+            "log": self._on_log,
+            "log_external_stream": self._on_external_stream,
+        }
+
+    @contextmanager
+    def handle_messages(self) -> Iterator[PipesParams]:
+        """Run the message reader for the span of the block; yields its params."""
+        with self._message_reader.read_messages(self) as params:
+            yield params
+
+    # ----- what the session drains -----
+
+    def drain_results(self) -> list[PipesExecutionResult]:
+        """Results received since the last drain, oldest first; they are not kept."""
+        queue = self._results
+        return [queue.popleft() for _ in range(len(queue))]
+
+    def drain_custom_messages(self) -> list[Any]:
+        """Custom message payloads received since the last drain, oldest first; they are not kept."""
+        queue = self._custom_messages
+        return [queue.popleft() for _ in range(len(queue))]
+
+    def get_reported_results(self) -> tuple[PipesExecutionResult, ...]:
+        """Results received and not drained yet."""
+        return tuple(self._results)
+
+    def get_custom_messages(self) -> tuple[Any, ...]:
+        """Custom message payloads received and not drained yet."""
+        return tuple(self._custom_messages)
+
+    # ----- what the reader feeds -----
+
+    def handle_message(self, message: Mapping[str, Any]) -> None:
+        """Handle one decoded message."""
+        self.handle_batch([message])
+
+    def handle_batch(self, messages: list[Mapping[str, Any]]) -> None:
+        """Handle decoded messages in order; one that cannot be handled is logged and skipped."""
+        dispatch = self._dispatch
+        for message in messages:
+            if self.received_closed_message:
+                self._log.warning(f"[pipes] unexpected message received after closed: {message!r:.300}")
+            method = message.get("method")
+            handle = dispatch.get(method)  # type: ignore[arg-type]
+            if handle is None:
+                self._log.warning(f"[pipes] skipped a message with unknown method {method!r}: {message!r:.300}")
+                continue
+            try:
+                handle(message.get("params"))
+            except MalformedParams as exc:
+                self._log.warning(f"[pipes] skipped a {method} message: {exc}: {message!r:.300}")
+
+    def report_bad_lines(self, bad_lines: list[BadLine], source: str) -> None:
+        """Log lines of the stream that were not messages (the first hundred in full, then a count)."""
+        self.bad_line_count += len(bad_lines)
+        for bad in bad_lines:
+            self._bad_lines_reported += 1
+            if self._bad_lines_reported <= _MAX_BAD_LINE_WARNINGS:
+                self._log.warning(f"[pipes] skipped {source} {bad}")
+            elif self._bad_lines_reported == _MAX_BAD_LINE_WARNINGS + 1:
+                self._log.warning(f"[pipes] more lines of {source} are not messages; counting them silently")
+
+    def report_truncated_lines(self, count: int, limit: int, source: str) -> None:
+        self._log.warning(f"[pipes] {count} line(s) of {source} exceeded {limit} bytes and were cut there")
+
+    def on_launched(self, launched_payload: Mapping[str, Any]) -> None:
+        """Called by ``PipesSession.report_launched``."""
+        self._log.info("[pipes] additional launch_payload reported")
+        self._message_reader.on_launched(launched_payload)
+
+    # ----- one method per message kind -----
+
+    def _on_opened(self, params: Any) -> None:
+        self.received_opened_message = True
+        self.opened_payload = params or {}
+        self._log.info("[pipes] external process successfully opened dagster pipes.")
+        self._message_reader.on_opened(self.opened_payload)
+
+    def _on_closed(self, params: Any) -> None:
+        self.received_closed_message = True
+        exception = params.get("exception") if isinstance(params, dict) else None
+        if exception:
+            self.exception = exception
+            detail = format_exception(exception) if isinstance(exception, dict) else repr(exception)
+            self._log.error(f"[pipes] external process pipes closed with exception: {detail}")
+
+    def _asset_key(self, params: Any) -> AssetKey:
+        escaped = _require(params, "asset_key", str)
+        key = self._keys.get(escaped)
+        if key is None:
+            selected = sorted(self._keys) if self._context.has_assets else "none (an op step)"
+            raise MalformedParams(f"asset key {escaped!r} is not one of the step's assets: {selected}")
+        return key
+
+    def _on_materialization(self, params: Any) -> None:
+        key = self._asset_key(params)
+        data_version = params.get("data_version")
+        if data_version is not None and type(data_version) is not str:
+            raise MalformedParams(f"param 'data_version' must be str or null, got {data_version!r:.100}")
+        metadata = resolve_metadata(params.get("metadata"), self._log.warning)
+        self._results.append(MaterializeResult(key, metadata, data_version))
+
+    def _on_check(self, params: Any) -> None:
+        key = self._asset_key(params)
+        check_name = _require(params, "check_name", str)
+        passed = _require(params, "passed", bool)
+        severity = _SEVERITIES.get(params.get("severity", "ERROR"))
+        if severity is None:
+            raise MalformedParams(f"param 'severity' must be 'WARN' or 'ERROR', got {params.get('severity')!r:.100}")
+        metadata = resolve_metadata(params.get("metadata"), self._log.warning)
+        self._results.append(AssetCheckResult(key, check_name, passed, severity, metadata))
+
+    def _on_custom_message(self, params: Any) -> None:
+        try:
+            payload = params["payload"]
+        except (KeyError, TypeError):
+            raise MalformedParams("missing param 'payload'") from None
+        self._custom_messages.append(payload)
+
+    def _on_log(self, params: Any) -> None:
+        message = _require(params, "message", str)
+        level = params.get("level") or "INFO"
+        number = _LEVELS.get(level.upper()) if isinstance(level, str) else None
+        if number is None:
+            raise MalformedParams(f"unknown log level {level!r:.50}")
+        self._log.log(number, message)
+
+    def _on_external_stream(self, params: Any) -> None:
+        text = _require(params, "text", str)
+        stream = params.get("stream")
+        if stream == "stdout":
+            sys.stdout.write(text)
+        elif stream == "stderr":
+            sys.stderr.write(text)
+        else:
+            raise MalformedParams(f"param 'stream' must be 'stdout' or 'stderr', got {stream!r:.50}")

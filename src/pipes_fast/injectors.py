@@ -1,0 +1,73 @@
+"""Context injectors: where the orchestration side puts the context for the external process."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+from pipes_fast._files import write_private_file
+from pipes_fast.errors import PipesError
+from pipes_fast.protocol import PipesContextData, PipesParams
+
+
+class PipesContextInjector(ABC):
+    """Makes the context data reachable by the external process and yields params locating it."""
+
+    @abstractmethod
+    def inject_context(self, context_data: PipesContextData) -> AbstractContextManager[PipesParams]:
+        """A context manager: the context is reachable while it is open, and cleaned up after."""
+
+    @abstractmethod
+    def no_messages_debug_text(self) -> str:
+        """Says how the context was injected, for the warning when no messages arrived."""
+
+
+class PipesEnvContextInjector(PipesContextInjector):
+    """Puts the context data inline in the bootstrap params (``{"data": ...}``)."""
+
+    @contextmanager
+    def inject_context(self, context_data: PipesContextData) -> Iterator[PipesParams]:
+        yield {"data": context_data}
+
+    def no_messages_debug_text(self) -> str:
+        return "Attempted to inject context directly, typically as an environment variable."
+
+
+class PipesFileContextInjector(PipesContextInjector):
+    """Writes the context data to ``path`` (owner-only) and deletes it when the session closes."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.fspath(path)
+
+    @contextmanager
+    def inject_context(self, context_data: PipesContextData) -> Iterator[PipesParams]:
+        try:
+            payload = json.dumps(context_data).encode()
+        except (TypeError, ValueError) as exc:
+            raise PipesError(f"the context data is not JSON-serialisable (check the extras): {exc}") from None
+        write_private_file(self.path, payload)
+        try:
+            yield {"path": self.path}
+        finally:
+            if os.path.exists(self.path):
+                os.remove(self.path)
+
+    def no_messages_debug_text(self) -> str:
+        return f"Attempted to inject context via file {self.path}"
+
+
+class PipesTempFileContextInjector(PipesContextInjector):
+    """Writes the context data to a file in a private temporary folder, removed afterwards."""
+
+    @contextmanager
+    def inject_context(self, context_data: PipesContextData) -> Iterator[PipesParams]:
+        with tempfile.TemporaryDirectory(prefix="pipes_fast-") as folder:
+            with PipesFileContextInjector(os.path.join(folder, "context")).inject_context(context_data) as params:
+                yield params
+
+    def no_messages_debug_text(self) -> str:
+        return "Attempted to inject context via a temporary file."

@@ -1,0 +1,73 @@
+"""The message reader interface, and the byte-stream-to-handler pipeline every reader shares."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from pipes_fast import _hotpath
+from pipes_fast.protocol import PipesParams
+
+if TYPE_CHECKING:
+    from pipes_fast.handler import PipesMessageHandler
+
+
+class PipesMessageReader(ABC):
+    """Reads messages from where the external process writes them and feeds them to a handler."""
+
+    @abstractmethod
+    def read_messages(self, handler: PipesMessageHandler) -> AbstractContextManager[PipesParams]:
+        """A context manager that reads messages while open and yields the params telling the
+        external process where to write them. On exit, every message written so far is handled."""
+
+    def on_opened(self, opened_payload: Mapping[str, Any]) -> None:
+        """Called when the external process has opened the pipes (its ``opened`` message)."""
+
+    def on_launched(self, launched_payload: Mapping[str, Any]) -> None:
+        """Called when the launcher reports information about the launched process."""
+
+    @abstractmethod
+    def no_messages_debug_text(self) -> str:
+        """Says where messages were expected, for the warning when none arrived."""
+
+
+class MessageStream:
+    """One stream of message bytes: frames, batch-decodes and dispatches to the handler.
+
+    ``source`` names the stream in warnings (e.g. ``"file /tmp/x/messages"``).
+    """
+
+    def __init__(self, handler: PipesMessageHandler, source: str) -> None:
+        self._handler = handler
+        self._source = source
+        self._framer = _hotpath.LineFramer()
+        self._decode = _hotpath.decode_batch
+        self._next_line = 1
+        self._truncated = 0
+
+    def feed(self, data: bytes) -> None:
+        """Handle every message that ``data`` completes."""
+        lines = self._framer.feed(data)
+        if lines:
+            self._handle(lines)
+
+    def close(self) -> None:
+        """End of stream: a last line without its newline is handled too."""
+        lines = self._framer.flush()
+        if lines:
+            self._handle(lines)
+
+    def _handle(self, lines: list[bytes]) -> None:
+        messages, bad = self._decode(lines, self._next_line)
+        self._next_line += len(lines)
+        if messages:
+            self._handler.handle_batch(messages)
+        if bad:
+            self._handler.report_bad_lines(bad, self._source)
+        truncated = self._framer.truncated_lines
+        if truncated != self._truncated:
+            self._handler.report_truncated_lines(truncated - self._truncated, self._framer.max_line_bytes, self._source)
+            self._truncated = truncated
+

@@ -1,0 +1,154 @@
+"""A Pipes session: the context injected, the reader running, results drained as they come."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Optional
+
+from pipes_fast import _hotpath
+from pipes_fast.assets import AssetKey
+from pipes_fast.context import StepContext, build_context_data
+from pipes_fast.handler import PipesMessageHandler
+from pipes_fast.injectors import PipesContextInjector
+from pipes_fast.protocol import (
+    DAGSTER_PIPES_CONTEXT_CLI_ARG,
+    DAGSTER_PIPES_CONTEXT_ENV_VAR,
+    DAGSTER_PIPES_MESSAGES_CLI_ARG,
+    DAGSTER_PIPES_MESSAGES_ENV_VAR,
+    PipesContextData,
+    PipesExtras,
+    PipesParams,
+)
+from pipes_fast.readers.base import PipesMessageReader
+from pipes_fast.results import MaterializeResult, MetadataValue, PipesExecutionResult, normalize_metadata
+
+_CLI_ARGS = {
+    DAGSTER_PIPES_CONTEXT_ENV_VAR: DAGSTER_PIPES_CONTEXT_CLI_ARG,
+    DAGSTER_PIPES_MESSAGES_ENV_VAR: DAGSTER_PIPES_MESSAGES_CLI_ARG,
+}
+
+
+def as_step_context(context: Any) -> StepContext:
+    """A ``StepContext`` as is, or one built from a Dagster op/asset execution context."""
+    if isinstance(context, StepContext):
+        return context
+    if type(context).__module__.startswith("dagster."):
+        from pipes_fast.dagster_adapter import step_context_from_dagster
+
+        return step_context_from_dagster(context)
+    raise TypeError(f"expected a StepContext or a Dagster execution context, got {type(context).__name__}")
+
+
+def with_metadata(results: list[PipesExecutionResult], metadata: Mapping[str, MetadataValue]) -> list[PipesExecutionResult]:
+    """The results with ``metadata`` merged into each (it wins on name clashes)."""
+    if not metadata:
+        return results
+    return [dataclasses.replace(r, metadata={**r.metadata, **metadata}) for r in results]
+
+
+@dataclasses.dataclass
+class PipesSession:
+    """One run of an external process: where its context is, where its messages go, what came back."""
+
+    context_data: PipesContextData
+    message_handler: PipesMessageHandler
+    context_injector_params: PipesParams
+    message_reader_params: PipesParams
+    context: StepContext
+    created_at: datetime = dataclasses.field(default_factory=datetime.now)
+    closed: bool = False
+    """True once the session has closed and every message written was handled."""
+    _materialized: set[AssetKey] = dataclasses.field(default_factory=set, repr=False)
+    _implicit_done: bool = dataclasses.field(default=False, repr=False)
+
+    def get_bootstrap_params(self) -> dict[str, Any]:
+        """The two bootstrap params, not encoded."""
+        return {
+            DAGSTER_PIPES_CONTEXT_ENV_VAR: self.context_injector_params,
+            DAGSTER_PIPES_MESSAGES_ENV_VAR: self.message_reader_params,
+        }
+
+    def get_bootstrap_env_vars(self) -> dict[str, str]:
+        """The bootstrap params as environment variables (json, zlib, base64)."""
+        return {name: _hotpath.encode_param(value) for name, value in self.get_bootstrap_params().items()}
+
+    def get_bootstrap_cli_arguments(self) -> dict[str, str]:
+        """The bootstrap params as CLI arguments: ``{"--dagster-pipes-context": ..., ...}``."""
+        return {_CLI_ARGS[name]: value for name, value in self.get_bootstrap_env_vars().items()}
+
+    def get_results(
+        self, *, implicit_materializations: bool = True, metadata: Optional[Mapping[str, Any]] = None
+    ) -> list[PipesExecutionResult]:
+        """Results reported since the last call, with ``metadata`` merged into each.
+
+        Call it while the process runs to stream results, and once more after the session
+        closed: each result comes out once. After the session closed, a materialization is implied
+        (once) for every selected asset that none was reported for, unless
+        ``implicit_materializations`` is False.
+        """
+        results = self.message_handler.drain_results()
+        for result in results:
+            if type(result) is MaterializeResult:
+                self._materialized.add(result.asset_key)  # type: ignore[arg-type]
+        if implicit_materializations and self.closed and not self._implicit_done:
+            self._implicit_done = True
+            results += [MaterializeResult(asset_key=key) for key in self.context.asset_keys or () if key not in self._materialized]
+        return with_metadata(results, normalize_metadata(metadata))
+
+    def get_reported_results(self) -> tuple[PipesExecutionResult, ...]:
+        """Results explicitly reported by the external process and not yet returned by ``get_results``."""
+        return self.message_handler.get_reported_results()
+
+    def get_custom_messages(self) -> tuple[Any, ...]:
+        """Payloads of ``report_custom_message`` received and not yet drained."""
+        return self.message_handler.get_custom_messages()
+
+    def drain_custom_messages(self) -> list[Any]:
+        """Payloads of ``report_custom_message`` received since the last drain, then forgotten.
+
+        Call it periodically to consume a long stream of custom messages in constant memory.
+        """
+        return self.message_handler.drain_custom_messages()
+
+    def report_launched(self, launched_payload: Mapping[str, Any]) -> None:
+        """Pass information about the launched process (e.g. an external run id) to the reader."""
+        self.message_handler.on_launched(launched_payload)
+
+
+@contextmanager
+def open_pipes_session(
+    context: Any,
+    context_injector: PipesContextInjector,
+    message_reader: PipesMessageReader,
+    extras: Optional[PipesExtras] = None,
+) -> Iterator[PipesSession]:
+    """Inject the context, start reading messages, and yield the session; on exit, read what is
+    left, clean up, and warn if the external process never opened or never closed the pipes."""
+    step = as_step_context(context)
+    context_data = build_context_data(step, extras)
+    handler = PipesMessageHandler(step, message_reader)
+    session: Optional[PipesSession] = None
+    try:
+        with context_injector.inject_context(context_data) as injector_params, handler.handle_messages() as reader_params:
+            session = PipesSession(context_data, handler, injector_params, reader_params, step)
+            yield session
+    finally:
+        if session is not None:
+            session.closed = True
+        if not handler.received_opened_message:
+            step.log.warning(
+                "[pipes] did not receive any messages from external process. Check stdout / stderr logs"
+                f" from the external process if possible.\n{type(context_injector).__name__}:"
+                f" {context_injector.no_messages_debug_text()}\n{type(message_reader).__name__}:"
+                f" {message_reader.no_messages_debug_text()}\n"
+            )
+        elif not handler.received_closed_message:
+            step.log.warning(
+                "[pipes] did not receive closed message from external process. Buffered messages may"
+                " have been discarded without being delivered. Use `open_dagster_pipes` as a context"
+                " manager (a with block) to ensure that cleanup is successfully completed. If that is"
+                " not possible, manually call `PipesContext.close()` before process exit."
+            )
