@@ -18,18 +18,26 @@ import zlib
 
 import orjson
 
+from pipes_fast.assets import AssetKey
 from pipes_fast.errors import PipesParamError
 from pipes_fast.protocol import (
     DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_PARAM_BYTES,
+    PIPES_METADATA_TYPE_INFER,
     PIPES_PROTOCOL_VERSION_FIELD,
     bad_line,
     not_a_message_reason,
 )
+from pipes_fast.results import INFERRED_TYPE, RESOLVED_METADATA_TYPES, MalformedParams, MetadataValue
 
 cdef object _loads = orjson.loads
 cdef object _JSONDecodeError = orjson.JSONDecodeError
 cdef str _VERSION_FIELD = PIPES_PROTOCOL_VERSION_FIELD
+cdef str _INFER = PIPES_METADATA_TYPE_INFER
+cdef dict _INFERRED_TYPE = INFERRED_TYPE
+cdef frozenset _RESOLVED_TYPES = RESOLVED_METADATA_TYPES
+cdef object _MetadataValue = MetadataValue
+cdef object _new_object = object.__new__
 
 # ----- line framing -----
 
@@ -244,6 +252,46 @@ cdef class FileTailer:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+# ----- metadata resolution -----
+
+
+def resolve_metadata(raw, warn):
+    """Metadata from the wire (``{name: {"raw_value": V, "type": T}}``) to ``MetadataValue`` objects.
+
+    ``__infer__`` resolves from the raw value's type; an unknown type is reported through ``warn``
+    and inferred too. A malformed entry raises :class:`MalformedParams`.
+    """
+    if type(raw) is not dict:
+        if raw is None:
+            return {}
+        raise MalformedParams(f"metadata must be an object, got {type(raw).__name__}")
+    cdef dict resolved = {}
+    cdef object name, entry, kind, value, resolved_value
+    for name, entry in (<dict>raw).items():
+        try:
+            kind = entry["type"]
+            value = entry["raw_value"]
+        except (TypeError, KeyError, IndexError):
+            raise MalformedParams(
+                f"metadata entry {name!r} must be an object with 'raw_value' and 'type', got {entry!r:.100}"
+            ) from None
+        if kind == _INFER:
+            kind = _INFERRED_TYPE.get(type(value), "json")
+        elif kind == "asset":
+            if type(value) is not str:
+                raise MalformedParams(f"metadata entry {name!r} of type 'asset' must be a string, got {value!r:.100}")
+            value = AssetKey.from_user_string(value)
+        elif kind not in _RESOLVED_TYPES:
+            warn(f"metadata entry {name!r} has unknown type {kind!r:.50}; inferring its type from the value")
+            kind = _INFERRED_TYPE.get(type(value), "json")
+        # the type is known valid here: skip MetadataValue.__init__'s check
+        resolved_value = _new_object(_MetadataValue)
+        resolved_value.type = kind
+        resolved_value.value = value
+        resolved[name] = resolved_value
+    return resolved
 
 
 # ----- bootstrap codec -----

@@ -12,19 +12,22 @@ import json
 import os
 import threading
 import zlib
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import orjson
 
+from pipes_fast.assets import AssetKey
 from pipes_fast.errors import PipesParamError
 from pipes_fast.protocol import (
     DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_PARAM_BYTES,
+    PIPES_METADATA_TYPE_INFER,
     PIPES_PROTOCOL_VERSION_FIELD,
     BadLine,
     bad_line,
     not_a_message_reason,
 )
+from pipes_fast.results import INFERRED_TYPE, RESOLVED_METADATA_TYPES, MalformedParams, MetadataValue
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -222,6 +225,41 @@ class FileTailer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+# ----- metadata resolution -----
+
+
+def resolve_metadata(raw: Any, warn: Callable[[str], None]) -> dict[str, MetadataValue]:
+    """Metadata from the wire (``{name: {"raw_value": V, "type": T}}``) to ``MetadataValue`` objects.
+
+    ``__infer__`` resolves from the raw value's type; an unknown type is reported through ``warn``
+    and inferred too. A malformed entry raises :class:`MalformedParams`.
+    """
+    if type(raw) is not dict:
+        if raw is None:
+            return {}
+        raise MalformedParams(f"metadata must be an object, got {type(raw).__name__}")
+    resolved: dict[str, MetadataValue] = {}
+    for name, entry in raw.items():
+        try:
+            kind = entry["type"]
+            value = entry["raw_value"]
+        except (TypeError, KeyError, IndexError):
+            raise MalformedParams(
+                f"metadata entry {name!r} must be an object with 'raw_value' and 'type', got {entry!r:.100}"
+            ) from None
+        if kind == PIPES_METADATA_TYPE_INFER:
+            kind = INFERRED_TYPE.get(type(value), "json")
+        elif kind == "asset":
+            if type(value) is not str:
+                raise MalformedParams(f"metadata entry {name!r} of type 'asset' must be a string, got {value!r:.100}")
+            value = AssetKey.from_user_string(value)
+        elif kind not in RESOLVED_METADATA_TYPES:
+            warn(f"metadata entry {name!r} has unknown type {kind!r:.50}; inferring its type from the value")
+            kind = INFERRED_TYPE.get(type(value), "json")
+        resolved[name] = MetadataValue(kind, value)
+    return resolved
 
 
 # ----- bootstrap codec -----

@@ -31,6 +31,7 @@ FileTailer = implementation.FileTailer
 decode_batch = implementation.decode_batch
 encode_param = implementation.encode_param
 decode_param = implementation.decode_param
+resolve_metadata = implementation.resolve_metadata
 
 __all__ = [
     "EXTENSION",
@@ -40,4 +41,5 @@ __all__ = [
     "decode_param",
     "encode_param",
     "implementation",
+    "resolve_metadata",
 ]

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from pipes_fast import _hotpath
 from pipes_fast.assets import AssetKey
 from pipes_fast.context import StepContext
 from pipes_fast.protocol import BadLine, PipesException, PipesParams
@@ -24,7 +25,6 @@ from pipes_fast.results import (
     MalformedParams,
     MaterializeResult,
     PipesExecutionResult,
-    resolve_metadata,
 )
 
 if TYPE_CHECKING:
@@ -167,20 +167,19 @@ class PipesMessageHandler:
             self._log.error(f"[pipes] external process pipes closed with exception: {detail}")
 
     def _asset_key(self, params: Any) -> AssetKey:
-        escaped = _require(params, "asset_key", str)
-        key = self._keys.get(escaped)
-        if key is None:
+        try:
+            return self._keys[params["asset_key"]]
+        except (KeyError, TypeError):
+            escaped = _require(params, "asset_key", str)
             selected = sorted(self._keys) if self._context.has_assets else "none (an op step)"
-            raise MalformedParams(f"asset key {escaped!r} is not one of the step's assets: {selected}")
-        return key
+            raise MalformedParams(f"asset key {escaped!r} is not one of the step's assets: {selected}") from None
 
     def _on_materialization(self, params: Any) -> None:
         key = self._asset_key(params)
         data_version = params.get("data_version")
         if data_version is not None and type(data_version) is not str:
             raise MalformedParams(f"param 'data_version' must be str or null, got {data_version!r:.100}")
-        metadata = resolve_metadata(params.get("metadata"), self._log.warning)
-        self._results.append(MaterializeResult(key, metadata, data_version))
+        self._results.append(MaterializeResult(key, _hotpath.resolve_metadata(params.get("metadata"), self._log.warning), data_version))
 
     def _on_check(self, params: Any) -> None:
         key = self._asset_key(params)
@@ -189,7 +188,7 @@ class PipesMessageHandler:
         severity = _SEVERITIES.get(params.get("severity", "ERROR"))
         if severity is None:
             raise MalformedParams(f"param 'severity' must be 'WARN' or 'ERROR', got {params.get('severity')!r:.100}")
-        metadata = resolve_metadata(params.get("metadata"), self._log.warning)
+        metadata = _hotpath.resolve_metadata(params.get("metadata"), self._log.warning)
         self._results.append(AssetCheckResult(key, check_name, passed, severity, metadata))
 
     def _on_custom_message(self, params: Any) -> None:

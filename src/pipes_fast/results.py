@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Mapping
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
 from pipes_fast.assets import AssetKey
 from pipes_fast.protocol import METADATA_TYPES, PIPES_METADATA_TYPE_INFER
 
 RESOLVED_METADATA_TYPES: frozenset[str] = METADATA_TYPES - {PIPES_METADATA_TYPE_INFER}
 
-_INFERRED_TYPE: dict[type, str] = {
+INFERRED_TYPE: dict[type, str] = {
     str: "text",
     float: "float",
     bool: "bool",
@@ -47,7 +47,7 @@ class MetadataValue:
             return value
         if isinstance(value, AssetKey):
             return cls("asset", value)
-        inferred = _INFERRED_TYPE.get(type(value))
+        inferred = INFERRED_TYPE.get(type(value))
         if inferred is None:
             raise TypeError(
                 f"cannot infer a metadata type for {type(value).__name__}; wrap it in MetadataValue(type, value)"
@@ -97,39 +97,6 @@ PipesExecutionResult = Union[MaterializeResult, AssetCheckResult]
 
 class MalformedParams(ValueError):
     """The params of a message do not have the shape their method requires."""
-
-
-def resolve_metadata(raw: Any, warn: Callable[[str], None]) -> dict[str, MetadataValue]:
-    """Metadata from the wire (``{name: {"raw_value": V, "type": T}}``) to ``MetadataValue`` objects.
-
-    ``__infer__`` resolves from the raw value's type; an unknown type is reported through ``warn``
-    and inferred too. A malformed entry raises :class:`MalformedParams`.
-    """
-    if not raw:
-        if raw is None or type(raw) is dict:
-            return {}
-        raise MalformedParams(f"metadata must be an object, got {type(raw).__name__}")
-    if type(raw) is not dict:
-        raise MalformedParams(f"metadata must be an object, got {type(raw).__name__}")
-    resolved: dict[str, MetadataValue] = {}
-    for name, entry in raw.items():
-        try:
-            kind = entry["type"]
-            value = entry["raw_value"]
-        except (TypeError, KeyError, IndexError):
-            raise MalformedParams(
-                f"metadata entry {name!r} must be an object with 'raw_value' and 'type', got {entry!r:.100}"
-            ) from None
-        if kind == PIPES_METADATA_TYPE_INFER or kind not in RESOLVED_METADATA_TYPES:
-            if kind != PIPES_METADATA_TYPE_INFER:
-                warn(f"metadata entry {name!r} has unknown type {kind!r}; inferring its type from the value")
-            kind = _INFERRED_TYPE.get(type(value), "json")
-        elif kind == "asset":
-            if type(value) is not str:
-                raise MalformedParams(f"metadata entry {name!r} of type 'asset' must be a string, got {value!r:.100}")
-            value = AssetKey.from_user_string(value)
-        resolved[name] = MetadataValue(kind, value)
-    return resolved
 
 
 def normalize_metadata(metadata: Optional[Mapping[str, Any]]) -> dict[str, MetadataValue]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipes_fast import _hotpath
 from pipes_fast._files import write_private_file
+from pipes_fast._gc import relaxed_gc
 from pipes_fast.protocol import PipesParams
 from pipes_fast.readers.base import MessageStream, PipesMessageReader
 
@@ -60,15 +61,16 @@ class PipesFileMessageReader(PipesMessageReader):
     def _pump(self, handler: PipesMessageHandler, tailer: Any, session_closed: threading.Event) -> None:
         stream = MessageStream(handler, f"line of file {self.path}")
         try:
-            while True:
-                data = tailer.read()
-                if data:
-                    stream.feed(data)
-                elif session_closed.is_set():
-                    break
-                else:
-                    tailer.wait()
-            stream.close()
+            with relaxed_gc():
+                while True:
+                    data = tailer.read()
+                    if data:
+                        stream.feed(data)
+                    elif session_closed.is_set():
+                        break
+                    else:
+                        tailer.wait()
+                stream.close()
         except Exception:
             _log.exception("[pipes] the reader of %s failed; messages after this point are lost", self.path)
             raise
