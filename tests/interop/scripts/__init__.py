@@ -1,0 +1,1 @@
+"""External scripts run as child processes; ``payloads`` is shared with the tests."""
