@@ -16,9 +16,12 @@ class AssetKey:
     path: tuple[str, ...]
 
     def __init__(self, path: Union[str, Iterable[str]]) -> None:
-        parts = (path,) if isinstance(path, str) else tuple(path)
-        if not parts or not all(isinstance(p, str) for p in parts):
-            raise TypeError(f"an asset key is a non-empty sequence of strings, got {path!r}")
+        try:
+            parts = (path,) if isinstance(path, str) else tuple(path)
+        except TypeError:
+            parts = (None,)  # type: ignore[assignment]
+        if not all(isinstance(p, str) for p in parts):
+            raise TypeError(f"an asset key is a sequence of strings, got {path!r}")
         self.path = parts
 
     @staticmethod

@@ -1,0 +1,66 @@
+"""Test helpers for the orchestration side: message lines and scripted external processes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipes_fast.protocol import make_message
+
+EMIT = str(Path(__file__).parent / "scripts" / "emit.py")
+
+
+def line(method: str, params: Any = None) -> str:
+    """One message line as the external process writes it (text, newline included)."""
+    return orjson.dumps(make_message(method, params)).decode() + "\n"  # type: ignore[arg-type]
+
+
+def opened() -> str:
+    return line("opened", {"extras": {}})
+
+
+def closed(exception: Any = None) -> str:
+    return line("closed", {"exception": exception} if exception else {})
+
+
+def materialization(key: str, metadata: Any = None, data_version: Any = None) -> str:
+    return line("report_asset_materialization", {"asset_key": key, "metadata": metadata, "data_version": data_version})
+
+
+def custom(payload: Any) -> str:
+    return line("report_custom_message", {"payload": payload})
+
+
+def script(tmp_path: Path, steps: list[dict[str, Any]]) -> list[str]:
+    """The command running ``emit.py`` with these steps."""
+    spec = tmp_path / f"spec-{len(list(tmp_path.glob('spec-*')))}.json"
+    spec.write_text(json.dumps(steps))
+    return [sys.executable, EMIT, str(spec)]
+
+
+class ListHandler(logging.Handler):
+    """Keeps log records for assertions."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def messages(self, level: int | None = None) -> list[str]:
+        return [r.getMessage() for r in self.records if level is None or r.levelno == level]
+
+
+def capturing_logger(name: str) -> tuple[logging.Logger, ListHandler]:
+    logger = logging.getLogger(f"pipes_fast.test.{name}")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    handler = ListHandler()
+    logger.handlers[:] = [handler]
+    return logger, handler

@@ -1,0 +1,130 @@
+"""The file reader against real writer processes: torn writes, garbage, huge lines, no losses.
+
+Also shows, on the same input, where Dagster 1.13's own file reader loses messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+import dagster
+import pytest
+
+from helpers import capturing_logger, closed, custom, line, opened, script
+from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, PipesTempFileMessageReader, StepContext, open_pipes_session
+
+
+def read_stream(tmp_path, steps, logger=None):
+    """Run a scripted writer inside a session; return (custom payloads, session)."""
+    context = StepContext(log=logger)
+    with open_pipes_session(context, PipesEnvContextInjector(), PipesTempFileMessageReader()) as session:
+        subprocess.run(script(tmp_path, steps), env={**os.environ, **session.get_bootstrap_env_vars()}, check=True)
+    return list(session.get_custom_messages()), session
+
+
+def test_a_torn_write_waits_for_its_newline(tmp_path, use_hotpath):
+    whole = custom({"text": "héllo wörld"})
+    cut = len(whole.encode()) // 2
+    raw = whole.encode()
+    steps = [{"write": opened()}, {"write": raw[:cut].decode("latin-1")}, {"sleep": 0.2},
+             {"write": raw[cut:].decode("latin-1")}, {"write": closed()}]
+    payloads, _ = read_stream(tmp_path, steps)
+    assert payloads == [{"text": "héllo wörld"}]
+
+
+def test_garbage_lines_are_reported_and_everything_after_them_is_delivered(tmp_path, use_hotpath):
+    logger, logs = capturing_logger("garbage")
+    garbage = ["not json at all\n", "[1, 2]\n", '{"no": "version"}\n', "\xff\xfe\n", '{"torn": \n']
+    stream = opened() + custom(0) + "".join(g + custom(i + 1) for i, g in enumerate(garbage)) + closed()
+    payloads, session = read_stream(tmp_path, [{"write": stream}], logger)
+    assert payloads == [0, 1, 2, 3, 4, 5]
+    warnings = logs.messages(logging.WARNING)
+    assert [w.split(": ")[0] for w in warnings] == [
+        f"[pipes] skipped line of file {session.message_reader_params['path']} line {n}" for n in (3, 5, 7, 9, 11)]
+    assert "not json at all" in warnings[0] and "invalid JSON" in warnings[0]
+    assert session.message_handler.bad_line_count == 5
+
+
+def test_a_last_line_without_newline_is_delivered(tmp_path, use_hotpath):
+    payloads, session = read_stream(tmp_path, [{"write": opened() + custom("a") + closed().rstrip("\n")}])
+    assert payloads == ["a"]
+    assert session.message_handler.received_closed_message
+
+
+def test_crlf_and_blank_lines(tmp_path, use_hotpath):
+    stream = opened().replace("\n", "\r\n") + "\n\n" + custom("x").replace("\n", "\r\n") + closed()
+    assert read_stream(tmp_path, [{"write": stream}])[0] == ["x"]
+
+
+def test_a_huge_message_arrives_whole(tmp_path, use_hotpath):
+    big = "x" * (20 * 1024 * 1024)
+    payloads, _ = read_stream(tmp_path, [{"write": opened() + custom(big) + custom("after") + closed()}])
+    assert payloads == [big, "after"]
+
+
+def test_many_messages_in_many_writes_arrive_in_order(tmp_path, use_hotpath):
+    steps = [{"write": opened()}] + [{"write": "".join(custom(i * 100 + j) for j in range(100))} for i in range(200)]
+    payloads, _ = read_stream(tmp_path, steps + [{"write": closed()}])
+    assert payloads == list(range(20_000))
+
+
+def test_a_killed_writer_loses_nothing_it_wrote(tmp_path, use_hotpath):
+    path = tmp_path / "messages"
+    writer = (
+        "import os, sys, time\n"
+        "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)\n"
+        f"os.write(fd, {opened().encode()!r})\n"
+        "for i in range(500):\n"
+        "    os.write(fd, b'{\"__dagster_pipes_version\": \"0.1\", \"method\": \"report_custom_message\", \"params\": {\"payload\": %d}}\\n' % i)\n"
+        "os.write(fd, b'{\"__dagster_pipes_version\": \"0.1\", \"meth')\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    logger, logs = capturing_logger("killed")
+    with open_pipes_session(StepContext(log=logger), PipesEnvContextInjector(), PipesFileMessageReader(str(path))) as session:
+        proc = subprocess.run([sys.executable, "-c", writer, str(path)])
+    assert proc.returncode == -9
+    assert list(session.get_custom_messages()) == list(range(500))
+    assert any("line 502" in w and "invalid JSON" in w for w in logs.messages(logging.WARNING))
+
+
+def test_the_reader_stops_promptly_when_the_session_closes(tmp_path, use_hotpath):
+    # a session with no external process at all still closes: nothing waits on a writer
+    with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesTempFileMessageReader()):
+        pass
+
+
+def _dagster_reads(tmp_path, stream: str) -> list:
+    """Custom messages that Dagster's own file reader delivers for this stream."""
+    seen: list = []
+    path = str(tmp_path / "dagster-messages")
+
+    @dagster.op
+    def op(context):  # noqa: ANN001 - dagster checks the annotation by identity
+        reader = dagster.PipesFileMessageReader(path, cleanup_file=False)
+        with dagster.open_pipes_session(context=context, context_injector=dagster.PipesEnvContextInjector(), message_reader=reader) as session:
+            with open(path, "a") as f:
+                f.write(stream)
+        seen.extend(session.get_custom_messages())
+
+    @dagster.job
+    def job() -> None:
+        op()
+
+    job.execute_in_process(raise_on_error=False)
+    return seen
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # Dagster's reader thread dies
+@pytest.mark.parametrize("garbage", ["not json\n", '{"torn": \n'])
+def test_where_dagster_loses_messages_pipes_fast_does_not(tmp_path, use_hotpath, garbage):
+    stream = opened() + custom(1) + garbage + custom(2) + closed()
+    assert _dagster_reads(tmp_path, stream) == [1]
+    assert read_stream(tmp_path, [{"write": stream}])[0] == [1, 2]
+
+
+def test_unknown_line_method_is_skipped(tmp_path, use_hotpath):
+    payloads, _ = read_stream(tmp_path, [{"write": opened() + line("teleport", {}) + custom(1) + closed()}])  # type: ignore[arg-type]
+    assert payloads == [1]
