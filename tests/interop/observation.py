@@ -195,12 +195,12 @@ def data_version_str(data_version: Any) -> str | None:
     """A data version (str, or an object with ``.value``) as a plain string."""
     if data_version is None:
         return None
-    return data_version if isinstance(data_version, str) else data_version.value
+    return str(getattr(data_version, "value", data_version))
 
 
 def severity_str(severity: Any) -> str:
     """A severity enum (or string) as "WARN"/"ERROR"."""
-    return severity if isinstance(severity, str) else severity.value
+    return str(getattr(severity, "value", severity))
 
 
 def normalise_results(results: Any, metadata_of: Any) -> tuple[list[Materialization], list[CheckEvaluation]]:

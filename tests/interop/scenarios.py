@@ -247,7 +247,11 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(id="op_retry", script="op", retry=True),
     Scenario(id="fail", script="fail", assets=((("fail", "target"), None),), fails=True),
     Scenario(id="stdio", script="stdio", assets=((("stdio", "target"), None),), include_stdio=True),
-    Scenario(id="edge_values", script="edge_values", assets=((("edge", "values"), None),)),
+    Scenario(
+        id="edge_values",
+        script="edge_values",
+        assets=tuple((path, None) for path in payloads.EDGE_VALUES),
+    ),
 )
 
 SCENARIOS_BY_ID: dict[str, Scenario] = {scenario.id: scenario for scenario in SCENARIOS}

@@ -134,14 +134,35 @@ EVERY_TYPE: dict[str, tuple[Any, str]] = {
     "timestamp": ({"raw_value": 1700000000.25, "type": "timestamp"}, "timestamp"),
 }
 
-# Values a dagster-pipes script can send (json.dumps writes them) that strict JSON parsers reject.
-EDGE_VALUES: dict[str, tuple[Any, str]] = {
+# Values a dagster-pipes script can send (json.dumps writes them; Python's json reads them back)
+# that strict JSON parsers reject or read as something else. One asset per family.
+EDGE_NON_FINITE_ASSET = ("edge", "non_finite")
+EDGE_NON_FINITE: dict[str, tuple[Any, str]] = {
     "nan": (math.nan, "float"),
     "inf": (math.inf, "float"),
     "minus_inf": ({"raw_value": -math.inf, "type": "float"}, "float"),
-    "huge_int": (2**70, "int"),
     "json_with_nan": ({"raw_value": {"x": math.nan, "y": [math.inf]}, "type": "json"}, "json"),
 }
+EDGE_BIG_INT_ASSET = ("edge", "big_int")
+EDGE_BIG_INTS: dict[str, tuple[Any, str]] = {
+    "two_pow_70": (2**70, "int"),
+    "two_pow_64": ({"raw_value": 2**64, "type": "int"}, "int"),
+    "below_int64_min": (-(2**63) - 1, "int"),
+    "json_with_big_int": ({"raw_value": {"n": 2**70}, "type": "json"}, "json"),
+}
+EDGE_VALUES: dict[tuple[str, ...], dict[str, tuple[Any, str]]] = {
+    EDGE_NON_FINITE_ASSET: EDGE_NON_FINITE,
+    EDGE_BIG_INT_ASSET: EDGE_BIG_INTS,
+}
+
+
+def edge_custom_messages() -> list[Any]:
+    """One custom message per edge value, so each one's fate shows on its own."""
+    return [
+        {"edge": name, "value": value["raw_value"] if isinstance(value, dict) else value}
+        for spec in EDGE_VALUES.values()
+        for name, (value, _) in spec.items()
+    ]
 
 
 def metadata_arg(spec: dict[str, tuple[Any, str]]) -> dict[str, Any]:

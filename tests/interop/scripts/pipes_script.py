@@ -141,9 +141,13 @@ def scenario_stdio(pipes: PipesContext) -> None:
 
 
 def scenario_edge_values(pipes: PipesContext) -> None:
-    """Metadata that Python's json module writes but strict JSON does not allow."""
-    pipes.report_asset_materialization(metadata=payloads.metadata_arg(payloads.EDGE_VALUES))
-    pipes.report_custom_message({"nan": float("nan"), "inf": float("inf"), "big": 2**70})
+    """Metadata and payloads that Python's json module writes but strict JSON does not allow."""
+    for path, spec in payloads.EDGE_VALUES.items():
+        pipes.report_asset_materialization(
+            metadata=payloads.metadata_arg(spec), asset_key=key_for(pipes, path)
+        )
+    for payload in payloads.edge_custom_messages():
+        pipes.report_custom_message(payload)
 
 
 SCENARIOS: dict[str, Callable[[PipesContext], None]] = {
