@@ -1,0 +1,133 @@
+"""pipes_fast.external: what an external process imports to read its context and report back.
+
+A drop-in for ``dagster_pipes`` 1.13: change ``from dagster_pipes import ...`` to
+``from pipes_fast.external import ...`` and nothing else. The file message writer keeps its file
+open and writes each message with a single ``write``.
+
+Importing this is cheap: orjson, json, logging, threading and the hot-path codec load when first
+needed, and the protocol's constants and TypedDicts (``PipesContextData``, ``PipesMessage``, ...)
+load from :mod:`pipes_fast.protocol` on first access. The modules of this package keep ``typing``
+out of their imports for the same reason (``TYPE_CHECKING = False`` stands in for
+``typing.TYPE_CHECKING``; type checkers treat both alike).
+"""
+
+from __future__ import annotations
+
+from pipes_fast.external.context import PipesContext, open_dagster_pipes, open_pipes
+from pipes_fast.external.errors import DagsterPipesError, DagsterPipesWarning
+from pipes_fast.external.loaders import PipesContextLoader, PipesDefaultContextLoader
+from pipes_fast.external.params import (
+    PipesCliArgsParamsLoader,
+    PipesEnvVarParamsLoader,
+    PipesMappingParamsLoader,
+    PipesParamsLoader,
+    decode_param,
+    encode_param,
+)
+from pipes_fast.external.writers import (
+    PipesBufferedStreamMessageWriterChannel,
+    PipesDefaultMessageWriter,
+    PipesFileMessageWriterChannel,
+    PipesMessageWriter,
+    PipesMessageWriterChannel,
+    PipesStreamMessageWriterChannel,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pipes_fast.external.stdio import PipesStdioCapture, PipesStdioCapturingChannel
+    from pipes_fast.protocol import (
+        DAGSTER_PIPES_CONTEXT_CLI_ARG as DAGSTER_PIPES_CONTEXT_CLI_ARGUMENT,
+        DAGSTER_PIPES_CONTEXT_ENV_VAR,
+        DAGSTER_PIPES_MESSAGES_CLI_ARG as DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT,
+        DAGSTER_PIPES_MESSAGES_ENV_VAR,
+        ESCAPE_CHARACTER,
+        PIPES_METADATA_TYPE_INFER,
+        PIPES_PROTOCOL_VERSION,
+        PIPES_PROTOCOL_VERSION_FIELD,
+        Method,
+        PipesAssetCheckSeverity,
+        PipesContextData,
+        PipesDataProvenance,
+        PipesException,
+        PipesExtras,
+        PipesMessage,
+        PipesMetadataType,
+        PipesMetadataValue,
+        PipesOpenedData,
+        PipesParams,
+        PipesPartitionKeyRange,
+        PipesTimeWindow,
+    )
+
+# public name -> (module, name there), loaded on first access
+_LAZY: dict[str, tuple[str, str]] = {
+    "PipesStdioCapture": ("pipes_fast.external.stdio", "PipesStdioCapture"),
+    "PipesStdioCapturingChannel": ("pipes_fast.external.stdio", "PipesStdioCapturingChannel"),
+    "DAGSTER_PIPES_CONTEXT_CLI_ARGUMENT": ("pipes_fast.protocol", "DAGSTER_PIPES_CONTEXT_CLI_ARG"),
+    "DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT": ("pipes_fast.protocol", "DAGSTER_PIPES_MESSAGES_CLI_ARG"),
+    **{
+        name: ("pipes_fast.protocol", name)
+        for name in (
+            "DAGSTER_PIPES_CONTEXT_ENV_VAR",
+            "DAGSTER_PIPES_MESSAGES_ENV_VAR",
+            "ESCAPE_CHARACTER",
+            "PIPES_METADATA_TYPE_INFER",
+            "PIPES_PROTOCOL_VERSION",
+            "PIPES_PROTOCOL_VERSION_FIELD",
+            "Method",
+            "PipesAssetCheckSeverity",
+            "PipesContextData",
+            "PipesDataProvenance",
+            "PipesException",
+            "PipesExtras",
+            "PipesMessage",
+            "PipesMetadataType",
+            "PipesMetadataValue",
+            "PipesOpenedData",
+            "PipesParams",
+            "PipesPartitionKeyRange",
+            "PipesTimeWindow",
+        )
+    },
+}
+
+
+def __getattr__(name: str) -> object:
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'pipes_fast.external' has no attribute {name!r}") from None
+    from importlib import import_module
+
+    value = getattr(import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = [
+    "DagsterPipesError",
+    "DagsterPipesWarning",
+    "PipesBufferedStreamMessageWriterChannel",
+    "PipesCliArgsParamsLoader",
+    "PipesContext",
+    "PipesContextLoader",
+    "PipesDefaultContextLoader",
+    "PipesDefaultMessageWriter",
+    "PipesEnvVarParamsLoader",
+    "PipesFileMessageWriterChannel",
+    "PipesMappingParamsLoader",
+    "PipesMessageWriter",
+    "PipesMessageWriterChannel",
+    "PipesParamsLoader",
+    "PipesStreamMessageWriterChannel",
+    "decode_param",
+    "encode_param",
+    "open_dagster_pipes",
+    "open_pipes",
+    *_LAZY,
+]

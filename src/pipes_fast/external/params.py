@@ -1,0 +1,134 @@
+"""Bootstrap params: how the orchestration side tells the process where its context and messages go.
+
+Two params, ``DAGSTER_PIPES_CONTEXT`` and ``DAGSTER_PIPES_MESSAGES``, each ``base64(zlib(json))``,
+come as environment variables (the default) or as ``--dagster-pipes-context`` /
+``--dagster-pipes-messages`` command-line arguments. The codec is pipes_fast's hot-path one,
+loaded on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from abc import ABC, abstractmethod
+
+from pipes_fast.external.errors import DagsterPipesError
+
+TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.external
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from pipes_fast.protocol import PipesParams
+
+
+def encode_param(value: Any) -> str:
+    """``base64(zlib(json(value)))``, as dagster-pipes encodes it; raises DagsterPipesError if
+    ``value`` is not JSON-serializable."""
+    from pipes_fast._hotpath import encode_param as encode
+    from pipes_fast.errors import PipesParamError
+
+    try:
+        return encode(value)
+    except PipesParamError as exc:
+        raise DagsterPipesError(str(exc)) from None
+
+
+def decode_param(value: str) -> Any:
+    """The value of an encoded param; raises ``PipesParamError`` (a ``ValueError``) naming the step
+    that failed (base64, zlib, size, JSON)."""
+    from pipes_fast._hotpath import decode_param as decode
+
+    return decode(value)
+
+
+class PipesParamsLoader(ABC):
+    """Loads the params the orchestration side passed, for the context loader and the message writer."""
+
+    @abstractmethod
+    def is_dagster_pipes_process(self) -> bool:
+        """Whether this process was given Pipes params (else the context is a no-op)."""
+
+    @abstractmethod
+    def load_context_params(self) -> PipesParams:
+        """The params of the orchestration side's context injector."""
+
+    @abstractmethod
+    def load_messages_params(self) -> PipesParams:
+        """The params of the orchestration side's message reader."""
+
+
+class _NamedParamsLoader(PipesParamsLoader):
+    """A loader that finds each param under a name: an environment variable, a command-line flag."""
+
+    def is_dagster_pipes_process(self) -> bool:
+        return self._find(self._name("context")) is not None
+
+    def load_context_params(self) -> PipesParams:
+        return self._load("context")
+
+    def load_messages_params(self) -> PipesParams:
+        return self._load("messages")
+
+    def _load(self, param: str) -> PipesParams:
+        name = self._name(param)
+        value = self._find(name)
+        if value is None:
+            raise DagsterPipesError(f"{name} was not passed: the orchestration side gave no {param} param.")
+        return decode_param(value)
+
+    @abstractmethod
+    def _name(self, param: str) -> str:
+        """The name the ``param`` ("context" or "messages") is passed under."""
+
+    @abstractmethod
+    def _find(self, name: str) -> str | None:
+        """The encoded value passed under ``name``, or None."""
+
+
+class PipesMappingParamsLoader(_NamedParamsLoader):
+    """Reads the params from a mapping of names to encoded values (like ``os.environ``)."""
+
+    def __init__(self, mapping: Mapping[str, str]) -> None:
+        self._mapping = mapping
+
+    def _name(self, param: str) -> str:
+        from pipes_fast import protocol
+
+        return protocol.DAGSTER_PIPES_CONTEXT_ENV_VAR if param == "context" else protocol.DAGSTER_PIPES_MESSAGES_ENV_VAR
+
+    def _find(self, name: str) -> str | None:
+        return self._mapping.get(name)
+
+
+class PipesEnvVarParamsLoader(PipesMappingParamsLoader):
+    """Reads the params from environment variables (the default)."""
+
+    def __init__(self) -> None:
+        super().__init__(os.environ)
+
+
+class PipesCliArgsParamsLoader(_NamedParamsLoader):
+    """Reads the params from command-line arguments, ``--name value`` or ``--name=value``.
+
+    ``argv`` defaults to ``sys.argv`` as it is when the params are loaded.
+    """
+
+    def __init__(self, argv: Sequence[str] | None = None) -> None:
+        self._argv = argv
+
+    def _name(self, param: str) -> str:
+        from pipes_fast import protocol
+
+        return protocol.DAGSTER_PIPES_CONTEXT_CLI_ARG if param == "context" else protocol.DAGSTER_PIPES_MESSAGES_CLI_ARG
+
+    def _find(self, name: str) -> str | None:
+        """The value of the last ``name`` flag among the arguments, as argparse would take it."""
+        argv = sys.argv if self._argv is None else self._argv
+        found = None
+        for index, argument in enumerate(argv):
+            if argument == name and index + 1 < len(argv):
+                found = argv[index + 1]
+            elif argument.startswith(name + "="):
+                found = argument[len(name) + 1 :]
+        return found
