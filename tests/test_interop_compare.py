@@ -14,7 +14,7 @@ import pytest
 
 from interop.observation import Observation, canonical
 from interop.pipes_fast_side import recording_logger, step_context
-from interop.runs import DAGSTER_SCENARIOS, dagster_run, pair_id, pipes_fast_run
+from interop.runs import DAGSTER_SCENARIOS, dagster_run, pair_id, pipes_fast_run, scenario_id
 from interop.scenarios import PAIRS, SCENARIOS, SCENARIOS_BY_ID, Scenario, make_pair
 from interop.scripts import payloads
 
@@ -37,10 +37,6 @@ ASPECTS = (
     "leftovers",
 )
 SUCCEEDING = tuple(scenario for scenario in SCENARIOS if not scenario.fails)
-
-
-def by_id(scenario: Scenario) -> str:
-    return scenario.id
 
 
 def aspect_of(obs: Observation, aspect: str, scenario: Scenario) -> Any:
@@ -71,7 +67,7 @@ def observed(
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
-@pytest.mark.parametrize("scenario", DAGSTER_SCENARIOS, ids=by_id)
+@pytest.mark.parametrize("scenario", DAGSTER_SCENARIOS, ids=scenario_id)
 @pytest.mark.parametrize("aspect", ASPECTS)
 def test_matches_dagster(aspect: str, scenario: Scenario, observed: Observation) -> None:
     """pipes_fast produces what Dagster produces for the same script."""
@@ -80,7 +76,7 @@ def test_matches_dagster(aspect: str, scenario: Scenario, observed: Observation)
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
-@pytest.mark.parametrize("scenario", SUCCEEDING, ids=by_id)
+@pytest.mark.parametrize("scenario", SUCCEEDING, ids=scenario_id)
 def test_context_as_specified(scenario: Scenario, observed: Observation) -> None:
     """The script sees the step the StepContext describes, including the run id and job name."""
     assert not observed.failed, observed.error
@@ -89,7 +85,7 @@ def test_context_as_specified(scenario: Scenario, observed: Observation) -> None
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
-@pytest.mark.parametrize("scenario", [SCENARIOS_BY_ID["daily_range"]], ids=by_id)
+@pytest.mark.parametrize("scenario", [SCENARIOS_BY_ID["daily_range"]], ids=scenario_id)
 def test_partition_range(scenario: Scenario, observed: Observation) -> None:
     """A multi-partition range (no single key) reaches the script, which reports it back.
 
@@ -114,7 +110,7 @@ def _squash(text: str) -> str:
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
-@pytest.mark.parametrize("scenario", [SCENARIOS_BY_ID["fail"]], ids=by_id)
+@pytest.mark.parametrize("scenario", [SCENARIOS_BY_ID["fail"]], ids=scenario_id)
 def test_external_exception(scenario: Scenario, observed: Observation) -> None:
     """An exception in the script's ``with`` block: the client raises PipesExecutionError and
     logs the external error, its message and stack (what Dagster's engine event carries), as an
@@ -130,7 +126,7 @@ def test_external_exception(scenario: Scenario, observed: Observation) -> None:
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
-@pytest.mark.parametrize("scenario", [SCENARIOS_BY_ID["fail"]], ids=by_id)
+@pytest.mark.parametrize("scenario", [SCENARIOS_BY_ID["fail"]], ids=scenario_id)
 def test_external_exception_cause(scenario: Scenario, observed: Observation) -> None:
     """The explicit cause of the external exception is logged too (Dagster keeps it)."""
     reference = dagster_run(scenario.id).observation.external_error
@@ -140,7 +136,7 @@ def test_external_exception_cause(scenario: Scenario, observed: Observation) -> 
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
-@pytest.mark.parametrize("scenario", [SCENARIOS_BY_ID["stdio"]], ids=by_id)
+@pytest.mark.parametrize("scenario", [SCENARIOS_BY_ID["stdio"]], ids=scenario_id)
 def test_stdio_in_messages(scenario: Scenario, observed: Observation) -> None:
     """include_stdio_in_messages=True: every printed line comes back through the messages (to
     this process's streams), and forward_stdio=False still captured the child's own output."""

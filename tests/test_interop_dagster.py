@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from interop.observation import canonical
-from interop.runs import DAGSTER_SCENARIOS, dagster_run
+from interop.runs import DAGSTER_SCENARIOS, dagster_run, scenario_id
 from interop.scenarios import SCENARIOS_BY_ID, Scenario
 from interop.scripts import payloads
 
@@ -23,13 +23,6 @@ pytestmark = [
 ]
 
 SUCCEEDING = tuple(scenario for scenario in DAGSTER_SCENARIOS if not scenario.fails)
-LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "critical": logging.CRITICAL,
-}
 
 
 def expected_metadata(spec: dict[str, tuple[Any, str]]) -> dict[str, tuple[str, str]]:
@@ -43,17 +36,13 @@ def expected_metadata(spec: dict[str, tuple[Any, str]]) -> dict[str, tuple[str, 
     return out
 
 
-def by_id(scenario: Scenario) -> str:
-    return scenario.id
-
-
-@pytest.mark.parametrize("scenario", DAGSTER_SCENARIOS, ids=by_id)
+@pytest.mark.parametrize("scenario", DAGSTER_SCENARIOS, ids=scenario_id)
 def test_outcome(scenario: Scenario) -> None:
     """The run fails exactly where the script raises."""
     assert dagster_run(scenario.id).observation.failed is scenario.fails
 
 
-@pytest.mark.parametrize("scenario", SUCCEEDING, ids=by_id)
+@pytest.mark.parametrize("scenario", SUCCEEDING, ids=scenario_id)
 def test_context_as_specified(scenario: Scenario) -> None:
     """The script saw the context the scenario describes, with Dagster's run id and job name."""
     obs = dagster_run(scenario.id).observation
@@ -61,7 +50,7 @@ def test_context_as_specified(scenario: Scenario) -> None:
     assert (obs.seen_run_id, obs.seen_job_name) == (obs.run_id, obs.job_name)
 
 
-@pytest.mark.parametrize("scenario", SUCCEEDING, ids=by_id)
+@pytest.mark.parametrize("scenario", SUCCEEDING, ids=scenario_id)
 def test_events_agree_with_pipes_results(scenario: Scenario) -> None:
     """Materialization events and check evaluations normalise to the pipes results the step got."""
     run = dagster_run(scenario.id)
@@ -103,7 +92,8 @@ def test_custom_messages_logs_and_streams(scenario_id: str) -> None:
     obs = dagster_run(scenario_id).observation
     assert obs.custom_messages == [canonical(p) for p in payloads.CUSTOM_PAYLOADS]
     assert obs.logs == [
-        (LEVELS[level], f"{payloads.LOG_MARKER} {level} message ✓") for level in payloads.LOG_LEVELS
+        (getattr(logging, level.upper()), f"{payloads.LOG_MARKER} {level} message ✓")
+        for level in payloads.LOG_LEVELS
     ]
     assert obs.stdout == payloads.STREAM_TEXTS["stdout"].splitlines()
     assert obs.stderr == payloads.STREAM_TEXTS["stderr"].splitlines()
@@ -136,8 +126,9 @@ def test_stdio_in_messages() -> None:
     come back on stdout.
     """
     obs = dagster_run("stdio").observation
-    assert sorted(obs.stdout) == sorted(payloads.STDIO_LINES["stdout"] + payloads.STDIO_LINES["stderr"])
-    assert sorted(obs.stderr) == sorted(payloads.STDIO_LINES["stderr"])
+    printed = payloads.STDIO_LINES
+    assert sorted(obs.stdout) == sorted(printed["stdout"] + printed["stderr"])
+    assert sorted(obs.stderr) == sorted(printed["stderr"])
 
 
 def test_files_cleaned_up() -> None:

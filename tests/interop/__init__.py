@@ -1,1 +1,1 @@
-"""Interop tests: the real ``dagster-pipes`` external side against pipes_fast and Dagster orchestrators."""
+"""Interop tests: real ``dagster-pipes`` scripts under pipes_fast and under Dagster."""

@@ -103,7 +103,7 @@ def upstream() -> dg.MaterializeResult:
 def _asset_runner(
     scenario: Scenario, workdir: Path, sink: dict[str, Any]
 ) -> list[Callable[[dg.DagsterInstance], dg.ExecuteInProcessResult]]:
-    """Runs of the scenario's asset step on an instance: a seed run if asked, then the one observed."""
+    """Runs of the scenario's asset step on an instance: a seed run if asked, then the real one."""
     partitions_def = _partitions_def(scenario.partition)
 
     @dg.multi_asset(
@@ -187,8 +187,9 @@ def run_under_dagster(scenario: Scenario) -> DagsterRun:
         *seeds, observed = make_runner(scenario, workdir, sink)
         with dg.DagsterInstance.ephemeral() as instance:
             for seed in seeds:
-                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                    seed(instance)
+                with contextlib.redirect_stdout(io.StringIO()):
+                    with contextlib.redirect_stderr(io.StringIO()):
+                        seed(instance)
             sink.clear()
             with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
                 result = observed(instance)

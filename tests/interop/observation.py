@@ -156,7 +156,10 @@ def dagster_metadata_value(value: Any) -> tuple[str, Any]:
             lambda v: {
                 "deps_by_column": {
                     column: [
-                        {"asset_key": dep.asset_key.to_user_string(), "column_name": dep.column_name}
+                        {
+                            "asset_key": dep.asset_key.to_user_string(),
+                            "column_name": dep.column_name,
+                        }
                         for dep in deps
                     ]
                     for column, deps in v.column_lineage.deps_by_column.items()
@@ -203,7 +206,9 @@ def severity_str(severity: Any) -> str:
     return str(getattr(severity, "value", severity))
 
 
-def normalise_results(results: Any, metadata_of: Any) -> tuple[list[Materialization], list[CheckEvaluation]]:
+def normalise_results(
+    results: Any, metadata_of: Any
+) -> tuple[list[Materialization], list[CheckEvaluation]]:
     """Split ``get_results()`` (either package) into normalised materializations and checks."""
     materializations: list[Materialization] = []
     checks: list[CheckEvaluation] = []

@@ -83,10 +83,9 @@ def run_under_pipes_fast(
     import pipes_fast
 
     logger, handler = recording_logger(scenario.id)
-    obs = Observation(
-        orchestrator="pipes_fast", run_id=str(uuid.uuid4()), job_name=f"interop_{scenario.id}"
-    )
-    context = step_context(scenario, run_id=obs.run_id or "", job_name=obs.job_name or "", log=logger)
+    run_id, job_name = str(uuid.uuid4()), f"interop_{scenario.id}"
+    obs = Observation(orchestrator="pipes_fast", run_id=run_id, job_name=job_name)
+    context = step_context(scenario, run_id=run_id, job_name=job_name, log=logger)
     injector, reader = make_pair(pipes_fast, pair, workdir, include_stdio=scenario.include_stdio)
     extras = dict(scenario.extras)
     custom: list[Any] = []

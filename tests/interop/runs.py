@@ -47,6 +47,11 @@ def pipes_fast_run(
     return _PIPES_FAST_RUNS[key]
 
 
+def scenario_id(scenario: Scenario) -> str:
+    """A test id for a scenario."""
+    return scenario.id
+
+
 def pair_id(pair: tuple[str, str]) -> str:
     """A test id for an injector × reader pair."""
     return f"{pair[0]}-injector+{pair[1]}-reader"

@@ -82,7 +82,10 @@ EVERY_TYPE: dict[str, tuple[Any, str]] = {
     "infer_false": (False, "bool"),
     "infer_none": (None, "null"),
     # a bare dict would be taken for {raw_value, type}: dicts are inferred only when wrapped
-    "infer_dict": ({"raw_value": {"a": [1, 2.5, None], "b": {"c": True}}, "type": "__infer__"}, "json"),
+    "infer_dict": (
+        {"raw_value": {"a": [1, 2.5, None], "b": {"c": True}}, "type": "__infer__"},
+        "json",
+    ),
     "infer_explicit_int": ({"raw_value": 5, "type": "__infer__"}, "int"),
     "infer_list": ([1, "two", 3.0, False, None], "json"),
     "text": ({"raw_value": "text ünïcødé 🚀", "type": "text"}, "text"),
