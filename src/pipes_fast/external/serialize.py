@@ -1,21 +1,23 @@
-"""Pipes messages as JSON lines: orjson where it means what ``json.dumps`` means, ``json`` where not.
+"""JSON for Pipes messages, meaning what ``json.dumps`` (dagster-pipes' serializer) makes of them.
 
-dagster-pipes writes ``json.dumps(message)``. orjson gives the same values for the same input,
-about fifteen times faster, except where it refuses the input (integers beyond 64 bits, dict
-keys that are not ``str``, subclasses of builtins, lone surrogates, nesting deeper than 254) or
-writes a different value (NaN and infinities become ``null``). Those messages go through
-``json.dumps``, so every message decodes to exactly what dagster-pipes would have written.
-Values neither library can write raise :class:`DagsterPipesError` naming where they are.
+Two ways to the same values: :func:`json_line` is ``json.dumps`` itself; ``dumps`` with
+``OPTIONS`` is orjson, about fifteen times faster, set to refuse (``TypeError``) what it would
+write differently: subclasses of builtins, dataclasses, dates. orjson also refuses integers beyond
+64 bits, dict keys that are not ``str``, lone surrogates and nesting deeper than 254, which
+``json.dumps`` writes; and it writes NaN and infinities as ``null``, which
+:func:`has_non_finite_float` detects (``find_null`` tells when to look). A writer uses orjson and
+falls back to :func:`json_line` in those cases.
 
-orjson also writes ``uuid.UUID`` (as its string) and ``enum.Enum`` members (as their value),
-where ``json.dumps`` refuses those that are not also ``str`` or ``int``: both are accepted here,
-whichever of the two libraries writes the message.
+Both write ``uuid.UUID`` (as its string) and ``enum.Enum`` members (as their value), which plain
+``json.dumps`` refuses for enums that are not also ``str`` or ``int``. Values neither can write
+raise :class:`DagsterPipesError` saying where in the message they are.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import re
 import uuid
 from typing import Any
 
@@ -23,41 +25,42 @@ import orjson
 
 from pipes_fast.external.errors import DagsterPipesError
 
-_OPTIONS = (
+dumps = orjson.dumps
+OPTIONS = (
     orjson.OPT_APPEND_NEWLINE
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
-_dumps = orjson.dumps
+find_null = re.compile(b"null").search
+"""Whether a line from ``dumps`` has a ``null`` (quicker than ``bytes.find``)."""
+
 _JSON_TYPES = (dict, list, tuple, str, int, float, bool, type(None), uuid.UUID)
 _JSON_KEY_TYPES = (str, int, float, bool, type(None))
 
 
-def message_line(message: Any) -> bytes:
-    """The message as one line of UTF-8 JSON, newline included."""
-    try:
-        line = _dumps(message, option=_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError: something only json.dumps can write, or nothing can
-        return _json_line(message).encode("ascii")
-    if b"null" in line and _has_non_finite_float(message):
-        return _json_line(message).encode("ascii")
-    return line
-
-
-def message_text(message: Any) -> str:
-    """The message as one line of ASCII JSON, newline included: safe on a stream of any encoding."""
-    line = message_line(message)
-    if line.isascii():
-        return line.decode("ascii")
-    return _json_line(json.loads(line))
-
-
-def _json_line(message: Any) -> str:
+def json_line(message: Any) -> str:
+    """The message as ``json.dumps`` writes it: one line of ASCII JSON, newline included."""
     try:
         return json.dumps(message, default=_as_orjson_writes) + "\n"
     except (TypeError, ValueError, RecursionError) as exc:
         raise DagsterPipesError(_why_unserializable(message, exc)) from None
+
+
+def has_non_finite_float(value: Any) -> bool:
+    """Whether a NaN or an infinity hides in ``value`` (a structure orjson accepted)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is float:
+            if item - item != 0.0:  # NaN - NaN and inf - inf are NaN
+                return True
+        elif kind is dict:
+            pending.extend(item.values())
+        elif kind is list or kind is tuple:
+            pending.extend(item)
+    return False
 
 
 def _as_orjson_writes(value: Any) -> Any:
@@ -67,18 +70,6 @@ def _as_orjson_writes(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _has_non_finite_float(value: Any) -> bool:
-    """Whether a NaN or an infinity hides in ``value`` (a structure orjson accepted)."""
-    kind = type(value)
-    if kind is float:
-        return value - value != 0.0  # NaN - NaN and inf - inf are NaN
-    if kind is dict:
-        return any(map(_has_non_finite_float, value.values()))
-    if kind is list or kind is tuple:
-        return any(map(_has_non_finite_float, value))
-    return False
 
 
 def _why_unserializable(message: Any, exc: Exception) -> str:

@@ -32,6 +32,7 @@ else:
     T_MessageChannel = None
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+_write = os.write
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -79,18 +80,27 @@ class PipesFileMessageWriterChannel(PipesMessageWriterChannel):
 
     Every message is a single ``write`` to a file opened with ``O_APPEND``: it is in the file when
     :meth:`write_message` returns (a kill right after loses nothing), and messages written at the
-    same time from several threads, or forked processes, never interleave.
+    same time from several threads, or forked processes, never interleave. Lines are orjson's,
+    except where orjson would refuse the message or write a different value than ``json.dumps``
+    (see :mod:`pipes_fast.external.serialize`): those are ``json.dumps``'.
     """
 
     def __init__(self, path: str) -> None:
-        from pipes_fast.external.serialize import message_line  # orjson loads with the first channel
+        from pipes_fast.external import serialize  # orjson loads with the first channel
 
-        self._line = message_line
+        self._codec = serialize
         self._fd = os.open(path, _APPEND, 0o666)
 
     def write_message(self, message: PipesMessage) -> None:
-        data = self._line(message)
-        written = os.write(self._fd, data)
+        codec = self._codec
+        try:
+            data = codec.dumps(message, option=codec.OPTIONS)
+        except TypeError:  # something orjson refuses, which json.dumps may write
+            data = codec.json_line(message).encode("ascii")
+        else:
+            if codec.find_null(data) and codec.has_non_finite_float(message):  # orjson wrote NaN as null
+                data = codec.json_line(message).encode("ascii")
+        written = _write(self._fd, data)
         if written != len(data):  # only when the disk is (nearly) full: finish the line, or raise trying
             write_all(self._fd, data[written:])
 
@@ -101,13 +111,13 @@ class PipesFileMessageWriterChannel(PipesMessageWriterChannel):
 
 
 class PipesStreamMessageWriterChannel(PipesMessageWriterChannel):
-    """Writes messages to a text stream, one ASCII JSON line each, flushed as they are written."""
+    """Writes messages to a text stream as ``json.dumps`` lines (ASCII), flushed as they are written."""
 
     def __init__(self, stream: TextIO) -> None:
-        from pipes_fast.external.serialize import message_text
+        from pipes_fast.external.serialize import json_line
 
         self._stream = stream
-        self._text = message_text
+        self._text = json_line
 
     def write_message(self, message: PipesMessage) -> None:
         self._stream.write(self._text(message))
@@ -117,7 +127,7 @@ class PipesStreamMessageWriterChannel(PipesMessageWriterChannel):
 class PipesBufferedStreamMessageWriterChannel(PipesStreamMessageWriterChannel):
     """Keeps messages until :meth:`flush` (or close), then writes them all to a text stream.
 
-    Each message is serialised when written, so a bad one fails at the call that sent it.
+    Each message is serialized when written, so a bad one fails at the call that sent it.
     """
 
     def __init__(self, stream: TextIO) -> None:
