@@ -160,6 +160,8 @@ SCENARIOS: dict[str, Callable[[PipesContext], None]] = {
 def main() -> None:
     with open_dagster_pipes() as context:
         SCENARIOS[context.get_extra("scenario")](context)
+    if context.extras.get("after_close"):
+        print(context.extras["after_close"], flush=True)
 
 
 if __name__ == "__main__":

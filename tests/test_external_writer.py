@@ -1,0 +1,198 @@
+"""The file writer: writer -> file -> reader is lossless and ordered, the values are the ones
+dagster-pipes would have written, concurrent writers never interleave, and a killed writer loses
+nothing it reported. Files are read back with both hot-path implementations (``hotpath``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import dagster_pipes
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from external_scripts.files import bootstrap_env, context_data, open_context, payloads, read_messages, run_script
+from pipes_fast.protocol import METADATA_TYPES
+from strategies import json_scalars, json_values
+
+ASSET_KEYS = ["a", "b/c", "slash\\/inside"]
+
+# ----- what a script may report, as (method name, arguments) -----
+
+large_text = st.builds(lambda piece, times: piece * times, st.text(min_size=1, max_size=3), st.integers(1_000, 400_000))
+texts = st.text() | large_text
+metadata_values = (
+    json_scalars
+    | st.lists(json_values, max_size=4)
+    | st.builds(lambda raw, kind: {"raw_value": raw, "type": kind}, json_values, st.sampled_from(sorted(METADATA_TYPES)))
+)
+metadata = st.none() | st.dictionaries(st.text(max_size=8), metadata_values, max_size=5)
+asset_keys = st.sampled_from(ASSET_KEYS)
+reports = st.one_of(
+    st.tuples(st.just("report_asset_materialization"), st.fixed_dictionaries(
+        {"metadata": metadata, "data_version": st.none() | st.text(max_size=20), "asset_key": asset_keys})),
+    st.tuples(st.just("report_asset_check"), st.fixed_dictionaries(
+        {"check_name": st.text(max_size=20), "passed": st.booleans(), "severity": st.sampled_from(["WARN", "ERROR"]),
+         "metadata": metadata, "asset_key": asset_keys})),
+    st.tuples(st.just("report_custom_message"), st.fixed_dictionaries({"payload": json_values | texts})),
+    st.tuples(st.just("log_external_stream"), st.fixed_dictionaries(
+        {"stream": st.sampled_from(["stdout", "stderr"]), "text": texts,
+         "extras": st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=3)})),
+    st.tuples(st.sampled_from(["debug", "info", "warning", "error", "critical"]), st.fixed_dictionaries({"msg": texts})),
+)
+
+
+def dagster_pipes_context(path: Path) -> dagster_pipes.PipesContext:
+    loader = dagster_pipes.PipesMappingParamsLoader(bootstrap_env(context_data(asset_keys=ASSET_KEYS), {"path": str(path)}))
+    return dagster_pipes.PipesContext(loader, dagster_pipes.PipesDefaultContextLoader(), dagster_pipes.PipesDefaultMessageWriter())
+
+
+def apply(context: Any, method: str, arguments: dict[str, Any]) -> str | None:
+    """Make the report; the name of the error it raised, if any."""
+    target = getattr(context.log, method) if method in ("debug", "info", "warning", "error", "critical") else getattr(context, method)
+    try:
+        target(**arguments)
+    except Exception as exc:  # noqa: BLE001 - the error is the result compared
+        return type(exc).__name__
+    return None
+
+
+def json_lines(path: Path) -> list[Any]:
+    """The file as dagster reads it: ``json.loads`` line by line."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(sequence=st.lists(reports, max_size=12))
+def test_any_sequence_of_reports_comes_back_whole_in_order_as_dagster_pipes_writes_it(
+    hotpath: ModuleType, sequence: list[tuple[str, dict[str, Any]]]
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        ours_path, theirs_path = Path(folder, "ours.jsonl"), Path(folder, "theirs.jsonl")
+        ours, theirs = open_context(ours_path, asset_keys=ASSET_KEYS), dagster_pipes_context(theirs_path)
+        for method, arguments in sequence:
+            assert apply(ours, method, arguments) == apply(theirs, method, arguments)
+        ours.close()
+        theirs.close()
+        assert read_messages(hotpath, ours_path) == json_lines(theirs_path)
+
+
+# ----- values orjson would refuse or change: json.dumps takes over, so they mean the same -----
+
+
+class Text(str):
+    pass
+
+
+class Number(int):
+    pass
+
+
+class Real(float):
+    pass
+
+
+awkward_scalars = (
+    st.integers()  # beyond 64 bits too
+    | st.floats()  # NaN and infinities too
+    | st.text(st.characters(codec=None, categories=["Cs", "Ll", "Nd"]))  # lone surrogates
+    | st.builds(Text, st.text(max_size=5))
+    | st.builds(Number, st.integers())
+    | st.builds(Real, st.floats(allow_nan=False))
+    | json_scalars
+)
+awkward_values = st.recursive(
+    awkward_scalars,
+    lambda children: st.lists(children, max_size=3).map(tuple)
+    | st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=4) | st.integers() | st.booleans() | st.none(), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=awkward_values)
+@example(payload=float("nan"))
+@example(payload={"inf": [float("inf"), None], "minus": float("-inf")})
+@example(payload=[2**64, -(2**63) - 1])
+@example(payload={1: "int key", None: "none key", 2.5: "float key"})
+@example(payload=Text("str subclass"))
+@example(payload="lone \ud800 surrogate")
+@example(payload=(1, (2, 3)))
+def test_values_orjson_cannot_write_mean_what_dagster_pipes_writes(payload: Any) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        ours_path, theirs_path = Path(folder, "ours.jsonl"), Path(folder, "theirs.jsonl")
+        with open_context(ours_path) as ours:
+            ours.report_custom_message(payload)
+        with dagster_pipes_context(theirs_path) as theirs:
+            theirs.report_custom_message(payload)
+        # compared as JSON text, so that NaN equals NaN
+        assert json.dumps(json_lines(ours_path)) == json.dumps(json_lines(theirs_path))
+
+
+def test_nesting_deeper_than_orjson_goes_is_written_too(tmp_path: Path) -> None:
+    deep: Any = "bottom"
+    for _ in range(400):
+        deep = [deep]
+    with open_context(tmp_path / "m.jsonl") as context:
+        context.report_custom_message(deep)
+    assert payloads(json_lines(tmp_path / "m.jsonl"), "report_custom_message", "payload") == [deep]
+
+
+# ----- one write per message -----
+
+
+def test_threads_and_forked_processes_never_interleave_messages(tmp_path: Path, hotpath: ModuleType) -> None:
+    path = tmp_path / "m.jsonl"
+    per_writer = 400
+
+    def write(context: Any, writer: str) -> None:
+        for index in range(per_writer):
+            context.report_custom_message({"writer": writer, "index": index, "pad": "x" * (index * 97 % 70_000)})
+
+    with open_context(path) as context:
+        children = []
+        for name in ("child-1", "child-2"):
+            pid = os.fork()
+            if pid == 0:  # the forked process inherits the channel's descriptor
+                write(context, name)
+                os._exit(0)
+            children.append(pid)
+        threads = [threading.Thread(target=write, args=(context, f"thread-{n}")) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        write(context, "main")
+        for thread in threads:
+            thread.join()
+        for pid in children:
+            assert os.waitpid(pid, 0)[1] == 0
+    sent = payloads(read_messages(hotpath, path), "report_custom_message", "payload")
+    writers = {"main", "child-1", "child-2", "thread-0", "thread-1", "thread-2"}
+    for writer in writers:
+        assert [p["index"] for p in sent if p["writer"] == writer] == list(range(per_writer))
+    assert len(sent) == len(writers) * per_writer
+
+
+def test_a_message_is_in_the_file_when_the_call_returns(tmp_path: Path, hotpath: ModuleType) -> None:
+    path = tmp_path / "m.jsonl"
+    context = open_context(path)
+    for index in range(3):
+        context.report_custom_message({"index": index, "large": "é" * 300_000})
+        assert payloads(read_messages(hotpath, path), "report_custom_message", "payload")[-1]["index"] == index
+
+
+def test_a_killed_writer_loses_nothing_it_reported(tmp_path: Path, hotpath: ModuleType) -> None:
+    process, path = run_script(tmp_path, "report_then_die", count=500)
+    assert process.returncode == -9  # SIGKILL, right after the last report
+    messages = read_messages(hotpath, path)
+    assert messages[0]["method"] == "opened"
+    assert payloads(messages, "report_custom_message", "payload") == [
+        {"index": index, "text": "x" * (index % 200)} for index in range(500)
+    ]
+    assert "closed" not in [m["method"] for m in messages]
