@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any
 
 import dagster_pipes
@@ -31,6 +32,16 @@ def small_messages(count: int) -> list[Any]:
         make_message("report_custom_message", {"payload": {"i": i, "name": f"item-{i:08d}", "tags": ["a", "b"], "ok": True}})
         for i in range(count)
     ]
+
+
+def open_context(module: ModuleType, path: str) -> Any:
+    """A ``PipesContext`` of ``module`` (dagster_pipes or pipes_fast.external: same API) for a
+    one-asset step, writing messages to the file at ``path``."""
+    data = {"asset_keys": ["orders"], "run_id": "bench", "extras": {}}
+    params = {"DAGSTER_PIPES_CONTEXT": module.encode_param({"data": data}),
+              "DAGSTER_PIPES_MESSAGES": module.encode_param({"path": path})}
+    loader = module.PipesMappingParamsLoader(params)
+    return module.PipesContext(loader, module.PipesDefaultContextLoader(), module.PipesDefaultMessageWriter())
 
 
 def writing(channel: Any, messages: Sequence[Any]) -> Callable[[], None]:
