@@ -29,7 +29,7 @@ def orders(context: dg.AssetExecutionContext):
 print("== under Dagster")
 result = dg.materialize([orders], partition_key="2024-06-01")
 for event in result.get_asset_materialization_events():
-    materialization = event.event_specific_data.materialization
+    materialization = event.materialization
     print(f"materialized {materialization.asset_key.to_user_string()}: {dict(materialization.metadata)}")
 for evaluation in result.get_asset_check_evaluations():
     print(f"check {evaluation.check_name}: passed={evaluation.passed} ({evaluation.severity.value})")

@@ -107,7 +107,7 @@ def test_bad_context_params_are_named(params: dict[str, Any], message: str) -> N
 
 
 def test_stdio_writers_write_json_lines_to_the_stream(capsys: pytest.CaptureFixture[str]) -> None:
-    message = {"__dagster_pipes_version": "0.1", "method": "log", "params": {"message": "é", "level": "INFO"}}
+    message: Any = {"__dagster_pipes_version": "0.1", "method": "log", "params": {"message": "é", "level": "INFO"}}
     with PipesDefaultMessageWriter().open({"stdio": "stderr"}) as channel:
         channel.write_message(message)
         assert capsys.readouterr().err == json.dumps(message) + "\n"
@@ -122,7 +122,7 @@ def test_a_buffered_channel_refuses_a_bad_message_when_it_is_written() -> None:
     stream = io.StringIO()
     channel = PipesBufferedStreamMessageWriterChannel(stream)
     with pytest.raises(DagsterPipesError, match="params is of type `bytes`"):
-        channel.write_message({"method": "report_custom_message", "params": b"bytes"})
+        channel.write_message({"method": "report_custom_message", "params": b"bytes"})  # type: ignore[typeddict-item]
     channel.flush()
     assert stream.getvalue() == ""
 
@@ -215,7 +215,7 @@ def test_a_failing_writer_releases_the_loaded_context() -> None:
 
 def test_stream_channels_are_dagster_pipes_channels_in_behaviour() -> None:
     ours, theirs = io.StringIO(), io.StringIO()
-    message = {"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": [2**70, float("inf")]}}
+    message: Any = {"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": [2**70, float("inf")]}}
     PipesStreamMessageWriterChannel(ours).write_message(message)
     dagster_pipes.PipesStreamMessageWriterChannel(theirs).write_message(message)  # type: ignore[arg-type]
     assert ours.getvalue() == theirs.getvalue()

@@ -15,9 +15,13 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
+
+from helpers import capturing_logger
 
 from .scenarios import LOG_PREFIX
 
@@ -62,7 +66,7 @@ def exception_chain(exception: Any, name: str, message: str, cause: str) -> list
     """The (name, message) pairs of an exception and its causes, read through attribute or key names."""
     chain = []
     while exception:
-        get = exception.get if isinstance(exception, dict) else lambda attribute: getattr(exception, attribute)
+        get: Callable[[str], Any] = exception.get if isinstance(exception, dict) else partial(getattr, exception)
         chain.append((get(name), get(message).strip()))
         exception = get(cause)
     return chain
@@ -88,7 +92,7 @@ def _dagster_metadata(metadata: Any) -> dict[str, tuple[str, Any]]:
                     for column, dependencies in deps.items()
                 }
             }
-        simple = {
+        simple: dict[type, tuple[str, Callable[[Any], Any]]] = {
             dg.TextMetadataValue: ("text", lambda v: v.text),
             dg.UrlMetadataValue: ("url", lambda v: v.url),
             dg.PathMetadataValue: ("path", lambda v: v.path),
@@ -149,7 +153,7 @@ def run_under_dagster(scenario: str, step: Step, include_stdio: bool = False, **
 
     outcome = Outcome(custom_messages=sink.get("custom", []))
     for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
+        materialization = event.materialization
         tags = materialization.tags or {}
         user_provided = tags.get(DATA_VERSION_IS_USER_PROVIDED_TAG) == "true"  # else Dagster computed one
         data_version = tags.get(DATA_VERSION_TAG) if user_provided else None
@@ -164,7 +168,8 @@ def run_under_dagster(scenario: str, step: Step, include_stdio: bool = False, **
     outcome.results.sort(key=repr)
     for entry in instance.all_logs(result.run_id):
         if entry.user_message.startswith(CLOSED_WITH_EXCEPTION):
-            error = entry.dagster_event.event_specific_data.error
+            assert entry.dagster_event is not None
+            error = entry.dagster_event.engine_event_data.error
             outcome.exception = exception_chain(error, "cls_name", "message", "cause")
         elif entry.user_message.startswith(LOG_PREFIX):
             outcome.logs.append((logging.getLevelName(entry.level), entry.user_message))
@@ -172,15 +177,6 @@ def run_under_dagster(scenario: str, step: Step, include_stdio: bool = False, **
 
 
 # ----- pipes_fast -----
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def _pipes_fast_metadata(metadata: Any) -> dict[str, tuple[str, Any]]:
@@ -194,11 +190,7 @@ def run_under_pipes_fast(scenario: str, step: Step, include_stdio: bool = False,
     """Run the scenario with pipes_fast's subprocess client (or session, when the script fails)."""
     import pipes_fast
 
-    logger = logging.getLogger(f"external-test-{uuid.uuid4()}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    records = _Records()
-    logger.addHandler(records)
+    logger, records = capturing_logger(f"external-{uuid.uuid4()}")
     context = pipes_fast.StepContext(asset_keys=list(step.assets) or None, partition_key=step.partition, log=logger)
     all_extras = extras(scenario, step, **more_extras)
     outcome = Outcome()
@@ -217,6 +209,7 @@ def run_under_pipes_fast(scenario: str, step: Step, include_stdio: bool = False,
         results = invocation.get_results()
         outcome.custom_messages = list(invocation.get_custom_messages())
     for result in results:
+        assert result.asset_key is not None
         metadata = _pipes_fast_metadata(result.metadata)
         if isinstance(result, pipes_fast.MaterializeResult):
             outcome.results.append(("materialization", list(result.asset_key.path), result.data_version, metadata))

@@ -94,8 +94,9 @@ def report_everything(context: PipesContext) -> None:
 
 def fail(context: PipesContext) -> None:
     """Raise an exception with a cause: the ``closed`` message carries both."""
+    empty: dict[str, str] = {}
     try:
-        {}["missing"]
+        empty["missing"]
     except KeyError as exc:
         raise ValueError("the step failed on purpose") from exc
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from traceback import TracebackException
     from types import TracebackType
-    from typing import Any, Callable, ClassVar, ContextManager
+    from typing import Any, Callable, ClassVar, ContextManager, TypeVar
 
     from pipes_fast.protocol import (
         PipesAssetCheckSeverity,
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
         PipesTimeWindow,
     )
 
+    V = TypeVar("V")
+
 _NOT_LAUNCHED = (
     "This process was not launched by a Dagster orchestration process. All calls to the"
     " `dagster-pipes` context or attempts to initialize `dagster-pipes` abstractions are no-ops."
@@ -37,7 +39,7 @@ _NOT_LAUNCHED = (
 def open_dagster_pipes(
     *,
     context_loader: PipesContextLoader | None = None,
-    message_writer: PipesMessageWriter | None = None,
+    message_writer: PipesMessageWriter[Any] | None = None,
     params_loader: PipesParamsLoader | None = None,
 ) -> PipesContext:
     """Load the context the orchestration side injected and open the channel back to it.
@@ -96,7 +98,7 @@ class PipesContext:
         self,
         params_loader: PipesParamsLoader,
         context_loader: PipesContextLoader,
-        message_writer: PipesMessageWriter,
+        message_writer: PipesMessageWriter[Any],
     ) -> None:
         from pipes_fast.protocol import make_message
 
@@ -181,35 +183,35 @@ class PipesContext:
     @property
     def asset_keys(self) -> Sequence[str]:
         """The step's asset keys; raises unless the step targets assets."""
-        return check.defined(self._data.get("asset_keys"), "asset_keys", "does not target an asset")
+        return self._by_asset_key(self._data.get("asset_keys"), "asset_keys")
 
     @property
     def provenance(self) -> PipesDataProvenance | None:
         """The provenance of the step's asset; raises unless the step targets exactly one asset."""
-        return next(iter(self._one_asset_map("provenance_by_asset_key", "provenance").values()))
+        return self._of_the_asset(self._data.get("provenance_by_asset_key"), "provenance")
 
     @property
     def provenance_by_asset_key(self) -> Mapping[str, PipesDataProvenance | None]:
         """The provenance of each of the step's assets; raises unless the step targets assets."""
-        return self._asset_map("provenance_by_asset_key", "provenance_by_asset_key")
+        return self._by_asset_key(self._data.get("provenance_by_asset_key"), "provenance_by_asset_key")
 
     @property
     def code_version(self) -> str | None:
         """The code version of the step's asset; raises unless the step targets exactly one asset."""
-        return next(iter(self._one_asset_map("code_version_by_asset_key", "code_version").values()))
+        return self._of_the_asset(self._data.get("code_version_by_asset_key"), "code_version")
 
     @property
     def code_version_by_asset_key(self) -> Mapping[str, str | None]:
         """The code version of each of the step's assets; raises unless the step targets assets."""
-        return self._asset_map("code_version_by_asset_key", "code_version_by_asset_key")
+        return self._by_asset_key(self._data.get("code_version_by_asset_key"), "code_version_by_asset_key")
 
-    def _asset_map(self, field: str, name: str) -> Any:
-        return check.defined(self._data.get(field), name, "does not target an asset")
+    def _by_asset_key(self, value: V | None, name: str) -> V:
+        return check.defined(value, name, "does not target an asset")
 
-    def _one_asset_map(self, field: str, name: str) -> Any:
-        value = self._asset_map(field, name)
+    def _of_the_asset(self, by_asset_key: Mapping[str, V] | None, name: str) -> V:
+        values = self._by_asset_key(by_asset_key, name)
         check.single_asset(self._data.get("asset_keys"), name)
-        return value
+        return next(iter(values.values()))
 
     @property
     def is_partition_step(self) -> bool:

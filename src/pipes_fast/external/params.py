@@ -29,9 +29,10 @@ def encode_param(value: Any) -> str:
     from pipes_fast.errors import PipesParamError
 
     try:
-        return encode(value)
+        encoded: str = encode(value)
     except PipesParamError as exc:
         raise DagsterPipesError(str(exc)) from None
+    return encoded
 
 
 def decode_param(value: str) -> Any:
@@ -75,7 +76,8 @@ class _NamedParamsLoader(PipesParamsLoader):
         value = self._find(name)
         if value is None:
             raise DagsterPipesError(f"{name} was not passed: the orchestration side gave no {param} param.")
-        return decode_param(value)
+        params: PipesParams = decode_param(value)
+        return params
 
     @abstractmethod
     def _name(self, param: str) -> str:

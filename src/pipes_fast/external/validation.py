@@ -6,7 +6,7 @@ from pipes_fast.external.errors import DagsterPipesError
 
 TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.external
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Collection, Mapping, Sequence
     from typing import Any, TypeVar
 
     T = TypeVar("T")
@@ -28,24 +28,23 @@ def single_asset(asset_keys: Sequence[str] | None, name: str) -> None:
         raise DagsterPipesError(f"`{name}` is undefined. Current step targets multiple assets.")
 
 
-def of_type(value: T, expected: type | tuple[type, ...], method: str, param: str, optional: bool = False) -> T:
-    """``value`` if it is an instance of ``expected`` (or None, when ``optional``)."""
+def of_type(value: object, expected: type, method: str, param: str, optional: bool = False) -> None:
+    """Raise unless ``value`` is an instance of ``expected`` (or None, when ``optional``)."""
     if isinstance(value, expected) or (optional and value is None):
-        return value
+        return
     wanted = f"Optional[{expected}]" if optional else f"{expected}"
     raise DagsterPipesError(
         f"Invalid type for parameter `{param}` of `{method}`. Expected `{wanted}`, got `{type(value)}`."
     )
 
 
-def one_of(value: T, allowed: Sequence[T] | frozenset[T], method: str, param: str) -> T:
-    """``value`` if it is one of ``allowed``."""
+def one_of(value: object, allowed: Collection[str], method: str, param: str) -> None:
+    """Raise unless ``value`` is one of ``allowed`` (shown in order, or sorted if it is a set)."""
     if value not in allowed:
         shown = tuple(sorted(allowed)) if isinstance(allowed, frozenset) else tuple(allowed)
         raise DagsterPipesError(
             f"Invalid value for parameter `{param}` of `{method}`. Expected one of `{shown}`, got `{value!r}`."
         )
-    return value
 
 
 def resolve_asset_key(asset_keys: Sequence[str] | None, asset_key: str | None, method: str) -> str:
