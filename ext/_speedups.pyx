@@ -5,9 +5,10 @@ Same names, same behaviour, same structure. Keep the two in step: the tests run 
 against both.
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_Contains
-from libc.string cimport memchr
+from libc.string cimport memchr, memcmp
 
 import base64
 import binascii
@@ -15,29 +16,34 @@ import json
 import os
 import threading
 import zlib
+from collections import deque
 
 import orjson
 
 from pipes_fast.assets import AssetKey
-from pipes_fast.errors import PipesParamError
+from pipes_fast.errors import MalformedParams, PipesParamError, require_param
 from pipes_fast.protocol import (
     DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_PARAM_BYTES,
+    CANONICAL_ENVELOPES,
+    INFERRED_METADATA_TYPE,
+    METADATA_VALUE_MODULES,
+    METHODS,
     PIPES_METADATA_TYPE_INFER,
+    PIPES_PROTOCOL_VERSION,
     PIPES_PROTOCOL_VERSION_FIELD,
+    RESOLVED_METADATA_TYPES,
     bad_line,
     not_a_message_reason,
 )
-from pipes_fast.results import INFERRED_TYPE, RESOLVED_METADATA_TYPES, MalformedParams, MetadataValue
 
 cdef object _loads = orjson.loads
-cdef object _JSONDecodeError = orjson.JSONDecodeError
+cdef object _json_loads = json.loads
 cdef str _VERSION_FIELD = PIPES_PROTOCOL_VERSION_FIELD
 cdef str _INFER = PIPES_METADATA_TYPE_INFER
-cdef dict _INFERRED_TYPE = INFERRED_TYPE
+cdef dict _INFERRED_TYPE = INFERRED_METADATA_TYPE
 cdef frozenset _RESOLVED_TYPES = RESOLVED_METADATA_TYPES
-cdef object _MetadataValue = MetadataValue
-cdef object _new_object = object.__new__
+cdef frozenset _METADATA_VALUE_MODULES = METADATA_VALUE_MODULES
 
 # ----- line framing -----
 
@@ -141,25 +147,160 @@ cdef class LineFramer:
 # ----- batch decoding -----
 
 
+cdef inline bint _is_digit(unsigned char c) noexcept:
+    return 48 <= c <= 57  # "0" to "9"
+
+
+cdef bint _may_hold_a_long_integer(bytes line) noexcept:
+    """``re.search(LONG_INTEGER_PATTERN, line)``: 20 digits in a row, or "-" and 19.
+
+    Runs of 19 digits are found by testing one byte in 19 and scanning around the digits hit.
+    """
+    cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(line)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(line)
+    cdef Py_ssize_t probe = 18, start, stop
+    while probe < n:
+        if not _is_digit(p[probe]):
+            probe += 19
+            continue
+        start = probe
+        while start > 0 and _is_digit(p[start - 1]):
+            start -= 1
+        stop = probe + 1
+        while stop < n and _is_digit(p[stop]):
+            stop += 1
+        if stop - start >= 20 or (stop - start == 19 and start > 0 and p[start - 1] == 45):  # "-"
+            return True
+        probe = stop + 19
+    return False
+
+
+cdef object _loads_exactly(bytes line):
+    """Parse as Dagster does (Python's json): NaN, Infinity and integers of any size included."""
+    return _json_loads(line.decode("utf-8"))
+
+
+cdef tuple _ENVELOPES = CANONICAL_ENVELOPES
+# the bulk of a stream first: the envelope's method is matched against these in order
+cdef tuple _METHODS = tuple(
+    (name.encode(), name)
+    for name in sorted(METHODS, key=lambda m: (not m.startswith("report_"), m))
+)
+cdef str _VERSION = PIPES_PROTOCOL_VERSION
+cdef str _CUSTOM = "report_custom_message"
+cdef tuple _PAYLOAD_PREFIXES = (b'{"payload": ', b'{"payload":')
+cdef object _NOT_PARSED = object()
+
+
+cdef inline bint _starts_with(const char* p, Py_ssize_t n, bytes prefix) noexcept:
+    cdef Py_ssize_t k = PyBytes_GET_SIZE(prefix)
+    return n >= k and memcmp(p, PyBytes_AS_STRING(prefix), k) == 0
+
+
+cdef object _canonical_method(bytes line, Py_ssize_t* params_start):
+    """The method of a line in a canonical envelope, whose params then span from
+    ``params_start`` to the line's last byte (a ``}``); None for any other line."""
+    cdef const char* p = PyBytes_AS_STRING(line)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(line)
+    cdef Py_ssize_t start, end
+    cdef bytes prefix, middle, name
+    cdef object method
+    if n == 0 or p[n - 1] != b"}":
+        return None
+    for prefix, middle in _ENVELOPES:
+        if _starts_with(p, n, prefix):
+            start = PyBytes_GET_SIZE(prefix)
+            for name, method in _METHODS:
+                end = start + PyBytes_GET_SIZE(name)
+                if _starts_with(p + start, n - start, name) and _starts_with(p + end, n - end, middle):
+                    params_start[0] = end + PyBytes_GET_SIZE(middle)
+                    return method
+            return None
+    return None
+
+
+cdef object _loads_part(bytes line, Py_ssize_t start, Py_ssize_t stop):
+    """``line[start:stop]`` parsed by orjson, or ``_NOT_PARSED`` where that is not exact."""
+    cdef bytes part = PyBytes_FromStringAndSize(PyBytes_AS_STRING(line) + start, stop - start)
+    if _may_hold_a_long_integer(part):
+        return _NOT_PARSED
+    try:
+        return _loads(part)
+    except ValueError:
+        return _NOT_PARSED
+
+
+cdef object _decode_canonical(bytes line):
+    """The message of a line in a canonical envelope, parsing only its params; else None.
+
+    Sound because ``prefix + method + middle + P + "}"`` is that message whenever ``P`` parses
+    on its own as one JSON value. Anything else (another shape, unknown method, params that need
+    exact parsing or do not parse) is left to the general path.
+    """
+    cdef Py_ssize_t start = 0
+    method = _canonical_method(line, &start)
+    if method is None:
+        return None
+    params = _loads_part(line, start, PyBytes_GET_SIZE(line) - 1)
+    return None if params is _NOT_PARSED else _message(method, params)
+
+
+cdef inline dict _message(object method, object params):
+    return {_VERSION_FIELD: _VERSION, "method": method, "params": params}
+
+
+cdef Py_ssize_t _payload_start(bytes line, Py_ssize_t params_start) noexcept:
+    """Where the payload starts if the params are exactly ``{"payload": X}`` framed canonically
+    (X then ends one byte before the line's closing ``}}``); -1 otherwise."""
+    cdef const char* p = PyBytes_AS_STRING(line) + params_start
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(line) - params_start
+    cdef bytes prefix
+    if n < 2 or p[n - 2] != b"}":
+        return -1
+    for prefix in _PAYLOAD_PREFIXES:
+        if _starts_with(p, n, prefix):
+            return params_start + PyBytes_GET_SIZE(prefix)
+    return -1
+
+
+cdef object _decode_line(bytes line, Py_ssize_t number, list bad):
+    """The message ``line`` holds, or None after appending a ``BadLine`` to ``bad``."""
+    cdef object value = _decode_canonical(line)
+    if value is not None:
+        return value
+    try:
+        value = _loads_exactly(line) if _may_hold_a_long_integer(line) else _loads(line)
+    except ValueError as error:  # orjson.JSONDecodeError, json.JSONDecodeError, UnicodeDecodeError
+        try:
+            value = _loads_exactly(line)
+        except (ValueError, RecursionError):
+            bad.append(bad_line(number, line, f"invalid JSON ({error})"))
+            return None
+    except RecursionError:
+        bad.append(bad_line(number, line, "invalid JSON (nested too deeply)"))
+        return None
+    if type(value) is dict and PyDict_Contains(value, _VERSION_FIELD):
+        return value
+    bad.append(bad_line(number, line, not_a_message_reason(value)))
+    return None
+
+
 def decode_batch(list lines, Py_ssize_t first_line=1):
     """Decode lines into message dicts; lines that are not messages are reported, not raised.
 
-    ``first_line`` is the number of the first line, so that reports name stream positions.
+    ``first_line`` is the number of the first line, so that reports name stream positions. Lines
+    orjson cannot represent exactly (NaN, Infinity, integers beyond 64 bits, lone surrogates) are
+    parsed by Python's json module, as Dagster's reader would.
     """
     cdef list messages = []
     cdef list bad = []
     cdef Py_ssize_t number = first_line
-    cdef object line, value
+    cdef object message
+    cdef bytes line
     for line in lines:
-        try:
-            value = _loads(line)
-        except _JSONDecodeError as exc:
-            bad.append(bad_line(number, line, f"invalid JSON ({exc})"))
-        else:
-            if type(value) is dict and PyDict_Contains(value, _VERSION_FIELD):
-                messages.append(value)
-            else:
-                bad.append(bad_line(number, line, not_a_message_reason(value)))
+        message = _decode_line(line, number, bad)
+        if message is not None:
+            messages.append(message)
         number += 1
     return messages, bad
 
@@ -254,7 +395,66 @@ cdef class FileTailer:
         self.close()
 
 
-# ----- metadata resolution -----
+# ----- metadata values -----
+
+
+@cython.no_gc
+@cython.final
+cdef class MetadataValue:
+    """A typed metadata value: ``type`` is a Pipes metadata type (never ``__infer__``).
+
+    ``value`` is the raw JSON value as the external process sent it, except for ``asset``,
+    whose value is an :class:`AssetKey`. Immutable; equal to the other implementation's
+    ``MetadataValue`` with the same type and value. Not tracked by the cyclic garbage collector
+    (a value cannot refer back to its MetadataValue), so millions of them cost no GC time.
+    """
+
+    cdef readonly str type
+    cdef readonly object value
+
+    def __init__(self, str type, value):
+        if type not in _RESOLVED_TYPES:
+            raise ValueError(f"unknown metadata type {type!r}; expected one of {sorted(_RESOLVED_TYPES)}")
+        self.type = type
+        self.value = value
+
+    @classmethod
+    def infer(cls, value):
+        """The value with the type Dagster infers for it (str -> text, dict -> json, ...)."""
+        if is_metadata_value(value):
+            return value
+        if isinstance(value, AssetKey):
+            return cls("asset", value)
+        kind = _INFERRED_TYPE.get(type(value))
+        if kind is None:
+            raise TypeError(f"cannot infer a metadata type for {type(value).__name__}; wrap it in MetadataValue(type, value)")
+        return cls(kind, value)
+
+    def __eq__(self, other):
+        return is_metadata_value(other) and other.type == self.type and other.value == self.value
+
+    def __hash__(self):
+        return hash((self.type, repr(self.value)))
+
+    def __repr__(self):
+        return f"MetadataValue({self.type!r}, {self.value!r})"
+
+    def __reduce__(self):
+        return (MetadataValue, (self.type, self.value))
+
+
+def is_metadata_value(value):
+    """True for a ``MetadataValue`` of either hot-path implementation."""
+    kind = type(value)
+    return kind is MetadataValue or (kind.__name__ == "MetadataValue" and kind.__module__ in _METADATA_VALUE_MODULES)
+
+
+cdef inline MetadataValue _trusted_value(str kind, object value):
+    """A ``MetadataValue`` whose type is known to be valid."""
+    cdef MetadataValue resolved = MetadataValue.__new__(MetadataValue)
+    resolved.type = kind
+    resolved.value = value
+    return resolved
 
 
 def resolve_metadata(raw, warn):
@@ -263,12 +463,16 @@ def resolve_metadata(raw, warn):
     ``__infer__`` resolves from the raw value's type; an unknown type is reported through ``warn``
     and inferred too. A malformed entry raises :class:`MalformedParams`.
     """
+    return _resolve_metadata(raw, warn)
+
+
+cdef dict _resolve_metadata(object raw, object warn):
     if type(raw) is not dict:
         if raw is None:
             return {}
         raise MalformedParams(f"metadata must be an object, got {type(raw).__name__}")
     cdef dict resolved = {}
-    cdef object name, entry, kind, value, resolved_value
+    cdef object name, entry, kind, value
     for name, entry in (<dict>raw).items():
         try:
             kind = entry["type"]
@@ -283,15 +487,137 @@ def resolve_metadata(raw, warn):
             if type(value) is not str:
                 raise MalformedParams(f"metadata entry {name!r} of type 'asset' must be a string, got {value!r:.100}")
             value = AssetKey.from_user_string(value)
-        elif kind not in _RESOLVED_TYPES:
+        elif type(kind) is not str or kind not in _RESOLVED_TYPES:
             warn(f"metadata entry {name!r} has unknown type {kind!r:.50}; inferring its type from the value")
             kind = _INFERRED_TYPE.get(type(value), "json")
-        # the type is known valid here: skip MetadataValue.__init__'s check
-        resolved_value = _new_object(_MetadataValue)
-        resolved_value.type = kind
-        resolved_value.value = value
-        resolved[name] = resolved_value
+        resolved[name] = _trusted_value(kind, value)
     return resolved
+
+
+# ----- message routing -----
+
+
+cdef class MessageRouter:
+    """Handles the bulk of a message stream: materializations, asset checks and custom messages.
+
+    Results go to ``results`` and custom payloads to ``custom_messages`` (deques, oldest first);
+    every other method goes to ``other(message)``. A message that cannot be handled (``other``
+    may raise :class:`MalformedParams` too) is reported through ``warn`` and skipped.
+    ``asset_keys`` maps the step's escaped asset keys to keys (None for an op step);
+    ``materialization`` and ``check`` build the results, ``severities`` maps wire severities.
+    """
+
+    cdef readonly object results
+    cdef readonly object custom_messages
+    cdef public bint closed
+    cdef dict _keys
+    cdef bint _op_step
+    cdef object _other, _warn, _materialization, _check
+    cdef dict _severities
+
+    def __init__(self, asset_keys, other, warn, materialization, check, dict severities):
+        self.results = deque()
+        self.custom_messages = deque()
+        self.closed = False
+        self._keys = dict(asset_keys or {})
+        self._op_step = asset_keys is None
+        self._other = other
+        self._warn = warn
+        self._materialization = materialization
+        self._check = check
+        self._severities = severities
+
+    def route(self, list messages):
+        """Handle decoded messages in order."""
+        cdef object message
+        for message in messages:
+            if type(message) is not dict:
+                message = dict(message)
+            self._route((<dict>message).get("method"), (<dict>message).get("params"), message)
+
+    def route_lines(self, list lines, Py_ssize_t first_line=1):
+        """Decode lines (as ``decode_batch`` does) and handle each message as soon as it is decoded.
+
+        Lines in a canonical envelope are handled from their params alone, custom messages from
+        their payload alone. Returns the lines that were not messages, as ``BadLine`` reports.
+        """
+        cdef list bad = []
+        cdef Py_ssize_t number = first_line - 1
+        cdef Py_ssize_t start = 0, payload_start
+        cdef object method, value, message
+        cdef bytes line
+        for line in lines:
+            number += 1
+            method = _canonical_method(line, &start)
+            if method is not None:
+                if method is _CUSTOM and not self.closed:
+                    payload_start = _payload_start(line, start)
+                    if payload_start >= 0:
+                        value = _loads_part(line, payload_start, PyBytes_GET_SIZE(line) - 2)
+                        if value is not _NOT_PARSED:
+                            self.custom_messages.append(value)
+                            continue
+                value = _loads_part(line, start, PyBytes_GET_SIZE(line) - 1)
+                if value is not _NOT_PARSED:
+                    self._route(method, value, None)
+                    continue
+            message = _decode_line(line, number, bad)
+            if message is not None:
+                self._route((<dict>message).get("method"), (<dict>message).get("params"), message)
+        return bad
+
+    cdef void _route(self, object method, object params, object message) except *:
+        """Handle one message; ``message`` is its dict, or None to build it only if needed."""
+        if self.closed:
+            if message is None:
+                message = _message(method, params)
+            self._warn(f"[pipes] unexpected message received after closed: {message!r:.300}")
+        try:
+            if method == "report_custom_message":
+                if type(params) is not dict or not PyDict_Contains(params, "payload"):
+                    raise MalformedParams("missing param 'payload'")
+                self.custom_messages.append((<dict>params)["payload"])
+            elif method == "report_asset_materialization":
+                self.results.append(self._build_materialization(params))
+            elif method == "report_asset_check":
+                self.results.append(self._build_check(params))
+            else:
+                self._other(_message(method, params) if message is None else message)
+        except MalformedParams as error:
+            if message is None:
+                message = _message(method, params)
+            self._warn(f"[pipes] skipped a {method} message: {error}: {message!r:.300}")
+
+    cdef object _asset_key(self, object params):
+        cdef object key
+        if type(params) is dict:
+            try:
+                key = self._keys.get((<dict>params).get("asset_key"))
+            except TypeError:  # an unhashable asset_key
+                key = None
+            if key is not None:
+                return key
+        escaped = require_param(params, "asset_key", str)
+        selected = "none (an op step)" if self._op_step else sorted(self._keys)
+        raise MalformedParams(f"asset key {escaped!r} is not one of the step's assets: {selected}")
+
+    cdef object _build_materialization(self, object params):
+        key = self._asset_key(params)
+        data_version = (<dict>params).get("data_version")
+        if data_version is not None and type(data_version) is not str:
+            raise MalformedParams(f"param 'data_version' must be str or null, got {data_version!r:.100}")
+        return self._materialization(key, _resolve_metadata((<dict>params).get("metadata"), self._warn), data_version)
+
+    cdef object _build_check(self, object params):
+        key = self._asset_key(params)
+        check_name = require_param(params, "check_name", str)
+        passed = require_param(params, "passed", bool)
+        severity_name = (<dict>params).get("severity", "ERROR")
+        severity = self._severities.get(severity_name) if type(severity_name) is str else None
+        if severity is None:
+            raise MalformedParams(f"param 'severity' must be 'WARN' or 'ERROR', got {severity_name!r:.100}")
+        metadata = _resolve_metadata((<dict>params).get("metadata"), self._warn)
+        return self._check(key, check_name, passed, severity, metadata)
 
 
 # ----- bootstrap codec -----

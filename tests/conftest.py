@@ -42,7 +42,7 @@ def use_hotpath(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     module = load_implementation(request.param)
     from pipes_fast import _hotpath
 
-    for name in ("LineFramer", "FileTailer", "decode_batch", "encode_param", "decode_param", "resolve_metadata"):
+    for name in ("LineFramer", "FileTailer", "decode_batch", "encode_param", "decode_param", "resolve_metadata", "MessageRouter"):
         monkeypatch.setattr(_hotpath, name, getattr(module, name))
     monkeypatch.setattr(_hotpath, "implementation", module)
     return module

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -58,3 +62,47 @@ def test_version_field_with_any_method_passes_the_decoder(hotpath):
 def test_implementations_agree_on_garbage(both, lines, first):
     compiled, pure = both
     assert compiled.decode_batch(lines, first) == pure.decode_batch(lines, first)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b'{"__dagster_pipes_version": "0.1", "n": NaN, "i": Infinity, "m": -Infinity}', None),
+        (b'{"__dagster_pipes_version": "0.1", "big": 1180591620717411303424}', 1180591620717411303424),
+        (b'{"__dagster_pipes_version": "0.1", "big": -9223372036854775809}', -9223372036854775809),
+        (b'{"__dagster_pipes_version": "0.1", "big": 18446744073709551616}', 18446744073709551616),
+        (b'{"__dagster_pipes_version": "0.1", "s": "\\ud800"}', "\ud800"),
+        (b'{"__dagster_pipes_version": "0.1", "s": "12345678901234567890123"}', "12345678901234567890123"),
+    ],
+)
+def test_values_orjson_cannot_hold_exactly_are_parsed_as_dagster_does(hotpath, text, expected):
+    (message,), bad = hotpath.decode_batch([text])
+    assert bad == []
+    assert message == json.loads(text)
+    if isinstance(expected, int):
+        assert message["big"] == expected and type(message["big"]) is int
+    if text.find(b"NaN") > 0:
+        assert math.isnan(message["n"]) and message["i"] == math.inf and message["m"] == -math.inf
+
+
+@settings(max_examples=500)
+@given(parts=st.lists(st.sampled_from(["0", "7", "-", " ", ",", "[", "]", "1234567890", "9" * 19]), max_size=30))
+def test_integers_of_any_size_in_any_position(both, parts):
+    # whatever digit runs a line holds, both implementations parse it as Python's json does
+    text = "".join(parts)
+    line = b'{"__dagster_pipes_version": "0.1", "v": [' + text.encode() + b'], "s": "' + text.encode() + b'"}'
+    compiled, pure = both
+    assert compiled.decode_batch([line]) == pure.decode_batch([line])
+    try:
+        expected = json.loads(line)
+    except ValueError:
+        return
+    assert compiled.decode_batch([line]) == ([expected], [])
+
+
+@settings(max_examples=200)
+@given(number=st.integers(min_value=-(10**30), max_value=10**30))
+def test_any_integer_survives_exactly(hotpath, number):
+    line = b'{"__dagster_pipes_version": "0.1", "n": %d}' % number
+    (message,), _ = hotpath.decode_batch([line])
+    assert message["n"] == number and type(message["n"]) is int

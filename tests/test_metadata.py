@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from pipes_fast import AssetKey, MetadataValue
 from pipes_fast.protocol import METADATA_TYPES
-from pipes_fast.results import MalformedParams, normalize_metadata
+from pipes_fast.errors import MalformedParams
+from pipes_fast.results import normalize_metadata
 from strategies import json_values
 
 

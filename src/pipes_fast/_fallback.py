@@ -10,27 +10,35 @@ import base64
 import binascii
 import json
 import os
+import re
 import threading
 import zlib
+from collections import deque
 from typing import Any, Callable, Optional
 
 import orjson
 
 from pipes_fast.assets import AssetKey
-from pipes_fast.errors import PipesParamError
+from pipes_fast.errors import MalformedParams, PipesParamError, require_param
 from pipes_fast.protocol import (
     DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_PARAM_BYTES,
+    CANONICAL_ENVELOPES,
+    INFERRED_METADATA_TYPE,
+    LONG_INTEGER_PATTERN,
+    METADATA_VALUE_MODULES,
+    METHODS,
     PIPES_METADATA_TYPE_INFER,
+    PIPES_PROTOCOL_VERSION,
     PIPES_PROTOCOL_VERSION_FIELD,
+    RESOLVED_METADATA_TYPES,
     BadLine,
     bad_line,
     not_a_message_reason,
 )
-from pipes_fast.results import INFERRED_TYPE, RESOLVED_METADATA_TYPES, MalformedParams, MetadataValue
 
 _loads = orjson.loads
-_JSONDecodeError = orjson.JSONDecodeError
+_new_object = object.__new__
 
 # ----- line framing -----
 
@@ -124,25 +132,114 @@ class LineFramer:
 
 # ----- batch decoding -----
 
+_LONG_INTEGER = re.compile(LONG_INTEGER_PATTERN)
+
+
+def _loads_exactly(line: bytes) -> Any:
+    """Parse as Dagster does (Python's json): NaN, Infinity and integers of any size included."""
+    return json.loads(line.decode("utf-8"))
+
+
+# the bulk of a stream first: the envelope's method is matched against these in order
+_METHODS = tuple((name.encode(), name) for name in sorted(METHODS, key=lambda m: (not m.startswith("report_"), m)))
+_VERSION = PIPES_PROTOCOL_VERSION
+_CUSTOM = "report_custom_message"
+_PAYLOAD_PREFIXES = (b'{"payload": ', b'{"payload":')
+_NOT_PARSED = object()
+
+
+def _canonical_method(line: bytes) -> tuple[Optional[str], int]:
+    """The method of a line in a canonical envelope, and where its params start (they run to
+    the line's last byte, a ``}``); ``(None, 0)`` for any other line."""
+    if line[-1:] != b"}":
+        return None, 0
+    for prefix, middle in CANONICAL_ENVELOPES:
+        if line.startswith(prefix):
+            start = len(prefix)
+            for name, method in _METHODS:
+                end = start + len(name)
+                if line.startswith(name, start) and line.startswith(middle, end):
+                    return method, end + len(middle)
+            return None, 0
+    return None, 0
+
+
+def _loads_part(line: bytes, start: int, stop: int) -> Any:
+    """``line[start:stop]`` parsed by orjson, or ``_NOT_PARSED`` where that is not exact."""
+    part = line[start:stop]
+    if _LONG_INTEGER.search(part):
+        return _NOT_PARSED
+    try:
+        return _loads(part)
+    except ValueError:
+        return _NOT_PARSED
+
+
+def _decode_canonical(line: bytes) -> Optional[dict]:
+    """The message of a line in a canonical envelope, parsing only its params; else None.
+
+    Sound because ``prefix + method + middle + P + "}"`` is that message whenever ``P`` parses
+    on its own as one JSON value. Anything else (another shape, unknown method, params that need
+    exact parsing or do not parse) is left to the general path.
+    """
+    method, start = _canonical_method(line)
+    if method is None:
+        return None
+    params = _loads_part(line, start, len(line) - 1)
+    return None if params is _NOT_PARSED else _message(method, params)
+
+
+def _message(method: Any, params: Any) -> dict:
+    return {PIPES_PROTOCOL_VERSION_FIELD: _VERSION, "method": method, "params": params}
+
+
+def _payload_start(line: bytes, params_start: int) -> int:
+    """Where the payload starts if the params are exactly ``{"payload": X}`` framed canonically
+    (X then ends one byte before the line's closing ``}}``); -1 otherwise."""
+    if len(line) - params_start < 2 or line[-2:-1] != b"}":
+        return -1
+    for prefix in _PAYLOAD_PREFIXES:
+        if line.startswith(prefix, params_start):
+            return params_start + len(prefix)
+    return -1
+
+
+def _decode_line(line: bytes, number: int, bad: list[BadLine]) -> Optional[dict]:
+    """The message ``line`` holds, or None after appending a ``BadLine`` to ``bad``."""
+    message = _decode_canonical(line)
+    if message is not None:
+        return message
+    try:
+        value = _loads_exactly(line) if _LONG_INTEGER.search(line) else _loads(line)
+    except ValueError as error:  # orjson.JSONDecodeError, json.JSONDecodeError, UnicodeDecodeError
+        try:
+            value = _loads_exactly(line)
+        except (ValueError, RecursionError):
+            bad.append(bad_line(number, line, f"invalid JSON ({error})"))
+            return None
+    except RecursionError:
+        bad.append(bad_line(number, line, "invalid JSON (nested too deeply)"))
+        return None
+    if type(value) is dict and PIPES_PROTOCOL_VERSION_FIELD in value:
+        return value
+    bad.append(bad_line(number, line, not_a_message_reason(value)))
+    return None
+
 
 def decode_batch(lines: list[bytes], first_line: int = 1) -> tuple[list[dict], list[BadLine]]:
     """Decode lines into message dicts; lines that are not messages are reported, not raised.
 
-    ``first_line`` is the number of the first line, so that reports name stream positions.
+    ``first_line`` is the number of the first line, so that reports name stream positions. Lines
+    orjson cannot represent exactly (NaN, Infinity, integers beyond 64 bits, lone surrogates) are
+    parsed by Python's json module, as Dagster's reader would.
     """
     messages: list[dict] = []
     bad: list[BadLine] = []
     number = first_line
     for line in lines:
-        try:
-            value = _loads(line)
-        except _JSONDecodeError as exc:
-            bad.append(bad_line(number, line, f"invalid JSON ({exc})"))
-        else:
-            if type(value) is dict and PIPES_PROTOCOL_VERSION_FIELD in value:
-                messages.append(value)
-            else:
-                bad.append(bad_line(number, line, not_a_message_reason(value)))
+        message = _decode_line(line, number, bad)
+        if message is not None:
+            messages.append(message)
         number += 1
     return messages, bad
 
@@ -227,7 +324,70 @@ class FileTailer:
         self.close()
 
 
-# ----- metadata resolution -----
+# ----- metadata values -----
+
+
+class MetadataValue:
+    """A typed metadata value: ``type`` is a Pipes metadata type (never ``__infer__``).
+
+    ``value`` is the raw JSON value as the external process sent it, except for ``asset``,
+    whose value is an :class:`AssetKey`. Immutable; equal to the other implementation's
+    ``MetadataValue`` with the same type and value.
+    """
+
+    __slots__ = ("_type", "_value")
+
+    def __init__(self, type: str, value: Any) -> None:  # noqa: A002 - the wire name
+        if type not in RESOLVED_METADATA_TYPES:
+            raise ValueError(f"unknown metadata type {type!r}; expected one of {sorted(RESOLVED_METADATA_TYPES)}")
+        self._type = type
+        self._value = value
+
+    @property
+    def type(self) -> str:
+        return self._type
+
+    @property
+    def value(self) -> Any:
+        return self._value
+
+    @classmethod
+    def infer(cls, value: Any) -> MetadataValue:
+        """The value with the type Dagster infers for it (str -> text, dict -> json, ...)."""
+        if is_metadata_value(value):
+            return value
+        if isinstance(value, AssetKey):
+            return cls("asset", value)
+        kind = INFERRED_METADATA_TYPE.get(type(value))
+        if kind is None:
+            raise TypeError(f"cannot infer a metadata type for {type(value).__name__}; wrap it in MetadataValue(type, value)")
+        return cls(kind, value)
+
+    def __eq__(self, other: object) -> bool:
+        return is_metadata_value(other) and other.type == self._type and other.value == self._value  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self._type, repr(self._value)))
+
+    def __repr__(self) -> str:
+        return f"MetadataValue({self._type!r}, {self._value!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (MetadataValue, (self._type, self._value))
+
+
+def is_metadata_value(value: object) -> bool:
+    """True for a ``MetadataValue`` of either hot-path implementation."""
+    kind = type(value)
+    return kind.__name__ == "MetadataValue" and kind.__module__ in METADATA_VALUE_MODULES
+
+
+def _trusted_value(kind: str, value: Any) -> MetadataValue:
+    """A ``MetadataValue`` whose type is known to be valid."""
+    resolved = _new_object(MetadataValue)
+    resolved._type = kind
+    resolved._value = value
+    return resolved
 
 
 def resolve_metadata(raw: Any, warn: Callable[[str], None]) -> dict[str, MetadataValue]:
@@ -250,16 +410,134 @@ def resolve_metadata(raw: Any, warn: Callable[[str], None]) -> dict[str, Metadat
                 f"metadata entry {name!r} must be an object with 'raw_value' and 'type', got {entry!r:.100}"
             ) from None
         if kind == PIPES_METADATA_TYPE_INFER:
-            kind = INFERRED_TYPE.get(type(value), "json")
+            kind = INFERRED_METADATA_TYPE.get(type(value), "json")
         elif kind == "asset":
             if type(value) is not str:
                 raise MalformedParams(f"metadata entry {name!r} of type 'asset' must be a string, got {value!r:.100}")
             value = AssetKey.from_user_string(value)
-        elif kind not in RESOLVED_METADATA_TYPES:
+        elif type(kind) is not str or kind not in RESOLVED_METADATA_TYPES:
             warn(f"metadata entry {name!r} has unknown type {kind!r:.50}; inferring its type from the value")
-            kind = INFERRED_TYPE.get(type(value), "json")
-        resolved[name] = MetadataValue(kind, value)
+            kind = INFERRED_METADATA_TYPE.get(type(value), "json")
+        resolved[name] = _trusted_value(kind, value)
     return resolved
+
+
+# ----- message routing -----
+
+
+class MessageRouter:
+    """Handles the bulk of a message stream: materializations, asset checks and custom messages.
+
+    Results go to ``results`` and custom payloads to ``custom_messages`` (deques, oldest first);
+    every other method goes to ``other(message)``. A message that cannot be handled (``other``
+    may raise :class:`MalformedParams` too) is reported through ``warn`` and skipped.
+    ``asset_keys`` maps the step's escaped asset keys to keys (None for an op step);
+    ``materialization`` and ``check`` build the results, ``severities`` maps wire severities.
+    """
+
+    def __init__(
+        self,
+        asset_keys: Optional[dict[str, AssetKey]],
+        other: Callable[[dict], None],
+        warn: Callable[[str], None],
+        materialization: Callable[..., Any],
+        check: Callable[..., Any],
+        severities: dict[str, Any],
+    ) -> None:
+        self.results: deque[Any] = deque()
+        self.custom_messages: deque[Any] = deque()
+        self.closed = False
+        """Set once the ``closed`` message arrived: later messages are handled with a warning."""
+        self._keys = asset_keys or {}
+        self._op_step = asset_keys is None
+        self._other = other
+        self._warn = warn
+        self._materialization = materialization
+        self._check = check
+        self._severities = severities
+
+    def route(self, messages: list[dict]) -> None:
+        """Handle decoded messages in order."""
+        for message in messages:
+            if type(message) is not dict:
+                message = dict(message)
+            self._route(message.get("method"), message.get("params"), message)
+
+    def route_lines(self, lines: list[bytes], first_line: int = 1) -> list[BadLine]:
+        """Decode lines (as ``decode_batch`` does) and handle each message as soon as it is decoded.
+
+        Lines in a canonical envelope are handled from their params alone, custom messages from
+        their payload alone. Returns the lines that were not messages, as ``BadLine`` reports.
+        """
+        bad: list[BadLine] = []
+        number = first_line - 1
+        for line in lines:
+            number += 1
+            method, start = _canonical_method(line)
+            if method is not None:
+                if method is _CUSTOM and not self.closed:
+                    payload_start = _payload_start(line, start)
+                    if payload_start >= 0:
+                        value = _loads_part(line, payload_start, len(line) - 2)
+                        if value is not _NOT_PARSED:
+                            self.custom_messages.append(value)
+                            continue
+                value = _loads_part(line, start, len(line) - 1)
+                if value is not _NOT_PARSED:
+                    self._route(method, value, None)
+                    continue
+            message = _decode_line(line, number, bad)
+            if message is not None:
+                self._route(message.get("method"), message.get("params"), message)
+        return bad
+
+    def _route(self, method: Any, params: Any, message: Optional[dict]) -> None:
+        """Handle one message; ``message`` is its dict, or None to build it only if needed."""
+        if self.closed:
+            if message is None:
+                message = _message(method, params)
+            self._warn(f"[pipes] unexpected message received after closed: {message!r:.300}")
+        try:
+            if method == "report_custom_message":
+                if type(params) is not dict or "payload" not in params:
+                    raise MalformedParams("missing param 'payload'")
+                self.custom_messages.append(params["payload"])
+            elif method == "report_asset_materialization":
+                self.results.append(self._build_materialization(params))
+            elif method == "report_asset_check":
+                self.results.append(self._build_check(params))
+            else:
+                self._other(_message(method, params) if message is None else message)
+        except MalformedParams as error:
+            if message is None:
+                message = _message(method, params)
+            self._warn(f"[pipes] skipped a {method} message: {error}: {message!r:.300}")
+
+    def _asset_key(self, params: Any) -> AssetKey:
+        try:
+            return self._keys[params["asset_key"]]
+        except (KeyError, TypeError, IndexError):
+            escaped = require_param(params, "asset_key", str)
+            selected = "none (an op step)" if self._op_step else sorted(self._keys)
+            raise MalformedParams(f"asset key {escaped!r} is not one of the step's assets: {selected}") from None
+
+    def _build_materialization(self, params: Any) -> Any:
+        key = self._asset_key(params)
+        data_version = params.get("data_version")
+        if data_version is not None and type(data_version) is not str:
+            raise MalformedParams(f"param 'data_version' must be str or null, got {data_version!r:.100}")
+        return self._materialization(key, resolve_metadata(params.get("metadata"), self._warn), data_version)
+
+    def _build_check(self, params: Any) -> Any:
+        key = self._asset_key(params)
+        check_name = require_param(params, "check_name", str)
+        passed = require_param(params, "passed", bool)
+        severity_name = params.get("severity", "ERROR")
+        severity = self._severities.get(severity_name) if type(severity_name) is str else None
+        if severity is None:
+            raise MalformedParams(f"param 'severity' must be 'WARN' or 'ERROR', got {severity_name!r:.100}")
+        metadata = resolve_metadata(params.get("metadata"), self._warn)
+        return self._check(key, check_name, passed, severity, metadata)
 
 
 # ----- bootstrap codec -----

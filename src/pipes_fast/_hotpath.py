@@ -32,11 +32,15 @@ decode_batch = implementation.decode_batch
 encode_param = implementation.encode_param
 decode_param = implementation.decode_param
 resolve_metadata = implementation.resolve_metadata
+MetadataValue = implementation.MetadataValue
+MessageRouter = implementation.MessageRouter
 
 __all__ = [
     "EXTENSION",
     "FileTailer",
     "LineFramer",
+    "MessageRouter",
+    "MetadataValue",
     "decode_batch",
     "decode_param",
     "encode_param",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PipesError(Exception):
     """Base class of every error raised by pipes_fast."""
@@ -9,6 +11,21 @@ class PipesError(Exception):
 
 class PipesParamError(PipesError, ValueError):
     """A bootstrap param could not be decoded (bad base64, zlib, size or JSON)."""
+
+
+class MalformedParams(PipesError, ValueError):
+    """The params of a message do not have the shape its method requires."""
+
+
+def require_param(params: Any, name: str, kind: type) -> Any:
+    """``params[name]``, which must be exactly of type ``kind``; else :class:`MalformedParams`."""
+    try:
+        value = params[name]
+    except (KeyError, TypeError, IndexError):
+        raise MalformedParams(f"missing param {name!r}") from None
+    if type(value) is not kind:
+        raise MalformedParams(f"param {name!r} must be {kind.__name__}, got {value!r:.100}")
+    return value
 
 
 class PipesExecutionError(PipesError):

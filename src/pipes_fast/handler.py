@@ -16,16 +16,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pipes_fast import _hotpath
-from pipes_fast.assets import AssetKey
 from pipes_fast.context import StepContext
+from pipes_fast.errors import MalformedParams, require_param
 from pipes_fast.protocol import BadLine, PipesException, PipesParams
-from pipes_fast.results import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    MalformedParams,
-    MaterializeResult,
-    PipesExecutionResult,
-)
+from pipes_fast.results import AssetCheckResult, AssetCheckSeverity, MaterializeResult, PipesExecutionResult
 
 if TYPE_CHECKING:
     from pipes_fast.readers.base import PipesMessageReader
@@ -36,37 +30,39 @@ _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARN
 _MAX_BAD_LINE_WARNINGS = 100
 
 
-def _require(params: Any, name: str, kind: type) -> Any:
-    try:
-        value = params[name]
-    except (KeyError, TypeError):
-        raise MalformedParams(f"missing param {name!r}") from None
-    if type(value) is not kind:
-        raise MalformedParams(f"param {name!r} must be {kind.__name__}, got {value!r:.100}")
-    return value
-
-
 def format_exception(exc: PipesException) -> str:
     """A reported external exception as text: name, message, stack, and its cause/context chain."""
     parts = []
     current: Optional[Mapping[str, Any]] = exc
     while current:
         stack = "".join(current.get("stack") or [])
-        parts.append(f"{current.get('name') or 'Exception'}: {current.get('message')}\n{stack}".rstrip())
+        name, message = current.get("name") or "Exception", str(current.get("message")).strip()
+        headline = message if message.startswith(f"{name}:") or message == name else f"{name}: {message}"
+        parts.append(f"{headline}\n{stack}".rstrip())
         current = current.get("cause") or current.get("context")
     return "\n\nwhich was caused by or raised while handling:\n".join(parts)
 
 
 class PipesMessageHandler:
-    """Processes messages from the external process for one step."""
+    """Processes messages from the external process for one step.
+
+    Materializations, checks and custom messages (the bulk of a stream) are handled by the hot
+    path's ``MessageRouter``; the other methods by this class.
+    """
 
     def __init__(self, context: StepContext, message_reader: PipesMessageReader) -> None:
         self._context = context
         self._log = context.log
         self._message_reader = message_reader
-        self._results: deque[PipesExecutionResult] = deque()
-        self._custom_messages: deque[Any] = deque()
-        self._keys = {k.to_escaped_user_string(): k for k in context.asset_keys or ()}
+        keys = None if context.asset_keys is None else {k.to_escaped_user_string(): k for k in context.asset_keys}
+        self._router = _hotpath.MessageRouter(keys, self._handle_other, self._log.warning, MaterializeResult, AssetCheckResult, _SEVERITIES)
+        self._results: deque[PipesExecutionResult] = self._router.results
+        self._custom_messages: deque[Any] = self._router.custom_messages
+        self.handle_batch: Callable[[list[Mapping[str, Any]]], None] = self._router.route
+        """Handle decoded messages in order; one that cannot be handled is logged and skipped."""
+        self.handle_lines: Callable[[list[bytes], int], list[BadLine]] = self._router.route_lines
+        """Decode and handle message lines in order (the first numbered as given); returns the
+        lines that were not messages, for :meth:`report_bad_lines`."""
         self._bad_lines_reported = 0
         self.received_opened_message = False
         self.received_closed_message = False
@@ -74,12 +70,9 @@ class PipesMessageHandler:
         self.exception: Optional[PipesException] = None
         """The exception the external process reported in its ``closed`` message, if any."""
         self.bad_line_count = 0
-        self._dispatch: dict[str, Callable[[Any], None]] = {
+        self._other: dict[str, Callable[[Any], None]] = {
             "opened": self._on_opened,
             "closed": self._on_closed,
-            "report_asset_materialization": self._on_materialization,
-            "report_asset_check": self._on_check,
-            "report_custom_message": self._on_custom_message,
             "log": self._on_log,
             "log_external_stream": self._on_external_stream,
         }
@@ -116,22 +109,6 @@ class PipesMessageHandler:
         """Handle one decoded message."""
         self.handle_batch([message])
 
-    def handle_batch(self, messages: list[Mapping[str, Any]]) -> None:
-        """Handle decoded messages in order; one that cannot be handled is logged and skipped."""
-        dispatch = self._dispatch
-        for message in messages:
-            if self.received_closed_message:
-                self._log.warning(f"[pipes] unexpected message received after closed: {message!r:.300}")
-            method = message.get("method")
-            handle = dispatch.get(method)  # type: ignore[arg-type]
-            if handle is None:
-                self._log.warning(f"[pipes] skipped a message with unknown method {method!r}: {message!r:.300}")
-                continue
-            try:
-                handle(message.get("params"))
-            except MalformedParams as exc:
-                self._log.warning(f"[pipes] skipped a {method} message: {exc}: {message!r:.300}")
-
     def report_bad_lines(self, bad_lines: list[BadLine], source: str) -> None:
         """Log lines of the stream that were not messages (the first hundred in full, then a count)."""
         self.bad_line_count += len(bad_lines)
@@ -150,7 +127,14 @@ class PipesMessageHandler:
         self._log.info("[pipes] additional launch_payload reported")
         self._message_reader.on_launched(launched_payload)
 
-    # ----- one method per message kind -----
+    # ----- the methods the router passes on -----
+
+    def _handle_other(self, message: Mapping[str, Any]) -> None:
+        method = message.get("method")
+        handle = self._other.get(method) if type(method) is str else None
+        if handle is None:
+            raise MalformedParams(f"unknown method {method!r:.50}")
+        handle(message.get("params"))
 
     def _on_opened(self, params: Any) -> None:
         self.received_opened_message = True
@@ -160,46 +144,15 @@ class PipesMessageHandler:
 
     def _on_closed(self, params: Any) -> None:
         self.received_closed_message = True
+        self._router.closed = True
         exception = params.get("exception") if isinstance(params, dict) else None
         if exception:
             self.exception = exception
             detail = format_exception(exception) if isinstance(exception, dict) else repr(exception)
             self._log.error(f"[pipes] external process pipes closed with exception: {detail}")
 
-    def _asset_key(self, params: Any) -> AssetKey:
-        try:
-            return self._keys[params["asset_key"]]
-        except (KeyError, TypeError):
-            escaped = _require(params, "asset_key", str)
-            selected = sorted(self._keys) if self._context.has_assets else "none (an op step)"
-            raise MalformedParams(f"asset key {escaped!r} is not one of the step's assets: {selected}") from None
-
-    def _on_materialization(self, params: Any) -> None:
-        key = self._asset_key(params)
-        data_version = params.get("data_version")
-        if data_version is not None and type(data_version) is not str:
-            raise MalformedParams(f"param 'data_version' must be str or null, got {data_version!r:.100}")
-        self._results.append(MaterializeResult(key, _hotpath.resolve_metadata(params.get("metadata"), self._log.warning), data_version))
-
-    def _on_check(self, params: Any) -> None:
-        key = self._asset_key(params)
-        check_name = _require(params, "check_name", str)
-        passed = _require(params, "passed", bool)
-        severity = _SEVERITIES.get(params.get("severity", "ERROR"))
-        if severity is None:
-            raise MalformedParams(f"param 'severity' must be 'WARN' or 'ERROR', got {params.get('severity')!r:.100}")
-        metadata = _hotpath.resolve_metadata(params.get("metadata"), self._log.warning)
-        self._results.append(AssetCheckResult(key, check_name, passed, severity, metadata))
-
-    def _on_custom_message(self, params: Any) -> None:
-        try:
-            payload = params["payload"]
-        except (KeyError, TypeError):
-            raise MalformedParams("missing param 'payload'") from None
-        self._custom_messages.append(payload)
-
     def _on_log(self, params: Any) -> None:
-        message = _require(params, "message", str)
+        message = require_param(params, "message", str)
         level = params.get("level") or "INFO"
         number = _LEVELS.get(level.upper()) if isinstance(level, str) else None
         if number is None:
@@ -207,7 +160,7 @@ class PipesMessageHandler:
         self._log.log(number, message)
 
     def _on_external_stream(self, params: Any) -> None:
-        text = _require(params, "text", str)
+        text = require_param(params, "text", str)
         stream = params.get("stream")
         if stream == "stdout":
             sys.stdout.write(text)

@@ -51,6 +51,17 @@ PipesMetadataType = Literal[
 ]
 PIPES_METADATA_TYPE_INFER = "__infer__"
 METADATA_TYPES: frozenset[str] = frozenset(PipesMetadataType.__args__)  # type: ignore[attr-defined]
+RESOLVED_METADATA_TYPES: frozenset[str] = METADATA_TYPES - {PIPES_METADATA_TYPE_INFER}
+INFERRED_METADATA_TYPE: dict[type, str] = {
+    str: "text",
+    float: "float",
+    bool: "bool",
+    int: "int",
+    list: "json",
+    dict: "json",
+    type(None): "null",
+}
+"""The type ``__infer__`` resolves to, by the raw value's Python type (Dagster's rules)."""
 
 PipesAssetCheckSeverity = Literal["WARN", "ERROR"]
 ESCAPE_CHARACTER = "\\"
@@ -142,6 +153,20 @@ DEFAULT_MAX_PARAM_BYTES = 64 * 1024 * 1024
 """Largest size a bootstrap param may inflate to before ``decode_param`` refuses it."""
 
 EXCERPT_CHARS = 80
+
+LONG_INTEGER_PATTERN = rb"-[0-9]{19}|[0-9]{20}"
+"""Where a line may hold an integer beyond orjson's 64 bits (which it would turn into a float):
+such lines are parsed by Python's json module instead, as Dagster does."""
+
+CANONICAL_ENVELOPES = (
+    (b'{"__dagster_pipes_version": "0.1", "method": "', b'", "params": '),  # json.dumps (dagster-pipes)
+    (b'{"__dagster_pipes_version":"0.1","method":"', b'","params":'),  # compact (orjson, other languages)
+)
+"""How writers frame a message: ``prefix + method + middle + params + "}"``. A line of exactly this
+shape is decoded by parsing only its params: equivalent whenever the params parse on their own."""
+
+METADATA_VALUE_MODULES = frozenset({"pipes_fast._speedups", "pipes_fast._fallback"})
+"""Where the two implementations of ``MetadataValue`` live (they compare equal to each other)."""
 
 
 def bad_line(number: int, line: bytes, reason: str) -> BadLine:

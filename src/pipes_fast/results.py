@@ -7,61 +7,11 @@ import enum
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
+from pipes_fast import _hotpath
 from pipes_fast.assets import AssetKey
-from pipes_fast.protocol import METADATA_TYPES, PIPES_METADATA_TYPE_INFER
 
-RESOLVED_METADATA_TYPES: frozenset[str] = METADATA_TYPES - {PIPES_METADATA_TYPE_INFER}
-
-INFERRED_TYPE: dict[type, str] = {
-    str: "text",
-    float: "float",
-    bool: "bool",
-    int: "int",
-    list: "json",
-    dict: "json",
-    type(None): "null",
-}
-
-
-class MetadataValue:
-    """A typed metadata value: ``type`` is a Pipes metadata type (never ``__infer__``).
-
-    ``value`` is the raw JSON value as the external process sent it, except for ``asset``,
-    whose value is an :class:`AssetKey`.
-    """
-
-    __slots__ = ("type", "value")
-
-    def __init__(self, type: str, value: Any) -> None:  # noqa: A002 - the wire name
-        if type not in RESOLVED_METADATA_TYPES:
-            raise ValueError(
-                f"unknown metadata type {type!r}; expected one of {sorted(RESOLVED_METADATA_TYPES)}"
-            )
-        self.type = type
-        self.value = value
-
-    @classmethod
-    def infer(cls, value: Any) -> MetadataValue:
-        """The value with the type Dagster infers for it (str -> text, dict -> json, ...)."""
-        if isinstance(value, MetadataValue):
-            return value
-        if isinstance(value, AssetKey):
-            return cls("asset", value)
-        inferred = INFERRED_TYPE.get(type(value))
-        if inferred is None:
-            raise TypeError(
-                f"cannot infer a metadata type for {type(value).__name__}; wrap it in MetadataValue(type, value)"
-            )
-        return cls(inferred, value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, MetadataValue) and other.type == self.type and other.value == self.value
-
-    def __hash__(self) -> int:
-        return hash((self.type, repr(self.value)))
-
-    def __repr__(self) -> str:
-        return f"MetadataValue({self.type!r}, {self.value!r})"
+MetadataValue = _hotpath.MetadataValue
+"""A typed metadata value (``.type``, ``.value``); compiled with the hot path where available."""
 
 
 class AssetCheckSeverity(str, enum.Enum):
@@ -93,10 +43,6 @@ class MaterializeResult:
 
 
 PipesExecutionResult = Union[MaterializeResult, AssetCheckResult]
-
-
-class MalformedParams(ValueError):
-    """The params of a message do not have the shape their method requires."""
 
 
 def normalize_metadata(metadata: Optional[Mapping[str, Any]]) -> dict[str, MetadataValue]:

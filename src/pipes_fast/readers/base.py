@@ -34,7 +34,7 @@ class PipesMessageReader(ABC):
 
 
 class MessageStream:
-    """One stream of message bytes: frames, batch-decodes and dispatches to the handler.
+    """One stream of message bytes: frames it, then the handler decodes and handles each line.
 
     ``source`` names the stream in warnings (e.g. ``"file /tmp/x/messages"``).
     """
@@ -43,7 +43,6 @@ class MessageStream:
         self._handler = handler
         self._source = source
         self._framer = _hotpath.LineFramer()
-        self._decode = _hotpath.decode_batch
         self._next_line = 1
         self._truncated = 0
 
@@ -60,10 +59,8 @@ class MessageStream:
             self._handle(lines)
 
     def _handle(self, lines: list[bytes]) -> None:
-        messages, bad = self._decode(lines, self._next_line)
+        bad = self._handler.handle_lines(lines, self._next_line)
         self._next_line += len(lines)
-        if messages:
-            self._handler.handle_batch(messages)
         if bad:
             self._handler.report_bad_lines(bad, self._source)
         truncated = self._framer.truncated_lines

@@ -1,0 +1,153 @@
+"""The message router of the hot path: both implementations build the same results and warnings."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipes_fast import AssetCheckResult, AssetKey, MaterializeResult
+from pipes_fast.handler import _SEVERITIES
+from pipes_fast.protocol import PIPES_PROTOCOL_VERSION_FIELD
+from strategies import json_values
+
+KEYS = {"a": AssetKey("a"), "b/c": AssetKey(["b", "c"])}
+metadata = st.none() | json_values | st.dictionaries(
+    st.text(max_size=4),
+    st.fixed_dictionaries({"raw_value": json_values, "type": st.sampled_from(["__infer__", "int", "url", "asset", "nope"])})
+    | json_values,
+    max_size=3,
+)
+params = st.fixed_dictionaries(
+    {},
+    optional={
+        "asset_key": st.sampled_from(["a", "b/c", "zzz"]) | json_values,
+        "metadata": metadata,
+        "data_version": st.none() | st.text(max_size=3) | st.integers(),
+        "check_name": st.text(max_size=3) | st.integers(),
+        "passed": st.booleans() | st.none(),
+        "severity": st.sampled_from(["WARN", "ERROR", "BAD"]) | json_values,
+        "payload": json_values,
+    },
+) | json_values
+messages = st.lists(
+    st.fixed_dictionaries({
+        PIPES_PROTOCOL_VERSION_FIELD: st.just("0.1"),
+        "method": st.sampled_from(["report_asset_materialization", "report_asset_check", "report_custom_message", "log", "x"]),
+        "params": params,
+    }),
+    max_size=12,
+)
+
+
+def run(module, batch, op_step=False):
+    others, warnings = [], []
+    router = module.MessageRouter(None if op_step else KEYS, others.append, warnings.append, MaterializeResult, AssetCheckResult, _SEVERITIES)
+    router.route(batch)
+    assert isinstance(router.results, deque) and isinstance(router.custom_messages, deque)
+    return list(router.results), list(router.custom_messages), others, warnings
+
+
+@settings(max_examples=400)
+@given(batch=messages, op_step=st.booleans())
+def test_implementations_agree_on_any_messages(both, batch, op_step):
+    compiled, pure = both
+    assert run(compiled, batch, op_step) == run(pure, batch, op_step)
+
+
+def test_other_methods_are_passed_on_and_their_errors_are_warnings(hotpath):
+    from pipes_fast.errors import MalformedParams
+
+    def other(message):
+        raise MalformedParams("no such thing")
+
+    warnings = []
+    router = hotpath.MessageRouter(KEYS, other, warnings.append, MaterializeResult, AssetCheckResult, _SEVERITIES)
+    router.route([{"method": "log", "params": {}}, {"method": "report_custom_message", "params": {"payload": 1}}])
+    assert list(router.custom_messages) == [1]
+    assert warnings == ["[pipes] skipped a log message: no such thing: {'method': 'log', 'params': {}}"]
+
+
+def test_closed_routers_warn_about_later_messages(hotpath):
+    warnings = []
+    router = hotpath.MessageRouter(KEYS, [].append, warnings.append, MaterializeResult, AssetCheckResult, _SEVERITIES)
+    router.closed = True
+    router.route([{"method": "report_custom_message", "params": {"payload": 1}}])
+    assert list(router.custom_messages) == [1] and "unexpected message received after closed" in warnings[0]
+
+
+def test_metadata_values_of_both_implementations_are_equal_and_immutable(both):
+    import pytest
+
+    compiled, pure = both
+    assert compiled.MetadataValue("int", 1) == pure.MetadataValue("int", 1)
+    assert pure.MetadataValue("int", 1) == compiled.MetadataValue("int", 1)
+    assert compiled.MetadataValue("int", 1) != pure.MetadataValue("float", 1)
+    assert hash(compiled.MetadataValue("url", "u")) == hash(pure.MetadataValue("url", "u"))
+    for module in both:
+        value = module.MetadataValue("text", "t")
+        with pytest.raises(AttributeError):
+            value.type = "url"
+        assert repr(value) == "MetadataValue('text', 't')"
+        import pickle
+
+        assert pickle.loads(pickle.dumps(value)) == value
+
+
+def as_lines(batch, spaced):
+    """The messages as lines a writer would produce: json.dumps (dagster-pipes) or compact."""
+    import json
+
+    separators = (", ", ": ") if spaced else (",", ":")
+    return [json.dumps(m, separators=separators).encode() for m in batch]
+
+
+@settings(max_examples=400)
+@given(batch=messages, spaced=st.booleans(), garbage=st.lists(st.binary(max_size=20), max_size=3), closed=st.booleans())
+def test_routing_lines_equals_decoding_then_routing(both, batch, spaced, garbage, closed):
+    """The canonical-envelope fast paths change nothing: same results, payloads, warnings, reports."""
+    lines = as_lines(batch, spaced) + garbage
+    outcomes = []
+    for module in both:
+        for fused in (True, False):
+            others, warnings = [], []
+            router = module.MessageRouter(KEYS, others.append, warnings.append, MaterializeResult, AssetCheckResult, _SEVERITIES)
+            router.closed = closed
+            if fused:
+                bad = router.route_lines(lines, 3)
+            else:
+                decoded, bad = module.decode_batch(lines, 3)
+                router.route(decoded)
+            outcomes.append((list(router.results), list(router.custom_messages), others, warnings, bad))
+    assert all(outcome == outcomes[0] for outcome in outcomes)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": 1}, "x": 2}',
+        b'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": 1}}}',
+        b'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": 1, "payload": 2}}',
+        b'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": NaN}}',
+        b'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": 123456789012345678901}}',
+        b'{"__dagster_pipes_version":"0.1","method":"report_custom_message","params":{"payload":"}"}}',
+        b'{"__dagster_pipes_version": "0.2", "method": "report_custom_message", "params": {"payload": 1}}',
+        b'{"__dagster_pipes_version": "0.1", "method": "report_custom_messages", "params": {"payload": 1}}',
+    ],
+)
+def test_lines_that_only_look_canonical(hotpath, line):
+    """Near-canonical lines go to the general path and come out as a JSON parser reads them."""
+    import json
+
+    others, warnings = [], []
+    router = hotpath.MessageRouter(KEYS, others.append, warnings.append, MaterializeResult, AssetCheckResult, _SEVERITIES)
+    bad = router.route_lines([line])
+    try:
+        expected = json.loads(line)
+    except ValueError:
+        assert bad and not router.custom_messages
+        return
+    if expected["method"] == "report_custom_message":
+        assert list(router.custom_messages) == [expected["params"]["payload"]]
