@@ -118,6 +118,7 @@ class PipesContext:
         self._closed = False
 
     def _enter(self, manager: ContextManager[Any]) -> Any:
+        """Enter ``manager`` until :meth:`_release` (an ExitStack of two, without importing contextlib)."""
         value = manager.__enter__()
         self._exits.append(manager.__exit__)
         return value
