@@ -27,12 +27,13 @@ from pipes_fast.protocol import (
     DEFAULT_MAX_PARAM_BYTES,
     CANONICAL_ENVELOPES,
     INFERRED_METADATA_TYPE,
-    METADATA_VALUE_MODULES,
+    HOT_PATH_MODULES,
     METHODS,
     PIPES_METADATA_TYPE_INFER,
     PIPES_PROTOCOL_VERSION,
     PIPES_PROTOCOL_VERSION_FIELD,
     RESOLVED_METADATA_TYPES,
+    AssetCheckSeverity,
     bad_line,
     not_a_message_reason,
 )
@@ -43,7 +44,7 @@ cdef str _VERSION_FIELD = PIPES_PROTOCOL_VERSION_FIELD
 cdef str _INFER = PIPES_METADATA_TYPE_INFER
 cdef dict _INFERRED_TYPE = INFERRED_METADATA_TYPE
 cdef frozenset _RESOLVED_TYPES = RESOLVED_METADATA_TYPES
-cdef frozenset _METADATA_VALUE_MODULES = METADATA_VALUE_MODULES
+cdef frozenset _HOT_PATH_MODULES = HOT_PATH_MODULES
 
 # ----- line framing -----
 
@@ -190,6 +191,7 @@ cdef str _VERSION = PIPES_PROTOCOL_VERSION
 cdef str _CUSTOM = "report_custom_message"
 cdef tuple _PAYLOAD_PREFIXES = (b'{"payload": ', b'{"payload":')
 cdef object _NOT_PARSED = object()
+cdef dict _SEVERITIES = {severity.value: severity for severity in AssetCheckSeverity}
 
 
 cdef inline bint _starts_with(const char* p, Py_ssize_t n, bytes prefix) noexcept:
@@ -445,8 +447,13 @@ cdef class MetadataValue:
 
 def is_metadata_value(value):
     """True for a ``MetadataValue`` of either hot-path implementation."""
+    return type(value) is MetadataValue or _is_twin(value, "MetadataValue")
+
+
+cdef bint _is_twin(object value, str name):
+    """True if ``value`` is an instance of the hot-path type ``name``, of either implementation."""
     kind = type(value)
-    return kind is MetadataValue or (kind.__name__ == "MetadataValue" and kind.__module__ in _METADATA_VALUE_MODULES)
+    return kind.__name__ == name and kind.__module__ in _HOT_PATH_MODULES
 
 
 cdef inline MetadataValue _trusted_value(str kind, object value):
@@ -494,6 +501,91 @@ cdef dict _resolve_metadata(object raw, object warn):
     return resolved
 
 
+# ----- results -----
+# Not tracked by the cyclic garbage collector, like MetadataValue: a stream's results can run to
+# millions, and nothing the wire delivers can make a result refer back to itself.
+
+
+@cython.no_gc
+@cython.final
+cdef class AssetCheckResult:
+    """The outcome of an asset check reported by the external process."""
+
+    cdef readonly object asset_key
+    cdef readonly object check_name
+    cdef readonly object passed
+    cdef readonly object severity
+    cdef readonly object metadata
+
+    def __init__(self, asset_key, check_name, passed, severity=AssetCheckSeverity.ERROR, metadata=None):
+        self.asset_key = asset_key
+        self.check_name = check_name
+        self.passed = passed
+        self.severity = severity
+        self.metadata = {} if metadata is None else metadata
+
+    def replace(self, **changes):
+        """A copy with the given fields changed."""
+        fields = dict(asset_key=self.asset_key, check_name=self.check_name, passed=self.passed,
+                      severity=self.severity, metadata=self.metadata)
+        fields.update(changes)
+        return AssetCheckResult(**fields)
+
+    def __eq__(self, other):
+        return _is_twin(other, "AssetCheckResult") and (
+            (self.asset_key, self.check_name, self.passed, self.severity, self.metadata)
+            == (other.asset_key, other.check_name, other.passed, other.severity, other.metadata)
+        )
+
+    __hash__ = None
+
+    def __repr__(self):
+        return (f"AssetCheckResult(asset_key={self.asset_key!r}, check_name={self.check_name!r}, "
+                f"passed={self.passed!r}, severity={self.severity!r}, metadata={self.metadata!r})")
+
+    def __reduce__(self):
+        return (AssetCheckResult, (self.asset_key, self.check_name, self.passed, self.severity, self.metadata))
+
+
+@cython.no_gc
+@cython.final
+cdef class MaterializeResult:
+    """An asset materialization reported by the external process (or implied for a selected asset)."""
+
+    cdef readonly object asset_key
+    cdef readonly object metadata
+    cdef readonly object data_version
+    cdef readonly object check_results
+
+    def __init__(self, asset_key=None, metadata=None, data_version=None, check_results=()):
+        self.asset_key = asset_key
+        self.metadata = {} if metadata is None else metadata
+        self.data_version = data_version
+        self.check_results = check_results
+
+    def replace(self, **changes):
+        """A copy with the given fields changed."""
+        fields = dict(asset_key=self.asset_key, metadata=self.metadata, data_version=self.data_version,
+                      check_results=self.check_results)
+        fields.update(changes)
+        return MaterializeResult(**fields)
+
+    def __eq__(self, other):
+        return _is_twin(other, "MaterializeResult") and (
+            (self.asset_key, self.metadata, self.data_version, self.check_results)
+            == (other.asset_key, other.metadata, other.data_version, other.check_results)
+        )
+
+    __hash__ = None
+
+    def __repr__(self):
+        return (f"MaterializeResult(asset_key={self.asset_key!r}, metadata={self.metadata!r}, "
+                f"data_version={self.data_version!r}, check_results={self.check_results!r})")
+
+    def __reduce__(self):
+        return (MaterializeResult, (self.asset_key, self.metadata, self.data_version, self.check_results))
+
+
 # ----- message routing -----
 
 
@@ -503,8 +595,7 @@ cdef class MessageRouter:
     Results go to ``results`` and custom payloads to ``custom_messages`` (deques, oldest first);
     every other method goes to ``other(message)``. A message that cannot be handled (``other``
     may raise :class:`MalformedParams` too) is reported through ``warn`` and skipped.
-    ``asset_keys`` maps the step's escaped asset keys to keys (None for an op step);
-    ``materialization`` and ``check`` build the results, ``severities`` maps wire severities.
+    ``asset_keys`` maps the step's escaped asset keys to keys (None for an op step).
     """
 
     cdef readonly object results
@@ -512,10 +603,9 @@ cdef class MessageRouter:
     cdef public bint closed
     cdef dict _keys
     cdef bint _op_step
-    cdef object _other, _warn, _materialization, _check
-    cdef dict _severities
+    cdef object _other, _warn
 
-    def __init__(self, asset_keys, other, warn, materialization, check, dict severities):
+    def __init__(self, asset_keys, other, warn):
         self.results = deque()
         self.custom_messages = deque()
         self.closed = False
@@ -523,9 +613,6 @@ cdef class MessageRouter:
         self._op_step = asset_keys is None
         self._other = other
         self._warn = warn
-        self._materialization = materialization
-        self._check = check
-        self._severities = severities
 
     def route(self, list messages):
         """Handle decoded messages in order."""
@@ -606,18 +693,29 @@ cdef class MessageRouter:
         data_version = (<dict>params).get("data_version")
         if data_version is not None and type(data_version) is not str:
             raise MalformedParams(f"param 'data_version' must be str or null, got {data_version!r:.100}")
-        return self._materialization(key, _resolve_metadata((<dict>params).get("metadata"), self._warn), data_version)
+        cdef MaterializeResult result = MaterializeResult.__new__(MaterializeResult)
+        result.asset_key = key
+        result.metadata = _resolve_metadata((<dict>params).get("metadata"), self._warn)
+        result.data_version = data_version
+        result.check_results = ()
+        return result
 
     cdef object _build_check(self, object params):
         key = self._asset_key(params)
         check_name = require_param(params, "check_name", str)
         passed = require_param(params, "passed", bool)
         severity_name = (<dict>params).get("severity", "ERROR")
-        severity = self._severities.get(severity_name) if type(severity_name) is str else None
+        severity = _SEVERITIES.get(severity_name) if type(severity_name) is str else None
         if severity is None:
             raise MalformedParams(f"param 'severity' must be 'WARN' or 'ERROR', got {severity_name!r:.100}")
         metadata = _resolve_metadata((<dict>params).get("metadata"), self._warn)
-        return self._check(key, check_name, passed, severity, metadata)
+        cdef AssetCheckResult result = AssetCheckResult.__new__(AssetCheckResult)
+        result.asset_key = key
+        result.check_name = check_name
+        result.passed = passed
+        result.severity = severity
+        result.metadata = metadata
+        return result
 
 
 # ----- bootstrap codec -----

@@ -40,9 +40,16 @@ def use_hotpath(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     uses the chosen module for the duration of the test.
     """
     module = load_implementation(request.param)
-    from pipes_fast import _hotpath
+    import pipes_fast
+    from pipes_fast import _hotpath, results
 
     for name in ("LineFramer", "FileTailer", "decode_batch", "encode_param", "decode_param", "resolve_metadata", "MessageRouter"):
         monkeypatch.setattr(_hotpath, name, getattr(module, name))
+    for name in RESULT_TYPES:  # so that isinstance(result, pipes_fast.MaterializeResult) holds
+        for namespace in (_hotpath, results, pipes_fast):
+            monkeypatch.setattr(namespace, name, getattr(module, name), raising=False)
     monkeypatch.setattr(_hotpath, "implementation", module)
     return module
+
+
+RESULT_TYPES = ("MetadataValue", "MaterializeResult", "AssetCheckResult")

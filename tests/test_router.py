@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipes_fast import AssetCheckResult, AssetKey, MaterializeResult
-from pipes_fast.handler import _SEVERITIES
 from pipes_fast.protocol import PIPES_PROTOCOL_VERSION_FIELD
 from strategies import json_values
 
@@ -44,7 +43,7 @@ messages = st.lists(
 
 def run(module, batch, op_step=False):
     others, warnings = [], []
-    router = module.MessageRouter(None if op_step else KEYS, others.append, warnings.append, MaterializeResult, AssetCheckResult, _SEVERITIES)
+    router = module.MessageRouter(None if op_step else KEYS, others.append, warnings.append)
     router.route(batch)
     assert isinstance(router.results, deque) and isinstance(router.custom_messages, deque)
     return list(router.results), list(router.custom_messages), others, warnings
@@ -64,7 +63,7 @@ def test_other_methods_are_passed_on_and_their_errors_are_warnings(hotpath):
         raise MalformedParams("no such thing")
 
     warnings = []
-    router = hotpath.MessageRouter(KEYS, other, warnings.append, MaterializeResult, AssetCheckResult, _SEVERITIES)
+    router = hotpath.MessageRouter(KEYS, other, warnings.append)
     router.route([{"method": "log", "params": {}}, {"method": "report_custom_message", "params": {"payload": 1}}])
     assert list(router.custom_messages) == [1]
     assert warnings == ["[pipes] skipped a log message: no such thing: {'method': 'log', 'params': {}}"]
@@ -72,7 +71,7 @@ def test_other_methods_are_passed_on_and_their_errors_are_warnings(hotpath):
 
 def test_closed_routers_warn_about_later_messages(hotpath):
     warnings = []
-    router = hotpath.MessageRouter(KEYS, [].append, warnings.append, MaterializeResult, AssetCheckResult, _SEVERITIES)
+    router = hotpath.MessageRouter(KEYS, [].append, warnings.append)
     router.closed = True
     router.route([{"method": "report_custom_message", "params": {"payload": 1}}])
     assert list(router.custom_messages) == [1] and "unexpected message received after closed" in warnings[0]
@@ -113,7 +112,7 @@ def test_routing_lines_equals_decoding_then_routing(both, batch, spaced, garbage
     for module in both:
         for fused in (True, False):
             others, warnings = [], []
-            router = module.MessageRouter(KEYS, others.append, warnings.append, MaterializeResult, AssetCheckResult, _SEVERITIES)
+            router = module.MessageRouter(KEYS, others.append, warnings.append)
             router.closed = closed
             if fused:
                 bad = router.route_lines(lines, 3)
@@ -142,7 +141,7 @@ def test_lines_that_only_look_canonical(hotpath, line):
     import json
 
     others, warnings = [], []
-    router = hotpath.MessageRouter(KEYS, others.append, warnings.append, MaterializeResult, AssetCheckResult, _SEVERITIES)
+    router = hotpath.MessageRouter(KEYS, others.append, warnings.append)
     bad = router.route_lines([line])
     try:
         expected = json.loads(line)
@@ -151,3 +150,30 @@ def test_lines_that_only_look_canonical(hotpath, line):
         return
     if expected["method"] == "report_custom_message":
         assert list(router.custom_messages) == [expected["params"]["payload"]]
+
+
+def test_result_types_of_both_implementations_agree(both):
+    import pickle
+
+    compiled, pure = both
+    pairs = [
+        (module.MaterializeResult(AssetKey("a"), {"n": module.MetadataValue("int", 1)}, "v1"),
+         module.AssetCheckResult(AssetKey("a"), "c", False, metadata={"m": module.MetadataValue("text", "t")}))
+        for module in both
+    ]
+    assert pairs[0] == pairs[1] and pairs[1] == pairs[0]
+    assert [repr(r) for r in pairs[0]] == [repr(r) for r in pairs[1]]
+    for materialization, check in pairs:
+        assert materialization.replace(data_version="v2").data_version == "v2" and materialization.data_version == "v1"
+        assert materialization.replace(check_results=(check,)).check_results == (check,)
+        assert check.replace(passed=True) != check
+        assert pickle.loads(pickle.dumps(materialization)) == materialization
+        assert pickle.loads(pickle.dumps(check)) == check
+        for result in (materialization, check):
+            with pytest.raises(AttributeError):
+                result.asset_key = AssetKey("b")
+            with pytest.raises(TypeError):
+                hash(result)
+    for module in both:
+        assert module.MaterializeResult() == module.MaterializeResult(None, {}, None, ())
+        assert module.AssetCheckResult(AssetKey("a"), "c", True).severity.value == "ERROR"

@@ -25,7 +25,7 @@ _LAZY: dict[str, str] = {
     "MetadataValue": "pipes_fast.results",
     "MaterializeResult": "pipes_fast.results",
     "AssetCheckResult": "pipes_fast.results",
-    "AssetCheckSeverity": "pipes_fast.results",
+    "AssetCheckSeverity": "pipes_fast.protocol",
     "PipesExecutionResult": "pipes_fast.results",
     "PipesMessageHandler": "pipes_fast.handler",
     "PipesSession": "pipes_fast.session",

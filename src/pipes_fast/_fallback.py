@@ -7,6 +7,7 @@ Same names, same behaviour, same structure; used where the extension is not buil
 from __future__ import annotations
 
 import base64
+import dataclasses
 import binascii
 import json
 import os
@@ -14,6 +15,7 @@ import re
 import threading
 import zlib
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 import orjson
@@ -26,12 +28,13 @@ from pipes_fast.protocol import (
     CANONICAL_ENVELOPES,
     INFERRED_METADATA_TYPE,
     LONG_INTEGER_PATTERN,
-    METADATA_VALUE_MODULES,
+    HOT_PATH_MODULES,
     METHODS,
     PIPES_METADATA_TYPE_INFER,
     PIPES_PROTOCOL_VERSION,
     PIPES_PROTOCOL_VERSION_FIELD,
     RESOLVED_METADATA_TYPES,
+    AssetCheckSeverity,
     BadLine,
     bad_line,
     not_a_message_reason,
@@ -146,6 +149,7 @@ _VERSION = PIPES_PROTOCOL_VERSION
 _CUSTOM = "report_custom_message"
 _PAYLOAD_PREFIXES = (b'{"payload": ', b'{"payload":')
 _NOT_PARSED = object()
+_SEVERITIES = {severity.value: severity for severity in AssetCheckSeverity}
 
 
 def _canonical_method(line: bytes) -> tuple[Optional[str], int]:
@@ -378,8 +382,13 @@ class MetadataValue:
 
 def is_metadata_value(value: object) -> bool:
     """True for a ``MetadataValue`` of either hot-path implementation."""
+    return _is_twin(value, "MetadataValue")
+
+
+def _is_twin(value: object, name: str) -> bool:
+    """True if ``value`` is an instance of the hot-path type ``name``, of either implementation."""
     kind = type(value)
-    return kind.__name__ == "MetadataValue" and kind.__module__ in METADATA_VALUE_MODULES
+    return kind.__name__ == name and kind.__module__ in HOT_PATH_MODULES
 
 
 def _trusted_value(kind: str, value: Any) -> MetadataValue:
@@ -422,6 +431,56 @@ def resolve_metadata(raw: Any, warn: Callable[[str], None]) -> dict[str, Metadat
     return resolved
 
 
+# ----- results -----
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class AssetCheckResult:
+    """The outcome of an asset check reported by the external process."""
+
+    asset_key: Optional[AssetKey]
+    check_name: str
+    passed: bool
+    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR
+    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> AssetCheckResult:
+        """A copy with the given fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def __eq__(self, other: object) -> bool:
+        return _is_twin(other, "AssetCheckResult") and _check_fields(self) == _check_fields(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _check_fields(result: Any) -> tuple[Any, ...]:
+    return (result.asset_key, result.check_name, result.passed, result.severity, result.metadata)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class MaterializeResult:
+    """An asset materialization reported by the external process (or implied for a selected asset)."""
+
+    asset_key: Optional[AssetKey] = None
+    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    data_version: Optional[str] = None
+    check_results: tuple[AssetCheckResult, ...] = ()
+
+    def replace(self, **changes: Any) -> MaterializeResult:
+        """A copy with the given fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def __eq__(self, other: object) -> bool:
+        return _is_twin(other, "MaterializeResult") and _materialization_fields(self) == _materialization_fields(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _materialization_fields(result: Any) -> tuple[Any, ...]:
+    return (result.asset_key, result.metadata, result.data_version, result.check_results)
+
+
 # ----- message routing -----
 
 
@@ -431,8 +490,7 @@ class MessageRouter:
     Results go to ``results`` and custom payloads to ``custom_messages`` (deques, oldest first);
     every other method goes to ``other(message)``. A message that cannot be handled (``other``
     may raise :class:`MalformedParams` too) is reported through ``warn`` and skipped.
-    ``asset_keys`` maps the step's escaped asset keys to keys (None for an op step);
-    ``materialization`` and ``check`` build the results, ``severities`` maps wire severities.
+    ``asset_keys`` maps the step's escaped asset keys to keys (None for an op step).
     """
 
     def __init__(
@@ -440,9 +498,6 @@ class MessageRouter:
         asset_keys: Optional[dict[str, AssetKey]],
         other: Callable[[dict], None],
         warn: Callable[[str], None],
-        materialization: Callable[..., Any],
-        check: Callable[..., Any],
-        severities: dict[str, Any],
     ) -> None:
         self.results: deque[Any] = deque()
         self.custom_messages: deque[Any] = deque()
@@ -452,9 +507,6 @@ class MessageRouter:
         self._op_step = asset_keys is None
         self._other = other
         self._warn = warn
-        self._materialization = materialization
-        self._check = check
-        self._severities = severities
 
     def route(self, messages: list[dict]) -> None:
         """Handle decoded messages in order."""
@@ -526,18 +578,18 @@ class MessageRouter:
         data_version = params.get("data_version")
         if data_version is not None and type(data_version) is not str:
             raise MalformedParams(f"param 'data_version' must be str or null, got {data_version!r:.100}")
-        return self._materialization(key, resolve_metadata(params.get("metadata"), self._warn), data_version)
+        return MaterializeResult(key, resolve_metadata(params.get("metadata"), self._warn), data_version)
 
     def _build_check(self, params: Any) -> Any:
         key = self._asset_key(params)
         check_name = require_param(params, "check_name", str)
         passed = require_param(params, "passed", bool)
         severity_name = params.get("severity", "ERROR")
-        severity = self._severities.get(severity_name) if type(severity_name) is str else None
+        severity = _SEVERITIES.get(severity_name) if type(severity_name) is str else None
         if severity is None:
             raise MalformedParams(f"param 'severity' must be 'WARN' or 'ERROR', got {severity_name!r:.100}")
         metadata = resolve_metadata(params.get("metadata"), self._warn)
-        return self._check(key, check_name, passed, severity, metadata)
+        return AssetCheckResult(key, check_name, passed, severity, metadata)
 
 
 # ----- bootstrap codec -----

@@ -34,9 +34,13 @@ decode_param = implementation.decode_param
 resolve_metadata = implementation.resolve_metadata
 MetadataValue = implementation.MetadataValue
 MessageRouter = implementation.MessageRouter
+MaterializeResult = implementation.MaterializeResult
+AssetCheckResult = implementation.AssetCheckResult
 
 __all__ = [
     "EXTENSION",
+    "AssetCheckResult",
+    "MaterializeResult",
     "FileTailer",
     "LineFramer",
     "MessageRouter",

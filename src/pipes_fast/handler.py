@@ -19,12 +19,11 @@ from pipes_fast import _hotpath
 from pipes_fast.context import StepContext
 from pipes_fast.errors import MalformedParams, require_param
 from pipes_fast.protocol import BadLine, PipesException, PipesParams
-from pipes_fast.results import AssetCheckResult, AssetCheckSeverity, MaterializeResult, PipesExecutionResult
+from pipes_fast.results import PipesExecutionResult
 
 if TYPE_CHECKING:
     from pipes_fast.readers.base import PipesMessageReader
 
-_SEVERITIES = {s.value: s for s in AssetCheckSeverity}
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "WARN": logging.WARNING,
            "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
 _MAX_BAD_LINE_WARNINGS = 100
@@ -55,7 +54,7 @@ class PipesMessageHandler:
         self._log = context.log
         self._message_reader = message_reader
         keys = None if context.asset_keys is None else {k.to_escaped_user_string(): k for k in context.asset_keys}
-        self._router = _hotpath.MessageRouter(keys, self._handle_other, self._log.warning, MaterializeResult, AssetCheckResult, _SEVERITIES)
+        self._router = _hotpath.MessageRouter(keys, self._handle_other, self._log.warning)
         self._results: deque[PipesExecutionResult] = self._router.results
         self._custom_messages: deque[Any] = self._router.custom_messages
         self.handle_batch: Callable[[list[Mapping[str, Any]]], None] = self._router.route

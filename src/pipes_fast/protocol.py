@@ -5,6 +5,7 @@ Pure data, no I/O: both sides of the package and both hot-path implementations b
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Optional, TypedDict
 
@@ -64,6 +65,14 @@ INFERRED_METADATA_TYPE: dict[type, str] = {
 """The type ``__infer__`` resolves to, by the raw value's Python type (Dagster's rules)."""
 
 PipesAssetCheckSeverity = Literal["WARN", "ERROR"]
+
+
+class AssetCheckSeverity(str, enum.Enum):
+    """How bad a failed asset check is."""
+
+    WARN = "WARN"
+    ERROR = "ERROR"
+
 ESCAPE_CHARACTER = "\\"
 
 
@@ -165,8 +174,8 @@ CANONICAL_ENVELOPES = (
 """How writers frame a message: ``prefix + method + middle + params + "}"``. A line of exactly this
 shape is decoded by parsing only its params: equivalent whenever the params parse on their own."""
 
-METADATA_VALUE_MODULES = frozenset({"pipes_fast._speedups", "pipes_fast._fallback"})
-"""Where the two implementations of ``MetadataValue`` live (they compare equal to each other)."""
+HOT_PATH_MODULES = frozenset({"pipes_fast._speedups", "pipes_fast._fallback"})
+"""Where the two implementations of the result types live (they compare equal to each other)."""
 
 
 def bad_line(number: int, line: bytes, reason: str) -> BadLine:

@@ -1,50 +1,49 @@
-"""What the external process reports back: metadata values, materializations and check results."""
+"""What the external process reports back: metadata values, materializations and check results.
+
+The three value types are part of the hot path (compiled where available, with pure-Python twins
+that compare equal to them); this module is where users import them from.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
 from pipes_fast import _hotpath
-from pipes_fast.assets import AssetKey
+from pipes_fast.protocol import HOT_PATH_MODULES, AssetCheckSeverity
 
 MetadataValue = _hotpath.MetadataValue
-"""A typed metadata value (``.type``, ``.value``); compiled with the hot path where available."""
-
-
-class AssetCheckSeverity(str, enum.Enum):
-    """How bad a failed asset check is."""
-
-    WARN = "WARN"
-    ERROR = "ERROR"
-
-
-@dataclasses.dataclass(slots=True)
-class AssetCheckResult:
-    """The outcome of an asset check reported by the external process."""
-
-    asset_key: Optional[AssetKey]
-    check_name: str
-    passed: bool
-    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR
-    metadata: Mapping[str, MetadataValue] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(slots=True)
-class MaterializeResult:
-    """An asset materialization reported by the external process (or implied for a selected asset)."""
-
-    asset_key: Optional[AssetKey] = None
-    metadata: Mapping[str, MetadataValue] = dataclasses.field(default_factory=dict)
-    data_version: Optional[str] = None
-    check_results: tuple[AssetCheckResult, ...] = ()
-
-
+MaterializeResult = _hotpath.MaterializeResult
+AssetCheckResult = _hotpath.AssetCheckResult
 PipesExecutionResult = Union[MaterializeResult, AssetCheckResult]
 
+__all__ = [
+    "AssetCheckResult",
+    "AssetCheckSeverity",
+    "MaterializeResult",
+    "MetadataValue",
+    "PipesExecutionResult",
+    "is_check_result",
+    "is_materialization",
+    "normalize_metadata",
+]
 
-def normalize_metadata(metadata: Optional[Mapping[str, Any]]) -> dict[str, MetadataValue]:
+
+def _is_hot_path_type(value: Any, name: str) -> bool:
+    kind = type(value)
+    return kind.__name__ == name and kind.__module__ in HOT_PATH_MODULES
+
+
+def is_materialization(result: Any) -> bool:
+    """True for a ``MaterializeResult`` of either hot-path implementation."""
+    return _is_hot_path_type(result, "MaterializeResult")
+
+
+def is_check_result(result: Any) -> bool:
+    """True for an ``AssetCheckResult`` of either hot-path implementation."""
+    return _is_hot_path_type(result, "AssetCheckResult")
+
+
+def normalize_metadata(metadata: Optional[Mapping[str, Any]]) -> dict[str, Any]:
     """User-supplied metadata (``MetadataValue`` objects or raw values) as ``MetadataValue`` objects."""
     return {name: MetadataValue.infer(value) for name, value in (metadata or {}).items()}

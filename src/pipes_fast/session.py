@@ -23,7 +23,7 @@ from pipes_fast.protocol import (
     PipesParams,
 )
 from pipes_fast.readers.base import PipesMessageReader
-from pipes_fast.results import MaterializeResult, MetadataValue, PipesExecutionResult, normalize_metadata
+from pipes_fast.results import MetadataValue, PipesExecutionResult, is_materialization, normalize_metadata
 
 _CLI_ARGS = {
     DAGSTER_PIPES_CONTEXT_ENV_VAR: DAGSTER_PIPES_CONTEXT_CLI_ARG,
@@ -46,7 +46,7 @@ def with_metadata(results: list[PipesExecutionResult], metadata: Mapping[str, Me
     """The results with ``metadata`` merged into each (it wins on name clashes)."""
     if not metadata:
         return results
-    return [dataclasses.replace(r, metadata={**r.metadata, **metadata}) for r in results]
+    return [r.replace(metadata={**r.metadata, **metadata}) for r in results]
 
 
 @dataclasses.dataclass
@@ -91,11 +91,12 @@ class PipesSession:
         """
         results = self.message_handler.drain_results()
         for result in results:
-            if type(result) is MaterializeResult:
+            if is_materialization(result):
                 self._materialized.add(result.asset_key)  # type: ignore[arg-type]
         if implicit_materializations and self.closed and not self._implicit_done:
             self._implicit_done = True
-            results += [MaterializeResult(asset_key=key) for key in self.context.asset_keys or () if key not in self._materialized]
+            implied = _hotpath.MaterializeResult  # the implementation the reader's results come from
+            results += [implied(asset_key=key) for key in self.context.asset_keys or () if key not in self._materialized]
         return with_metadata(results, normalize_metadata(metadata))
 
     def get_reported_results(self) -> tuple[PipesExecutionResult, ...]:

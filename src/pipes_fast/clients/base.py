@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, Optional
@@ -14,6 +13,8 @@ from pipes_fast.results import (
     MaterializeResult,
     MetadataValue,
     PipesExecutionResult,
+    is_check_result,
+    is_materialization,
     normalize_metadata,
 )
 from pipes_fast.session import PipesSession, with_metadata
@@ -61,8 +62,8 @@ class PipesClientCompletedInvocation:
     def get_materialize_result(self, *, implicit_materialization: bool = True) -> MaterializeResult:
         """The one materialization of the run, with the run's check results attached."""
         results = self.get_results(implicit_materializations=implicit_materialization)
-        materializations = [r for r in results if isinstance(r, MaterializeResult)]
-        checks = tuple(r for r in results if isinstance(r, AssetCheckResult))
+        materializations = [r for r in results if is_materialization(r)]
+        checks = tuple(r for r in results if is_check_result(r))
         if not materializations:
             raise PipesError("No materialization results received from external process.")
         if len(materializations) > 1:
@@ -77,12 +78,12 @@ class PipesClientCompletedInvocation:
                 "Check result specified an asset key that is not part of the returned materialization."
                 " If this was deliberate, use get_results() instead."
             )
-        return dataclasses.replace(materialization, check_results=checks)
+        return materialization.replace(check_results=checks)
 
     def get_asset_check_result(self) -> AssetCheckResult:
         """The one asset check result of a run that reported nothing else."""
         results = self.get_results(implicit_materializations=False)
-        checks = [r for r in results if isinstance(r, AssetCheckResult)]
+        checks = [r for r in results if is_check_result(r)]
         if len(checks) != 1 or len(results) != 1:
             raise PipesError(
                 f"Did not find singular AssetCheckResult, got {len(results) - len(checks)} MaterializeResults"
