@@ -88,6 +88,23 @@ def test_every_report_arrives_alike_under_dagster_and_pipes_fast(
     ]
 
 
+def test_values_only_json_dumps_writes_arrive_alike_under_both(use_hotpath: ModuleType) -> None:
+    """NaN, infinities, integers beyond 64 bits, non-string keys and tuples (compared as text,
+    so that NaN equals NaN)."""
+    step = Step(assets=("orders",))
+    theirs = run_under_dagster("report_awkward_values", step)
+    ours = run_under_pipes_fast("report_awkward_values", step)
+    assert repr(ours) == repr(theirs)
+    metadata = {
+        "huge": ("int", 2**70),
+        "int_keys": ("json", {"1": "one", "2": "two"}),
+        "minus_infinity": ("float", float("-inf")),
+        "nan": ("float", float("nan")),
+    }
+    assert repr(theirs.results) == repr([("materialization", ["orders"], None, metadata)])
+    assert repr(theirs.custom_messages) == repr([{"nan": float("nan"), str(10**30): "a huge key", "tuple": [1, [2]]}])
+
+
 def test_an_exception_closes_the_session_with_its_cause_under_both(use_hotpath: ModuleType) -> None:
     step = Step(assets=("orders",))
     theirs = run_under_dagster("fail", step)

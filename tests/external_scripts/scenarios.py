@@ -92,6 +92,21 @@ def report_everything(context: PipesContext) -> None:
     context.report_custom_message(CUSTOM_PAYLOAD)
 
 
+AWKWARD_METADATA: dict[str, Any] = {
+    "nan": float("nan"),
+    "minus_infinity": float("-inf"),
+    "huge": 2**70,
+    "int_keys": {"raw_value": {1: "one", 2: "two"}, "type": "json"},
+}
+"""Values orjson would refuse or write differently: they go out as ``json.dumps`` writes them."""
+AWKWARD_PAYLOAD: dict[Any, Any] = {"nan": float("nan"), 10**30: "a huge key", "tuple": (1, (2,))}
+
+
+def report_awkward_values(context: PipesContext) -> None:
+    context.report_asset_materialization(metadata=AWKWARD_METADATA)
+    context.report_custom_message(AWKWARD_PAYLOAD)
+
+
 def fail(context: PipesContext) -> None:
     """Raise an exception with a cause: the ``closed`` message carries both."""
     empty: dict[str, str] = {}
@@ -150,6 +165,7 @@ def report_then_die(context: PipesContext) -> None:
 
 SCENARIOS: dict[str, Callable[[PipesContext], None]] = {
     "report_everything": report_everything,
+    "report_awkward_values": report_awkward_values,
     "fail": fail,
     "print_things": print_things,
     "print_a_lot": print_a_lot,
