@@ -592,14 +592,16 @@ cdef class MaterializeResult:
 cdef class MessageRouter:
     """Handles the bulk of a message stream: materializations, asset checks and custom messages.
 
-    Results go to ``results`` and custom payloads to ``custom_messages`` (deques, oldest first);
-    every other method goes to ``other(message)``. A message that cannot be handled (``other``
+    Results go to ``results`` and custom payloads to ``custom_messages`` (deques, oldest first),
+    and the keys of materialized assets to ``materialized``; every other method goes to
+    ``other(message)``. A message that cannot be handled (``other``
     may raise :class:`MalformedParams` too) is reported through ``warn`` and skipped.
     ``asset_keys`` maps the step's escaped asset keys to keys (None for an op step).
     """
 
     cdef readonly object results
     cdef readonly object custom_messages
+    cdef readonly set materialized
     cdef public bint closed
     cdef dict _keys
     cdef bint _op_step
@@ -608,6 +610,7 @@ cdef class MessageRouter:
     def __init__(self, asset_keys, other, warn):
         self.results = deque()
         self.custom_messages = deque()
+        self.materialized = set()
         self.closed = False
         self._keys = dict(asset_keys or {})
         self._op_step = asset_keys is None
@@ -694,6 +697,7 @@ cdef class MessageRouter:
         if data_version is not None and type(data_version) is not str:
             raise MalformedParams(f"param 'data_version' must be str or null, got {data_version!r:.100}")
         cdef MaterializeResult result = MaterializeResult.__new__(MaterializeResult)
+        self.materialized.add(key)
         result.asset_key = key
         result.metadata = _resolve_metadata((<dict>params).get("metadata"), self._warn)
         result.data_version = data_version

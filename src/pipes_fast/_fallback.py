@@ -487,8 +487,9 @@ def _materialization_fields(result: Any) -> tuple[Any, ...]:
 class MessageRouter:
     """Handles the bulk of a message stream: materializations, asset checks and custom messages.
 
-    Results go to ``results`` and custom payloads to ``custom_messages`` (deques, oldest first);
-    every other method goes to ``other(message)``. A message that cannot be handled (``other``
+    Results go to ``results`` and custom payloads to ``custom_messages`` (deques, oldest first),
+    and the keys of materialized assets to ``materialized``; every other method goes to
+    ``other(message)``. A message that cannot be handled (``other``
     may raise :class:`MalformedParams` too) is reported through ``warn`` and skipped.
     ``asset_keys`` maps the step's escaped asset keys to keys (None for an op step).
     """
@@ -501,6 +502,7 @@ class MessageRouter:
     ) -> None:
         self.results: deque[Any] = deque()
         self.custom_messages: deque[Any] = deque()
+        self.materialized: set[AssetKey] = set()
         self.closed = False
         """Set once the ``closed`` message arrived: later messages are handled with a warning."""
         self._keys = asset_keys or {}
@@ -578,7 +580,9 @@ class MessageRouter:
         data_version = params.get("data_version")
         if data_version is not None and type(data_version) is not str:
             raise MalformedParams(f"param 'data_version' must be str or null, got {data_version!r:.100}")
-        return MaterializeResult(key, resolve_metadata(params.get("metadata"), self._warn), data_version)
+        result = MaterializeResult(key, resolve_metadata(params.get("metadata"), self._warn), data_version)
+        self.materialized.add(key)
+        return result
 
     def _build_check(self, params: Any) -> Any:
         key = self._asset_key(params)

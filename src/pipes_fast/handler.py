@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pipes_fast import _hotpath
+from pipes_fast.assets import AssetKey
 from pipes_fast.context import StepContext
 from pipes_fast.errors import MalformedParams, require_param
 from pipes_fast.protocol import BadLine, PipesException, PipesParams
@@ -93,6 +94,11 @@ class PipesMessageHandler:
         """Custom message payloads received since the last drain, oldest first; they are not kept."""
         queue = self._custom_messages
         return [queue.popleft() for _ in range(len(queue))]
+
+    @property
+    def materialized_asset_keys(self) -> set[AssetKey]:
+        """Keys of the assets that at least one materialization was received for."""
+        return self._router.materialized
 
     def get_reported_results(self) -> tuple[PipesExecutionResult, ...]:
         """Results received and not drained yet."""

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any, Optional
 
 from pipes_fast import _hotpath
-from pipes_fast.assets import AssetKey
 from pipes_fast.context import StepContext, build_context_data
 from pipes_fast.handler import PipesMessageHandler
 from pipes_fast.injectors import PipesContextInjector
@@ -23,7 +22,7 @@ from pipes_fast.protocol import (
     PipesParams,
 )
 from pipes_fast.readers.base import PipesMessageReader
-from pipes_fast.results import MetadataValue, PipesExecutionResult, is_materialization, normalize_metadata
+from pipes_fast.results import MetadataValue, PipesExecutionResult, normalize_metadata
 
 _CLI_ARGS = {
     DAGSTER_PIPES_CONTEXT_ENV_VAR: DAGSTER_PIPES_CONTEXT_CLI_ARG,
@@ -61,7 +60,6 @@ class PipesSession:
     created_at: datetime = dataclasses.field(default_factory=datetime.now)
     closed: bool = False
     """True once the session has closed and every message written was handled."""
-    _materialized: set[AssetKey] = dataclasses.field(default_factory=set, repr=False)
     _implicit_done: bool = dataclasses.field(default=False, repr=False)
 
     def get_bootstrap_params(self) -> dict[str, Any]:
@@ -90,13 +88,11 @@ class PipesSession:
         ``implicit_materializations`` is False.
         """
         results = self.message_handler.drain_results()
-        for result in results:
-            if is_materialization(result):
-                self._materialized.add(result.asset_key)  # type: ignore[arg-type]
         if implicit_materializations and self.closed and not self._implicit_done:
             self._implicit_done = True
             implied = _hotpath.MaterializeResult  # the implementation the reader's results come from
-            results += [implied(asset_key=key) for key in self.context.asset_keys or () if key not in self._materialized]
+            reported = self.message_handler.materialized_asset_keys
+            results += [implied(asset_key=key) for key in self.context.asset_keys or () if key not in reported]
         return with_metadata(results, normalize_metadata(metadata))
 
     def get_reported_results(self) -> tuple[PipesExecutionResult, ...]:
