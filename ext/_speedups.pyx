@@ -8,7 +8,10 @@ against both.
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_Contains
+from libc.errno cimport EINTR, errno
 from libc.string cimport memchr, memcmp
+from posix.unistd cimport write as c_write
+from cpython.exc cimport PyErr_CheckSignals
 
 import base64
 import binascii
@@ -39,6 +42,7 @@ from pipes_fast.protocol import (
 )
 
 cdef object _loads = orjson.loads
+cdef object _dumps = orjson.dumps
 cdef object _json_loads = json.loads
 cdef str _VERSION_FIELD = PIPES_PROTOCOL_VERSION_FIELD
 cdef str _INFER = PIPES_METADATA_TYPE_INFER
@@ -720,6 +724,71 @@ cdef class MessageRouter:
         result.severity = severity
         result.metadata = metadata
         return result
+
+
+# ----- appending message lines -----
+
+
+cdef void _write_all(int fd, bytes data) except *:
+    cdef const char* p = PyBytes_AS_STRING(data)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+    cdef Py_ssize_t written
+    while n > 0:
+        with nogil:
+            written = c_write(fd, p, n)
+        if written < 0:
+            if errno == EINTR:
+                PyErr_CheckSignals()
+                continue
+            raise OSError(errno, os.strerror(errno))
+        p += written
+        n -= written
+
+
+cdef bint _contains_null(bytes data) noexcept:
+    """``b"null" in data``, without the generic containment protocol."""
+    cdef const char* p = PyBytes_AS_STRING(data)
+    cdef const char* end = p + PyBytes_GET_SIZE(data)
+    cdef const char* hit
+    while True:
+        hit = <const char*>memchr(p, b"n", end - p)
+        if hit == NULL or end - hit < 4:
+            return False
+        if memcmp(hit, b"null", 4) == 0:
+            return True
+        p = hit + 1
+
+
+@cython.final
+cdef class JsonLineAppender:
+    """Appends messages to an open (``O_APPEND``) file descriptor as JSON lines, one write each.
+
+    Lines are orjson's (``options`` must include ``OPT_APPEND_NEWLINE``), except where orjson
+    refuses the message (``TypeError``) or may have written a NaN or infinity as ``null``
+    (``has_non_finite(message)`` says so): then ``fallback(message)`` makes the line.
+    """
+
+    cdef int _fd
+    cdef int _options
+    cdef object _has_non_finite, _fallback
+
+    def __init__(self, int fd, int options, has_non_finite, fallback):
+        self._fd = fd
+        self._options = options
+        self._has_non_finite = has_non_finite
+        self._fallback = fallback
+
+    def append(self, message):
+        """Write ``message`` as one line; it is in the file when this returns."""
+        cdef bytes data
+        try:
+            data = _dumps(message, None, self._options)
+        except TypeError:
+            data = self._fallback(message)
+        else:
+            if _contains_null(data) and self._has_non_finite(message):
+                data = self._fallback(message)
+        _write_all(self._fd, data)
 
 
 # ----- bootstrap codec -----

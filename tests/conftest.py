@@ -43,7 +43,8 @@ def use_hotpath(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     import pipes_fast
     from pipes_fast import _hotpath, results
 
-    for name in ("LineFramer", "FileTailer", "decode_batch", "encode_param", "decode_param", "resolve_metadata", "MessageRouter"):
+    for name in ("LineFramer", "FileTailer", "decode_batch", "encode_param", "decode_param", "resolve_metadata", "MessageRouter",
+                 "JsonLineAppender"):
         monkeypatch.setattr(_hotpath, name, getattr(module, name))
     for name in RESULT_TYPES:  # so that isinstance(result, pipes_fast.MaterializeResult) holds
         for namespace in (_hotpath, results, pipes_fast):

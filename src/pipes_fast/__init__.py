@@ -7,7 +7,8 @@ The orchestration-side API is loaded lazily on first attribute access, so that
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs the external side)
 
 from pipes_fast._version import __version__
 
@@ -43,6 +44,8 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from pipes_fast._hotpath import EXTENSION, decode_param, encode_param
     from pipes_fast.assets import AssetKey
     from pipes_fast.clients import PipesClient, PipesClientCompletedInvocation, PipesSubprocessClient

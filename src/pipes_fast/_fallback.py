@@ -596,6 +596,39 @@ class MessageRouter:
         return AssetCheckResult(key, check_name, passed, severity, metadata)
 
 
+# ----- appending message lines -----
+
+
+class JsonLineAppender:
+    """Appends messages to an open (``O_APPEND``) file descriptor as JSON lines, one write each.
+
+    Lines are orjson's (``options`` must include ``OPT_APPEND_NEWLINE``), except where orjson
+    refuses the message (``TypeError``) or may have written a NaN or infinity as ``null``
+    (``has_non_finite(message)`` says so): then ``fallback(message)`` makes the line.
+    """
+
+    def __init__(
+        self, fd: int, options: int, has_non_finite: Callable[[Any], bool], fallback: Callable[[Any], bytes]
+    ) -> None:
+        self._fd = fd
+        self._options = options
+        self._has_non_finite = has_non_finite
+        self._fallback = fallback
+
+    def append(self, message: Any) -> None:
+        """Write ``message`` as one line; it is in the file when this returns."""
+        try:
+            data = orjson.dumps(message, None, self._options)
+        except TypeError:
+            data = self._fallback(message)
+        else:
+            if b"null" in data and self._has_non_finite(message):
+                data = self._fallback(message)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+
+
 # ----- bootstrap codec -----
 
 

@@ -36,12 +36,14 @@ MetadataValue = implementation.MetadataValue
 MessageRouter = implementation.MessageRouter
 MaterializeResult = implementation.MaterializeResult
 AssetCheckResult = implementation.AssetCheckResult
+JsonLineAppender = implementation.JsonLineAppender
 
 __all__ = [
     "EXTENSION",
     "AssetCheckResult",
     "MaterializeResult",
     "FileTailer",
+    "JsonLineAppender",
     "LineFramer",
     "MessageRouter",
     "MetadataValue",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 
 class PipesError(Exception):
     """Base class of every error raised by pipes_fast."""
@@ -17,10 +15,10 @@ class MalformedParams(PipesError, ValueError):
     """The params of a message do not have the shape its method requires."""
 
 
-def require_param(params: Any, name: str, kind: type) -> Any:
+def require_param(params: object, name: str, kind: type) -> object:
     """``params[name]``, which must be exactly of type ``kind``; else :class:`MalformedParams`."""
     try:
-        value = params[name]
+        value = params[name]  # type: ignore[index]
     except (KeyError, TypeError, IndexError):
         raise MalformedParams(f"missing param {name!r}") from None
     if type(value) is not kind:

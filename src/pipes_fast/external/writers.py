@@ -32,7 +32,6 @@ else:
     T_MessageChannel = None
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-_write = os.write
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -86,23 +85,21 @@ class PipesFileMessageWriterChannel(PipesMessageWriterChannel):
     """
 
     def __init__(self, path: str) -> None:
-        from pipes_fast.external import serialize  # orjson loads with the first channel
+        from pipes_fast import _hotpath  # orjson and the compiled appender load with the first channel
+        from pipes_fast.external.serialize import OPTIONS, has_non_finite_float, json_line
 
-        self._codec = serialize
         self._fd = os.open(path, _APPEND, 0o666)
+        appender = _hotpath.JsonLineAppender(
+            self._fd, OPTIONS, has_non_finite_float, lambda message: json_line(message).encode("ascii")
+        )
+        # the compiled append is this channel's write_message: no Python frame between the
+        # caller and the write
+        self.write_message = appender.append  # type: ignore[method-assign]
 
     def write_message(self, message: PipesMessage) -> None:
-        codec = self._codec
-        try:
-            data = codec.dumps(message, option=codec.OPTIONS)
-        except TypeError:  # something orjson refuses, which json.dumps may write
-            data = codec.json_line(message).encode("ascii")
-        else:
-            if codec.find_null(data) and codec.has_non_finite_float(message):  # orjson wrote NaN as null
-                data = codec.json_line(message).encode("ascii")
-        written = _write(self._fd, data)
-        if written != len(data):  # only when the disk is (nearly) full: finish the line, or raise trying
-            write_all(self._fd, data[written:])
+        """Append ``message`` as one line (reached only through the class: instances use the
+        compiled append set in ``__init__``)."""
+        self.__dict__["write_message"](message)
 
     def close(self) -> None:
         if self._fd >= 0:
