@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from pipes_fast import _hotpath
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 
 def _implementation(name: str) -> ModuleType:
-    if name == "pure":
-        return importlib.import_module("pipes_fast._fallback")
     try:
-        return importlib.import_module("pipes_fast._speedups")
+        return _hotpath.load(name)
     except ImportError:
         pytest.skip("the compiled extension is not built in this install")
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
 import pytest
+
+from pipes_fast import _hotpath
 
 IMPLEMENTATIONS = ("compiled", "pure")
 
 
 def load_implementation(name: str) -> ModuleType:
     """The hot-path module called ``name``; skips the test where the extension is not built."""
-    if name == "pure":
-        return importlib.import_module("pipes_fast._fallback")
     try:
-        return importlib.import_module("pipes_fast._speedups")
+        return _hotpath.load(name)
     except ImportError:
         pytest.skip("the compiled extension is not built in this install")
 
@@ -41,7 +40,7 @@ def use_hotpath(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     """
     module = load_implementation(request.param)
     import pipes_fast
-    from pipes_fast import _hotpath, results
+    from pipes_fast import results
 
     for name in ("LineFramer", "FileTailer", "decode_batch", "encode_param", "decode_param", "resolve_metadata", "MessageRouter",
                  "JsonLineAppender"):

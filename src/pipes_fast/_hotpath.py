@@ -6,22 +6,26 @@ be compiled. ``EXTENSION`` is True exactly when the compiled one is in use.
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
+
+MODULES = {"compiled": "pipes_fast._speedups", "pure": "pipes_fast._fallback"}
+
+
+def load(name: str) -> ModuleType:
+    """The implementation called ``name`` ("compiled" or "pure"), in use or not (for tests and
+    benchmarks); ImportError if the compiled one is not built."""
+    return importlib.import_module(MODULES[name])
 
 
 def _select() -> tuple[ModuleType, bool]:
     if os.environ.get("PIPES_FAST_NO_EXTENSIONS", "") not in ("", "0"):
-        from pipes_fast import _fallback
-
-        return _fallback, False
+        return load("pure"), False
     try:
-        from pipes_fast import _speedups  # type: ignore[attr-defined]
+        return load("compiled"), True
     except ImportError:
-        from pipes_fast import _fallback
-
-        return _fallback, False
-    return _speedups, True
+        return load("pure"), False
 
 
 implementation, EXTENSION = _select()
