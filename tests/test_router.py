@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipes_fast import AssetCheckResult, AssetKey, MaterializeResult
+from pipes_fast import AssetKey
 from pipes_fast.protocol import PIPES_PROTOCOL_VERSION_FIELD
 from strategies import json_values
 

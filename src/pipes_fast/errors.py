@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs the external side)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class PipesError(Exception):
     """Base class of every error raised by pipes_fast."""
@@ -15,10 +19,10 @@ class MalformedParams(PipesError, ValueError):
     """The params of a message do not have the shape its method requires."""
 
 
-def require_param(params: object, name: str, kind: type) -> object:
+def require_param(params: Any, name: str, kind: type) -> Any:
     """``params[name]``, which must be exactly of type ``kind``; else :class:`MalformedParams`."""
     try:
-        value = params[name]  # type: ignore[index]
+        value = params[name]
     except (KeyError, TypeError, IndexError):
         raise MalformedParams(f"missing param {name!r}") from None
     if type(value) is not kind:

@@ -30,7 +30,7 @@ _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARN
 _MAX_BAD_LINE_WARNINGS = 100
 
 
-def format_exception(exc: PipesException) -> str:
+def format_exception(exc: Mapping[str, Any]) -> str:
     """A reported external exception as text: name, message, stack, and its cause/context chain."""
     parts = []
     current: Optional[Mapping[str, Any]] = exc

@@ -146,11 +146,12 @@ class BadLine(NamedTuple):
 
 def make_message(method: Method, params: Optional[Mapping[str, Any]]) -> PipesMessage:
     """Build a message dict as it travels on the wire."""
-    return {  # type: ignore[return-value]
+    message: dict[str, Any] = {
         PIPES_PROTOCOL_VERSION_FIELD: PIPES_PROTOCOL_VERSION,
         "method": method,
         "params": params,
     }
+    return message  # type: ignore[return-value]
 
 
 # ----- limits and diagnostics shared by both hot-path implementations -----

@@ -7,14 +7,17 @@ that compare equal to them); this module is where users import them from.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, TypeGuard, Union
 
 from pipes_fast import _hotpath
 from pipes_fast.protocol import HOT_PATH_MODULES, AssetCheckSeverity
 
-MetadataValue = _hotpath.MetadataValue
-MaterializeResult = _hotpath.MaterializeResult
-AssetCheckResult = _hotpath.AssetCheckResult
+if TYPE_CHECKING:  # the pure twin carries the annotations of both
+    from pipes_fast._fallback import AssetCheckResult, MaterializeResult, MetadataValue
+else:
+    MetadataValue = _hotpath.MetadataValue
+    MaterializeResult = _hotpath.MaterializeResult
+    AssetCheckResult = _hotpath.AssetCheckResult
 PipesExecutionResult = Union[MaterializeResult, AssetCheckResult]
 
 __all__ = [
@@ -34,12 +37,12 @@ def _is_hot_path_type(value: Any, name: str) -> bool:
     return kind.__name__ == name and kind.__module__ in HOT_PATH_MODULES
 
 
-def is_materialization(result: Any) -> bool:
+def is_materialization(result: Any) -> TypeGuard[MaterializeResult]:
     """True for a ``MaterializeResult`` of either hot-path implementation."""
     return _is_hot_path_type(result, "MaterializeResult")
 
 
-def is_check_result(result: Any) -> bool:
+def is_check_result(result: Any) -> TypeGuard[AssetCheckResult]:
     """True for an ``AssetCheckResult`` of either hot-path implementation."""
     return _is_hot_path_type(result, "AssetCheckResult")
 
