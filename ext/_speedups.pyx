@@ -8,10 +8,10 @@ against both.
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_Contains
+from cpython.exc cimport PyErr_CheckSignals
 from libc.errno cimport EINTR, errno
 from libc.string cimport memchr, memcmp
 from posix.unistd cimport write as c_write
-from cpython.exc cimport PyErr_CheckSignals
 
 import base64
 import binascii
@@ -26,11 +26,11 @@ import orjson
 from pipes_fast.assets import AssetKey
 from pipes_fast.errors import MalformedParams, PipesParamError, require_param
 from pipes_fast.protocol import (
+    CANONICAL_ENVELOPES,
     DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_PARAM_BYTES,
-    CANONICAL_ENVELOPES,
-    INFERRED_METADATA_TYPE,
     HOT_PATH_MODULES,
+    INFERRED_METADATA_TYPE,
     METHODS,
     PIPES_METADATA_TYPE_INFER,
     PIPES_PROTOCOL_VERSION,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs the external side)
-
 from pipes_fast._version import __version__
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs the external side)
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {

@@ -7,8 +7,8 @@ Same names, same behaviour, same structure; used where the extension is not buil
 from __future__ import annotations
 
 import base64
-import dataclasses
 import binascii
+import dataclasses
 import json
 import os
 import re
@@ -23,12 +23,12 @@ import orjson
 from pipes_fast.assets import AssetKey
 from pipes_fast.errors import MalformedParams, PipesParamError, require_param
 from pipes_fast.protocol import (
+    CANONICAL_ENVELOPES,
     DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_PARAM_BYTES,
-    CANONICAL_ENVELOPES,
+    HOT_PATH_MODULES,
     INFERRED_METADATA_TYPE,
     LONG_INTEGER_PATTERN,
-    HOT_PATH_MODULES,
     METHODS,
     PIPES_METADATA_TYPE_INFER,
     PIPES_PROTOCOL_VERSION,
