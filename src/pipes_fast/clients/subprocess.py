@@ -96,11 +96,7 @@ class PipesSubprocessClient(PipesClient):
         capture = None if self.forward_stdio else subprocess.PIPE
         with open_pipes_session(step, self.context_injector, self.message_reader, extras) as session:
             full_env = {**os.environ, **self.env, **(env or {}), **session.get_bootstrap_env_vars()}
-            try:
-                process = subprocess.Popen(command, cwd=cwd or self.cwd, env=full_env, stdout=capture, stderr=capture)
-            except OSError as exc:
-                raise PipesExecutionError(f"could not start external process {command!r}: {exc}") from exc
-            stdout, stderr = self._wait(process, step)
+            process, stdout, stderr = self._run_process(command, cwd or self.cwd, full_env, capture, step)
         if process.returncode != 0:
             message = _describe_exit(command, process.returncode)
             if session.message_handler.exception:
@@ -110,17 +106,30 @@ class PipesSubprocessClient(PipesClient):
             raise PipesExecutionError(message)
         return PipesClientCompletedInvocation(session, stdout=stdout, stderr=stderr)
 
-    def _wait(self, process: subprocess.Popen[bytes], step: StepContext) -> tuple[Optional[str], Optional[str]]:
+    def _run_process(
+        self,
+        command: Union[str, Sequence[str]],
+        cwd: Optional[str],
+        env: dict[str, str],
+        capture: Optional[int],
+        step: StepContext,
+    ) -> tuple[subprocess.Popen[bytes], Optional[str], Optional[str]]:
+        """Start the process and wait for it; an interrupt from the moment it exists is forwarded."""
+        process: Optional[subprocess.Popen[bytes]] = None
         try:
             with _sigterm_as_keyboard_interrupt():
+                try:
+                    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=capture, stderr=capture)
+                except OSError as exc:
+                    raise PipesExecutionError(f"could not start external process {command!r}: {exc}") from exc
                 out, err = process.communicate()
         except BaseException:
-            if self.forward_termination and process.poll() is None:
+            if process is not None and self.forward_termination and process.poll() is None:
                 step.log.info("[pipes] execution interrupted, sending SIGINT to subprocess.")
                 self._terminate(process)
             raise
         decode = lambda data: None if data is None else data.decode("utf-8", "replace")  # noqa: E731
-        return decode(out), decode(err)
+        return process, decode(out), decode(err)
 
     def _terminate(self, process: subprocess.Popen[bytes]) -> None:
         process.send_signal(signal.SIGINT)
