@@ -271,9 +271,13 @@ cdef Py_ssize_t _payload_start(bytes line, Py_ssize_t params_start) noexcept:
 
 cdef object _decode_line(bytes line, Py_ssize_t number, list bad):
     """The message ``line`` holds, or None after appending a ``BadLine`` to ``bad``."""
-    cdef object value = _decode_canonical(line)
-    if value is not None:
-        return value
+    cdef object message = _decode_canonical(line)
+    return message if message is not None else _decode_general(line, number, bad)
+
+
+cdef object _decode_general(bytes line, Py_ssize_t number, list bad):
+    """``_decode_line`` without the canonical-envelope shortcut: the whole line is parsed."""
+    cdef object value
     try:
         value = _loads_exactly(line) if _may_hold_a_long_integer(line) else _loads(line)
     except ValueError as error:  # orjson.JSONDecodeError, json.JSONDecodeError, UnicodeDecodeError
@@ -655,7 +659,7 @@ cdef class MessageRouter:
                 if value is not _NOT_PARSED:
                     self._route(method, value, None)
                     continue
-            message = _decode_line(line, number, bad)
+            message = _decode_general(line, number, bad)  # the envelope shortcut was tried above
             if message is not None:
                 self._route((<dict>message).get("method"), (<dict>message).get("params"), message)
         return bad

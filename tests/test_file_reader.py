@@ -128,3 +128,13 @@ def test_where_dagster_loses_messages_pipes_fast_does_not(tmp_path, use_hotpath,
 def test_unknown_line_method_is_skipped(tmp_path, use_hotpath):
     payloads, _ = read_stream(tmp_path, [{"write": opened() + line("teleport", {}) + custom(1) + closed()}])  # type: ignore[arg-type]
     assert payloads == [1]
+
+
+def test_a_flood_of_garbage_is_counted_after_the_first_hundred_warnings(tmp_path, use_hotpath):
+    logger, logs = capturing_logger("flood")
+    stream = opened() + "".join(f"garbage {i}\n" for i in range(150)) + custom("after") + closed()
+    payloads, session = read_stream(tmp_path, [{"write": stream}], logger)
+    assert payloads == ["after"]
+    warnings = logs.messages(logging.WARNING)
+    assert len(warnings) == 101 and warnings[-1].endswith("are not messages; counting them silently")
+    assert session.message_handler.bad_line_count == 150

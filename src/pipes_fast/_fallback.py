@@ -211,8 +211,11 @@ def _payload_start(line: bytes, params_start: int) -> int:
 def _decode_line(line: bytes, number: int, bad: list[BadLine]) -> Optional[dict]:
     """The message ``line`` holds, or None after appending a ``BadLine`` to ``bad``."""
     message = _decode_canonical(line)
-    if message is not None:
-        return message
+    return message if message is not None else _decode_general(line, number, bad)
+
+
+def _decode_general(line: bytes, number: int, bad: list[BadLine]) -> Optional[dict]:
+    """``_decode_line`` without the canonical-envelope shortcut: the whole line is parsed."""
     try:
         value = _loads_exactly(line) if _LONG_INTEGER.search(line) else _loads(line)
     except ValueError as error:  # orjson.JSONDecodeError, json.JSONDecodeError, UnicodeDecodeError
@@ -540,7 +543,7 @@ class MessageRouter:
                 if value is not _NOT_PARSED:
                     self._route(method, value, None)
                     continue
-            message = _decode_line(line, number, bad)
+            message = _decode_general(line, number, bad)  # the envelope shortcut was tried above
             if message is not None:
                 self._route(message.get("method"), message.get("params"), message)
         return bad

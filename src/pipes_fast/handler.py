@@ -1,7 +1,7 @@
 """Turns decoded Pipes messages into results, logs and custom messages.
 
-The reader calls :meth:`PipesMessageHandler.handle_batch` from its own thread with lists of
-decoded messages; results are queued for the session to drain. A message that cannot be handled
+The reader calls :meth:`PipesMessageHandler.handle_lines` from its own thread with lists of
+message lines; results are queued for the session to drain. A message that cannot be handled
 (unknown method, malformed params, an asset outside the step) is logged as a warning and skipped:
 the stream goes on.
 """
@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "WARN": logging.WARNING,
            "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
 _MAX_BAD_LINE_WARNINGS = 100
+
+
+def _drain(queue: deque[Any]) -> list[Any]:
+    """What ``queue`` holds now, oldest first, taken out of it (the reader may append meanwhile)."""
+    return [queue.popleft() for _ in range(len(queue))]
 
 
 def format_exception(exc: Mapping[str, Any]) -> str:
@@ -63,7 +68,6 @@ class PipesMessageHandler:
         self.handle_lines: Callable[[list[bytes], int], list[BadLine]] = self._router.route_lines
         """Decode and handle message lines in order (the first numbered as given); returns the
         lines that were not messages, for :meth:`report_bad_lines`."""
-        self._bad_lines_reported = 0
         self.received_opened_message = False
         self.received_closed_message = False
         self.opened_payload: Optional[Mapping[str, Any]] = None
@@ -87,13 +91,11 @@ class PipesMessageHandler:
 
     def drain_results(self) -> list[PipesExecutionResult]:
         """Results received since the last drain, oldest first; they are not kept."""
-        queue = self._results
-        return [queue.popleft() for _ in range(len(queue))]
+        return _drain(self._results)
 
     def drain_custom_messages(self) -> list[Any]:
         """Custom message payloads received since the last drain, oldest first; they are not kept."""
-        queue = self._custom_messages
-        return [queue.popleft() for _ in range(len(queue))]
+        return _drain(self._custom_messages)
 
     @property
     def materialized_asset_keys(self) -> set[AssetKey]:
@@ -116,12 +118,11 @@ class PipesMessageHandler:
 
     def report_bad_lines(self, bad_lines: list[BadLine], source: str) -> None:
         """Log lines of the stream that were not messages (the first hundred in full, then a count)."""
-        self.bad_line_count += len(bad_lines)
         for bad in bad_lines:
-            self._bad_lines_reported += 1
-            if self._bad_lines_reported <= _MAX_BAD_LINE_WARNINGS:
+            self.bad_line_count += 1
+            if self.bad_line_count <= _MAX_BAD_LINE_WARNINGS:
                 self._log.warning(f"[pipes] skipped {source} {bad}")
-            elif self._bad_lines_reported == _MAX_BAD_LINE_WARNINGS + 1:
+            elif self.bad_line_count == _MAX_BAD_LINE_WARNINGS + 1:
                 self._log.warning(f"[pipes] more lines of {source} are not messages; counting them silently")
 
     def report_truncated_lines(self, count: int, limit: int, source: str) -> None:

@@ -36,7 +36,7 @@ class PipesMessageReader(ABC):
 class MessageStream:
     """One stream of message bytes: frames it, then the handler decodes and handles each line.
 
-    ``source`` names the stream in warnings (e.g. ``"file /tmp/x/messages"``).
+    ``source`` names the stream's lines in warnings (e.g. ``"line of file /tmp/x/messages"``).
     """
 
     def __init__(self, handler: PipesMessageHandler, source: str) -> None:
