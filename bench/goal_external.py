@@ -22,6 +22,7 @@ import dagster_pipes
 import pipes_fast.external
 from pipes_fast.protocol import make_message
 from timing import Goal, best_of
+from pipes_fast import _codec
 
 WRITER_MESSAGES = 20_000
 
@@ -38,8 +39,8 @@ def open_context(module: ModuleType, path: str) -> Any:
     """A ``PipesContext`` of ``module`` (dagster_pipes or pipes_fast.external: same API) for a
     one-asset step, writing messages to the file at ``path``."""
     data = {"asset_keys": ["orders"], "run_id": "bench", "extras": {}}
-    params = {"DAGSTER_PIPES_CONTEXT": module.encode_param({"data": data}),
-              "DAGSTER_PIPES_MESSAGES": module.encode_param({"path": path})}
+    params = {"DAGSTER_PIPES_CONTEXT": _codec.encode_param({"data": data}),
+              "DAGSTER_PIPES_MESSAGES": _codec.encode_param({"path": path})}
     loader = module.PipesMappingParamsLoader(params)
     return module.PipesContext(loader, module.PipesDefaultContextLoader(), module.PipesDefaultMessageWriter())
 

@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from streams import as_pieces, custom_message_lines
+from pipes_fast import _codec
 
 LINES = custom_message_lines(100_000)
 PIECES = as_pieces(LINES)
@@ -39,4 +40,4 @@ def test_bare_orjson_loop_over_presplit_lines(benchmark):
 
 @pytest.mark.benchmark(group="bootstrap codec")
 def test_codec_round_trip(benchmark, hotpath):
-    assert benchmark(lambda: hotpath.decode_param(hotpath.encode_param(PARAMS))) == PARAMS
+    assert benchmark(lambda: _codec.decode_param(_codec.encode_param(PARAMS))) == PARAMS

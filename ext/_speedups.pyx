@@ -13,22 +13,17 @@ from libc.errno cimport EINTR, errno
 from libc.string cimport memchr, memcmp
 from posix.unistd cimport write as c_write
 
-import base64
-import binascii
 import json
 import os
-import threading
-import zlib
 from collections import deque
 
 import orjson
 
 from pipes_fast.assets import AssetKey
-from pipes_fast.errors import MalformedParams, PipesParamError, require_param
+from pipes_fast.errors import MalformedParams, require_param
 from pipes_fast.protocol import (
     CANONICAL_ENVELOPES,
     DEFAULT_MAX_LINE_BYTES,
-    DEFAULT_MAX_PARAM_BYTES,
     HOT_PATH_MODULES,
     INFERRED_METADATA_TYPE,
     METHODS,
@@ -313,96 +308,6 @@ def decode_batch(list lines, Py_ssize_t first_line=1):
             messages.append(message)
         number += 1
     return messages, bad
-
-
-# ----- file tailing -----
-
-cdef double _MIN_POLL_SECONDS = 0.001
-cdef double _MAX_POLL_SECONDS = 0.05
-
-
-cdef class FileTailer:
-    """Reads what was appended to a file since the last call; the file may not exist yet.
-
-    ``wait`` blocks until there is more to read, ``stop`` is called, or the timeout passes,
-    polling with a bounded adaptive sleep (never a busy spin). Reads are ``chunk_bytes`` at a
-    time: small enough that the messages decoded from one read are dispatched before the garbage
-    collector's first generation fills up, which keeps decoding at full speed.
-    """
-
-    cdef readonly str path
-    cdef public Py_ssize_t chunk_bytes
-    cdef readonly long long position
-    cdef int _fd
-    cdef object _stop
-
-    def __init__(self, path, Py_ssize_t chunk_bytes=16 * 1024):
-        self.path = os.fspath(path)
-        self.chunk_bytes = chunk_bytes
-        self.position = 0
-        self._fd = -1
-        self._stop = threading.Event()
-
-    def __dealloc__(self):
-        if self._fd >= 0:
-            os.close(self._fd)
-
-    @property
-    def stopped(self):
-        return self._stop.is_set()
-
-    def stop(self):
-        """Wake any ``wait`` now and make later ones return at once."""
-        self._stop.set()
-
-    def read(self):
-        """Return up to ``chunk_bytes`` bytes appended since the last call (``b""`` if none)."""
-        if self._fd < 0 and not self._open():
-            return b""
-        cdef bytes data = os.read(self._fd, self.chunk_bytes)
-        self.position += PyBytes_GET_SIZE(data)
-        return data
-
-    def available(self):
-        """Bytes written to the file and not read yet."""
-        if self._fd < 0 and not self._open():
-            return 0
-        return max(os.fstat(self._fd).st_size - self.position, 0)
-
-    def wait(self, timeout=None):
-        """Wait for unread data; True if there is some, False on stop or timeout."""
-        cdef double delay = _MIN_POLL_SECONDS
-        cdef double remaining = -1.0 if timeout is None else timeout
-        while True:
-            if self.available() > 0:
-                return True
-            if timeout is not None:
-                if remaining <= 0:
-                    return False
-                delay = min(delay, remaining)
-            if self._stop.wait(delay):
-                return self.available() > 0
-            if timeout is not None:
-                remaining -= delay
-            delay = min(delay * 2, _MAX_POLL_SECONDS)
-
-    def close(self):
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    cdef bint _open(self) except -1:
-        try:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            return False
-        return True
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 # ----- metadata values -----
@@ -793,53 +698,3 @@ cdef class JsonLineAppender:
             if _contains_null(data) and self._has_non_finite(message):
                 data = self._fallback(message)
         _write_all(self._fd, data)
-
-
-# ----- bootstrap codec -----
-
-
-def encode_param(value):
-    """``base64(zlib(json(value)))``, byte for byte as dagster-pipes encodes it."""
-    try:
-        serialized = json.dumps(value)
-    except (TypeError, ValueError) as exc:
-        raise PipesParamError(f"cannot encode param: value is not JSON-serialisable ({exc})") from None
-    return base64.b64encode(zlib.compress(serialized.encode("utf-8"))).decode("ascii")
-
-
-def decode_param(value, Py_ssize_t max_bytes=DEFAULT_MAX_PARAM_BYTES):
-    """Decode a bootstrap param; raise ``PipesParamError`` naming the step that failed.
-
-    ``max_bytes`` bounds the inflated JSON so that a small hostile param cannot exhaust memory.
-    """
-    if not isinstance(value, (str, bytes)):
-        raise PipesParamError(f"cannot decode param: expected str, got {type(value).__name__}")
-    cdef Py_ssize_t max_encoded = (max_bytes + max_bytes // 1000 + 64) * 4 // 3 + 4
-    if len(value) > max_encoded:
-        raise PipesParamError(
-            f"cannot decode param: {len(value)} characters is longer than any param that "
-            f"inflates to at most {max_bytes} bytes"
-        )
-    try:
-        compressed = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise PipesParamError(f"cannot decode param: not valid base64 ({exc})") from None
-    inflater = zlib.decompressobj()
-    try:
-        raw = inflater.decompress(compressed, max_bytes + 1)
-    except zlib.error as exc:
-        raise PipesParamError(f"cannot decode param: not valid zlib data ({exc})") from None
-    if len(raw) > max_bytes:
-        raise PipesParamError(
-            f"cannot decode param: it inflates past the limit of {max_bytes} bytes"
-        )
-    if not inflater.eof:
-        raise PipesParamError("cannot decode param: zlib data is truncated")
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise PipesParamError(f"cannot decode param: JSON is not valid UTF-8 ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise PipesParamError(f"cannot decode param: not valid JSON ({exc})") from None
-    except RecursionError:
-        raise PipesParamError("cannot decode param: JSON is nested too deeply") from None

@@ -1,4 +1,9 @@
-"""Shared fixtures: every hot-path test runs against the compiled extension and the pure twin."""
+"""Shared fixtures.
+
+The package as a whole (readers, sessions, clients) runs on the implementation chosen once at
+import: the compiled extension, or the pure twin with ``PIPES_FAST_NO_EXTENSIONS=1`` (CI runs the
+suite both ways). Unit and agreement tests of the hot path itself load both side by side.
+"""
 
 from __future__ import annotations
 
@@ -29,27 +34,3 @@ def hotpath(request: pytest.FixtureRequest) -> ModuleType:
 def both() -> tuple[ModuleType, ModuleType]:
     """The compiled and the pure implementation, to check that they agree."""
     return load_implementation("compiled"), load_implementation("pure")
-
-
-@pytest.fixture(params=IMPLEMENTATIONS)
-def use_hotpath(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """Route the whole package (readers, sessions, clients) through one hot-path implementation.
-
-    For integration tests: everything that reaches the hot path through ``pipes_fast._hotpath``
-    uses the chosen module for the duration of the test.
-    """
-    module = load_implementation(request.param)
-    import pipes_fast
-    from pipes_fast import results
-
-    for name in ("LineFramer", "FileTailer", "decode_batch", "encode_param", "decode_param", "resolve_metadata", "MessageRouter",
-                 "JsonLineAppender"):
-        monkeypatch.setattr(_hotpath, name, getattr(module, name))
-    for name in RESULT_TYPES:  # so that isinstance(result, pipes_fast.MaterializeResult) holds
-        for namespace in (_hotpath, results, pipes_fast):
-            monkeypatch.setattr(namespace, name, getattr(module, name), raising=False)
-    monkeypatch.setattr(_hotpath, "implementation", module)
-    return module
-
-
-RESULT_TYPES = ("MetadataValue", "MaterializeResult", "AssetCheckResult")

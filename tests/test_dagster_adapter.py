@@ -15,7 +15,7 @@ from pipes_fast.dagster_adapter import step_context_from_dagster
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_a_dagster_asset_context_drives_a_pipes_fast_client(tmp_path, use_hotpath):
+def test_a_dagster_asset_context_drives_a_pipes_fast_client(tmp_path):
     seen: dict = {}
     context_file = tmp_path / "context.json"
     steps = [{"context_to": str(context_file)}, {"write": opened() + materialization("db/orders", data_version="7") + closed()}]
@@ -36,6 +36,6 @@ def test_a_dagster_asset_context_drives_a_pipes_fast_client(tmp_path, use_hotpat
     assert seen["results"] == [MaterializeResult(AssetKey(["db", "orders"]), {}, "7")]
 
 
-def test_anything_else_is_refused(use_hotpath):
+def test_anything_else_is_refused():
     with pytest.raises(TypeError, match="expected a StepContext or a Dagster execution context, got dict"):
         PipesSubprocessClient().run(context={}, command=[sys.executable, "-c", "pass"])

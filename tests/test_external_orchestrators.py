@@ -2,12 +2,11 @@
 pipes_fast's: both receive the same results, logs, custom messages, exception and output, and
 that is what the script reported.
 
-The pipes_fast side runs once per hot-path implementation (``use_hotpath``).
+The pipes_fast side runs on the hot-path implementation in use.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -75,7 +74,7 @@ def under_dagster() -> dict[str, Outcome]:
 
 @pytest.mark.parametrize("name", STEPS)
 def test_every_report_arrives_alike_under_dagster_and_pipes_fast(
-    name: str, under_dagster: dict[str, Outcome], use_hotpath: ModuleType
+    name: str, under_dagster: dict[str, Outcome]
 ) -> None:
     step = STEPS[name]
     ours = run_under_pipes_fast("report_everything", step)
@@ -88,7 +87,7 @@ def test_every_report_arrives_alike_under_dagster_and_pipes_fast(
     ]
 
 
-def test_values_only_json_dumps_writes_arrive_alike_under_both(use_hotpath: ModuleType) -> None:
+def test_values_only_json_dumps_writes_arrive_alike_under_both() -> None:
     """NaN, infinities, integers beyond 64 bits, non-string keys and tuples (compared as text,
     so that NaN equals NaN)."""
     step = Step(assets=("orders",))
@@ -105,7 +104,7 @@ def test_values_only_json_dumps_writes_arrive_alike_under_both(use_hotpath: Modu
     assert repr(theirs.custom_messages) == repr([{"nan": float("nan"), str(10**30): "a huge key", "tuple": [1, [2]]}])
 
 
-def test_an_exception_closes_the_session_with_its_cause_under_both(use_hotpath: ModuleType) -> None:
+def test_an_exception_closes_the_session_with_its_cause_under_both() -> None:
     step = Step(assets=("orders",))
     theirs = run_under_dagster("fail", step)
     ours = run_under_pipes_fast("fail", step)
@@ -116,7 +115,7 @@ def test_an_exception_closes_the_session_with_its_cause_under_both(use_hotpath: 
     assert ours.results == theirs.results == []
 
 
-def test_captured_output_reaches_both_orchestrators(capsys: pytest.CaptureFixture[str], use_hotpath: ModuleType) -> None:
+def test_captured_output_reaches_both_orchestrators(capsys: pytest.CaptureFixture[str]) -> None:
     """Output written by Python, straight to the descriptors and by child processes comes back as
     ``log_external_stream`` messages, which both orchestrators write to their own stdout/stderr."""
     expected = (

@@ -25,7 +25,7 @@ def read_stream(tmp_path, steps, logger=None):
     return list(session.get_custom_messages()), session
 
 
-def test_a_torn_write_waits_for_its_newline(tmp_path, use_hotpath):
+def test_a_torn_write_waits_for_its_newline(tmp_path):
     whole = custom({"text": "héllo wörld"})
     cut = len(whole.encode()) // 2
     raw = whole.encode()
@@ -35,7 +35,7 @@ def test_a_torn_write_waits_for_its_newline(tmp_path, use_hotpath):
     assert payloads == [{"text": "héllo wörld"}]
 
 
-def test_garbage_lines_are_reported_and_everything_after_them_is_delivered(tmp_path, use_hotpath):
+def test_garbage_lines_are_reported_and_everything_after_them_is_delivered(tmp_path):
     logger, logs = capturing_logger("garbage")
     garbage = ["not json at all\n", "[1, 2]\n", '{"no": "version"}\n', "\xff\xfe\n", '{"torn": \n']
     stream = opened() + custom(0) + "".join(g + custom(i + 1) for i, g in enumerate(garbage)) + closed()
@@ -48,30 +48,30 @@ def test_garbage_lines_are_reported_and_everything_after_them_is_delivered(tmp_p
     assert session.message_handler.bad_line_count == 5
 
 
-def test_a_last_line_without_newline_is_delivered(tmp_path, use_hotpath):
+def test_a_last_line_without_newline_is_delivered(tmp_path):
     payloads, session = read_stream(tmp_path, [{"write": opened() + custom("a") + closed().rstrip("\n")}])
     assert payloads == ["a"]
     assert session.message_handler.received_closed_message
 
 
-def test_crlf_and_blank_lines(tmp_path, use_hotpath):
+def test_crlf_and_blank_lines(tmp_path):
     stream = opened().replace("\n", "\r\n") + "\n\n" + custom("x").replace("\n", "\r\n") + closed()
     assert read_stream(tmp_path, [{"write": stream}])[0] == ["x"]
 
 
-def test_a_huge_message_arrives_whole(tmp_path, use_hotpath):
+def test_a_huge_message_arrives_whole(tmp_path):
     big = "x" * (20 * 1024 * 1024)
     payloads, _ = read_stream(tmp_path, [{"write": opened() + custom(big) + custom("after") + closed()}])
     assert payloads == [big, "after"]
 
 
-def test_many_messages_in_many_writes_arrive_in_order(tmp_path, use_hotpath):
+def test_many_messages_in_many_writes_arrive_in_order(tmp_path):
     steps = [{"write": opened()}] + [{"write": "".join(custom(i * 100 + j) for j in range(100))} for i in range(200)]
     payloads, _ = read_stream(tmp_path, steps + [{"write": closed()}])
     assert payloads == list(range(20_000))
 
 
-def test_a_killed_writer_loses_nothing_it_wrote(tmp_path, use_hotpath):
+def test_a_killed_writer_loses_nothing_it_wrote(tmp_path):
     path = tmp_path / "messages"
     writer = (
         "import os, sys, time\n"
@@ -90,7 +90,7 @@ def test_a_killed_writer_loses_nothing_it_wrote(tmp_path, use_hotpath):
     assert any("line 502" in w and "invalid JSON" in w for w in logs.messages(logging.WARNING))
 
 
-def test_the_reader_stops_promptly_when_the_session_closes(tmp_path, use_hotpath):
+def test_the_reader_stops_promptly_when_the_session_closes(tmp_path):
     # a session with no external process at all still closes: nothing waits on a writer
     with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesTempFileMessageReader()):
         pass
@@ -119,18 +119,18 @@ def _dagster_reads(tmp_path, stream: str) -> list:
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # Dagster's reader thread dies
 @pytest.mark.parametrize("garbage", ["not json\n", '{"torn": \n'])
-def test_where_dagster_loses_messages_pipes_fast_does_not(tmp_path, use_hotpath, garbage):
+def test_where_dagster_loses_messages_pipes_fast_does_not(tmp_path, garbage):
     stream = opened() + custom(1) + garbage + custom(2) + closed()
     assert _dagster_reads(tmp_path, stream) == [1]
     assert read_stream(tmp_path, [{"write": stream}])[0] == [1, 2]
 
 
-def test_unknown_line_method_is_skipped(tmp_path, use_hotpath):
+def test_unknown_line_method_is_skipped(tmp_path):
     payloads, _ = read_stream(tmp_path, [{"write": opened() + line("teleport", {}) + custom(1) + closed()}])  # type: ignore[arg-type]
     assert payloads == [1]
 
 
-def test_a_flood_of_garbage_is_counted_after_the_first_hundred_warnings(tmp_path, use_hotpath):
+def test_a_flood_of_garbage_is_counted_after_the_first_hundred_warnings(tmp_path):
     logger, logs = capturing_logger("flood")
     stream = opened() + "".join(f"garbage {i}\n" for i in range(150)) + custom("after") + closed()
     payloads, session = read_stream(tmp_path, [{"write": stream}], logger)

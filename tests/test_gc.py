@@ -28,7 +28,7 @@ def test_a_threshold_changed_meanwhile_is_left_alone():
         gc.set_threshold(*before)
 
 
-def test_a_session_restores_the_threshold(use_hotpath):
+def test_a_session_restores_the_threshold():
     before = gc.get_threshold()
     with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesTempFileMessageReader()):
         pass

@@ -19,7 +19,7 @@ def logged():
 
 
 @pytest.fixture
-def handler(logged, use_hotpath):
+def handler(logged):
     logger, _ = logged
     return PipesMessageHandler(StepContext(["db/orders", "raw"], log=logger), PipesTempFileMessageReader())
 
@@ -72,7 +72,7 @@ def test_a_message_that_cannot_be_handled_is_a_warning_and_the_stream_goes_on(ha
     assert handler.drain_results() == [MaterializeResult(AssetKey(["db", "orders"]))]
 
 
-def test_an_op_step_takes_no_materializations(logged, use_hotpath):
+def test_an_op_step_takes_no_materializations(logged):
     handler = PipesMessageHandler(StepContext(log=logged[0]), PipesTempFileMessageReader())
     handler.handle_batch([mat()])
     assert handler.drain_results() == []

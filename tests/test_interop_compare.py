@@ -7,12 +7,12 @@ compares one aspect of the two normalised observations.
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from interop.observation import Observation, canonical
+from pipes_fast import _hotpath
 from interop.pipes_fast_side import recording_logger, step_context
 from interop.runs import DAGSTER_SCENARIOS, dagster_run, pair_id, pipes_fast_run, scenario_id
 from interop.scenarios import PAIRS, SCENARIOS, SCENARIOS_BY_ID, Scenario, make_pair
@@ -58,12 +58,11 @@ def aspect_of(obs: Observation, aspect: str, scenario: Scenario) -> Any:
 def observed(
     scenario: Scenario,
     pair: tuple[str, str],
-    use_hotpath: ModuleType,
     capfd: pytest.CaptureFixture[str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Observation:
     """The pipes_fast run of ``scenario`` with ``pair`` on the hot path in use."""
-    return pipes_fast_run(scenario, pair, use_hotpath.__name__, capfd, tmp_path_factory)
+    return pipes_fast_run(scenario, pair, _hotpath.implementation.__name__, capfd, tmp_path_factory)
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
@@ -151,7 +150,6 @@ def test_stdio_in_messages(scenario: Scenario, observed: Observation) -> None:
 @pytest.mark.parametrize("forward_stdio", [True, False])
 def test_forward_stdio(
     forward_stdio: bool,
-    use_hotpath: ModuleType,
     capfd: pytest.CaptureFixture[str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:

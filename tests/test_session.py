@@ -31,7 +31,7 @@ def run_in(session, command):
     subprocess.run(command, env={**os.environ, **session.get_bootstrap_env_vars()}, check=True)
 
 
-def test_bootstrap_params_env_and_cli(tmp_path, use_hotpath):
+def test_bootstrap_params_env_and_cli(tmp_path):
     with open_pipes_session(StepContext("a"), PipesEnvContextInjector(), PipesTempFileMessageReader(), extras={"x": 1}) as session:
         params = session.get_bootstrap_params()
         env = session.get_bootstrap_env_vars()
@@ -42,7 +42,7 @@ def test_bootstrap_params_env_and_cli(tmp_path, use_hotpath):
     assert params["DAGSTER_PIPES_MESSAGES"]["include_stdio_in_messages"] is False
 
 
-def test_results_are_drained_once_and_implicit_ones_come_after_close(tmp_path, use_hotpath):
+def test_results_are_drained_once_and_implicit_ones_come_after_close(tmp_path):
     context = StepContext(["a", "b", "c"])
     with open_pipes_session(context, PipesTempFileContextInjector(), PipesTempFileMessageReader()) as session:
         run_in(session, script(tmp_path, [{"write": opened() + materialization("a", data_version="1")}]))
@@ -59,14 +59,14 @@ def test_results_are_drained_once_and_implicit_ones_come_after_close(tmp_path, u
     assert session.get_results() == []
 
 
-def test_no_implicit_materializations_when_asked(tmp_path, use_hotpath):
+def test_no_implicit_materializations_when_asked(tmp_path):
     with open_pipes_session(StepContext(["a"]), PipesEnvContextInjector(), PipesTempFileMessageReader()) as session:
         run_in(session, script(tmp_path, [{"write": opened() + closed()}]))
     assert session.get_results(implicit_materializations=False) == []
     assert session.get_results() == [MaterializeResult(AssetKey("a"))]
 
 
-def test_custom_messages_can_be_consumed_in_constant_memory(tmp_path, use_hotpath):
+def test_custom_messages_can_be_consumed_in_constant_memory(tmp_path):
     with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesTempFileMessageReader()) as session:
         run_in(session, script(tmp_path, [{"write": opened() + "".join(custom(i) for i in range(1000))}]))
         seen = []
@@ -82,7 +82,7 @@ def test_custom_messages_can_be_consumed_in_constant_memory(tmp_path, use_hotpat
     [([], "did not receive any messages from external process"),
      ([{"write": opened()}], "did not receive closed message from external process")],
 )
-def test_warnings_when_the_process_never_opened_or_closed(tmp_path, use_hotpath, steps, warning):
+def test_warnings_when_the_process_never_opened_or_closed(tmp_path, steps, warning):
     logger, logs = capturing_logger("session")
     with open_pipes_session(StepContext(log=logger), PipesEnvContextInjector(), PipesTempFileMessageReader()) as session:
         run_in(session, script(tmp_path, steps))
@@ -93,7 +93,7 @@ def test_warnings_when_the_process_never_opened_or_closed(tmp_path, use_hotpath,
         assert "PipesTempFileMessageReader: Attempted to read messages from a local temporary file." in message
 
 
-def test_context_and_message_files_are_private_and_removed(tmp_path, use_hotpath):
+def test_context_and_message_files_are_private_and_removed(tmp_path):
     context_path, messages_path = tmp_path / "ctx.json", tmp_path / "msgs"
     injector, reader = PipesFileContextInjector(str(context_path)), PipesFileMessageReader(str(messages_path))
     with open_pipes_session(StepContext("a", run_id="r"), injector, reader) as session:
@@ -104,7 +104,7 @@ def test_context_and_message_files_are_private_and_removed(tmp_path, use_hotpath
     assert not context_path.exists() and not messages_path.exists()
 
 
-def test_temporary_folders_are_removed(tmp_path, use_hotpath):
+def test_temporary_folders_are_removed(tmp_path):
     with open_pipes_session(StepContext(), PipesTempFileContextInjector(), PipesTempFileMessageReader()) as session:
         folders = {os.path.dirname(session.context_injector_params["path"]), os.path.dirname(session.message_reader_params["path"])}
         for folder in folders:
@@ -112,14 +112,14 @@ def test_temporary_folders_are_removed(tmp_path, use_hotpath):
     assert not any(os.path.exists(f) for f in folders)
 
 
-def test_cleanup_file_false_keeps_the_messages(tmp_path, use_hotpath):
+def test_cleanup_file_false_keeps_the_messages(tmp_path):
     path = tmp_path / "keep"
     with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesFileMessageReader(str(path), cleanup_file=False)) as session:
         run_in(session, script(tmp_path, [{"write": opened() + closed()}]))
     assert path.read_text() == opened() + closed()
 
 
-def test_extras_that_are_not_json_are_a_clear_error(use_hotpath):
+def test_extras_that_are_not_json_are_a_clear_error():
     from pipes_fast import PipesError
 
     with pytest.raises(PipesError, match="not JSON-serialisable"):

@@ -31,7 +31,7 @@ def python(code: str) -> list[str]:
     return [sys.executable, "-c", textwrap.dedent(code)]
 
 
-def test_results_custom_messages_and_invocation_getters(tmp_path, use_hotpath):
+def test_results_custom_messages_and_invocation_getters(tmp_path):
     check = json.dumps(make_message("report_asset_check", {"asset_key": "a", "check_name": "c", "passed": True,
                                                            "severity": "ERROR", "metadata": None})) + "\n"
     steps = [{"write": opened() + materialization("a", {"n": {"raw_value": 1, "type": "__infer__"}}) + check + closed()}]
@@ -47,7 +47,7 @@ def test_results_custom_messages_and_invocation_getters(tmp_path, use_hotpath):
     assert invocation.stdout is None and invocation.stderr is None
 
 
-def test_implicit_materializations_and_the_errors_of_the_single_result_getters(tmp_path, use_hotpath):
+def test_implicit_materializations_and_the_errors_of_the_single_result_getters(tmp_path):
     invocation = PipesSubprocessClient().run(context=StepContext(["a", "b"]), command=script(tmp_path, [{"write": opened() + closed()}]))
     assert invocation.get_results() == [MaterializeResult(AssetKey("a")), MaterializeResult(AssetKey("b"))]
     assert invocation.get_results(implicit_materializations=False) == []
@@ -55,7 +55,7 @@ def test_implicit_materializations_and_the_errors_of_the_single_result_getters(t
         invocation.get_materialize_result()
 
 
-def test_environment_is_merged_in_order(tmp_path, use_hotpath, monkeypatch):
+def test_environment_is_merged_in_order(tmp_path, monkeypatch):
     monkeypatch.setenv("FROM_OS", "os")
     monkeypatch.setenv("OVERRIDDEN", "os")
     out = tmp_path / "env.json"
@@ -71,7 +71,7 @@ def test_environment_is_merged_in_order(tmp_path, use_hotpath, monkeypatch):
     assert seen["DAGSTER_PIPES_CONTEXT"] != "not this" and seen["DAGSTER_PIPES_MESSAGES"]
 
 
-def test_cwd_from_client_or_run(tmp_path, use_hotpath):
+def test_cwd_from_client_or_run(tmp_path):
     code = "import os; open('where', 'w').write(os.getcwd())"
     PipesSubprocessClient(cwd=str(tmp_path)).run(context=StepContext(), command=python(code))
     assert (tmp_path / "where").read_text() == str(tmp_path)
@@ -81,7 +81,7 @@ def test_cwd_from_client_or_run(tmp_path, use_hotpath):
     assert (other / "where").read_text() == str(other)
 
 
-def test_captured_output_never_deadlocks(use_hotpath):
+def test_captured_output_never_deadlocks():
     code = """
         import sys
         chunk = "x" * 1023 + "\\n"
@@ -93,7 +93,7 @@ def test_captured_output_never_deadlocks(use_hotpath):
     assert len(invocation.stdout) == len(invocation.stderr) == 10 * 1024 * 1024
 
 
-def test_a_failure_names_the_exit_code_and_shows_the_tail_of_stderr(use_hotpath):
+def test_a_failure_names_the_exit_code_and_shows_the_tail_of_stderr():
     code = "import sys; sys.stderr.write('early\\n' + 'noise\\n' * 1000 + 'the real problem\\n'); sys.exit(3)"
     with pytest.raises(PipesExecutionError, match="failed with code 3") as info:
         PipesSubprocessClient(forward_stdio=False).run(context=StepContext(), command=python(code))
@@ -101,24 +101,24 @@ def test_a_failure_names_the_exit_code_and_shows_the_tail_of_stderr(use_hotpath)
     assert tail.endswith("the real problem\n") and "early" not in tail and len(tail) == 2000
 
 
-def test_a_failure_includes_the_exception_the_process_reported(tmp_path, use_hotpath):
+def test_a_failure_includes_the_exception_the_process_reported(tmp_path):
     exception = {"message": "bad input", "stack": ["  File s.py\n"], "name": "ValueError", "cause": None, "context": None}
     steps = [{"write": opened() + closed(exception)}, {"exit": 1}]
     with pytest.raises(PipesExecutionError, match="(?s)failed with code 1.*ValueError: bad input"):
         PipesSubprocessClient().run(context=StepContext(), command=script(tmp_path, steps))
 
 
-def test_a_killed_process_names_the_signal(use_hotpath):
+def test_a_killed_process_names_the_signal():
     with pytest.raises(PipesExecutionError, match="was killed by SIGKILL"):
         PipesSubprocessClient().run(context=StepContext(), command=python("import os; os.kill(os.getpid(), 9)"))
 
 
-def test_a_command_that_cannot_start(use_hotpath):
+def test_a_command_that_cannot_start():
     with pytest.raises(PipesExecutionError, match="could not start external process"):
         PipesSubprocessClient().run(context=StepContext(), command=["/nonexistent/program"])
 
 
-def test_context_injector_and_reader_are_configurable(tmp_path, use_hotpath):
+def test_context_injector_and_reader_are_configurable(tmp_path):
     out = tmp_path / "ctx.json"
     client = PipesSubprocessClient(context_injector=PipesEnvContextInjector())
     client.run(context=StepContext("a", partition_key="p"), command=script(tmp_path, [{"context_to": str(out)}]), extras={"e": 1})

@@ -10,11 +10,13 @@ import time
 
 import pytest
 
+from pipes_fast._tailer import FileTailer
 
-def test_reads_only_what_was_appended(hotpath, tmp_path):
+
+def test_reads_only_what_was_appended(tmp_path):
     path = tmp_path / "messages"
     path.write_bytes(b"first\n")
-    with hotpath.FileTailer(path) as tailer:
+    with FileTailer(path) as tailer:
         assert tailer.read() == b"first\n"
         assert tailer.read() == b""
         with open(path, "ab") as f:
@@ -23,9 +25,9 @@ def test_reads_only_what_was_appended(hotpath, tmp_path):
         assert tailer.position == 12
 
 
-def test_a_file_that_does_not_exist_yet(hotpath, tmp_path):
+def test_a_file_that_does_not_exist_yet(tmp_path):
     path = tmp_path / "later"
-    tailer = hotpath.FileTailer(path)
+    tailer = FileTailer(path)
     assert tailer.read() == b""
     assert tailer.wait(timeout=0.01) is False
     path.write_bytes(b"now\n")
@@ -34,11 +36,11 @@ def test_a_file_that_does_not_exist_yet(hotpath, tmp_path):
     tailer.close()
 
 
-def test_reads_in_bounded_chunks(hotpath, tmp_path):
+def test_reads_in_bounded_chunks(tmp_path):
     path = tmp_path / "big"
     data = os.urandom(100_000)
     path.write_bytes(data)
-    tailer = hotpath.FileTailer(path, chunk_bytes=4096)
+    tailer = FileTailer(path, chunk_bytes=4096)
     pieces = []
     while chunk := tailer.read():
         assert len(chunk) <= 4096
@@ -47,10 +49,10 @@ def test_reads_in_bounded_chunks(hotpath, tmp_path):
     tailer.close()
 
 
-def test_wait_wakes_when_another_thread_appends(hotpath, tmp_path):
+def test_wait_wakes_when_another_thread_appends(tmp_path):
     path = tmp_path / "grow"
     path.write_bytes(b"")
-    tailer = hotpath.FileTailer(path)
+    tailer = FileTailer(path)
 
     def append_later():
         time.sleep(0.05)
@@ -65,8 +67,8 @@ def test_wait_wakes_when_another_thread_appends(hotpath, tmp_path):
     tailer.close()
 
 
-def test_stop_wakes_a_waiting_thread(hotpath, tmp_path):
-    tailer = hotpath.FileTailer(tmp_path / "never")
+def test_stop_wakes_a_waiting_thread(tmp_path):
+    tailer = FileTailer(tmp_path / "never")
     result = []
     waiter = threading.Thread(target=lambda: result.append(tailer.wait()))
     waiter.start()
@@ -80,8 +82,8 @@ def test_stop_wakes_a_waiting_thread(hotpath, tmp_path):
     assert tailer.wait() is False  # later waits return at once
 
 
-def test_waiting_does_not_spin(hotpath, tmp_path):
-    tailer = hotpath.FileTailer(tmp_path / "idle")
+def test_waiting_does_not_spin(tmp_path):
+    tailer = FileTailer(tmp_path / "idle")
     cpu = time.process_time()
     tailer.wait(timeout=0.5)
     assert time.process_time() - cpu < 0.25
@@ -96,7 +98,7 @@ def test_tails_a_real_writer_process_to_the_last_byte(hotpath, tmp_path):
         "    os.write(fd, b'line %d\\n' % i)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script, str(path)])
-    tailer = hotpath.FileTailer(path, chunk_bytes=1000)
+    tailer = FileTailer(path, chunk_bytes=1000)
     framer = hotpath.LineFramer()
     lines = []
     while True:
@@ -112,8 +114,8 @@ def test_tails_a_real_writer_process_to_the_last_byte(hotpath, tmp_path):
 
 
 @pytest.mark.parametrize("timeout", [0, 0.001, 0.02])
-def test_wait_honours_short_timeouts(hotpath, tmp_path, timeout):
-    tailer = hotpath.FileTailer(tmp_path / "none")
+def test_wait_honours_short_timeouts(tmp_path, timeout):
+    tailer = FileTailer(tmp_path / "none")
     assert tailer.wait(timeout=timeout) is False
 
 

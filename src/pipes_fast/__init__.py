@@ -15,8 +15,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
     "EXTENSION": "pipes_fast._hotpath",
-    "encode_param": "pipes_fast._hotpath",
-    "decode_param": "pipes_fast._hotpath",
+    "encode_param": "pipes_fast._codec",
+    "decode_param": "pipes_fast._codec",
     "PipesError": "pipes_fast.errors",
     "PipesParamError": "pipes_fast.errors",
     "PipesExecutionError": "pipes_fast.errors",
@@ -46,7 +46,8 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:
     from typing import Any
 
-    from pipes_fast._hotpath import EXTENSION, decode_param, encode_param
+    from pipes_fast._codec import decode_param, encode_param
+    from pipes_fast._hotpath import EXTENSION
     from pipes_fast.assets import AssetKey
     from pipes_fast.clients import PipesClient, PipesClientCompletedInvocation, PipesSubprocessClient
     from pipes_fast.context import StepContext

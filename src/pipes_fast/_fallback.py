@@ -6,14 +6,10 @@ Same names, same behaviour, same structure; used where the extension is not buil
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import json
 import os
 import re
-import threading
-import zlib
 from collections import deque
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
@@ -21,11 +17,10 @@ from typing import Any, Callable, Optional
 import orjson
 
 from pipes_fast.assets import AssetKey
-from pipes_fast.errors import MalformedParams, PipesParamError, require_param
+from pipes_fast.errors import MalformedParams, require_param
 from pipes_fast.protocol import (
     CANONICAL_ENVELOPES,
     DEFAULT_MAX_LINE_BYTES,
-    DEFAULT_MAX_PARAM_BYTES,
     HOT_PATH_MODULES,
     INFERRED_METADATA_TYPE,
     LONG_INTEGER_PATTERN,
@@ -249,86 +244,6 @@ def decode_batch(lines: list[bytes], first_line: int = 1) -> tuple[list[dict], l
             messages.append(message)
         number += 1
     return messages, bad
-
-
-# ----- file tailing -----
-
-_MIN_POLL_SECONDS = 0.001
-_MAX_POLL_SECONDS = 0.05
-
-
-class FileTailer:
-    """Reads what was appended to a file since the last call; the file may not exist yet.
-
-    ``wait`` blocks until there is more to read, ``stop`` is called, or the timeout passes,
-    polling with a bounded adaptive sleep (never a busy spin). Reads are ``chunk_bytes`` at a
-    time: small enough that the messages decoded from one read are dispatched before the garbage
-    collector's first generation fills up, which keeps decoding at full speed.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], chunk_bytes: int = 16 * 1024) -> None:
-        self.path = os.fspath(path)
-        self.chunk_bytes = chunk_bytes
-        self.position = 0
-        self._fd = -1
-        self._stop = threading.Event()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    def stop(self) -> None:
-        """Wake any ``wait`` now and make later ones return at once."""
-        self._stop.set()
-
-    def read(self) -> bytes:
-        """Return up to ``chunk_bytes`` bytes appended since the last call (``b""`` if none)."""
-        if self._fd < 0 and not self._open():
-            return b""
-        data = os.read(self._fd, self.chunk_bytes)
-        self.position += len(data)
-        return data
-
-    def available(self) -> int:
-        """Bytes written to the file and not read yet."""
-        if self._fd < 0 and not self._open():
-            return 0
-        return max(os.fstat(self._fd).st_size - self.position, 0)
-
-    def wait(self, timeout: Optional[float] = None) -> bool:
-        """Wait for unread data; True if there is some, False on stop or timeout."""
-        delay = _MIN_POLL_SECONDS
-        remaining = timeout
-        while True:
-            if self.available() > 0:
-                return True
-            if remaining is not None:
-                if remaining <= 0:
-                    return False
-                delay = min(delay, remaining)
-            if self._stop.wait(delay):
-                return self.available() > 0
-            if remaining is not None:
-                remaining -= delay
-            delay = min(delay * 2, _MAX_POLL_SECONDS)
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def _open(self) -> bool:
-        try:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            return False
-        return True
-
-    def __enter__(self) -> FileTailer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 # ----- metadata values -----
@@ -630,53 +545,3 @@ class JsonLineAppender:
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]
-
-
-# ----- bootstrap codec -----
-
-
-def encode_param(value: Any) -> str:
-    """``base64(zlib(json(value)))``, byte for byte as dagster-pipes encodes it."""
-    try:
-        serialized = json.dumps(value)
-    except (TypeError, ValueError) as exc:
-        raise PipesParamError(f"cannot encode param: value is not JSON-serialisable ({exc})") from None
-    return base64.b64encode(zlib.compress(serialized.encode("utf-8"))).decode("ascii")
-
-
-def decode_param(value: str | bytes, max_bytes: int = DEFAULT_MAX_PARAM_BYTES) -> Any:
-    """Decode a bootstrap param; raise ``PipesParamError`` naming the step that failed.
-
-    ``max_bytes`` bounds the inflated JSON so that a small hostile param cannot exhaust memory.
-    """
-    if not isinstance(value, (str, bytes)):
-        raise PipesParamError(f"cannot decode param: expected str, got {type(value).__name__}")
-    max_encoded = (max_bytes + max_bytes // 1000 + 64) * 4 // 3 + 4
-    if len(value) > max_encoded:
-        raise PipesParamError(
-            f"cannot decode param: {len(value)} characters is longer than any param that "
-            f"inflates to at most {max_bytes} bytes"
-        )
-    try:
-        compressed = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise PipesParamError(f"cannot decode param: not valid base64 ({exc})") from None
-    inflater = zlib.decompressobj()
-    try:
-        raw = inflater.decompress(compressed, max_bytes + 1)
-    except zlib.error as exc:
-        raise PipesParamError(f"cannot decode param: not valid zlib data ({exc})") from None
-    if len(raw) > max_bytes:
-        raise PipesParamError(
-            f"cannot decode param: it inflates past the limit of {max_bytes} bytes"
-        )
-    if not inflater.eof:
-        raise PipesParamError("cannot decode param: zlib data is truncated")
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise PipesParamError(f"cannot decode param: JSON is not valid UTF-8 ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise PipesParamError(f"cannot decode param: not valid JSON ({exc})") from None
-    except RecursionError:
-        raise PipesParamError("cannot decode param: JSON is nested too deeply") from None

@@ -31,10 +31,7 @@ def _select() -> tuple[ModuleType, bool]:
 implementation, EXTENSION = _select()
 
 LineFramer = implementation.LineFramer
-FileTailer = implementation.FileTailer
 decode_batch = implementation.decode_batch
-encode_param = implementation.encode_param
-decode_param = implementation.decode_param
 resolve_metadata = implementation.resolve_metadata
 MetadataValue = implementation.MetadataValue
 MessageRouter = implementation.MessageRouter
@@ -46,14 +43,11 @@ __all__ = [
     "EXTENSION",
     "AssetCheckResult",
     "MaterializeResult",
-    "FileTailer",
     "JsonLineAppender",
     "LineFramer",
     "MessageRouter",
     "MetadataValue",
     "decode_batch",
-    "decode_param",
-    "encode_param",
     "implementation",
     "resolve_metadata",
 ]

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Optional
 
-from pipes_fast import _hotpath
+from pipes_fast import _codec, _hotpath
 from pipes_fast.context import StepContext, build_context_data
 from pipes_fast.handler import PipesMessageHandler
 from pipes_fast.injectors import PipesContextInjector
@@ -71,7 +71,7 @@ class PipesSession:
 
     def get_bootstrap_env_vars(self) -> dict[str, str]:
         """The bootstrap params as environment variables (json, zlib, base64)."""
-        return {name: _hotpath.encode_param(value) for name, value in self.get_bootstrap_params().items()}
+        return {name: _codec.encode_param(value) for name, value in self.get_bootstrap_params().items()}
 
     def get_bootstrap_cli_arguments(self) -> dict[str, str]:
         """The bootstrap params as CLI arguments: ``{"--dagster-pipes-context": ..., ...}``."""

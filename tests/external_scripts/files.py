@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Optional
 
+from pipes_fast._tailer import FileTailer
 from pipes_fast.external import PipesContext, PipesMappingParamsLoader, encode_param
 
 from .orchestrators import SCRIPT
@@ -41,7 +42,8 @@ def bootstrap_env(data: dict[str, Any], messages: dict[str, Any]) -> dict[str, s
 def open_context(messages_path: Path, **overrides: Any) -> PipesContext:
     """A context writing to ``messages_path``, made the way ``open_dagster_pipes`` makes one (but not
     the process-wide instance)."""
-    from pipes_fast.external import PipesDefaultContextLoader, PipesDefaultMessageWriter
+    from pipes_fast._tailer import FileTailer
+from pipes_fast.external import PipesDefaultContextLoader, PipesDefaultMessageWriter
 
     loader = PipesMappingParamsLoader(bootstrap_env(context_data(**overrides), {"path": str(messages_path)}))
     return PipesContext(loader, PipesDefaultContextLoader(), PipesDefaultMessageWriter())
@@ -52,7 +54,7 @@ def read_messages(hotpath: ModuleType, path: Path) -> list[dict[str, Any]]:
     not a message."""
     framer = hotpath.LineFramer()
     lines: list[bytes] = []
-    with hotpath.FileTailer(str(path)) as tailer:
+    with FileTailer(str(path)) as tailer:
         while data := tailer.read():
             lines += framer.feed(data)
     lines += framer.flush()

@@ -38,7 +38,6 @@ def pipes_fast_run(
 ) -> Observation:
     """The (cached) pipes_fast run of a scenario with one pair on one hot-path implementation.
 
-    The caller must hold the ``use_hotpath`` fixture for ``implementation``: the first request runs.
     """
     key = (scenario.id, pair, implementation)
     if key not in _PIPES_FAST_RUNS:

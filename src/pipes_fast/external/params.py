@@ -2,8 +2,8 @@
 
 Two params, ``DAGSTER_PIPES_CONTEXT`` and ``DAGSTER_PIPES_MESSAGES``, each ``base64(zlib(json))``,
 come as environment variables (the default) or as ``--dagster-pipes-context`` /
-``--dagster-pipes-messages`` command-line arguments. The codec is pipes_fast's hot-path one,
-loaded on first use.
+``--dagster-pipes-messages`` command-line arguments. The codec is pipes_fast's own
+(``pipes_fast._codec``), loaded on first use.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def encode_param(value: Any) -> str:
     """``base64(zlib(json(value)))``, as dagster-pipes encodes it; raises DagsterPipesError if
     ``value`` is not JSON-serializable."""
-    from pipes_fast._hotpath import encode_param as encode
+    from pipes_fast._codec import encode_param as encode
     from pipes_fast.errors import PipesParamError
 
     try:
@@ -38,7 +38,7 @@ def encode_param(value: Any) -> str:
 def decode_param(value: str) -> Any:
     """The value of an encoded param; raises ``PipesParamError`` (a ``ValueError``) naming the step
     that failed (base64, zlib, size, JSON)."""
-    from pipes_fast._hotpath import decode_param as decode
+    from pipes_fast._codec import decode_param as decode
 
     return decode(value)
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from pipes_fast import _hotpath
 from pipes_fast._files import write_private_file
+from pipes_fast._tailer import FileTailer
 from pipes_fast._gc import relaxed_gc
 from pipes_fast.protocol import PipesParams
 from pipes_fast.readers.base import MessageStream, PipesMessageReader
@@ -42,7 +42,7 @@ class PipesFileMessageReader(PipesMessageReader):
     @contextmanager
     def read_messages(self, handler: PipesMessageHandler) -> Iterator[PipesParams]:
         write_private_file(self.path)
-        tailer = _hotpath.FileTailer(self.path)
+        tailer = FileTailer(self.path)
         session_closed = threading.Event()
         thread = threading.Thread(
             target=self._pump, args=(handler, tailer, session_closed), name="pipes_fast file reader", daemon=True
