@@ -13,6 +13,8 @@ import pytest
 
 from pipes_fast import _hotpath
 
+pytest_plugins = ["reliability_plugin"]  # the reliability marker's case ids, --reliability-json, observe
+
 IMPLEMENTATIONS = ("compiled", "pure")
 
 

@@ -1,0 +1,187 @@
+"""The reliability cases and the pytest plugin that records how their tests fared.
+
+A test names the case it guards with ``@pytest.mark.reliability("<case id>")``; the id must be a key
+of ``CASES`` (anything else stops the run at collection). With ``--reliability-json PATH`` the
+outcome of every such test is written to PATH for ``tools/reliability_report.py``, which renders
+``docs/RELIABILITY.md``. Tests that run a scenario under Dagster's own orchestration describe what
+Dagster did with the ``observe`` fixture.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MARKER = "reliability"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One reliability case: its title, what is tried, and why Dagster is not compared (if not)."""
+
+    title: str
+    tried: str
+    no_dagster_test: str = "n/a: no Dagster-side test applies"
+
+
+CASES: dict[str, Case] = {
+    "torn-writes": Case(
+        "Torn writes", "a message line written in two pieces, the reader looking in between"),
+    "garbage-lines": Case(
+        "Garbage lines", "lines that are not messages (bad JSON, no version field, invalid UTF-8, a torn line) "
+        "between real messages"),
+    "huge-lines": Case(
+        "Huge lines", "a 20 MiB message line; a line past the line limit"),
+    "file-replaced": Case(
+        "Message file replaced", "the message file removed, replaced or truncated under the reader, then written again"),
+    "sigkill-writer": Case(
+        "Writer killed", "the external process SIGKILLed right after reporting, in the middle of a line"),
+    "close-race": Case(
+        "Race at session close", "a write landing between the reader's last read and its check of the closed flag",
+        "n/a: not reproducible cheaply (Dagster's reader reads to the end of the file after the session "
+        "closes, so the window is a scheduling accident)"),
+    "handler-exceptions": Case(
+        "Exceptions while handling a message", "a lone surrogate in log_external_stream text, a closed stdout, a "
+        "non-string log message, wrongly typed `closed` exception fields, unknown methods, messages after `closed`"),
+    "drain-memory": Case(
+        "Constant memory while draining", "a consumer draining custom messages as they come, through session close"),
+    "unsafe-files": Case(
+        "Unsafe message and context paths", "message or context paths that are symbolic links, FIFOs or other "
+        "non-regular files"),
+    "param-bombs": Case(
+        "Bootstrap param bombs", "a bootstrap param that decompresses to far more than the size limit"),
+    "bootstrap-errors": Case(
+        "Hostile bootstrap params", "bootstrap params that are not base64, zlib, UTF-8, JSON or the right shape"),
+    "chatty-child": Case(
+        "Chatty child", "a child writing megabytes to captured stdout and stderr"),
+    "grandchild-stdout": Case(
+        "Grandchild holding stdout", "a grandchild process that keeps the captured stdout open after the child exits"),
+    "termination": Case(
+        "Termination", "SIGINT or SIGTERM to the orchestrator while the child runs; a child that ignores SIGINT"),
+    "repeated-signals": Case(
+        "Repeated signals", "a second SIGTERM/SIGINT during the termination grace period"),
+    "concurrent-sessions": Case(
+        "Concurrent sessions", "32 sessions at once in one orchestrator, each with its own external process"),
+    "concurrent-writers": Case(
+        "Concurrent writers", "threads and forked processes appending to one message file at once"),
+}
+
+_OBSERVATIONS = pytest.StashKey[list[str]]()
+
+
+def case_of(item: pytest.Item) -> str | None:
+    """The case id the item's reliability marker names, or None without one."""
+    marker = item.get_closest_marker(MARKER)
+    if marker is None:
+        return None
+    if len(marker.args) != 1 or marker.kwargs or not isinstance(marker.args[0], str):
+        raise pytest.UsageError(f"{item.nodeid}: use @pytest.mark.{MARKER}('<case id>') with one case id")
+    return marker.args[0]
+
+
+def implementation_in_use() -> tuple[str, bool]:
+    """The hot-path module in use in this process, and whether it is the compiled extension."""
+    from pipes_fast import _hotpath
+
+    return _hotpath.implementation.__name__, _hotpath.EXTENSION
+
+
+def implementation_free_id(item: pytest.Item) -> str:
+    """The node id without the ``hotpath`` parameter's id: the same test under both implementations."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "hotpath" not in callspec.params:
+        return item.nodeid
+    ids = callspec.id.split("-")
+    ids.remove(callspec.params["hotpath"])
+    base = item.nodeid[: -len(callspec.id) - 2]
+    return f"{base}[{'-'.join(ids)}]" if ids else base
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--reliability-json", metavar="PATH", default=None,
+                     help="write the outcome of every reliability-marked test to PATH (JSON)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("reliability_json")
+    if path:
+        config.pluginmanager.register(Recorder(Path(path)), "reliability-recorder")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuses unknown case ids, before any marker selection drops the item."""
+    unknown = sorted({f"{item.nodeid}: {case!r}" for item in items if (case := case_of(item)) and case not in CASES})
+    if unknown:
+        raise pytest.UsageError(
+            "unknown reliability case id(s):\n  " + "\n  ".join(unknown) + f"\nknown ids: {', '.join(CASES)}")
+
+
+@pytest.fixture
+def observe(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """``observe(text)`` records, for the report, what Dagster did in this reliability test."""
+    if case_of(request.node) is None:
+        pytest.fail("the observe fixture is for tests marked @pytest.mark.reliability(...)")
+    return request.node.stash.setdefault(_OBSERVATIONS, []).append
+
+
+_WORSE = {"passed": 0, "skipped": 1, "failed": 2}
+
+
+class Recorder:
+    """Collects the reliability tests' outcomes and writes them out at the end of the session."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.implementation, self.extension = implementation_in_use()
+        self.items: dict[str, pytest.Item] = {}
+        self.outcomes: dict[str, str] = {}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Keeps reliability tests; of those parametrized by ``hotpath``, keeps the implementation
+        in use (the other one is recorded by the run that uses it)."""
+        in_use = "compiled" if self.extension else "pure"
+        keep, drop = [], []
+        for item in items:
+            callspec = getattr(item, "callspec", None)
+            other = case_of(item) and callspec is not None and callspec.params.get("hotpath", in_use) != in_use
+            (drop if other else keep).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+        self.items = {item.nodeid: item for item in items if case_of(item)}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keeps the worst of the phases: a failed setup or teardown fails the test, a skip skips it."""
+        if report.nodeid in self.items and (report.when == "call" or not report.passed):
+            previous = self.outcomes.get(report.nodeid, "passed")
+            self.outcomes[report.nodeid] = max(previous, report.outcome, key=_WORSE.__getitem__)
+
+    def record(self, item: pytest.Item) -> dict[str, Any]:
+        """What the report needs to know about one test."""
+        doc = inspect.getdoc(getattr(item, "obj", None)) or ""
+        return {
+            "case": case_of(item),
+            "nodeid": item.nodeid,
+            "test": implementation_free_id(item),
+            "outcome": self.outcomes.get(item.nodeid, "not run"),
+            "doc": doc.splitlines()[0] if doc else "",
+            "side": "dagster" if "observe" in item.fixturenames else "pipes_fast",
+            "observations": item.stash.get(_OBSERVATIONS, []),
+        }
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        data = {
+            "implementation": self.implementation,
+            "extension": self.extension,
+            "exitstatus": int(exitstatus),
+            "tests": [self.record(item) for item in self.items.values()],
+        }
+        self.path.write_text(json.dumps(data, indent=1))
