@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import zlib
 
 import dagster_pipes
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 import pipes_fast
 from pipes_fast import _codec
-from pipes_fast.errors import PipesError
+from pipes_fast.errors import PipesError, PipesParamError
 
 # every JSON value, big integers included (the codec uses the standard json module)
 any_json = st.recursive(
@@ -49,13 +50,45 @@ def _b64(raw: bytes) -> str:
         (_b64(zlib.compress(b"{not json")), "not valid JSON"),
         (_b64(zlib.compress(b'"\xff\xfe"')), "not valid UTF-8"),
         (_b64(zlib.compress(b"[" * 100_000 + b"]" * 100_000)), "nested too deeply"),
+        (_b64(zlib.compress(b"[" + b"7" * (sys.get_int_max_str_digits() + 1) + b"]")), "integer string conversion"),
+        ("", "it is empty"),
+        (" \n", "it is empty"),
         (12345, "expected str, got int"),
     ],
 )
+@pytest.mark.reliability("bootstrap-errors")
 def test_hostile_params_raise_a_pipes_error_naming_the_step(param, step):
     with pytest.raises(PipesError, match=step) as info:
         _codec.decode_param(param)
     assert "cannot decode param" in str(info.value)
+
+
+@pytest.mark.reliability("param-bombs")
+def _layered(raw: bytes) -> st.SearchStrategy[str]:
+    """``raw`` as it would reach each decoding step: bare, base64 only, base64 of zlib."""
+    return st.sampled_from([raw.decode("latin-1"), _b64(raw), _b64(zlib.compress(raw))])
+
+
+# input that fails at every step: arbitrary text and bytes, base64 of arbitrary bytes, zlib of
+# arbitrary bytes and text, JSON-like text with huge numbers and deep nesting
+hostile = (
+    st.text()
+    | st.binary()
+    | st.binary().flatmap(_layered)
+    | st.text().map(str.encode).flatmap(_layered)
+    | st.integers(1, 2 * sys.get_int_max_str_digits()).map(lambda n: ("-" + "9" * n).encode()).flatmap(_layered)
+    | st.integers(1, 5000).map(lambda n: b"[" * n).flatmap(_layered)
+)
+
+
+@pytest.mark.reliability("bootstrap-errors")
+@settings(deadline=None, max_examples=300)
+@given(param=hostile)
+def test_only_a_param_error_comes_out_of_hostile_input(param):
+    try:
+        _codec.decode_param(param)
+    except PipesParamError as error:
+        assert str(error).startswith("cannot decode param: ")
 
 
 def test_a_decompression_bomb_stops_at_the_limit():

@@ -38,8 +38,11 @@ def decode_param(value: str | bytes, max_bytes: int = DEFAULT_MAX_PARAM_BYTES) -
             f"cannot decode param: {len(value)} characters is longer than any param that "
             f"inflates to at most {max_bytes} bytes"
         )
+    value = value.strip()
+    if not value:
+        raise PipesParamError("cannot decode param: it is empty")
     try:
-        compressed = base64.b64decode(value.strip(), validate=True)
+        compressed = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise PipesParamError(f"cannot decode param: not valid base64 ({exc})") from None
     inflater = zlib.decompressobj()
@@ -54,10 +57,14 @@ def decode_param(value: str | bytes, max_bytes: int = DEFAULT_MAX_PARAM_BYTES) -
     if not inflater.eof:
         raise PipesParamError("cannot decode param: zlib data is truncated")
     try:
-        return json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PipesParamError(f"cannot decode param: JSON is not valid UTF-8 ({exc})") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PipesParamError(f"cannot decode param: not valid JSON ({exc})") from None
+    except ValueError as exc:  # an integer past sys.get_int_max_str_digits()
+        raise PipesParamError(f"cannot decode param: its JSON holds a value Python refuses ({exc})") from None
     except RecursionError:
         raise PipesParamError("cannot decode param: JSON is nested too deeply") from None
