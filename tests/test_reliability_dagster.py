@@ -1,0 +1,305 @@
+"""What Dagster 1.13's own orchestration does in the reliability cases, for docs/RELIABILITY.md.
+
+Each test runs a case's scenario inside a real Dagster op (``dagster.open_pipes_session`` with
+Dagster's file readers and injectors), asserts what Dagster does — so it fails when Dagster changes —
+and records it in words with ``observe``. The pipes_fast side of each case is guarded elsewhere.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import dagster
+import pytest
+
+from external_scripts.orchestrators import QUIET
+from helpers import closed, custom, opened
+from pipes_fast.protocol import make_message
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnhandledThreadExceptionWarning",  # Dagster's reader thread dies, on purpose here
+    "ignore::dagster.PreviewWarning",
+)
+FRAMEWORK_EXCEPTION = "[pipes] framework exception occurred in PipesFileMessageReader reader thread"
+NO_CLOSED = "[pipes] did not receive closed message from external process"
+WAIT = 10.0  # seconds allowed for anything awaited below
+
+
+@dataclass
+class DagsterRun:
+    """What a Dagster step got from its Pipes session."""
+
+    custom_messages: list[Any]
+    reader_errors: list[str]
+    """Class names of the exceptions that killed the reader thread (framework-exception events)."""
+    warnings: list[str]
+    step_succeeded: bool
+
+    def summary(self, sent: list[Any]) -> str:
+        """The run in words: how the reader ended, what was delivered of what was sent."""
+        if self.reader_errors:
+            ending = f"the reader thread dies on a {self.reader_errors[0]} (a framework-exception engine event)"
+        else:
+            ending = "the reader thread runs to the end"
+        step = "succeeds" if self.step_succeeded else "fails"
+        return f"{ending}; custom messages delivered: {self.custom_messages} of {sent}; the step {step}."
+
+
+Body = Callable[[Any, Path], None]
+"""Runs inside the open session: (Dagster's PipesSession, the message file)."""
+
+
+def run_in_dagster(body: Body, reader: Optional[dagster.PipesMessageReader] = None,
+                   injector: Optional[dagster.PipesContextInjector] = None) -> DagsterRun:
+    """``body`` inside ``dagster.open_pipes_session`` in a one-op job; what the step got."""
+    delivered: list[Any] = []
+
+    @dagster.op
+    def step(context):  # noqa: ANN001, ANN202 - Dagster checks the annotation by identity
+        with dagster.open_pipes_session(
+            context=context,
+            context_injector=injector or dagster.PipesEnvContextInjector(),
+            message_reader=reader or dagster.PipesTempFileMessageReader(),
+        ) as session:
+            body(session, Path(session.message_reader_params["path"]))
+        delivered.extend(session.get_custom_messages())
+
+    @dagster.job
+    def job() -> None:
+        step()
+
+    instance = dagster.DagsterInstance.ephemeral()
+    result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
+    logs = instance.all_logs(result.run_id)
+    return DagsterRun(
+        custom_messages=delivered,
+        reader_errors=[entry.dagster_event.event_specific_data.error.cls_name  # type: ignore[union-attr]
+                       for entry in logs if entry.user_message.startswith(FRAMEWORK_EXCEPTION)],
+        warnings=[entry.user_message for entry in logs if entry.level == logging.WARNING],
+        step_succeeded=result.success,
+    )
+
+
+def append(*chunks: str | bytes) -> Body:
+    """A body appending each chunk to the message file with one write."""
+    def body(session: Any, path: Path) -> None:
+        for chunk in chunks:
+            with open(path, "ab") as file:
+                file.write(chunk if isinstance(chunk, bytes) else chunk.encode())
+    return body
+
+
+def ascii_line(method: str, params: Any) -> str:
+    """A message line with non-ASCII escaped, as json.dumps writes it (lone surrogates included)."""
+    return json.dumps(make_message(method, params)) + "\n"  # type: ignore[arg-type]
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Waits for ``condition``, at most ``WAIT`` seconds."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.01)
+
+
+def reader_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.endswith("(_reader_thread)")]
+
+
+# ----- the stream -----
+
+
+@pytest.mark.reliability("garbage-lines")
+@pytest.mark.parametrize(("what", "garbage", "error", "delivered"), [
+    pytest.param("A line that is not JSON", "not json\n", "JSONDecodeError", [1], id="not-json"),
+    pytest.param("A JSON line without the version field", '{"no": "version"}\n', "KeyError", [1], id="no-version-field"),
+    pytest.param("A line of invalid UTF-8", b"\xff\xfe\n", "UnicodeDecodeError", [], id="invalid-utf8"),
+])
+def test_dagster_stops_at_the_first_line_that_is_not_a_message(
+        what: str, garbage: str | bytes, error: str, delivered: list[Any], observe: Callable[[str], None]) -> None:
+    """One bad line between two custom messages, written at once."""
+    run = run_in_dagster(append(opened() + custom(1), garbage, custom(2) + closed()))
+    assert run.reader_errors == [error]
+    assert run.custom_messages == delivered
+    assert run.step_succeeded
+    lost_before = " (the lines decoded in the same read are lost with it, `opened` included)" if not delivered else ""
+    observe(f"{what}{lost_before}: {run.summary([1, 2])}")
+
+
+@pytest.mark.reliability("torn-writes")
+def test_dagster_loses_a_torn_write_and_everything_after_it(observe: Callable[[str], None]) -> None:
+    """Half a message, then (once Dagster's reader has looked) the rest of it and one more."""
+    whole = custom(1)
+
+    def body(session: Any, path: Path) -> None:
+        append(opened() + whole[:20])(session, path)
+        wait_until(lambda: not reader_threads(), "Dagster's reader to read the half line")
+        append(whole[20:] + custom(2) + closed())(session, path)
+
+    run = run_in_dagster(body)
+    assert run.reader_errors == ["JSONDecodeError"]
+    assert run.custom_messages == []
+    observe(f"The reader takes the half line for a whole one: {run.summary([1, 2])}")
+
+
+@pytest.mark.reliability("huge-lines")
+def test_dagster_holds_a_huge_line_whole(monkeypatch: pytest.MonkeyPatch, observe: Callable[[str], None]) -> None:
+    """A 20 MiB message, complete in the file before Dagster's reader gets to it."""
+    held, release = threading.Event(), threading.Event()
+
+    class HeldStdout(io.StringIO):
+        """Dagster's reader writes log_external_stream text here: the first write waits for the test."""
+
+        def write(self, text: str) -> int:
+            if not held.is_set():
+                held.set()
+                release.wait(WAIT)
+            return super().write(text)
+
+    big = "x" * (20 * 1024 * 1024)
+
+    def body(session: Any, path: Path) -> None:
+        stream = ascii_line("log_external_stream", {"stream": "stdout", "text": "hold", "extras": {}})
+        append(opened() + stream)(session, path)
+        assert held.wait(WAIT), "Dagster's reader never wrote the stream text"
+        append(custom(big) + custom("after") + closed())(session, path)
+        release.set()
+
+    monkeypatch.setattr(sys, "stdout", HeldStdout())
+    run = run_in_dagster(body)
+    assert run.reader_errors == []
+    assert run.custom_messages == [big, "after"]
+    observe("A 20 MiB line already whole in the file arrives whole: Dagster has no line limit and holds any "
+            "line in memory at once (a reader that reaches a line while it is being written tears it, as above).")
+
+
+@pytest.mark.reliability("file-replaced")
+def test_dagster_keeps_reading_a_removed_message_file(observe: Callable[[str], None]) -> None:
+    """The message file removed after the first message, then written again at the same path."""
+    def body(session: Any, path: Path) -> None:
+        append(opened() + custom(1))(session, path)
+        wait_until(lambda: list(session.get_custom_messages()) == [1], "the first message")
+        path.unlink()
+        append(custom(2) + closed())(session, path)
+
+    run = run_in_dagster(body)
+    assert run.reader_errors == []
+    assert run.custom_messages == [1]
+    assert any(warning.startswith(NO_CLOSED) for warning in run.warnings)
+    observe("The reader keeps the removed file open and never sees the new one: "
+            f"{run.summary([1, 2])} It warns that no `closed` message arrived.")
+
+
+@pytest.mark.reliability("sigkill-writer")
+def test_dagster_keeps_what_a_killed_writer_reported(tmp_path: Path, observe: Callable[[str], None]) -> None:
+    """A dagster_pipes script reports 200 custom messages, then SIGKILLs itself."""
+    script = tmp_path / "killed.py"
+    script.write_text(
+        "import os, signal\n"
+        "from dagster_pipes import open_dagster_pipes\n"
+        "with open_dagster_pipes() as pipes:\n"
+        "    for index in range(200):\n"
+        "        pipes.report_custom_message(index)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    codes: list[int] = []
+
+    def body(session: Any, path: Path) -> None:
+        env = {**os.environ, **session.get_bootstrap_env_vars()}
+        codes.append(subprocess.run([sys.executable, str(script)], env=env, timeout=60, check=False).returncode)
+
+    run = run_in_dagster(body)
+    assert codes == [-9]
+    assert run.reader_errors == []
+    assert run.custom_messages == list(range(200))
+    assert any(warning.startswith(NO_CLOSED) for warning in run.warnings)
+    observe("All 200 messages reported before the SIGKILL arrive (dagster-pipes writes each whole); Dagster "
+            "warns that no `closed` message arrived.")
+
+
+# ----- handling one message -----
+
+LONE_SURROGATE = ascii_line("log_external_stream", {"stream": "stdout", "text": "\ud800", "extras": {}})
+STREAM_TEXT = ascii_line("log_external_stream", {"stream": "stdout", "text": "x", "extras": {}})
+BAD_CLOSED = ascii_line("closed", {"exception": {"message": 1, "stack": "s", "name": None, "cause": None, "context": None}})
+
+
+def utf8_stdout(closed: bool) -> io.TextIOWrapper:
+    """A strict UTF-8 stdout, as Python gives a process on a pipe or terminal; closed if asked."""
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    if closed:
+        stream.close()
+    return stream
+
+
+@pytest.mark.reliability("handler-exceptions")
+@pytest.mark.parametrize(("what", "message", "stdout", "error"), [
+    pytest.param("A `log` message whose message is 42", ascii_line("log", {"message": 42, "level": "info"}), None,
+                 "ParameterCheckError", id="non-string-log"),
+    pytest.param("A lone surrogate in `log_external_stream` text (stdout strict UTF-8, as on a pipe or terminal)",
+                 LONE_SURROGATE, "open", "UnicodeEncodeError", id="lone-surrogate-stream"),
+    pytest.param("`log_external_stream` with stdout closed", STREAM_TEXT, "closed", "ValueError", id="closed-stdout"),
+    pytest.param("An unknown method", ascii_line("teleport", {}), None, "DagsterPipesExecutionError", id="unknown-method"),
+    pytest.param("A `closed` exception whose message is 1", BAD_CLOSED, None, "TypeError",
+                 id="badly-typed-closed-exception"),
+])
+def test_dagster_stops_reading_when_handling_one_message_fails(
+        what: str, message: str, stdout: Optional[str], error: str, monkeypatch: pytest.MonkeyPatch,
+        observe: Callable[[str], None]) -> None:
+    """A message whose handling raises, between two custom messages."""
+    if stdout:
+        monkeypatch.setattr(sys, "stdout", utf8_stdout(closed=stdout == "closed"))
+    run = run_in_dagster(append(opened() + custom(1) + message + custom(2) + closed()))
+    assert run.reader_errors == [error]
+    assert run.custom_messages == [1]
+    observe(f"{what}: {run.summary([1, 2])}")
+
+
+@pytest.mark.reliability("handler-exceptions")
+def test_dagster_warns_about_every_message_after_closed(observe: Callable[[str], None]) -> None:
+    """50 custom messages after ``closed``."""
+    run = run_in_dagster(append(opened() + closed() + "".join(custom(i) for i in range(50))))
+    after_closed = [w for w in run.warnings if w.startswith("[pipes] unexpected message received after closed")]
+    assert len(after_closed) == 50
+    assert run.custom_messages == list(range(50))
+    observe(f"Each of 50 messages after `closed` is delivered with its own warning ({len(after_closed)} warnings, "
+            "no cap).")
+
+
+# ----- files -----
+
+
+@pytest.mark.reliability("unsafe-files")
+@pytest.mark.parametrize("which", ["message", "context"])
+def test_dagster_follows_a_symlinked_path_into_another_file(
+        tmp_path: Path, which: str, observe: Callable[[str], None]) -> None:
+    """The message or context path is a symbolic link to a file that holds something else."""
+    victim, link = tmp_path / "victim.txt", tmp_path / "link"
+    victim.write_text("precious\n")
+    link.symlink_to(victim)
+    after: list[str] = []
+
+    def body(session: Any, path: Path) -> None:
+        after.append(victim.read_text())
+
+    if which == "message":
+        run_in_dagster(body, reader=dagster.PipesFileMessageReader(str(link)))
+        assert after == [""]
+        observe("`PipesFileMessageReader` on a symbolic link opens it with `open(path, 'w')`: the link is followed "
+                "and the file it points to is truncated to 0 bytes.")
+    else:
+        run_in_dagster(body, injector=dagster.PipesFileContextInjector(str(link)))
+        assert json.loads(after[0])["job_name"] == "job"
+        observe("`PipesFileContextInjector` on a symbolic link follows it and overwrites the file it points to "
+                "with the context JSON, extras included.")
+    assert not link.is_symlink() and victim.exists()
