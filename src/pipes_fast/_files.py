@@ -1,17 +1,85 @@
-"""Files that may hold secrets: created readable and writable by their owner only."""
+"""Files that may hold secrets: owner-only, created without following links, never blocking."""
 
 from __future__ import annotations
 
 import os
+import stat
+
+from pipes_fast.errors import PipesError
+
+FileId = tuple[int, int]
+"""A file's identity: ``(st_dev, st_ino)``."""
+
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISREG, "a regular file"),
+)
 
 
-def write_private_file(path: str, data: bytes = b"") -> None:
-    """Create or truncate ``path`` with mode 0600 and write ``data`` to it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def describe(mode: int) -> str:
+    """What kind of file ``mode`` (an ``st_mode``) is, in words: "a symbolic link", "a FIFO", ..."""
+    return next((name for is_kind, name in _KINDS if is_kind(mode)), "a special file")
+
+
+def file_id(info: os.stat_result) -> FileId:
+    """The identity of the file ``info`` describes."""
+    return info.st_dev, info.st_ino
+
+
+def open_private_file(path: str, data: bytes = b"", *, what: str, exclusive: bool = False) -> int:
+    """Create ``path`` readable and writable by its owner only, holding ``data``; return a
+    descriptor open on it for writing (the caller closes it).
+
+    A symbolic link at ``path`` is never followed and a FIFO never blocks: anything but a regular
+    file is refused with a :class:`PipesError` naming ``what`` (e.g. "message file"), the path and
+    what is there. An existing regular file is truncated, or refused if ``exclusive``.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
+        fd = os.open(path, flags | (os.O_EXCL if exclusive else 0), 0o600)
+    except OSError as exc:
+        raise PipesError(_cannot_create(path, what, exc)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise PipesError(_not_regular(path, what, info.st_mode))
+        os.ftruncate(fd, 0)  # only now: truncating is safe once fstat shows a regular file
         os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
+
+
+def remove_if_same(path: str, fd: int) -> None:
+    """Remove ``path`` if it still names the file open as ``fd``; leave whatever replaced it, and do
+    nothing if it is gone. The open descriptor keeps the file's inode from being reused, so a
+    replacement is never taken for it (one made between the check and the removal is not seen)."""
+    try:
+        if file_id(os.lstat(path)) == file_id(os.fstat(fd)):
+            os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def _cannot_create(path: str, what: str, exc: OSError) -> str:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        mode = stat.S_IFREG
+    if stat.S_ISREG(mode):
+        return f"cannot create the {what} {path}: {exc.strerror}"
+    return _not_regular(path, what, mode)
+
+
+def _not_regular(path: str, what: str, mode: int) -> str:
+    why = "; pipes_fast does not follow links to write its files" if stat.S_ISLNK(mode) else ""
+    return f"refusing to use {path} as the {what}: it is {describe(mode)}, not a regular file{why}"

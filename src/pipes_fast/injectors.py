@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from pipes_fast._files import write_private_file
+from pipes_fast._files import open_private_file, remove_if_same
 from pipes_fast.errors import PipesError
 from pipes_fast.protocol import PipesContextData, PipesParams
 
@@ -38,23 +38,33 @@ class PipesEnvContextInjector(PipesContextInjector):
 
 
 class PipesFileContextInjector(PipesContextInjector):
-    """Writes the context data to ``path`` (owner-only) and deletes it when the session closes."""
+    """Writes the context data to ``path`` (owner-only) and deletes it when the session closes.
+
+    The file is never written through a symbolic link; anything but a regular file at ``path`` is
+    refused with a :class:`PipesError`. An existing regular file is overwritten.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = os.fspath(path)
 
+    def inject_context(self, context_data: PipesContextData) -> AbstractContextManager[PipesParams]:
+        return self._inject(context_data, exclusive=False)
+
     @contextmanager
-    def inject_context(self, context_data: PipesContextData) -> Iterator[PipesParams]:
+    def _inject(self, context_data: PipesContextData, *, exclusive: bool) -> Iterator[PipesParams]:
+        """``inject_context``; ``exclusive`` refuses an existing file (the caller's own folder)."""
         try:
             payload = json.dumps(context_data).encode()
         except (TypeError, ValueError) as exc:
             raise PipesError(f"the context data is not JSON-serialisable (check the extras): {exc}") from None
-        write_private_file(self.path, payload)
+        fd = open_private_file(self.path, payload, what="context file", exclusive=exclusive)
         try:
             yield {"path": self.path}
         finally:
-            if os.path.exists(self.path):
-                os.remove(self.path)
+            try:
+                remove_if_same(self.path, fd)
+            finally:
+                os.close(fd)
 
     def no_messages_debug_text(self) -> str:
         return f"Attempted to inject context via file {self.path}"
@@ -66,7 +76,7 @@ class PipesTempFileContextInjector(PipesContextInjector):
     @contextmanager
     def inject_context(self, context_data: PipesContextData) -> Iterator[PipesParams]:
         with tempfile.TemporaryDirectory(prefix="pipes_fast-") as folder:
-            with PipesFileContextInjector(os.path.join(folder, "context")).inject_context(context_data) as params:
+            with PipesFileContextInjector(os.path.join(folder, "context"))._inject(context_data, exclusive=True) as params:
                 yield params
 
     def no_messages_debug_text(self) -> str:

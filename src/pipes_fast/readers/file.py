@@ -7,10 +7,10 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from pipes_fast._files import write_private_file
+from pipes_fast._files import open_private_file, remove_if_same
 from pipes_fast._tailer import FileTailer
 from pipes_fast._gc import relaxed_gc
 from pipes_fast.protocol import PipesParams
@@ -25,10 +25,16 @@ _log = logging.getLogger(__name__)
 class PipesFileMessageReader(PipesMessageReader):
     """Reads messages by tailing ``path``, on a background thread, for the span of the session.
 
-    The file is created empty (owner-only) when the session opens and, with ``cleanup_file``,
-    deleted when it closes. Torn writes wait for their newline; lines that are not messages are
-    reported with their line number and skipped.
+    The file is created empty (owner-only, never through a symbolic link; anything but a regular
+    file at ``path`` is refused) when the session opens and, with ``cleanup_file``, deleted when it
+    closes. Torn writes wait for their newline; lines that are not messages are reported with
+    their line number and skipped. The path is followed like ``tail -F``: when the file is
+    removed, replaced or truncated, the rest of it is read, then the new file from its start,
+    with a warning.
     """
+
+    _tailer_class: type[FileTailer] = FileTailer
+    """Where a subclass of :class:`FileTailer` can be plugged in (tests use one to time a write)."""
 
     def __init__(self, path: str, include_stdio_in_messages: bool = False, cleanup_file: bool = True) -> None:
         self.path = os.fspath(path)
@@ -39,10 +45,14 @@ class PipesFileMessageReader(PipesMessageReader):
     def on_launched(self, launched_payload: Any) -> None:
         self.launched_payload = launched_payload
 
+    def read_messages(self, handler: PipesMessageHandler) -> AbstractContextManager[PipesParams]:
+        return self._read_messages(handler, exclusive=False)
+
     @contextmanager
-    def read_messages(self, handler: PipesMessageHandler) -> Iterator[PipesParams]:
-        write_private_file(self.path)
-        tailer = FileTailer(self.path)
+    def _read_messages(self, handler: PipesMessageHandler, *, exclusive: bool) -> Iterator[PipesParams]:
+        """``read_messages``; ``exclusive`` refuses an existing file (the caller's own folder)."""
+        os.close(open_private_file(self.path, what="message file", exclusive=exclusive))
+        tailer = self._tailer_class(self.path, warn=lambda why: handler._log.warning(f"[pipes] {why}"))
         session_closed = threading.Event()
         thread = threading.Thread(
             target=self._pump, args=(handler, tailer, session_closed), name="pipes_fast file reader", daemon=True
@@ -54,19 +64,27 @@ class PipesFileMessageReader(PipesMessageReader):
             session_closed.set()
             tailer.stop()
             thread.join()
-            tailer.close()
-            if self.cleanup_file and os.path.exists(self.path):
-                os.remove(self.path)
+            try:
+                if self.cleanup_file and tailer.fileno() >= 0:
+                    remove_if_same(self.path, tailer.fileno())
+            finally:
+                tailer.close()
 
-    def _pump(self, handler: PipesMessageHandler, tailer: Any, session_closed: threading.Event) -> None:
-        stream = MessageStream(handler, f"line of file {self.path}")
+    def _pump(self, handler: PipesMessageHandler, tailer: FileTailer, session_closed: threading.Event) -> None:
+        source = f"line of file {self.path}"
+        stream = MessageStream(handler, source)
+        restarts = tailer.restarts
         try:
             with relaxed_gc():
                 while True:
+                    closing = session_closed.is_set()  # seen before the read: what was written before is read now
                     data = tailer.read()
+                    if tailer.restarts != restarts:  # a new file, or this one truncated: its torn line ends here
+                        stream.close()
+                        stream, restarts = MessageStream(handler, source), tailer.restarts
                     if data:
                         stream.feed(data)
-                    elif session_closed.is_set():
+                    elif closing:
                         break
                     else:
                         tailer.wait()
@@ -89,7 +107,7 @@ class PipesTempFileMessageReader(PipesMessageReader):
     def read_messages(self, handler: PipesMessageHandler) -> Iterator[PipesParams]:
         with tempfile.TemporaryDirectory(prefix="pipes_fast-") as folder:
             reader = PipesFileMessageReader(os.path.join(folder, "messages"), self.include_stdio_in_messages)
-            with reader.read_messages(handler) as params:
+            with reader._read_messages(handler, exclusive=True) as params:
                 yield params
 
     def no_messages_debug_text(self) -> str:
