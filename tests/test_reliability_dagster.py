@@ -129,7 +129,8 @@ def reader_threads() -> list[threading.Thread]:
 def test_dagster_stops_at_the_first_line_that_is_not_a_message(
         what: str, garbage: str | bytes, error: str, delivered: list[Any], observe: Callable[[str], None]) -> None:
     """One bad line between two custom messages, written at once."""
-    run = run_in_dagster(append(opened() + custom(1), garbage, custom(2) + closed()))
+    raw = garbage if isinstance(garbage, bytes) else garbage.encode()
+    run = run_in_dagster(append((opened() + custom(1)).encode() + raw + (custom(2) + closed()).encode()))
     assert run.reader_errors == [error]
     assert run.custom_messages == delivered
     assert run.step_succeeded
@@ -159,10 +160,10 @@ def test_dagster_holds_a_huge_line_whole(monkeypatch: pytest.MonkeyPatch, observ
     held, release = threading.Event(), threading.Event()
 
     class HeldStdout(io.StringIO):
-        """Dagster's reader writes log_external_stream text here: the first write waits for the test."""
+        """Dagster's reader writes log_external_stream text here: its first write waits for the test."""
 
         def write(self, text: str) -> int:
-            if not held.is_set():
+            if threading.current_thread() in reader_threads() and not held.is_set():
                 held.set()
                 release.wait(WAIT)
             return super().write(text)
