@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import dagster_pipes
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -150,6 +151,7 @@ def test_nesting_deeper_than_orjson_goes_is_written_too(tmp_path: Path) -> None:
 # ----- one write per message -----
 
 
+@pytest.mark.reliability("concurrent-writers")
 def test_threads_and_forked_processes_never_interleave_messages(tmp_path: Path, hotpath: ModuleType) -> None:
     path = tmp_path / "m.jsonl"
     per_writer = 400
@@ -189,6 +191,7 @@ def test_a_message_is_in_the_file_when_the_call_returns(tmp_path: Path, hotpath:
         assert payloads(read_messages(hotpath, path), "report_custom_message", "payload")[-1]["index"] == index
 
 
+@pytest.mark.reliability("sigkill-writer")
 def test_a_killed_writer_loses_nothing_it_reported(tmp_path: Path, hotpath: ModuleType) -> None:
     process, path = run_script(tmp_path, "report_then_die", count=500)
     assert process.returncode == -9  # SIGKILL, right after the last report
