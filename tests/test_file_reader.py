@@ -9,12 +9,15 @@ import logging
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import dagster
 import pytest
 
 from helpers import capturing_logger, closed, custom, line, opened, script
 from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, PipesTempFileMessageReader, StepContext, open_pipes_session
+from pipes_fast._tailer import FileTailer
 
 
 def read_stream(tmp_path, steps, logger=None):
@@ -25,6 +28,7 @@ def read_stream(tmp_path, steps, logger=None):
     return list(session.get_custom_messages()), session
 
 
+@pytest.mark.reliability("torn-writes")
 def test_a_torn_write_waits_for_its_newline(tmp_path):
     whole = custom({"text": "héllo wörld"})
     cut = len(whole.encode()) // 2
@@ -35,6 +39,7 @@ def test_a_torn_write_waits_for_its_newline(tmp_path):
     assert payloads == [{"text": "héllo wörld"}]
 
 
+@pytest.mark.reliability("garbage-lines")
 def test_garbage_lines_are_reported_and_everything_after_them_is_delivered(tmp_path):
     logger, logs = capturing_logger("garbage")
     garbage = ["not json at all\n", "[1, 2]\n", '{"no": "version"}\n', "\xff\xfe\n", '{"torn": \n']
@@ -59,6 +64,7 @@ def test_crlf_and_blank_lines(tmp_path):
     assert read_stream(tmp_path, [{"write": stream}])[0] == ["x"]
 
 
+@pytest.mark.reliability("huge-lines")
 def test_a_huge_message_arrives_whole(tmp_path):
     big = "x" * (20 * 1024 * 1024)
     payloads, _ = read_stream(tmp_path, [{"write": opened() + custom(big) + custom("after") + closed()}])
@@ -71,6 +77,7 @@ def test_many_messages_in_many_writes_arrive_in_order(tmp_path):
     assert payloads == list(range(20_000))
 
 
+@pytest.mark.reliability("sigkill-writer")
 def test_a_killed_writer_loses_nothing_it_wrote(tmp_path):
     path = tmp_path / "messages"
     writer = (
@@ -117,6 +124,7 @@ def _dagster_reads(tmp_path, stream: str) -> list:
     return seen
 
 
+@pytest.mark.reliability("garbage-lines")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # Dagster's reader thread dies
 @pytest.mark.parametrize("garbage", ["not json\n", '{"torn": \n'])
 def test_where_dagster_loses_messages_pipes_fast_does_not(tmp_path, garbage):
@@ -138,3 +146,49 @@ def test_a_flood_of_garbage_is_counted_after_the_first_hundred_warnings(tmp_path
     warnings = logs.messages(logging.WARNING)
     assert len(warnings) == 101 and warnings[-1].endswith("are not messages; counting them silently")
     assert session.message_handler.bad_line_count == 150
+
+
+def wait_for(condition, what: str, timeout: float = 30) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+@pytest.mark.reliability("close-race")
+def test_a_write_between_the_last_read_and_the_close_is_read(tmp_path):
+    """Messages written right after the reader found nothing, as the session closes, are delivered."""
+    written = threading.Event()
+
+    class WritesInTheWindow(FileTailer):
+        """A real tailer whose first empty read is followed by a real write and by the session
+        closing, all before the reader sees the read come back empty."""
+
+        def read(self) -> bytes:
+            data = super().read()
+            if not data and not written.is_set():
+                with open(self.path, "a") as f:
+                    f.write(opened() + custom("in the window") + closed())
+                written.set()
+                wait_for(lambda: self.stopped, "the session to close")
+            return data
+
+    class Reader(PipesFileMessageReader):
+        _tailer_class = WritesInTheWindow
+
+    with open_pipes_session(StepContext(), PipesEnvContextInjector(), Reader(str(tmp_path / "messages"))) as session:
+        assert written.wait(timeout=30)
+    assert list(session.get_custom_messages()) == ["in the window"]
+    assert session.message_handler.received_closed_message
+
+
+@pytest.mark.reliability("close-race")
+def test_messages_written_just_before_close_are_never_lost():
+    """Hundreds of sessions, each writing its messages and closing at once: every message arrives."""
+    for i in range(400):
+        with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesTempFileMessageReader()) as session:
+            with open(session.message_reader_params["path"], "a") as f:
+                f.write(opened() + custom(i) + closed())
+        assert list(session.get_custom_messages()) == [i], f"session {i} lost its messages"
+        assert session.message_handler.received_closed_message
