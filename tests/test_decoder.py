@@ -1,4 +1,4 @@
-"""The batch decoder, on both implementations."""
+"""Decoding message lines (``MessageRouter.route_lines``), on both implementations."""
 
 from __future__ import annotations
 
@@ -15,16 +15,24 @@ from pipes_fast.protocol import EXCERPT_CHARS, BadLine, make_message
 GOOD = orjson.dumps(make_message("log", {"message": "hi", "level": "INFO"}))
 
 
+def decode(module, lines, first=1):
+    """The messages the router passes on (every line here is a method it does not handle itself)
+    and the lines it reported as not messages."""
+    seen, warnings = [], []
+    bad = module.MessageRouter(None, seen.append, warnings.append).route_lines(lines, first)
+    return seen, bad
+
+
 def test_messages_come_out_in_order(hotpath):
-    lines = [orjson.dumps(make_message("report_custom_message", {"payload": i})) for i in range(5)]
-    messages, bad = hotpath.decode_batch(lines)
-    assert [m["params"]["payload"] for m in messages] == [0, 1, 2, 3, 4]
+    lines = [orjson.dumps(make_message("log", {"message": i})) for i in range(5)]
+    messages, bad = decode(hotpath, lines)
+    assert [m["params"]["message"] for m in messages] == [0, 1, 2, 3, 4]
     assert bad == []
 
 
 def test_garbage_is_reported_with_its_line_and_the_rest_still_decodes(hotpath):
     lines = [GOOD, b"not json", b"[1, 2]", b'{"method": "log"}', b"\xff\xfe{}", GOOD, b"{\"a\": ", GOOD]
-    messages, bad = hotpath.decode_batch(lines, 10)
+    messages, bad = decode(hotpath, lines, 10)
     assert messages == [orjson.loads(GOOD)] * 3
     assert [b.line for b in bad] == [11, 12, 13, 14, 16]
     reasons = [b.reason for b in bad]
@@ -39,20 +47,20 @@ def test_garbage_is_reported_with_its_line_and_the_rest_still_decodes(hotpath):
 
 
 def test_excerpts_stay_short(hotpath):
-    messages, bad = hotpath.decode_batch([b"x" * 100_000])
+    messages, bad = decode(hotpath, [b"x" * 100_000])
     assert messages == []
     assert len(bad[0].excerpt) == EXCERPT_CHARS + 3
     assert bad[0].excerpt.endswith("...")
 
 
 def test_an_empty_batch(hotpath):
-    assert hotpath.decode_batch([]) == ([], [])
+    assert decode(hotpath, []) == ([], [])
 
 
 def test_version_field_with_any_method_passes_the_decoder(hotpath):
-    # the decoder checks framing-level shape only; methods are the handler's business
+    # decoding checks framing-level shape only; methods are the handler's business
     line = b'{"__dagster_pipes_version": "0.1", "method": "nope", "params": null}'
-    messages, bad = hotpath.decode_batch([line])
+    messages, bad = decode(hotpath, [line])
     assert messages == [{"__dagster_pipes_version": "0.1", "method": "nope", "params": None}]
 
 
@@ -61,7 +69,7 @@ def test_version_field_with_any_method_passes_the_decoder(hotpath):
        first=st.integers(1, 10**9))
 def test_implementations_agree_on_garbage(both, lines, first):
     compiled, pure = both
-    assert compiled.decode_batch(lines, first) == pure.decode_batch(lines, first)
+    assert decode(compiled, lines, first) == decode(pure, lines, first)
 
 
 @pytest.mark.parametrize(
@@ -76,7 +84,7 @@ def test_implementations_agree_on_garbage(both, lines, first):
     ],
 )
 def test_values_orjson_cannot_hold_exactly_are_parsed_as_dagster_does(hotpath, text, expected):
-    (message,), bad = hotpath.decode_batch([text])
+    (message,), bad = decode(hotpath, [text])
     assert bad == []
     assert message == json.loads(text)
     if isinstance(expected, int):
@@ -92,17 +100,17 @@ def test_integers_of_any_size_in_any_position(both, parts):
     text = "".join(parts)
     line = b'{"__dagster_pipes_version": "0.1", "v": [' + text.encode() + b'], "s": "' + text.encode() + b'"}'
     compiled, pure = both
-    assert compiled.decode_batch([line]) == pure.decode_batch([line])
+    assert decode(compiled, [line]) == decode(pure, [line])
     try:
         expected = json.loads(line)
     except ValueError:
         return
-    assert compiled.decode_batch([line]) == ([expected], [])
+    assert decode(compiled, [line]) == ([expected], [])
 
 
 @settings(max_examples=200)
 @given(number=st.integers(min_value=-(10**30), max_value=10**30))
 def test_any_integer_survives_exactly(hotpath, number):
     line = b'{"__dagster_pipes_version": "0.1", "n": %d}' % number
-    (message,), _ = hotpath.decode_batch([line])
+    (message,), _ = decode(hotpath, [line])
     assert message["n"] == number and type(message["n"]) is int

@@ -1,7 +1,8 @@
-"""Picks the hot-path implementation: the compiled extension, or its pure-Python twin.
+"""Picks the hot-path implementation, once: the compiled extension, or its pure-Python twin.
 
 ``PIPES_FAST_NO_EXTENSIONS=1`` forces the twin; so does an install where the extension could not
-be compiled. ``EXTENSION`` is True exactly when the compiled one is in use.
+be compiled. ``EXTENSION`` is True exactly when the compiled one is in use. Everything else in the
+package takes the hot path's names from here, so one process uses one implementation.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ MODULES = {"compiled": "pipes_fast._speedups", "pure": "pipes_fast._fallback"}
 
 def load(name: str) -> ModuleType:
     """The implementation called ``name`` ("compiled" or "pure"), in use or not (for tests and
-    benchmarks); ImportError if the compiled one is not built."""
+    benchmarks that compare the two); ImportError if the compiled one is not built."""
     return importlib.import_module(MODULES[name])
 
 
@@ -31,23 +32,21 @@ def _select() -> tuple[ModuleType, bool]:
 implementation, EXTENSION = _select()
 
 LineFramer = implementation.LineFramer
-decode_batch = implementation.decode_batch
-resolve_metadata = implementation.resolve_metadata
-MetadataValue = implementation.MetadataValue
 MessageRouter = implementation.MessageRouter
+MetadataValue = implementation.MetadataValue
 MaterializeResult = implementation.MaterializeResult
 AssetCheckResult = implementation.AssetCheckResult
 JsonLineAppender = implementation.JsonLineAppender
+resolve_metadata = implementation.resolve_metadata
 
 __all__ = [
     "EXTENSION",
     "AssetCheckResult",
-    "MaterializeResult",
     "JsonLineAppender",
     "LineFramer",
+    "MaterializeResult",
     "MessageRouter",
     "MetadataValue",
-    "decode_batch",
     "implementation",
     "resolve_metadata",
 ]

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "WARN": logging.WARNING,
            "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
-_MAX_BAD_LINE_WARNINGS = 100
+_MAX_WARNINGS = 100
+_MAX_EXCEPTION_CHAIN = 20
 
 
 def _drain(queue: deque[Any]) -> list[Any]:
@@ -35,17 +36,45 @@ def _drain(queue: deque[Any]) -> list[Any]:
     return [queue.popleft() for _ in range(len(queue))]
 
 
-def format_exception(exc: Mapping[str, Any]) -> str:
-    """A reported external exception as text: name, message, stack, and its cause/context chain."""
+def format_exception(exc: Any) -> str:
+    """A reported external exception as text: name, message, stack, and its cause/context chain.
+
+    The exception comes from the wire, so any field may be missing or of the wrong type: what
+    cannot be read as the protocol describes is shown as it came.
+    """
     parts = []
-    current: Optional[Mapping[str, Any]] = exc
-    while current:
-        stack = "".join(current.get("stack") or [])
-        name, message = current.get("name") or "Exception", str(current.get("message")).strip()
+    current: Any = exc
+    while isinstance(current, Mapping) and len(parts) < _MAX_EXCEPTION_CHAIN:
+        stack = current.get("stack")
+        lines = "".join(stack) if isinstance(stack, list) and all(type(s) is str for s in stack) else _shown(stack)
+        name, message = str(current.get("name") or "Exception"), str(current.get("message")).strip()
         headline = message if message.startswith(f"{name}:") or message == name else f"{name}: {message}"
-        parts.append(f"{headline}\n{stack}".rstrip())
-        current = current.get("cause") or current.get("context")
+        parts.append(f"{headline}\n{lines}".rstrip())
+        cause = current.get("cause")
+        current = cause if isinstance(cause, Mapping) else current.get("context")
+    if not parts:
+        return _shown(exc)
     return "\n\nwhich was caused by or raised while handling:\n".join(parts)
+
+
+def _shown(value: Any) -> str:
+    return "" if value is None else f"{value!r:.1000}"
+
+
+class _CappedWarnings:
+    """Logs the first ``_MAX_WARNINGS`` warnings of one kind, then says so once and only counts."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self._log = log
+        self.count = 0
+
+    def warn(self, text: str, more: str) -> None:
+        """Log ``text``, or past the cap count it (``more`` says what the later ones are)."""
+        self.count += 1
+        if self.count <= _MAX_WARNINGS:
+            self._log.warning(text)
+        elif self.count == _MAX_WARNINGS + 1:
+            self._log.warning(f"[pipes] more {more}; counting them silently")
 
 
 class PipesMessageHandler:
@@ -60,11 +89,11 @@ class PipesMessageHandler:
         self._log = context.log
         self._message_reader = message_reader
         keys = None if context.asset_keys is None else {k.to_escaped_user_string(): k for k in context.asset_keys}
-        self._router = _hotpath.MessageRouter(keys, self._handle_other, self._log.warning)
+        self._bad_lines = _CappedWarnings(self._log)
+        self._skipped = _CappedWarnings(self._log)
+        self._router = _hotpath.MessageRouter(keys, self._handle_other, self._warn_skipped)
         self._results: deque[PipesExecutionResult] = self._router.results
         self._custom_messages: deque[Any] = self._router.custom_messages
-        self.handle_batch: Callable[[list[Mapping[str, Any]]], None] = self._router.route
-        """Handle decoded messages in order; one that cannot be handled is logged and skipped."""
         self.handle_lines: Callable[[list[bytes], int], list[BadLine]] = self._router.route_lines
         """Decode and handle message lines in order (the first numbered as given); returns the
         lines that were not messages, for :meth:`report_bad_lines`."""
@@ -73,7 +102,6 @@ class PipesMessageHandler:
         self.opened_payload: Optional[Mapping[str, Any]] = None
         self.exception: Optional[PipesException] = None
         """The exception the external process reported in its ``closed`` message, if any."""
-        self.bad_line_count = 0
         self._other: dict[str, Callable[[Any], None]] = {
             "opened": self._on_opened,
             "closed": self._on_closed,
@@ -114,16 +142,22 @@ class PipesMessageHandler:
 
     def handle_message(self, message: Mapping[str, Any]) -> None:
         """Handle one decoded message."""
-        self.handle_batch([message])
+        self._router.route((message,))
 
     def report_bad_lines(self, bad_lines: list[BadLine], source: str) -> None:
         """Log lines of the stream that were not messages (the first hundred in full, then a count)."""
         for bad in bad_lines:
-            self.bad_line_count += 1
-            if self.bad_line_count <= _MAX_BAD_LINE_WARNINGS:
-                self._log.warning(f"[pipes] skipped {source} {bad}")
-            elif self.bad_line_count == _MAX_BAD_LINE_WARNINGS + 1:
-                self._log.warning(f"[pipes] more lines of {source} are not messages; counting them silently")
+            self._bad_lines.warn(f"[pipes] skipped {source} {bad}", f"lines of {source} are not messages")
+
+    @property
+    def bad_line_count(self) -> int:
+        """Lines of the stream that were not messages."""
+        return self._bad_lines.count
+
+    @property
+    def skipped_message_count(self) -> int:
+        """Messages that could not be handled or arrived after ``closed`` (each one warned about)."""
+        return self._skipped.count
 
     def report_truncated_lines(self, count: int, limit: int, source: str) -> None:
         self._log.warning(f"[pipes] {count} line(s) of {source} exceeded {limit} bytes and were cut there")
@@ -134,6 +168,9 @@ class PipesMessageHandler:
         self._message_reader.on_launched(launched_payload)
 
     # ----- the methods the router passes on -----
+
+    def _warn_skipped(self, text: str) -> None:
+        self._skipped.warn(text, "messages could not be handled or came after closed")
 
     def _handle_other(self, message: Mapping[str, Any]) -> None:
         method = message.get("method")
@@ -169,8 +206,16 @@ class PipesMessageHandler:
         text = require_param(params, "text", str)
         stream = params.get("stream")
         if stream == "stdout":
-            sys.stdout.write(text)
+            _write_text(sys.stdout, text)
         elif stream == "stderr":
-            sys.stderr.write(text)
+            _write_text(sys.stderr, text)
         else:
             raise MalformedParams(f"param 'stream' must be 'stdout' or 'stderr', got {stream!r:.50}")
+
+
+def _write_text(stream: Any, text: str) -> None:
+    """Write ``text``; characters the stream cannot encode (lone surrogates) become escapes."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        stream.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))

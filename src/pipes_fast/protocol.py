@@ -9,6 +9,8 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Optional, TypedDict
 
+from pipes_fast.errors import MalformedParams
+
 PIPES_PROTOCOL_VERSION = "0.1"
 PIPES_PROTOCOL_VERSION_FIELD = "__dagster_pipes_version"
 
@@ -175,9 +177,6 @@ CANONICAL_ENVELOPES = (
 """How writers frame a message: ``prefix + method + middle + params + "}"``. A line of exactly this
 shape is decoded by parsing only its params: equivalent whenever the params parse on their own."""
 
-HOT_PATH_MODULES = frozenset({"pipes_fast._speedups", "pipes_fast._fallback"})
-"""Where the two implementations of the result types live (they compare equal to each other)."""
-
 
 def bad_line(number: int, line: bytes, reason: str) -> BadLine:
     """Describe a line that is not a message, with a short printable excerpt."""
@@ -192,3 +191,17 @@ def not_a_message_reason(value: Any) -> str:
     if not isinstance(value, dict):
         return f"not a JSON object (got {type(value).__name__})"
     return f"JSON object without a {PIPES_PROTOCOL_VERSION_FIELD!r} field"
+
+
+def skipped_message(line: int, message: Any, problem: Any, *, handled: bool = False) -> str:
+    """The warning for a message that could not be handled (``problem``: why, or the exception
+    raised), or with ``handled``, one that arrived after ``closed``; ``line`` 0 if unknown."""
+    where = f" at line {line}" if line else ""
+    excerpt = f"{message!r:.300}"
+    if handled:
+        return f"[pipes] unexpected message{where} received after closed: {excerpt}"
+    if isinstance(problem, BaseException) and not isinstance(problem, MalformedParams):
+        problem = f"{type(problem).__name__}: {problem}"
+    method = message.get("method") if isinstance(message, dict) else None
+    what = f"a {method:.50} message" if isinstance(method, str) else "a message"
+    return f"[pipes] skipped {what}{where}: {problem}: {excerpt}"

@@ -1,7 +1,7 @@
 """What the external process reports back: metadata values, materializations and check results.
 
-The three value types are part of the hot path (compiled where available, with pure-Python twins
-that compare equal to them); this module is where users import them from.
+The three value types are part of the hot path (compiled where available, else their pure-Python
+twins: one of the two per process); this module is where users import them from.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional, TypeGuard, Union
 
 from pipes_fast import _hotpath
-from pipes_fast.protocol import HOT_PATH_MODULES, AssetCheckSeverity
+from pipes_fast.protocol import AssetCheckSeverity
 
 if TYPE_CHECKING:  # the pure twin carries the annotations of both
-    from pipes_fast._fallback import AssetCheckResult, MaterializeResult, MetadataValue
+    from pipes_fast._fallback.results import AssetCheckResult, MaterializeResult, MetadataValue
 else:
     MetadataValue = _hotpath.MetadataValue
     MaterializeResult = _hotpath.MaterializeResult
@@ -32,19 +32,14 @@ __all__ = [
 ]
 
 
-def _is_hot_path_type(value: Any, name: str) -> bool:
-    kind = type(value)
-    return kind.__name__ == name and kind.__module__ in HOT_PATH_MODULES
-
-
 def is_materialization(result: Any) -> TypeGuard[MaterializeResult]:
-    """True for a ``MaterializeResult`` of either hot-path implementation."""
-    return _is_hot_path_type(result, "MaterializeResult")
+    """True for a ``MaterializeResult``."""
+    return isinstance(result, MaterializeResult)
 
 
 def is_check_result(result: Any) -> TypeGuard[AssetCheckResult]:
-    """True for an ``AssetCheckResult`` of either hot-path implementation."""
-    return _is_hot_path_type(result, "AssetCheckResult")
+    """True for an ``AssetCheckResult``."""
+    return isinstance(result, AssetCheckResult)
 
 
 def normalize_metadata(metadata: Optional[Mapping[str, Any]]) -> dict[str, Any]:

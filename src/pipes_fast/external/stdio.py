@@ -16,7 +16,8 @@ import select
 import sys
 import threading
 
-from pipes_fast.external.writers import PipesMessageWriterChannel, write_all
+from pipes_fast._fdio import write_all
+from pipes_fast.external.writers import PipesMessageWriterChannel
 from pipes_fast.protocol import make_message
 
 TYPE_CHECKING = False

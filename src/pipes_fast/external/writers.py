@@ -34,13 +34,6 @@ else:
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 
 
-def write_all(fd: int, data: bytes) -> None:
-    """Write all of ``data`` to ``fd``, in as many ``write`` calls as the system needs."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 class PipesMessageWriterChannel(ABC):
     """Writes messages back to the orchestration process; a context manager that closes itself."""
 

@@ -1,0 +1,22 @@
+"""Pure-Python twin of the compiled hot path (``ext/_speedups.pyx``).
+
+Used where the extension is not built or when ``PIPES_FAST_NO_EXTENSIONS=1``. Mirrored file for
+file: ``framing.py`` ~ ``ext/framing.pyx``, ``results.py`` ~ ``ext/results.pyx``, ``routing.py`` ~
+``ext/routing.pyx``, ``appender.py`` ~ ``ext/appender.pyx``. The interface and bad-argument tests
+hold the two to one contract.
+"""
+
+from pipes_fast._fallback.appender import JsonLineAppender
+from pipes_fast._fallback.framing import LineFramer
+from pipes_fast._fallback.results import AssetCheckResult, MaterializeResult, MetadataValue, resolve_metadata
+from pipes_fast._fallback.routing import MessageRouter
+
+__all__ = [
+    "AssetCheckResult",
+    "JsonLineAppender",
+    "LineFramer",
+    "MaterializeResult",
+    "MessageRouter",
+    "MetadataValue",
+    "resolve_metadata",
+]

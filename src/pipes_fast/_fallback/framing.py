@@ -1,0 +1,105 @@
+"""Line framing: a byte stream, fed in arbitrary pieces, into complete lines.
+
+Twin of ``ext/framing.pyx``.
+"""
+
+from __future__ import annotations
+
+from pipes_fast._contract import positive_int
+from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES
+
+
+class LineFramer:
+    """Turns a byte stream, fed in arbitrary pieces, into complete lines.
+
+    A line without its newline yet is kept until the newline arrives. ``\\r\\n`` endings are
+    accepted and blank lines are dropped. A line longer than ``max_line_bytes`` is cut there
+    (the rest is skipped up to its newline) and counted in ``truncated_lines``.
+    """
+
+    __slots__ = ("_max_line_bytes", "_truncated_lines", "_pieces", "_pending", "_skipping")
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self._max_line_bytes = positive_int("max_line_bytes", max_line_bytes)
+        self._truncated_lines = 0
+        self._pieces: list[bytes] = []
+        self._pending = 0
+        self._skipping = False
+
+    @property
+    def max_line_bytes(self) -> int:
+        return self._max_line_bytes
+
+    @property
+    def truncated_lines(self) -> int:
+        return self._truncated_lines
+
+    @property
+    def pending(self) -> int:
+        """Bytes held back while waiting for the end of their line."""
+        return self._pending
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add ``data`` (bytes-like) and return the lines it completed, in order."""
+        if type(data) is not bytes:
+            data = bytes(memoryview(data))
+        lines: list[bytes] = []
+        start = 0
+        end = len(data)
+        if self._skipping:
+            nl = data.find(b"\n")
+            if nl < 0:
+                return lines
+            self._skipping = False
+            start = nl + 1
+        elif self._pending:
+            nl = data.find(b"\n")
+            if nl < 0:
+                self._hold(lines, data)
+                return lines
+            self._pieces.append(data[:nl])
+            self._emit(lines, self._take_pending())
+            start = nl + 1
+        while start < end:
+            nl = data.find(b"\n", start)
+            if nl < 0:
+                break
+            self._emit(lines, data[start:nl])
+            start = nl + 1
+        if start < end:
+            self._hold(lines, data[start:])
+        return lines
+
+    def flush(self) -> list[bytes]:
+        """End of stream: return the last line if it never got its newline."""
+        lines: list[bytes] = []
+        if self._pending:
+            self._emit(lines, self._take_pending())
+        self._skipping = False
+        return lines
+
+    def _emit(self, lines: list[bytes], line: bytes) -> None:
+        n = len(line)
+        if n and line[n - 1] == 13:  # "\r"
+            n -= 1
+            line = line[:n]
+        if n == 0:
+            return
+        if n > self._max_line_bytes:
+            line = line[: self._max_line_bytes]
+            self._truncated_lines += 1
+        lines.append(line)
+
+    def _hold(self, lines: list[bytes], piece: bytes) -> None:
+        self._pieces.append(piece)
+        self._pending += len(piece)
+        if self._pending > self._max_line_bytes:
+            lines.append(self._take_pending()[: self._max_line_bytes])
+            self._truncated_lines += 1
+            self._skipping = True
+
+    def _take_pending(self) -> bytes:
+        line = b"".join(self._pieces)
+        self._pieces = []
+        self._pending = 0
+        return line
