@@ -204,7 +204,11 @@ cdef class MessageRouter:
         cdef Py_ssize_t start = 0, payload_start
         cdef object method, value, message
         cdef bytes line
-        for line in lines:
+        cdef object item
+        for item in lines:
+            if type(item) is not bytes:
+                raise TypeError(f"Expected bytes, got {type(item).__name__}")
+            line = <bytes>item
             number += 1
             method = _canonical_method(line, &start)
             if method is not None:

@@ -1,0 +1,110 @@
+"""The same bad calls on both implementations fail the same way (in the spirit of multidict's
+``test_incorrect_args``): same exception type, same message."""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Any, Callable
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipes_fast import AssetKey
+from strategies import json_values
+
+APPEND = orjson.OPT_APPEND_NEWLINE
+
+
+def router(module: ModuleType) -> Any:
+    return module.MessageRouter(None, print, print)
+
+
+BAD_CALLS: dict[str, Callable[[ModuleType], Any]] = {
+    "framer limit 0": lambda m: m.LineFramer(0),
+    "framer limit str": lambda m: m.LineFramer("5"),
+    "framer limit float": lambda m: m.LineFramer(1.5),
+    "framer limit bool": lambda m: m.LineFramer(True),
+    "feed str": lambda m: m.LineFramer().feed("text"),
+    "feed int": lambda m: m.LineFramer().feed(5),
+    "feed None": lambda m: m.LineFramer().feed(None),
+    "metadata type int": lambda m: m.MetadataValue(5, 1),
+    "metadata type None": lambda m: m.MetadataValue(None, 1),
+    "metadata type unknown": lambda m: m.MetadataValue("nope", 1),
+    "metadata type infer": lambda m: m.MetadataValue("__infer__", 1),
+    "metadata missing value": lambda m: m.MetadataValue("int"),
+    "infer object": lambda m: m.MetadataValue.infer(object()),
+    "resolve list": lambda m: m.resolve_metadata([1], print),
+    "resolve entry int": lambda m: m.resolve_metadata({"m": 5}, print),
+    "resolve asset int": lambda m: m.resolve_metadata({"m": {"type": "asset", "raw_value": 1}}, print),
+    "router other int": lambda m: m.MessageRouter(None, 5, print),
+    "router warn None": lambda m: m.MessageRouter(None, print, None),
+    "router keys int": lambda m: m.MessageRouter(5, print, print),
+    "route int": lambda m: router(m).route(5),
+    "route_lines int": lambda m: router(m).route_lines(5),
+    "route_lines str items": lambda m: router(m).route_lines(["text"]),
+    "route_lines None items": lambda m: router(m).route_lines([None]),
+    "route_lines first 0": lambda m: router(m).route_lines([b"x"], 0),
+    "route_lines first str": lambda m: router(m).route_lines([b"x"], "1"),
+    "check missing args": lambda m: m.AssetCheckResult(AssetKey("a")),
+    "replace unknown field": lambda m: m.MaterializeResult().replace(bogus=1),
+    "appender fd str": lambda m: m.JsonLineAppender("1", APPEND, bool, bytes),
+    "appender options None": lambda m: m.JsonLineAppender(1, None, bool, bytes),
+    "appender fallback int": lambda m: m.JsonLineAppender(1, APPEND, bool, 5),
+    "appender closed fd": lambda m: m.JsonLineAppender(_closed_fd(), APPEND, bool, bytes).append({"a": 1}),
+    "appender fallback returns str": lambda m: m.JsonLineAppender(1, APPEND, bool, str).append({1: 2}),
+}
+
+
+def _closed_fd() -> int:
+    read, write = os.pipe()
+    os.close(read)
+    os.close(write)
+    return write
+
+
+def outcome(call: Callable[[ModuleType], Any], module: ModuleType) -> tuple[str, str]:
+    try:
+        call(module)
+    except Exception as error:  # noqa: BLE001 - the point is which exception
+        return type(error).__name__, str(error)
+    return "no error", ""
+
+
+@pytest.mark.parametrize("case", BAD_CALLS)
+def test_bad_calls_fail_alike(both, case):
+    compiled, pure = both
+    ours, twin = outcome(BAD_CALLS[case], compiled), outcome(BAD_CALLS[case], pure)
+    assert ours[0] == twin[0] and ours[0] != "no error"
+    if ours[0] not in ("TypeError", "OSError"):  # CPython and Cython word argument errors differently
+        assert ours == twin
+
+
+wrongly_typed = st.lists(
+    json_values
+    | st.fixed_dictionaries(
+        {"method": st.sampled_from(["report_asset_materialization", "report_asset_check", "report_custom_message",
+                                    "log", "opened", "closed"]) | json_values,
+         "params": json_values | st.dictionaries(st.sampled_from(["asset_key", "payload", "metadata", "check_name",
+                                                                  "passed", "severity", "data_version"]),
+                                                 json_values, max_size=4)},
+        optional={"__dagster_pipes_version": json_values},
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batch=wrongly_typed, op_step=st.booleans(), closed=st.booleans())
+def test_wrongly_typed_messages_are_handled_alike(both, batch, op_step, closed):
+    """Anything at all in place of messages: the same results, payloads and warnings, never an error."""
+    outcomes = []
+    for module in both:
+        others, warnings = [], []
+        router = module.MessageRouter(None if op_step else {"a": AssetKey("a")}, others.append, warnings.append)
+        router.closed = closed
+        router.route(batch)
+        outcomes.append(repr((list(router.results), list(router.custom_messages), others, warnings)))
+    assert outcomes[0] == outcomes[1]
