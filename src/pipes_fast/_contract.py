@@ -9,14 +9,16 @@ def integer(name: str, value: Any) -> int:
     """``value`` if it is an int (not a bool); else TypeError naming ``name``."""
     if type(value) is not int:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    return value
+    number: int = value
+    return number
 
 
 def positive_int(name: str, value: Any) -> int:
     """``value`` if it is an int of at least 1; else TypeError or ValueError naming ``name``."""
-    if integer(name, value) < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
+    number = integer(name, value)
+    if number < 1:
+        raise ValueError(f"{name} must be at least 1, got {number}")
+    return number
 
 
 def metadata_type(value: Any, known: frozenset[str]) -> str:

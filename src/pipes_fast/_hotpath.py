@@ -39,14 +39,4 @@ AssetCheckResult = implementation.AssetCheckResult
 JsonLineAppender = implementation.JsonLineAppender
 resolve_metadata = implementation.resolve_metadata
 
-__all__ = [
-    "EXTENSION",
-    "AssetCheckResult",
-    "JsonLineAppender",
-    "LineFramer",
-    "MaterializeResult",
-    "MessageRouter",
-    "MetadataValue",
-    "implementation",
-    "resolve_metadata",
-]
+__all__ = ["EXTENSION", "implementation", *implementation.__all__]

@@ -42,7 +42,7 @@ def format_exception(exc: Any) -> str:
     The exception comes from the wire, so any field may be missing or of the wrong type: what
     cannot be read as the protocol describes is shown as it came.
     """
-    parts = []
+    parts: list[str] = []
     current: Any = exc
     while isinstance(current, Mapping) and len(parts) < _MAX_EXCEPTION_CHAIN:
         stack = current.get("stack")
@@ -128,7 +128,8 @@ class PipesMessageHandler:
     @property
     def materialized_asset_keys(self) -> set[AssetKey]:
         """Keys of the assets that at least one materialization was received for."""
-        return self._router.materialized
+        materialized: set[AssetKey] = self._router.materialized
+        return materialized
 
     def get_reported_results(self) -> tuple[PipesExecutionResult, ...]:
         """Results received and not drained yet."""

@@ -30,6 +30,7 @@ from pipes_fast.protocol import (
     skipped_message,
 )
 
+Message = dict[str, Any]
 _loads = orjson.loads
 _LONG_INTEGER = re.compile(LONG_INTEGER_PATTERN)
 
@@ -77,7 +78,7 @@ def _loads_part(line: bytes, start: int, stop: int) -> Any:
 
 
 
-def _message(method: Any, params: Any) -> dict:
+def _message(method: Any, params: Any) -> Message:
     return {PIPES_PROTOCOL_VERSION_FIELD: _VERSION, "method": method, "params": params}
 
 
@@ -92,7 +93,7 @@ def _payload_start(line: bytes, params_start: int) -> int:
     return -1
 
 
-def _decode_general(line: bytes, number: int, bad: list[BadLine]) -> Optional[dict]:
+def _decode_general(line: bytes, number: int, bad: list[BadLine]) -> Optional[Message]:
     """The message a line holds, parsed whole; None after appending a ``BadLine`` to ``bad``."""
     try:
         value = _loads_exactly(line) if _LONG_INTEGER.search(line) else _loads(line)
@@ -127,7 +128,7 @@ class MessageRouter:
     def __init__(
         self,
         asset_keys: Optional[Mapping[str, AssetKey]],
-        other: Callable[[dict], None],
+        other: Callable[[Message], None],
         warn: Callable[[str], None],
     ) -> None:
         self._results: deque[Any] = deque()
@@ -194,7 +195,7 @@ class MessageRouter:
                 self._route(message.get("method"), message.get("params"), message, number)
         return bad
 
-    def _route(self, method: Any, params: Any, message: Optional[dict], number: int) -> None:
+    def _route(self, method: Any, params: Any, message: Optional[Message], number: int) -> None:
         """Handle one message; ``message`` is its dict, or None to build it only if needed."""
         if self.closed:
             if message is None:
