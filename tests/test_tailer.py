@@ -119,6 +119,87 @@ def test_wait_honours_short_timeouts(tmp_path, timeout):
     assert tailer.wait(timeout=timeout) is False
 
 
+class Warnings(list):
+    """A ``warn`` callback that keeps what it was told."""
+
+    def __call__(self, message: str) -> None:
+        self.append(message)
+
+
+@pytest.mark.reliability("file-replaced")
+def test_finishes_the_old_file_then_follows_the_new_one(tmp_path):
+    path = tmp_path / "messages"
+    path.write_bytes(b"a\n")
+    warnings = Warnings()
+    with FileTailer(path, warn=warnings) as tailer, open(path, "ab") as old:
+        assert tailer.read() == b"a\n"
+        os.remove(path)
+        old.write(b"b\n")  # a writer holding the removed file open
+        old.flush()
+        assert tailer.wait(timeout=5) is True
+        assert tailer.read() == b"b\n"
+        assert tailer.restarts == 0 and not warnings
+        path.write_bytes(b"c\n")  # a writer that reopens the path
+        old.write(b"d\n")
+        old.flush()
+        assert tailer.read() == b"d\n"  # the old file to its end first
+        assert tailer.wait(timeout=5) is True
+        assert tailer.read() == b"c\n"
+        assert tailer.position == 2 and tailer.restarts == 1
+        assert warnings == [f"{path} was removed or replaced: reading the new file there from its start"]
+        assert tailer.read() == b""
+
+
+@pytest.mark.reliability("file-replaced")
+def test_a_truncated_file_is_read_again_from_its_start(tmp_path):
+    path = tmp_path / "messages"
+    path.write_bytes(b"first line\n")
+    warnings = Warnings()
+    with FileTailer(path, warn=warnings) as tailer:
+        assert tailer.read() == b"first line\n"
+        os.truncate(path, 0)
+        assert tailer.wait(timeout=5) is True
+        assert tailer.read() == b""
+        assert tailer.restarts == 1 and tailer.position == 0
+        assert warnings == [f"{path} was truncated: reading it again from its start"]
+        with open(path, "ab") as f:
+            f.write(b"second\n")
+        assert tailer.read() == b"second\n"
+        assert tailer.wait(timeout=0.01) is False
+
+
+@pytest.mark.reliability("unsafe-files")
+def test_a_symbolic_link_at_the_path_is_not_read(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"not for the log\n")
+    path = tmp_path / "messages"
+    path.symlink_to(secret)
+    warnings = Warnings()
+    with FileTailer(path, warn=warnings) as tailer:
+        assert tailer.read() == b""
+        assert tailer.wait(timeout=0.01) is False
+    assert warnings == [f"not following {path}: it is a symbolic link, not a regular file"]
+
+
+@pytest.mark.reliability("unsafe-files")
+def test_a_fifo_at_the_path_does_not_block(tmp_path):
+    path = tmp_path / "messages"
+    os.mkfifo(path)
+    warnings = Warnings()
+    tailer = FileTailer(path, warn=warnings)
+    result = []
+    reader = threading.Thread(target=lambda: result.append((tailer.read(), tailer.wait(timeout=0.01))), daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "reading a FIFO path blocks"
+    assert result == [(b"", False)]
+    assert warnings == [f"not following {path}: it is a FIFO, not a regular file"]  # once
+    path.unlink()
+    path.write_bytes(b"now a file\n")
+    assert tailer.read() == b"now a file\n"
+    tailer.close()
+
+
 def test_the_line_appender_writes_whole_lines(hotpath, tmp_path):
     import json
 

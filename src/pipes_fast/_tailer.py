@@ -49,7 +49,7 @@ class FileTailer:
     ) -> None:
         self.path = os.fspath(path)
         self.chunk_bytes = chunk_bytes
-        self.warn = warn or _log.warning
+        self.warn = _log.warning if warn is None else warn
         self.position = 0
         """Bytes read from the current file."""
         self.restarts = 0
