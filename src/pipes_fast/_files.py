@@ -71,11 +71,12 @@ def remove_if_same(path: str, fd: int) -> None:
 
 
 def _cannot_create(path: str, what: str, exc: OSError) -> str:
+    """Why ``open`` failed: what is at ``path`` if that is not a regular file, else the OS's reason."""
     try:
         mode = os.lstat(path).st_mode
     except OSError:
-        mode = stat.S_IFREG
-    if stat.S_ISREG(mode):
+        mode = None
+    if mode is None or stat.S_ISREG(mode):
         return f"cannot create the {what} {path}: {exc.strerror}"
     return _not_regular(path, what, mode)
 
