@@ -148,7 +148,8 @@ class Recorder:
         """Keeps reliability tests; of those parametrized by ``hotpath``, keeps the implementation
         in use (the other one is recorded by the run that uses it)."""
         in_use = "compiled" if self.extension else "pure"
-        keep, drop = [], []
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
         for item in items:
             callspec = getattr(item, "callspec", None)
             other = case_of(item) and callspec is not None and callspec.params.get("hotpath", in_use) != in_use
@@ -173,7 +174,7 @@ class Recorder:
             "test": implementation_free_id(item),
             "outcome": self.outcomes.get(item.nodeid, "not run"),
             "doc": doc.splitlines()[0] if doc else "",
-            "side": "dagster" if "observe" in item.fixturenames else "pipes_fast",
+            "side": "dagster" if "observe" in getattr(item, "fixturenames", ()) else "pipes_fast",
             "observations": item.stash.get(_OBSERVATIONS, []),
         }
 

@@ -84,7 +84,7 @@ def run_in_dagster(body: Body, reader: Optional[dagster.PipesMessageReader] = No
     logs = instance.all_logs(result.run_id)
     return DagsterRun(
         custom_messages=delivered,
-        reader_errors=[entry.dagster_event.event_specific_data.error.cls_name  # type: ignore[union-attr]
+        reader_errors=[entry.dagster_event.event_specific_data.error.cls_name  # type: ignore[union-attr,misc]
                        for entry in logs if entry.user_message.startswith(FRAMEWORK_EXCEPTION)],
         warnings=[entry.user_message for entry in logs if entry.level == logging.WARNING],
         step_succeeded=result.success,

@@ -25,18 +25,25 @@ sys.path.insert(0, str(ROOT / "tests"))
 from reliability_plugin import CASES  # noqa: E402 - the registry lives beside the tests that use it
 
 COMMAND = "python tools/reliability_report.py"
-RUNS = {"compiled": {}, "pure": {"PIPES_FAST_NO_EXTENSIONS": "1"}}
+RUNS = {"compiled": {"PIPES_FAST_NO_EXTENSIONS": "0"}, "pure": {"PIPES_FAST_NO_EXTENSIONS": "1"}}
 CELL = {"passed": "pass", "failed": "**FAIL**", "skipped": "skipped", "not run": "not run"}
+
+
+class RunBrokeDown(Exception):
+    """A pytest run ended without results: a collection error, an unknown case id, an interrupt."""
 
 
 def run_suite(extra_env: dict[str, str], json_path: Path, timeout: float) -> dict[str, Any]:
     """One ``pytest -m reliability`` run; its recorded results."""
     command = [sys.executable, "-m", "pytest", "-m", "reliability", "-q", "-p", "no:cacheprovider",
                f"--reliability-json={json_path}"]
-    completed = subprocess.run(command, cwd=ROOT, env={**os.environ, **extra_env}, timeout=timeout, check=False)
+    settings = "".join(f"{name}={value} " for name, value in extra_env.items())
+    try:
+        completed = subprocess.run(command, cwd=ROOT, env={**os.environ, **extra_env}, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise RunBrokeDown(f"{settings}pytest -m reliability took more than {timeout:g} seconds") from exc
     if completed.returncode not in (0, 1) or not json_path.exists():
-        settings = "".join(f"{name}={value} " for name, value in extra_env.items())
-        sys.exit(f"{settings}pytest -m reliability exited with {completed.returncode} and wrote no results")
+        raise RunBrokeDown(f"{settings}pytest -m reliability exited with {completed.returncode} (not a test failure)")
     return json.loads(json_path.read_text())
 
 
@@ -66,6 +73,11 @@ def dagster_lines(case_id: str, records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def escape(text: str) -> str:
+    """``text`` made safe for a table cell."""
+    return text.replace("|", "\\|")
+
+
 def select(runs: dict[str, dict[str, Any]], case_id: str, side: str, *names: str) -> list[dict[str, Any]]:
     """The records of one case and side, from the named runs (all runs if none is named)."""
     return [r for name in names or runs for r in runs[name]["tests"] if r["case"] == case_id and r["side"] == side]
@@ -84,7 +96,7 @@ def case_section(runs: dict[str, dict[str, Any]], case_id: str) -> list[str]:
     for test, doc in sorted(tests.items()):
         outcomes = [{r["test"]: r["outcome"] for r in select(runs, case_id, "pipes_fast", name)} for name in runs]
         cells = [CELL[outcome.get(test, "not run")] for outcome in outcomes]
-        lines.append(f"| `{test}`{f' — {doc}' if doc else ''} | " + " | ".join(cells) + " |")
+        lines.append(f"| {escape(f'`{test}`' + (f' — {doc}' if doc else ''))} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -118,8 +130,12 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "RELIABILITY.md")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds allowed for each pytest run")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        runs = {name: run_suite(env, Path(folder, f"{name}.json"), args.timeout) for name, env in RUNS.items()}
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            runs = {name: run_suite(env, Path(folder, f"{name}.json"), args.timeout) for name, env in RUNS.items()}
+    except RunBrokeDown as exc:
+        print(f"{exc}; {args.output} left as it was", file=sys.stderr)
+        return 2
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(render(runs))
     failed = sorted({r["nodeid"] for run in runs.values() for r in run["tests"] if r["outcome"] == "failed"})

@@ -1,0 +1,87 @@
+"""The reliability tooling: the plugin's checks and records, and the report rendered from them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from reliability_plugin import CASES
+
+TESTS = Path(__file__).parent
+REPORT = TESTS.parent / "tools" / "reliability_report.py"
+
+SAMPLE = '''
+import pytest
+
+@pytest.mark.reliability("torn-writes")
+def test_passes():
+    """Waits for the newline.
+
+    More words."""
+
+@pytest.mark.reliability("torn-writes")
+def test_fails():
+    assert False
+
+@pytest.mark.reliability("garbage-lines")
+def test_dagster_side(observe):
+    observe("Dagster stops.")
+
+def test_unmarked():
+    pass
+'''
+
+
+def run_pytest(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """pytest with the plugin on one test file holding ``source``."""
+    (tmp_path / "test_sample.py").write_text(textwrap.dedent(source))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "reliability_plugin", "-p", "no:cacheprovider",
+                           "-q", str(tmp_path / "test_sample.py"), *args],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def load_report() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("reliability_report", REPORT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_unknown_case_id_stops_the_run_at_collection(tmp_path: Path) -> None:
+    result = run_pytest(tmp_path, SAMPLE.replace('"garbage-lines"', '"garbage-line"'))
+    assert result.returncode == 4
+    assert "unknown reliability case id(s):" in result.stderr and "test_dagster_side: 'garbage-line'" in result.stderr
+
+
+def test_outcomes_docstrings_and_observations_are_recorded(tmp_path: Path) -> None:
+    result = run_pytest(tmp_path, SAMPLE, "-m", "reliability", f"--reliability-json={tmp_path / 'out.json'}")
+    assert result.returncode == 1
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert data["exitstatus"] == 1 and data["implementation"].startswith("pipes_fast._")
+    assert [(t["test"].split("::")[1], t["case"], t["outcome"], t["doc"], t["side"], t["observations"])
+            for t in data["tests"]] == [
+        ("test_passes", "torn-writes", "passed", "Waits for the newline.", "pipes_fast", []),
+        ("test_fails", "torn-writes", "failed", "", "pipes_fast", []),
+        ("test_dagster_side", "garbage-lines", "passed", "", "dagster", ["Dagster stops."]),
+    ]
+
+
+def test_the_report_has_every_case_and_says_where_no_test_exists_yet() -> None:
+    record: dict[str, Any] = {"case": "torn-writes", "test": "t.py::test_a", "nodeid": "t.py::test_a",
+                              "outcome": "passed", "doc": "Pipes | inside.", "side": "pipes_fast", "observations": []}
+    runs = {"compiled": {"implementation": "pipes_fast._speedups", "tests": [record]},
+            "pure": {"implementation": "pipes_fast._fallback", "tests": [{**record, "outcome": "failed"}]}}
+    document = load_report().render(runs)
+    assert all(f"(`{case_id}`)" in document for case_id in CASES)
+    assert "| [Torn writes](#torn-writes) | pass (1 test) | **FAIL** | n/a |" in document
+    assert "| `t.py::test_a` — Pipes \\| inside. | pass | **FAIL** |" in document
+    assert "| [Garbage lines](#garbage-lines) | no test yet | no test yet | n/a |" in document
