@@ -8,7 +8,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +84,7 @@ def test_cwd_from_client_or_run(tmp_path):
     assert (other / "where").read_text() == str(other)
 
 
+@pytest.mark.reliability("chatty-child")
 def test_captured_output_never_deadlocks():
     code = """
         import sys
@@ -126,22 +130,12 @@ def test_context_injector_and_reader_are_configurable(tmp_path):
     assert context["partition_key"] == "p" and context["extras"] == {"e": 1} and context["asset_keys"] == ["a"]
 
 
-ORCHESTRATOR = """
-import sys, time
-from pipes_fast import PipesSubprocessClient, StepContext
-child = [sys.executable, "-c", '''
-import os, signal, sys, time
-if sys.argv[1] == "ignore":
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-open(sys.argv[2], "w").write(str(os.getpid()))
-time.sleep(600)
-''', sys.argv[1], sys.argv[2]]
-try:
-    PipesSubprocessClient(termination_timeout_seconds=float(sys.argv[3])).run(context=StepContext(), command=child)
-except KeyboardInterrupt:
-    print("interrupted", flush=True)
-    sys.exit(42)
-"""
+def _wait_for(condition: Callable[[], bool], failure: str, timeout: float = 60) -> None:
+    """Poll ``condition`` until it holds; fail the test with ``failure`` if it does not in time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.05)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -152,21 +146,114 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+@pytest.fixture
+def kill_at_teardown() -> Iterator[list[subprocess.Popen[str] | int]]:
+    """Processes a test started, directly or (by pid) not, and that must not outlive it."""
+    processes: list[subprocess.Popen[str] | int] = []
+    yield processes
+    for process in processes:
+        if isinstance(process, subprocess.Popen):
+            process.kill()
+            process.wait()
+        elif _pid_alive(process):
+            os.kill(process, signal.SIGKILL)
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.reliability("grandchild-stdout")
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open file descriptors in /proc")
+def test_a_grandchild_holding_the_captured_pipes_does_not_hold_up_run(tmp_path, kill_at_teardown):
+    pid_file = tmp_path / "grandchild.pid"
+    command = ["sh", "-c", f"echo out; echo err >&2; sleep 300 & echo $! > '{pid_file}'; exit 0"]
+    fds, threads = _open_fds(), threading.active_count()
+    returned = []
+    run = threading.Thread(target=lambda: returned.append(
+        PipesSubprocessClient(forward_stdio=False).run(context=StepContext(), command=command)), daemon=True)
+    run.start()
+    try:
+        run.join(timeout=30)
+        assert not run.is_alive(), "run() waited for the grandchild that holds stdout and stderr"
+    finally:
+        _wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", "no grandchild pid")
+        kill_at_teardown.append(grandchild := int(pid_file.read_text()))
+    assert _pid_alive(grandchild)  # it held the pipes all along
+    invocation, = returned
+    assert (invocation.stdout, invocation.stderr) == ("out\n", "err\n")
+    assert (_open_fds(), threading.active_count()) == (fds, threads)
+
+
+ORCHESTRATOR = """
+import sys
+from pipes_fast import PipesSubprocessClient, StepContext
+child_mode, pid_file, grace, stdio = sys.argv[1:]
+child = [sys.executable, "-c", '''
+import os, signal, sys, time
+if sys.argv[1] == "ignore":  # stays alive, noting that SIGINT came
+    signal.signal(signal.SIGINT, lambda *_: open(sys.argv[2] + ".sigint", "w").close())
+open(sys.argv[2], "w").write(str(os.getpid()))
+while True:
+    time.sleep(600)
+''', child_mode, pid_file]
+client = PipesSubprocessClient(termination_timeout_seconds=float(grace), forward_stdio=stdio == "forward")
+try:
+    client.run(context=StepContext(), command=child)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(42)
+"""
+
+
+class Orchestrator:
+    """A real orchestrator process running ``PipesSubprocessClient().run`` on a child that sleeps."""
+
+    def __init__(self, tmp_path: Path, child_mode: str, grace: float, stdio: str = "forward") -> None:
+        self.tmpdir = tmp_path / "tmp"  # where its pipes_fast-* temporary folders go
+        self.tmpdir.mkdir()
+        self.pid_file = tmp_path / "child.pid"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", ORCHESTRATOR, child_mode, str(self.pid_file), str(grace), stdio],
+            env={**os.environ, "TMPDIR": str(self.tmpdir)}, stdout=subprocess.PIPE, text=True,
+            start_new_session=True,  # our signals reach the orchestrator only
+        )
+        _wait_for(lambda: self.pid_file.exists() and self.pid_file.read_text() != "", "the child never started")
+        self.child = int(self.pid_file.read_text())
+        assert len(self.temp_folders()) == 2  # the context's and the messages'
+
+    def temp_folders(self) -> list[Path]:
+        return list(self.tmpdir.glob("pipes_fast-*"))
+
+    def child_got_sigint(self) -> bool:
+        return Path(f"{self.pid_file}.sigint").exists()
+
+    def assert_interrupted_and_clean(self) -> None:
+        """The orchestrator re-raised the interrupt, reaped the child and removed its folders."""
+        out, _ = self.process.communicate(timeout=30)
+        assert (self.process.returncode, out) == (42, "interrupted\n")
+        _wait_for(lambda: not _pid_alive(self.child), "the child outlived the orchestrator", timeout=30)
+        assert self.temp_folders() == []
+
+
+@pytest.mark.reliability("termination")
 @pytest.mark.parametrize(("child_mode", "orchestrator_signal"),
                          [("obey", signal.SIGINT), ("ignore", signal.SIGINT), ("obey", signal.SIGTERM)])
-def test_termination_is_forwarded_and_a_stubborn_child_is_killed(tmp_path, child_mode, orchestrator_signal):
-    pid_file = tmp_path / "child.pid"
-    orchestrator = subprocess.Popen(
-        [sys.executable, "-c", ORCHESTRATOR, child_mode, str(pid_file), "0.5"],
-        stdout=subprocess.PIPE, text=True, start_new_session=True,  # our signal reaches the orchestrator only
-    )
-    deadline = time.monotonic() + 60
-    while not (pid_file.exists() and pid_file.read_text()):
-        assert time.monotonic() < deadline, "the child never started"
-        time.sleep(0.05)
-    child = int(pid_file.read_text())
-    orchestrator.send_signal(orchestrator_signal)
-    out, _ = orchestrator.communicate(timeout=60)
-    assert orchestrator.returncode == 42 and "interrupted" in out
-    time.sleep(0.1)
-    assert not _pid_alive(child)
+def test_termination_is_forwarded_and_a_stubborn_child_is_killed(tmp_path, kill_at_teardown, child_mode,
+                                                                   orchestrator_signal):
+    orchestrator = Orchestrator(tmp_path, child_mode, grace=0.5)
+    kill_at_teardown += [orchestrator.process, orchestrator.child]
+    orchestrator.process.send_signal(orchestrator_signal)
+    orchestrator.assert_interrupted_and_clean()
+
+
+@pytest.mark.reliability("repeated-signals")
+@pytest.mark.parametrize(("orchestrator_signal", "stdio"),
+                         [(signal.SIGTERM, "forward"), (signal.SIGINT, "forward"), (signal.SIGTERM, "capture")])
+def test_a_second_signal_kills_a_stubborn_child_at_once(tmp_path, kill_at_teardown, orchestrator_signal, stdio):
+    orchestrator = Orchestrator(tmp_path, "ignore", grace=60, stdio=stdio)
+    kill_at_teardown += [orchestrator.process, orchestrator.child]
+    orchestrator.process.send_signal(orchestrator_signal)
+    _wait_for(orchestrator.child_got_sigint, "the child never got SIGINT")  # the grace period has begun
+    orchestrator.process.send_signal(orchestrator_signal)
+    orchestrator.assert_interrupted_and_clean()  # within 30 s, well inside the 60 s grace period

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Optional, Union
@@ -20,6 +22,16 @@ from pipes_fast.readers import PipesMessageReader, PipesTempFileMessageReader
 from pipes_fast.session import as_step_context, open_pipes_session
 
 _STDERR_TAIL_CHARS = 2000
+
+STDIO_DRAIN_SECONDS = 2.0
+"""After the child exits, how long ``run`` goes on reading its captured stdout and stderr.
+
+What the child wrote is in the pipes when it exits, so they reach end-of-file at once unless a
+process it started (``cmd &``, a daemon) still holds them; that process gets this long to finish
+its output, then the pipes are closed and its further writes fail (EPIPE or SIGPIPE)."""
+
+_EXIT_POLL_SECONDS = 0.1  # how often the child's exit is checked where no pidfd reports it
+_READ_BYTES = 65536
 
 
 @contextmanager
@@ -39,6 +51,112 @@ def _sigterm_as_keyboard_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """While open, SIGINT and SIGTERM are noted, not handled; on exit they are raised again for the
+    handlers in place. Holds them while a child is being started: an interrupt inside ``Popen``
+    would lose the child (main thread only; elsewhere no Python handler runs)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous: dict[signal.Signals, Any] = {}
+    for interrupt in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(interrupt) is not None:  # None: installed outside Python, left alone
+            previous[interrupt] = signal.signal(interrupt, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for interrupt, handler in previous.items():
+            signal.signal(interrupt, handler)
+        for signum in held:
+            signal.raise_signal(signum)
+
+
+def _open_pidfd(pid: int) -> Optional[int]:
+    """A file descriptor that becomes readable when process ``pid`` exits (Linux 5.3+), or None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+class _Child:
+    """A started child process and, where they were captured, its stdout and stderr pipes.
+
+    The pipes are read concurrently in the calling thread (a chatty child never blocks), while
+    waiting for the child and for at most ``STDIO_DRAIN_SECONDS`` after it exited.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self._selector = selectors.DefaultSelector()
+        self._chunks: dict[int, list[bytes]] = {}  # stdout first, then stderr
+        self._open: set[int] = set()  # the pipes not yet at end-of-file
+        self._exit_fd: Optional[int] = None
+        if process.stdout is None or process.stderr is None:
+            return
+        for stream in (process.stdout, process.stderr):
+            self._chunks[stream.fileno()] = []
+            self._selector.register(stream.fileno(), selectors.EVENT_READ)
+        self._open = set(self._chunks)
+        self._exit_fd = _open_pidfd(process.pid)
+        if self._exit_fd is not None:
+            self._selector.register(self._exit_fd, selectors.EVENT_READ)
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Read the pipes until the child exits or ``timeout`` passes; whether it exited."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        remaining = timeout
+        while self._open and self.process.poll() is None:
+            if remaining is not None and remaining <= 0:
+                return False
+            if self._exit_fd is None:  # nothing reports the exit: look again now and then
+                remaining = _EXIT_POLL_SECONDS if remaining is None else min(remaining, _EXIT_POLL_SECONDS)
+            self._read(remaining)
+            remaining = None if deadline is None else deadline - time.monotonic()
+        try:
+            self.process.wait(None if remaining is None else max(remaining, 0))
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def finish(self) -> tuple[Optional[str], Optional[str]]:
+        """Once the child exited: read what is left (for at most ``STDIO_DRAIN_SECONDS``), close
+        the pipes and return the captured stdout and stderr (None where not captured)."""
+        deadline = time.monotonic() + STDIO_DRAIN_SECONDS
+        while self._open and (remaining := deadline - time.monotonic()) > 0:
+            self._read(remaining)
+        self.close()
+        if not self._chunks:
+            return None, None
+        stdout, stderr = (b"".join(chunks).decode("utf-8", "replace") for chunks in self._chunks.values())
+        return stdout, stderr
+
+    def close(self) -> None:
+        """Stop reading: close the pipes and the exit watch (safe to call again)."""
+        self._open = set()
+        self._selector.close()
+        if self._exit_fd is not None:
+            os.close(self._exit_fd)
+            self._exit_fd = None
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def _read(self, timeout: Optional[float]) -> None:
+        for key, _ in self._selector.select(timeout):
+            if key.fd == self._exit_fd:  # the child exited: stop watching (it stays readable)
+                self._selector.unregister(key.fd)
+                os.close(key.fd)
+                self._exit_fd = None
+            elif data := os.read(key.fd, _READ_BYTES):
+                self._chunks[key.fd].append(data)
+            else:
+                self._selector.unregister(key.fd)
+                self._open.discard(key.fd)
+
+
 def _describe_exit(command: Union[str, Sequence[str]], returncode: int) -> str:
     shown = command if isinstance(command, str) else " ".join(map(str, command))
     if returncode < 0:
@@ -55,9 +173,13 @@ class PipesSubprocessClient(PipesClient):
 
     By default the context goes through a temporary file and messages come back through another.
     ``forward_stdio=False`` captures the child's stdout and stderr (read concurrently, so a chatty
-    child never blocks) and puts them on the completed invocation. With ``forward_termination``,
-    an interrupt (KeyboardInterrupt, or SIGTERM while ``run`` waits) sends SIGINT to the child,
-    waits ``termination_timeout_seconds``, kills it if still alive, and re-raises.
+    child never blocks) and puts them on the completed invocation; once the child exited, they are
+    read for at most ``STDIO_DRAIN_SECONDS`` (2 s) more, so a process it left running that still
+    holds them does not hold up ``run``. With ``forward_termination``, an interrupt
+    (KeyboardInterrupt, or SIGTERM while ``run`` is in progress) sends SIGINT to the child, waits
+    ``termination_timeout_seconds``, kills it if still alive, and re-raises; a second interrupt
+    during that wait kills it at once. Either way the child is reaped and the temporary files
+    are removed.
     """
 
     def __init__(
@@ -93,10 +215,11 @@ class PipesSubprocessClient(PipesClient):
         message it wrote has been handled).
         """
         step = as_step_context(context)
-        capture = None if self.forward_stdio else subprocess.PIPE
-        with open_pipes_session(step, self.context_injector, self.message_reader, extras) as session:
+        with _sigterm_as_keyboard_interrupt(), open_pipes_session(
+            step, self.context_injector, self.message_reader, extras
+        ) as session:
             full_env = {**os.environ, **self.env, **(env or {}), **session.get_bootstrap_env_vars()}
-            process, stdout, stderr = self._run_process(command, cwd or self.cwd, full_env, capture, step)
+            process, stdout, stderr = self._run_process(command, cwd or self.cwd, full_env, step)
         if process.returncode != 0:
             message = _describe_exit(command, process.returncode)
             if session.message_handler.exception:
@@ -111,30 +234,43 @@ class PipesSubprocessClient(PipesClient):
         command: Union[str, Sequence[str]],
         cwd: Optional[str],
         env: dict[str, str],
-        capture: Optional[int],
         step: StepContext,
     ) -> tuple[subprocess.Popen[bytes], Optional[str], Optional[str]]:
         """Start the process and wait for it; an interrupt from the moment it exists is forwarded."""
+        capture = None if self.forward_stdio else subprocess.PIPE
         process: Optional[subprocess.Popen[bytes]] = None
+        child: Optional[_Child] = None
         try:
-            with _sigterm_as_keyboard_interrupt():
-                try:
+            try:
+                with _interrupts_held():
                     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=capture, stderr=capture)
-                except OSError as exc:
-                    raise PipesExecutionError(f"could not start external process {command!r}: {exc}") from exc
-                out, err = process.communicate()
+            except OSError as exc:
+                raise PipesExecutionError(f"could not start external process {command!r}: {exc}") from exc
+            child = _Child(process)
+            child.wait()
+            stdout, stderr = child.finish()
+            return process, stdout, stderr
         except BaseException:
             if process is not None and self.forward_termination and process.poll() is None:
-                step.log.info("[pipes] execution interrupted, sending SIGINT to subprocess.")
-                self._terminate(process)
+                child = child or _Child(process)
+                self._terminate(child, step)
             raise
-        decode = lambda data: None if data is None else data.decode("utf-8", "replace")  # noqa: E731
-        return process, decode(out), decode(err)
+        finally:
+            if child is not None:
+                child.close()
 
-    def _terminate(self, process: subprocess.Popen[bytes]) -> None:
-        process.send_signal(signal.SIGINT)
+    def _terminate(self, child: _Child, step: StepContext) -> None:
+        """SIGINT, then kill after ``termination_timeout_seconds`` or at a second interrupt; reap."""
         try:
-            process.communicate(timeout=self.termination_timeout_seconds)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+            step.log.info("[pipes] execution interrupted, sending SIGINT to subprocess.")
+            child.process.send_signal(signal.SIGINT)
+            if not child.wait(self.termination_timeout_seconds):
+                step.log.warning(
+                    f"[pipes] subprocess still running {self.termination_timeout_seconds} s after SIGINT: killing it."
+                )
+        except KeyboardInterrupt:
+            step.log.warning("[pipes] interrupted again: killing subprocess.")
+        finally:
+            if child.process.poll() is None:
+                child.process.kill()
+            child.process.wait()
