@@ -1,12 +1,14 @@
-"""What Dagster 1.13's own orchestration does in the reliability cases, for docs/RELIABILITY.md.
+"""What Dagster 1.13 does in the reliability cases, for docs/RELIABILITY.md.
 
 Each test runs a case's scenario inside a real Dagster op (``dagster.open_pipes_session`` with
-Dagster's file readers and injectors), asserts what Dagster does — so it fails when Dagster changes —
-and records it in words with ``observe``. The pipes_fast side of each case is guarded elsewhere.
+Dagster's file readers and injectors), or gives a bootstrap param to dagster-pipes, asserts what
+Dagster does — so it fails when Dagster changes — and records it in words with ``observe``. The
+pipes_fast side of each case is guarded elsewhere.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -15,12 +17,14 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import dagster
+import dagster_pipes
 import pytest
 
 from external_scripts.orchestrators import QUIET
@@ -304,3 +308,42 @@ def test_dagster_follows_a_symlinked_path_into_another_file(
         observe("`PipesFileContextInjector` on a symbolic link follows it and overwrites the file it points to "
                 "with the context JSON, extras included.")
     assert not link.is_symlink() and victim.exists()
+
+
+# ----- bootstrap params, read by the external side (dagster_pipes) -----
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+@pytest.mark.reliability("bootstrap-errors")
+@pytest.mark.parametrize(("what", "param", "error"), [
+    pytest.param("not base64", "not base64 at all!", "binascii.Error", id="not-base64"),
+    pytest.param("not zlib", b64(b"plain bytes"), "zlib.error", id="not-zlib"),
+    pytest.param("not JSON", b64(zlib.compress(b"{not json")), "json.decoder.JSONDecodeError", id="not-json"),
+    pytest.param("not UTF-8", b64(zlib.compress(b'"\xff\xfe"')), "UnicodeDecodeError", id="not-utf8"),
+    pytest.param("empty", "", "zlib.error", id="empty"),
+    pytest.param("an int", 12345, "TypeError", id="int"),
+    pytest.param("JSON nested 100,000 deep", b64(zlib.compress(b"[" * 100_000 + b"]" * 100_000)), "RecursionError",
+                 id="deep"),
+])
+def test_dagster_pipes_lets_the_decoders_errors_out(what: str, param: Any, error: str,
+                                                     observe: Callable[[str], None]) -> None:
+    """A hostile bootstrap param given to dagster_pipes.decode_param."""
+    with pytest.raises(Exception) as info:
+        dagster_pipes.decode_param(param)
+    raised = f"{type(info.value).__module__}.{type(info.value).__qualname__}".removeprefix("builtins.")
+    assert raised == error
+    assert not isinstance(info.value, dagster_pipes.DagsterPipesError)
+    observe(f"A param that is {what}: `dagster_pipes.decode_param` raises `{raised}`, not a DagsterPipesError.")
+
+
+@pytest.mark.reliability("param-bombs")
+def test_dagster_pipes_inflates_a_bomb_whole(observe: Callable[[str], None]) -> None:
+    """A param of under 200 kB that inflates to 80 MiB."""
+    size = 80 * 1024 * 1024
+    bomb = b64(zlib.compress(b'"' + b"a" * size + b'"', 9))
+    assert len(dagster_pipes.decode_param(bomb)) == size
+    observe(f"`dagster_pipes.decode_param` inflates a {len(bomb) // 1000} kB param to {size // 2**20} MiB in memory: "
+            "there is no size limit.")
