@@ -9,10 +9,12 @@ pipes_fast side of each case is guarded elsewhere.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -34,6 +36,7 @@ from pipes_fast.protocol import make_message
 pytestmark = pytest.mark.filterwarnings(
     "ignore::pytest.PytestUnhandledThreadExceptionWarning",  # Dagster's reader thread dies, on purpose here
     "ignore::dagster.PreviewWarning",
+    "ignore::DeprecationWarning",  # dagster's own PipesSubprocessClient calls its deprecated context.run_id
 )
 FRAMEWORK_EXCEPTION = "[pipes] framework exception occurred in PipesFileMessageReader reader thread"
 NO_CLOSED = "[pipes] did not receive closed message from external process"
@@ -347,3 +350,49 @@ def test_dagster_pipes_inflates_a_bomb_whole(observe: Callable[[str], None]) -> 
     assert len(dagster_pipes.decode_param(bomb)) == size
     observe(f"`dagster_pipes.decode_param` inflates a {len(bomb) // 1000} kB param to {size // 2**20} MiB in memory: "
             "there is no size limit.")
+
+
+# ----- the external process -----
+
+
+def wchan(pid: int) -> str:
+    """Where in the kernel the process sleeps ("" once it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return ""
+
+
+@pytest.mark.reliability("chatty-child")
+def test_dagster_blocks_a_chatty_child_whose_output_it_captures(tmp_path: Path, observe: Callable[[str], None]) -> None:
+    """A child writing 1 MiB to stdout under PipesSubprocessClient(forward_stdio=False), in a materialization."""
+    pid_file = tmp_path / "pid"
+    child = [sys.executable, "-c", "import os, sys\n"
+             f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+             "sys.stdout.write('x' * 2**20)\nsys.stdout.flush()\n"]
+    blocked_in: list[str] = []
+
+    def kill_once_blocked() -> None:
+        wait_until(lambda: pid_file.exists() and pid_file.read_text() != "", "the child to start")
+        pid = int(pid_file.read_text())
+        try:
+            wait_until(lambda: "pipe_write" in wchan(pid) or not wchan(pid), "the child to block or finish")
+            blocked_in.append(wchan(pid))
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    @dagster.asset(required_resource_keys={"pipes"})
+    def chatty(context):  # noqa: ANN001, ANN202 - Dagster checks the annotation by identity
+        return context.resources.pipes.run(context=context, command=child).get_results()
+
+    killer = threading.Thread(target=kill_once_blocked, daemon=True)
+    killer.start()
+    result = dagster.materialize([chatty], resources={"pipes": dagster.PipesSubprocessClient(forward_stdio=False)},
+                                 raise_on_error=False, run_config=QUIET)
+    killer.join(WAIT)
+    assert blocked_in and "pipe_write" in blocked_in[0]
+    assert not result.success
+    observe("`PipesSubprocessClient(forward_stdio=False)` waits for the child without reading its pipes: a child "
+            "writing 1 MiB to stdout blocks on the full pipe for good (the test found it asleep in "
+            f"`{blocked_in[0].strip()}` and killed it; the step then failed).")
