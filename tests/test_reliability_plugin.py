@@ -82,6 +82,6 @@ def test_the_report_has_every_case_and_says_where_no_test_exists_yet() -> None:
             "pure": {"implementation": "pipes_fast._fallback", "tests": [{**record, "outcome": "failed"}]}}
     document = load_report().render(runs)
     assert all(f"(`{case_id}`)" in document for case_id in CASES)
-    assert "| [Torn writes](#torn-writes) | pass (1 test) | **FAIL** | n/a |" in document
+    assert "| [Torn writes](#torn-writes) | pass (1 test) | **FAIL** | — |" in document
     assert "| `t.py::test_a` — Pipes \\| inside. | pass | **FAIL** |" in document
-    assert "| [Garbage lines](#garbage-lines) | no test yet | no test yet | n/a |" in document
+    assert "| [Garbage lines](#garbage-lines) | no test yet | no test yet | — |" in document

@@ -73,6 +73,13 @@ def dagster_lines(case_id: str, records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def dagster_summary(records: list[dict[str, Any]]) -> str:
+    """The Dagster column of the summary table."""
+    if not records:
+        return "—"
+    return "**test failed**" if any(r["outcome"] == "failed" for r in records) else "observed"
+
+
 def escape(text: str) -> str:
     """``text`` made safe for a table cell."""
     return text.replace("|", "\\|")
@@ -118,7 +125,7 @@ def render(runs: dict[str, dict[str, Any]]) -> str:
     ]
     for case_id, case in CASES.items():
         statuses = [case_status(select(runs, case_id, "pipes_fast", name)) for name in runs]
-        dagster = "observed" if select(runs, case_id, "dagster") else "n/a"
+        dagster = dagster_summary(select(runs, case_id, "dagster"))
         lines.append(f"| [{case.title}](#{case_id}) | " + " | ".join(statuses) + f" | {dagster} |")
     for case_id in CASES:
         lines += case_section(runs, case_id)
