@@ -100,8 +100,8 @@ def case_section(runs: dict[str, dict[str, Any]], case_id: str) -> list[str]:
     if not tests:
         return [*lines, "no test yet."]
     lines += ["| test | " + " | ".join(runs) + " |", "| --- |" + " --- |" * len(runs)]
+    outcomes = [{r["test"]: r["outcome"] for r in select(runs, case_id, "pipes_fast", name)} for name in runs]
     for test, doc in sorted(tests.items()):
-        outcomes = [{r["test"]: r["outcome"] for r in select(runs, case_id, "pipes_fast", name)} for name in runs]
         cells = [CELL[outcome.get(test, "not run")] for outcome in outcomes]
         lines.append(f"| {escape(f'`{test}`' + (f' — {doc}' if doc else ''))} | " + " | ".join(cells) + " |")
     return lines
