@@ -3,8 +3,13 @@ base classes users extend, and the param codec."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import os
+import subprocess
+import sys
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +18,8 @@ from typing import Any
 
 import dagster_pipes
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from external_scripts.files import bootstrap_env, context_data, payloads, read_messages
 from pipes_fast.errors import PipesParamError
@@ -69,12 +76,87 @@ def test_params_come_from_a_mapping_the_environment_or_the_command_line(monkeypa
 
 
 def test_a_missing_param_is_named() -> None:
-    assert not PipesCliArgsParamsLoader(["script.py", "--dagster-pipes-context"]).is_dagster_pipes_process()
     loader = PipesMappingParamsLoader({"DAGSTER_PIPES_CONTEXT": encode_param({"data": {}})})
     with pytest.raises(DagsterPipesError, match="DAGSTER_PIPES_MESSAGES was not passed"):
         loader.load_messages_params()
     with pytest.raises(DagsterPipesError, match="--dagster-pipes-messages was not passed"):
         PipesCliArgsParamsLoader(["--dagster-pipes-context", "x"]).load_messages_params()
+
+
+# hostile params: arbitrary text, and every JSON value that is not an object, encoded
+not_an_object = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=10,
+).filter(lambda value: not isinstance(value, dict))
+hostile_params = st.text() | not_an_object.map(encode_param)
+
+
+@pytest.mark.reliability("bootstrap-errors")
+@settings(deadline=None, max_examples=200)
+@given(value=hostile_params, param=st.sampled_from(["context", "messages"]), cli=st.booleans())
+def test_hostile_params_raise_a_dagster_pipes_error_naming_them(value: str, param: str, cli: bool) -> None:
+    name = f"--dagster-pipes-{param}" if cli else f"DAGSTER_PIPES_{param.upper()}"
+    loader = PipesCliArgsParamsLoader([f"{name}={value}"]) if cli else PipesMappingParamsLoader({name: value})
+    try:
+        loaded = loader.load_context_params() if param == "context" else loader.load_messages_params()
+    except DagsterPipesError as error:
+        assert str(error).startswith(f"Invalid {param} params in {name}: ")
+    else:
+        assert isinstance(loaded, dict)
+
+
+@pytest.mark.reliability("bootstrap-errors")
+def test_a_flag_without_a_value_is_refused_not_taken_for_no_orchestrator() -> None:
+    loader = PipesCliArgsParamsLoader(["script.py", "--dagster-pipes-context"])
+    assert loader.is_dagster_pipes_process()  # as dagster-pipes decides
+    with pytest.raises(DagsterPipesError, match="Invalid context params in --dagster-pipes-context: .*it is empty"):
+        loader.load_context_params()
+
+
+OPEN_PIPES = "from {module} import open_dagster_pipes\nwith open_dagster_pipes():\n    pass\n"
+
+
+def _last_error_line(module: str, env: Mapping[str, str]) -> str:
+    """The last stderr line of a real external process that opens Pipes with ``module``."""
+    process = subprocess.run([sys.executable, "-c", OPEN_PIPES.format(module=module)], env={**os.environ, **env},
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert process.returncode != 0
+    return process.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.reliability("bootstrap-errors")
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (encode_param([1, 2]), "expected a JSON object such as {\"path\": ...}, received [1, 2]"),
+        (encode_param("path"), "received 'path'"),
+        (encode_param(5), "received 5"),
+        (encode_param(None), "received None"),
+        ("", "cannot decode param: it is empty"),
+        ("%%%", "cannot decode param: not valid base64"),
+        (base64.b64encode(zlib.compress(b"9" * 5000)).decode(), "integer string conversion"),
+    ],
+    ids=["list", "string", "number", "null", "empty", "base64", "big-integer"],
+)
+@pytest.mark.parametrize("param", ["context", "messages"])
+def test_an_external_process_given_hostile_params_fails_naming_them(tmp_path: Path, value: str, shown: str,
+                                                                     param: str) -> None:
+    env = bootstrap_env({}, {"path": str(tmp_path / "messages")})
+    name = f"DAGSTER_PIPES_{param.upper()}"
+    env[name] = value
+    line = _last_error_line("pipes_fast.external", env)
+    assert line.startswith(f"pipes_fast.external.errors.DagsterPipesError: Invalid {param} params in {name}: ")
+    assert shown in line
+
+
+@pytest.mark.reliability("bootstrap-errors")
+def test_params_that_are_a_list_are_refused_as_dagster_pipes_refuses_them(tmp_path: Path) -> None:
+    env = {**bootstrap_env({}, {"path": str(tmp_path / "messages")}), "DAGSTER_PIPES_CONTEXT": encode_param([1, 2])}
+    theirs = _last_error_line("dagster_pipes", env)
+    ours = _last_error_line("pipes_fast.external", env)
+    assert theirs.startswith("dagster_pipes.DagsterPipesError: ") and theirs.endswith("received [1, 2]")
+    assert ours.startswith("pipes_fast.external.errors.DagsterPipesError: ") and "received [1, 2]" in ours
 
 
 # ----- context loaders -----

@@ -27,6 +27,7 @@ from pipes_fast import (
     PipesSubprocessClient,
     StepContext,
 )
+from pipes_fast.clients.base import PipesClientCompletedInvocation
 from pipes_fast.protocol import make_message
 
 
@@ -165,11 +166,13 @@ def _open_fds() -> set[str]:
 
 @pytest.mark.reliability("grandchild-stdout")
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open file descriptors in /proc")
-def test_a_grandchild_holding_the_captured_pipes_does_not_hold_up_run(tmp_path, kill_at_teardown):
+def test_a_grandchild_holding_the_captured_pipes_does_not_hold_up_run(
+    tmp_path: Path, kill_at_teardown: list[subprocess.Popen[str] | int]
+) -> None:
     pid_file = tmp_path / "grandchild.pid"
     command = ["sh", "-c", f"echo out; echo err >&2; sleep 300 & echo $! > '{pid_file}'; exit 0"]
     fds, threads = _open_fds(), threading.active_count()
-    returned = []
+    returned: list[PipesClientCompletedInvocation] = []
     run = threading.Thread(target=lambda: returned.append(
         PipesSubprocessClient(forward_stdio=False).run(context=StepContext(), command=command)), daemon=True)
     run.start()
@@ -239,8 +242,9 @@ class Orchestrator:
 @pytest.mark.reliability("termination")
 @pytest.mark.parametrize(("child_mode", "orchestrator_signal"),
                          [("obey", signal.SIGINT), ("ignore", signal.SIGINT), ("obey", signal.SIGTERM)])
-def test_termination_is_forwarded_and_a_stubborn_child_is_killed(tmp_path, kill_at_teardown, child_mode,
-                                                                   orchestrator_signal):
+def test_termination_is_forwarded_and_a_stubborn_child_is_killed(
+    tmp_path: Path, kill_at_teardown: list[subprocess.Popen[str] | int], child_mode: str, orchestrator_signal: int
+) -> None:
     orchestrator = Orchestrator(tmp_path, child_mode, grace=0.5)
     kill_at_teardown += [orchestrator.process, orchestrator.child]
     orchestrator.process.send_signal(orchestrator_signal)
@@ -250,7 +254,9 @@ def test_termination_is_forwarded_and_a_stubborn_child_is_killed(tmp_path, kill_
 @pytest.mark.reliability("repeated-signals")
 @pytest.mark.parametrize(("orchestrator_signal", "stdio"),
                          [(signal.SIGTERM, "forward"), (signal.SIGINT, "forward"), (signal.SIGTERM, "capture")])
-def test_a_second_signal_kills_a_stubborn_child_at_once(tmp_path, kill_at_teardown, orchestrator_signal, stdio):
+def test_a_second_signal_kills_a_stubborn_child_at_once(
+    tmp_path: Path, kill_at_teardown: list[subprocess.Popen[str] | int], orchestrator_signal: int, stdio: str
+) -> None:
     orchestrator = Orchestrator(tmp_path, "ignore", grace=60, stdio=stdio)
     kill_at_teardown += [orchestrator.process, orchestrator.child]
     orchestrator.process.send_signal(orchestrator_signal)

@@ -12,6 +12,7 @@ import os
 import sys
 from abc import ABC, abstractmethod
 
+from pipes_fast.errors import PipesParamError
 from pipes_fast.external.errors import DagsterPipesError
 
 TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.external
@@ -26,7 +27,6 @@ def encode_param(value: Any) -> str:
     """``base64(zlib(json(value)))``, as dagster-pipes encodes it; raises DagsterPipesError if
     ``value`` is not JSON-serializable."""
     from pipes_fast._codec import encode_param as encode
-    from pipes_fast.errors import PipesParamError
 
     try:
         encoded: str = encode(value)
@@ -37,7 +37,8 @@ def encode_param(value: Any) -> str:
 
 def decode_param(value: str) -> Any:
     """The value of an encoded param; raises ``PipesParamError`` (a ``ValueError``) naming the step
-    that failed (base64, zlib, size, JSON)."""
+    that failed (base64, zlib, size, JSON). The params loaders turn it into a ``DagsterPipesError``
+    naming the environment variable or flag."""
     from pipes_fast._codec import decode_param as decode
 
     return decode(value)
@@ -76,7 +77,15 @@ class _NamedParamsLoader(PipesParamsLoader):
         value = self._find(name)
         if value is None:
             raise DagsterPipesError(f"{name} was not passed: the orchestration side gave no {param} param.")
-        params: PipesParams = decode_param(value)
+        try:
+            params = decode_param(value)
+        except PipesParamError as exc:
+            raise DagsterPipesError(f"Invalid {param} params in {name}: {exc}.") from None
+        if not isinstance(params, dict):
+            raise DagsterPipesError(
+                f"Invalid {param} params in {name}: expected a JSON object such as"
+                f' {{"path": ...}}, received {params!r:.200}.'
+            )
         return params
 
     @abstractmethod
@@ -85,7 +94,7 @@ class _NamedParamsLoader(PipesParamsLoader):
 
     @abstractmethod
     def _find(self, name: str) -> str | None:
-        """The encoded value passed under ``name``, or None."""
+        """The encoded value passed under ``name`` (maybe empty), or None if it was not passed."""
 
 
 class PipesMappingParamsLoader(_NamedParamsLoader):
@@ -113,7 +122,8 @@ class PipesEnvVarParamsLoader(PipesMappingParamsLoader):
 class PipesCliArgsParamsLoader(_NamedParamsLoader):
     """Reads the params from command-line arguments, ``--name value`` or ``--name=value``.
 
-    ``argv`` defaults to ``sys.argv`` as it is when the params are loaded.
+    ``argv`` defaults to ``sys.argv`` as it is when the params are loaded. A flag given without a
+    value marks a Pipes process all the same (as in dagster-pipes), whose params are then refused.
     """
 
     def __init__(self, argv: Sequence[str] | None = None) -> None:
@@ -125,12 +135,13 @@ class PipesCliArgsParamsLoader(_NamedParamsLoader):
         return protocol.DAGSTER_PIPES_CONTEXT_CLI_ARG if param == "context" else protocol.DAGSTER_PIPES_MESSAGES_CLI_ARG
 
     def _find(self, name: str) -> str | None:
-        """The value of the last ``name`` flag among the arguments, as argparse would take it."""
+        """The value of the last ``name`` flag among the arguments, as argparse would take it
+        (empty for a last flag with no value after it)."""
         argv = sys.argv if self._argv is None else self._argv
         found = None
         for index, argument in enumerate(argv):
-            if argument == name and index + 1 < len(argv):
-                found = argv[index + 1]
+            if argument == name:
+                found = argv[index + 1] if index + 1 < len(argv) else ""
             elif argument.startswith(name + "="):
                 found = argument[len(name) + 1 :]
         return found
