@@ -36,6 +36,14 @@ def test_dagster_side(observe):
 
 def test_unmarked():
     pass
+
+@pytest.fixture(params=["compiled", "pure"])
+def hotpath(request):
+    return request.param
+
+@pytest.mark.reliability("huge-lines")
+def test_on_each_implementation(hotpath):
+    pass
 '''
 
 
@@ -72,7 +80,10 @@ def test_outcomes_docstrings_and_observations_are_recorded(tmp_path: Path) -> No
         ("test_passes", "torn-writes", "passed", "Waits for the newline.", "pipes_fast", []),
         ("test_fails", "torn-writes", "failed", "", "pipes_fast", []),
         ("test_dagster_side", "garbage-lines", "passed", "", "dagster", ["Dagster stops."]),
+        ("test_on_each_implementation", "huge-lines", "passed", "", "pipes_fast", []),
     ]
+    in_use = "compiled" if data["extension"] else "pure"
+    assert data["tests"][-1]["nodeid"].endswith(f"::test_on_each_implementation[{in_use}]")  # only the one in use
 
 
 def test_the_report_has_every_case_and_says_where_no_test_exists_yet() -> None:
