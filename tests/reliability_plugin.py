@@ -103,9 +103,9 @@ def implementation_in_use() -> tuple[str, bool]:
 def implementation_free_id(item: pytest.Item) -> str:
     """The node id without the ``hotpath`` parameter's id: the same test under both implementations."""
     callspec = getattr(item, "callspec", None)
-    if callspec is None or "hotpath" not in callspec.params:
+    ids = callspec.id.split("-") if callspec else []
+    if callspec is None or callspec.params.get("hotpath") not in ids:
         return item.nodeid
-    ids = callspec.id.split("-")
     ids.remove(callspec.params["hotpath"])
     base = item.nodeid[: -len(callspec.id) - 2]
     return f"{base}[{'-'.join(ids)}]" if ids else base
@@ -153,8 +153,8 @@ class Recorder:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        """Keeps reliability tests; of those parametrized by ``hotpath``, keeps the implementation
-        in use (the other one is recorded by the run that uses it)."""
+        """Notes the reliability tests, and drops those parametrized by ``hotpath`` with the
+        implementation not in use (the run that uses it records them)."""
         in_use = "compiled" if self.extension else "pure"
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
