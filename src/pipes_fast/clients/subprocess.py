@@ -253,24 +253,24 @@ class PipesSubprocessClient(PipesClient):
         except BaseException:
             if process is not None and self.forward_termination and process.poll() is None:
                 child = child or _Child(process)
-                self._terminate(child, step)
+                self._interrupt(child, step)
             raise
         finally:
+            if process is not None and self.forward_termination and process.poll() is None:
+                process.kill()  # it outlived the grace period, or another interrupt cut it short
+                process.wait()
             if child is not None:
                 child.close()
 
-    def _terminate(self, child: _Child, step: StepContext) -> None:
-        """SIGINT, then kill after ``termination_timeout_seconds`` or at a second interrupt; reap."""
+    def _interrupt(self, child: _Child, step: StepContext) -> None:
+        """Send SIGINT and wait up to ``termination_timeout_seconds`` for the child to exit; a
+        second interrupt ends the wait at once."""
+        step.log.info("[pipes] execution interrupted, sending SIGINT to subprocess.")
+        child.process.send_signal(signal.SIGINT)
         try:
-            step.log.info("[pipes] execution interrupted, sending SIGINT to subprocess.")
-            child.process.send_signal(signal.SIGINT)
             if not child.wait(self.termination_timeout_seconds):
                 step.log.warning(
                     f"[pipes] subprocess still running {self.termination_timeout_seconds} s after SIGINT: killing it."
                 )
         except KeyboardInterrupt:
             step.log.warning("[pipes] interrupted again: killing subprocess.")
-        finally:
-            if child.process.poll() is None:
-                child.process.kill()
-            child.process.wait()
