@@ -1,7 +1,7 @@
 """The reliability cases and the pytest plugin that records how their tests fared.
 
 A test names the case it guards with ``@pytest.mark.reliability("<case id>")``; the id must be a key
-of ``CASES`` (anything else stops the run at collection). With ``--reliability-json PATH`` the
+of ``CASES``, and the marker must be on a test (anything else stops the run at collection). With ``--reliability-json PATH`` the
 outcome of every such test is written to PATH for ``tools/reliability_report.py``, which renders
 ``docs/RELIABILITY.md``. Tests that run a scenario under Dagster's own orchestration describe what
 Dagster did with the ``observe`` fixture.
@@ -122,13 +122,27 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Recorder(Path(path)), "reliability-recorder")
 
 
+def misplaced_markers(items: list[pytest.Item]) -> list[str]:
+    """Functions of the items' modules that carry a reliability marker but are not tests."""
+    tests = {getattr(item, "function", None) for item in items}
+    modules = {module for item in items if (module := getattr(item, "module", None)) is not None}
+    return sorted(
+        f"{module.__name__}.{name}" for module in modules for name, value in vars(module).items()
+        if inspect.isfunction(value) and value not in tests
+        and any(mark.name == MARKER for mark in getattr(value, "pytestmark", ())))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuses unknown case ids, before any marker selection drops the item."""
+    """Refuses unknown case ids and markers on functions that are not tests, before any marker
+    selection drops the item."""
     unknown = sorted({f"{item.nodeid}: {case!r}" for item in items if (case := case_of(item)) and case not in CASES})
     if unknown:
         raise pytest.UsageError(
             "unknown reliability case id(s):\n  " + "\n  ".join(unknown) + f"\nknown ids: {', '.join(CASES)}")
+    misplaced = misplaced_markers(items)
+    if misplaced:
+        raise pytest.UsageError("a reliability marker on a function that is not a test:\n  " + "\n  ".join(misplaced))
 
 
 @pytest.fixture

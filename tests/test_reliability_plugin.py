@@ -70,6 +70,12 @@ def test_an_unknown_case_id_stops_the_run_at_collection(tmp_path: Path) -> None:
     assert "unknown reliability case id(s):" in result.stderr and "test_dagster_side: 'garbage-line'" in result.stderr
 
 
+def test_a_marker_on_a_function_that_is_not_a_test_stops_the_run(tmp_path: Path) -> None:
+    result = run_pytest(tmp_path, SAMPLE + '\n@pytest.mark.reliability("torn-writes")\ndef helper():\n    pass\n')
+    assert result.returncode == 4
+    assert "a reliability marker on a function that is not a test:\n  test_sample.helper" in result.stderr
+
+
 def test_outcomes_docstrings_and_observations_are_recorded(tmp_path: Path) -> None:
     result = run_pytest(tmp_path, SAMPLE, "-m", "reliability", f"--reliability-json={tmp_path / 'out.json'}")
     assert result.returncode == 1
