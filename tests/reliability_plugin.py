@@ -1,10 +1,10 @@
 """The reliability cases and the pytest plugin that records how their tests fared.
 
 A test names the case it guards with ``@pytest.mark.reliability("<case id>")``; the id must be a key
-of ``CASES``, and the marker must be on a test (anything else stops the run at collection). With ``--reliability-json PATH`` the
-outcome of every such test is written to PATH for ``tools/reliability_report.py``, which renders
-``docs/RELIABILITY.md``. Tests that run a scenario under Dagster's own orchestration describe what
-Dagster did with the ``observe`` fixture.
+of ``CASES`` and the marker must be on a test (anything else stops the run at collection). With
+``--reliability-json PATH`` the outcome of every such test is written to PATH for
+``tools/reliability_report.py``, which renders ``docs/RELIABILITY.md``. Tests that run a scenario
+under Dagster's own orchestration describe what Dagster did with the ``observe`` fixture.
 """
 
 from __future__ import annotations
