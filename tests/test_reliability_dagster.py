@@ -121,6 +121,7 @@ def wait_until(condition: Callable[[], bool], what: str) -> None:
 
 
 def reader_threads() -> list[threading.Thread]:
+    """Dagster's file reader threads now alive."""
     return [thread for thread in threading.enumerate() if thread.name.endswith("(_reader_thread)")]
 
 
