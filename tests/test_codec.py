@@ -84,7 +84,7 @@ hostile = (
 @pytest.mark.reliability("bootstrap-errors")
 @settings(deadline=None, max_examples=300)
 @given(param=hostile)
-def test_only_a_param_error_comes_out_of_hostile_input(param):
+def test_only_a_param_error_comes_out_of_hostile_input(param: str | bytes) -> None:
     try:
         _codec.decode_param(param)
     except PipesParamError as error:
