@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pipes_fast import _hotpath
+from pipes_fast._contract import positive_int
+from pipes_fast._flow import DrainGate
 from pipes_fast.assets import AssetKey
 from pipes_fast.context import StepContext
 from pipes_fast.errors import MalformedParams, require_param
@@ -94,6 +96,8 @@ class PipesMessageHandler:
         self._router = _hotpath.MessageRouter(keys, self._handle_other, self._warn_skipped)
         self._results: deque[PipesExecutionResult] = self._router.results
         self._custom_messages: deque[Any] = self._router.custom_messages
+        self.flow = DrainGate(self._custom_messages)
+        """Flow control between the reader and a consumer that drains custom messages in batches."""
         self.handle_lines: Callable[[list[bytes], int], list[BadLine]] = self._router.route_lines
         """Decode and handle message lines in order (the first numbered as given); returns the
         lines that were not messages, for :meth:`report_bad_lines`."""
@@ -121,9 +125,14 @@ class PipesMessageHandler:
         """Results received since the last drain, oldest first; they are not kept."""
         return _drain(self._results)
 
-    def drain_custom_messages(self) -> list[Any]:
-        """Custom message payloads received since the last drain, oldest first; they are not kept."""
-        return _drain(self._custom_messages)
+    def drain_custom_messages(self, max_messages: Optional[int] = None) -> list[Any]:
+        """Custom message payloads received since the last drain, oldest first; they are not kept.
+
+        With ``max_messages``, at most that many, and the reader keeps memory bounded for this
+        consumer (see :class:`pipes_fast._flow.DrainGate`)."""
+        if max_messages is None:
+            return _drain(self._custom_messages)
+        return self.flow.take(positive_int("max_messages", max_messages))
 
     @property
     def materialized_asset_keys(self) -> set[AssetKey]:
@@ -159,6 +168,10 @@ class PipesMessageHandler:
     def skipped_message_count(self) -> int:
         """Messages that could not be handled or arrived after ``closed`` (each one warned about)."""
         return self._skipped.count
+
+    def warn(self, text: str) -> None:
+        """Log a warning about the stream (a reader's, e.g. the file was replaced) on the step's log."""
+        self._log.warning(text)
 
     def report_truncated_lines(self, count: int, limit: int, source: str) -> None:
         self._log.warning(f"[pipes] {count} line(s) of {source} exceeded {limit} bytes and were cut there")

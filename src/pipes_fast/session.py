@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -87,6 +88,7 @@ class PipesSession:
         (once) for every selected asset that none was reported for, unless
         ``implicit_materializations`` is False.
         """
+        self.message_handler.flow.finish()
         results = self.message_handler.drain_results()
         if implicit_materializations and self.closed and not self._implicit_done:
             self._implicit_done = True
@@ -97,18 +99,30 @@ class PipesSession:
 
     def get_reported_results(self) -> tuple[PipesExecutionResult, ...]:
         """Results explicitly reported by the external process and not yet returned by ``get_results``."""
+        self.message_handler.flow.finish()
         return self.message_handler.get_reported_results()
 
     def get_custom_messages(self) -> tuple[Any, ...]:
         """Payloads of ``report_custom_message`` received and not yet drained."""
+        self.message_handler.flow.finish()
         return self.message_handler.get_custom_messages()
 
-    def drain_custom_messages(self) -> list[Any]:
+    def drain_custom_messages(self, *, max_messages: Optional[int] = None) -> list[Any]:
         """Payloads of ``report_custom_message`` received since the last drain, then forgotten.
 
-        Call it periodically to consume a long stream of custom messages in constant memory.
+        Call it periodically to consume a long stream of custom messages. With ``max_messages``
+        memory stays bounded, through close too: at most that many come back per call, the reader
+        waits while 64k are queued, and after the block closes the rest of the stream is read as
+        you drain it, so drain until an empty list::
+
+            while batch := session.drain_custom_messages(max_messages=10_000):
+                consume(batch)
+
+        Without it, every payload received so far comes back (after close: all of them).
         """
-        return self.message_handler.drain_custom_messages()
+        if max_messages is None:
+            self.message_handler.flow.finish()
+        return self.message_handler.drain_custom_messages(max_messages)
 
     def report_launched(self, launched_payload: Mapping[str, Any]) -> None:
         """Pass information about the launched process (e.g. an external run id) to the reader."""
@@ -133,19 +147,34 @@ def open_pipes_session(
             session = PipesSession(context_data, handler, injector_params, reader_params, step)
             yield session
     finally:
-        if session is not None:
-            session.closed = True
-        if not handler.received_opened_message:
-            step.log.warning(
-                "[pipes] did not receive any messages from external process. Check stdout / stderr logs"
-                f" from the external process if possible.\n{type(context_injector).__name__}:"
-                f" {context_injector.no_messages_debug_text()}\n{type(message_reader).__name__}:"
-                f" {message_reader.no_messages_debug_text()}\n"
-            )
-        elif not handler.received_closed_message:
-            step.log.warning(
-                "[pipes] did not receive closed message from external process. Buffered messages may"
-                " have been discarded without being delivered. Use `open_dagster_pipes` as a context"
-                " manager (a with block) to ensure that cleanup is successfully completed. If that is"
-                " not possible, manually call `PipesContext.close()` before process exit."
-            )
+        if session is not None:  # a consumer that goes away stops holding back the reader
+            weakref.finalize(session, handler.flow.release)
+        session_ref = weakref.ref(session) if session is not None else lambda: None
+        handler.flow.when_finished(lambda: _finished(session_ref(), step, handler, context_injector, message_reader))
+
+
+def _finished(
+    session: Optional[PipesSession],
+    step: StepContext,
+    handler: PipesMessageHandler,
+    context_injector: PipesContextInjector,
+    message_reader: PipesMessageReader,
+) -> None:
+    """Once every message has been handled: the session is closed; warn if the external process
+    never opened or never closed the pipes."""
+    if session is not None:
+        session.closed = True
+    if not handler.received_opened_message:
+        step.log.warning(
+            "[pipes] did not receive any messages from external process. Check stdout / stderr logs"
+            f" from the external process if possible.\n{type(context_injector).__name__}:"
+            f" {context_injector.no_messages_debug_text()}\n{type(message_reader).__name__}:"
+            f" {message_reader.no_messages_debug_text()}\n"
+        )
+    elif not handler.received_closed_message:
+        step.log.warning(
+            "[pipes] did not receive closed message from external process. Buffered messages may"
+            " have been discarded without being delivered. Use `open_dagster_pipes` as a context"
+            " manager (a with block) to ensure that cleanup is successfully completed. If that is"
+            " not possible, manually call `PipesContext.close()` before process exit."
+        )

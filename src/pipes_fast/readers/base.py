@@ -60,6 +60,7 @@ class MessageStream:
 
     def _handle(self, lines: list[bytes]) -> None:
         bad = self._handler.handle_lines(lines, self._next_line)
+        self._handler.flow.wait_for_room()
         self._next_line += len(lines)
         if bad:
             self._handler.report_bad_lines(bad, self._source)

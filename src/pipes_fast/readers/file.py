@@ -52,10 +52,10 @@ class PipesFileMessageReader(PipesMessageReader):
     def _read_messages(self, handler: PipesMessageHandler, *, exclusive: bool) -> Iterator[PipesParams]:
         """``read_messages``; ``exclusive`` refuses an existing file (the caller's own folder)."""
         os.close(open_private_file(self.path, what="message file", exclusive=exclusive))
-        tailer = self._tailer_class(self.path, warn=lambda why: handler._log.warning(f"[pipes] {why}"))
+        tailer = self._tailer_class(self.path, warn=lambda why: handler.warn(f"[pipes] {why}"))
         session_closed = threading.Event()
         thread = threading.Thread(
-            target=self._pump, args=(handler, tailer, session_closed), name="pipes_fast file reader", daemon=True
+            target=self._read, args=(handler, tailer, session_closed), name="pipes_fast file reader", daemon=True
         )
         thread.start()
         try:
@@ -63,12 +63,24 @@ class PipesFileMessageReader(PipesMessageReader):
         finally:
             session_closed.set()
             tailer.stop()
-            thread.join()
-            try:
-                if self.cleanup_file and tailer.fileno() >= 0:
-                    remove_if_same(self.path, tailer.fileno())
-            finally:
-                tailer.close()
+            if not handler.flow.defer():  # else the thread reads the rest as the consumer drains it
+                thread.join()
+                self._clean_up(tailer)
+
+    def _read(self, handler: PipesMessageHandler, tailer: FileTailer, session_closed: threading.Event) -> None:
+        """The reader thread: the whole stream, then the clean-up if the session left it the rest."""
+        try:
+            self._pump(handler, tailer, session_closed)
+        finally:
+            if handler.flow.reader_finished():
+                self._clean_up(tailer)
+
+    def _clean_up(self, tailer: FileTailer) -> None:
+        try:
+            if self.cleanup_file and tailer.fileno() >= 0:
+                remove_if_same(self.path, tailer.fileno())
+        finally:
+            tailer.close()
 
     def _pump(self, handler: PipesMessageHandler, tailer: FileTailer, session_closed: threading.Event) -> None:
         source = f"line of file {self.path}"
