@@ -227,3 +227,14 @@ def test_the_line_appender_writes_whole_lines(hotpath, tmp_path):
     assert len(checked) == 2 and checked[0] == {"b": None} and "nan" in checked[1]
     with pytest.raises(OSError):
         hotpath.JsonLineAppender(-1, orjson.OPT_APPEND_NEWLINE, has_non_finite, fallback).append({"a": 1})
+
+
+def test_a_forgotten_tailer_closes_its_file(tmp_path):
+    path = tmp_path / "messages"
+    path.write_bytes(b"x\n")
+    tailer = FileTailer(path)
+    assert tailer.read() == b"x\n"
+    fd = tailer.fileno()
+    del tailer
+    with pytest.raises(OSError):
+        os.fstat(fd)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
+from pipes_fast._fdio import write_all
 from pipes_fast.errors import PipesError
 
 FileId = tuple[int, int]
@@ -50,9 +51,7 @@ def open_private_file(path: str, data: bytes = b"", *, what: str, exclusive: boo
             raise PipesError(_not_regular(path, what, info.st_mode))
         os.ftruncate(fd, 0)  # only now: truncating is safe once fstat shows a regular file
         os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
     except BaseException:
         os.close(fd)
         raise

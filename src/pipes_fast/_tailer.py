@@ -104,9 +104,14 @@ class FileTailer:
         return self._fd
 
     def close(self) -> None:
+        """Close the file being read; ``read`` opens the path again if called after."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", -1) >= 0:  # not set if __init__ failed
+            self.close()
 
     def _ready(self) -> bool:
         if self._fd >= 0 and os.fstat(self._fd).st_size != self.position:
