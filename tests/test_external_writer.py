@@ -154,7 +154,7 @@ def test_nesting_deeper_than_orjson_goes_is_written_too(tmp_path: Path) -> None:
 @pytest.mark.reliability("concurrent-writers")
 def test_threads_and_forked_processes_never_interleave_messages(tmp_path: Path, hotpath: ModuleType) -> None:
     path = tmp_path / "m.jsonl"
-    per_writer = 400
+    per_writer = 200
 
     def write(context: Any, writer: str) -> None:
         for index in range(per_writer):
@@ -162,13 +162,13 @@ def test_threads_and_forked_processes_never_interleave_messages(tmp_path: Path, 
 
     with open_context(path) as context:
         children = []
-        for name in ("child-1", "child-2"):
+        for name in [f"child-{n}" for n in range(8)]:
             pid = os.fork()
             if pid == 0:  # the forked process inherits the channel's descriptor
                 write(context, name)
                 os._exit(0)
             children.append(pid)
-        threads = [threading.Thread(target=write, args=(context, f"thread-{n}")) for n in range(3)]
+        threads = [threading.Thread(target=write, args=(context, f"thread-{n}")) for n in range(8)]
         for thread in threads:
             thread.start()
         write(context, "main")
@@ -177,7 +177,7 @@ def test_threads_and_forked_processes_never_interleave_messages(tmp_path: Path, 
         for pid in children:
             assert os.waitpid(pid, 0)[1] == 0
     sent = payloads(read_messages(hotpath, path), "report_custom_message", "payload")
-    writers = {"main", "child-1", "child-2", "thread-0", "thread-1", "thread-2"}
+    writers = {"main", *(f"child-{n}" for n in range(8)), *(f"thread-{n}" for n in range(8))}
     for writer in writers:
         assert [p["index"] for p in sent if p["writer"] == writer] == list(range(per_writer))
     assert len(sent) == len(writers) * per_writer
