@@ -10,12 +10,17 @@ from __future__ import annotations
 from types import ModuleType
 
 import pytest
+from hypothesis import settings
 
 from pipes_fast import _hotpath
 
 pytest_plugins = ["reliability_plugin"]  # the reliability marker's case ids, --reliability-json, observe
 
 IMPLEMENTATIONS = ("compiled", "pure")
+
+# Tests assert behaviour, never time: no per-example deadline on shared, noisy machines.
+settings.register_profile("pipes_fast", deadline=None)
+settings.load_profile("pipes_fast")
 
 
 def load_implementation(name: str) -> ModuleType:
