@@ -27,6 +27,6 @@ def measure_frame_and_decode(rounds: int) -> Goal:
             router.route_lines(framer.feed(piece))
             drained.clear()  # a consumer drains as messages come, as the bare loop keeps nothing
 
-    goal = Goal("frame+decode 100k messages", "bare orjson.loads loop over pre-split lines", "extension", 0.8)
+    goal = Goal("frame+route 100k custom messages", "bare orjson.loads loop over pre-split lines", "extension", 0.8)
     goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, bare, extension)
     return goal

@@ -24,12 +24,12 @@ def frame_and_decode(hotpath, pieces):
     return count
 
 
-@pytest.mark.benchmark(group="frame+decode 100k messages")
+@pytest.mark.benchmark(group="frame+route 100k custom messages")
 def test_frame_and_decode(benchmark, hotpath):
     assert benchmark(frame_and_decode, hotpath, PIECES) == len(LINES)
 
 
-@pytest.mark.benchmark(group="frame+decode 100k messages")
+@pytest.mark.benchmark(group="frame+route 100k custom messages")
 def test_bare_orjson_loop_over_presplit_lines(benchmark):
     def bare():
         loads = orjson.loads
