@@ -27,6 +27,11 @@ def describe(mode: int) -> str:
     return next((name for is_kind, name in _KINDS if is_kind(mode)), "a special file")
 
 
+def why_not_regular(mode: int) -> str:
+    """Why a file of mode ``mode`` is refused: "it is a FIFO, not a regular file"."""
+    return f"it is {describe(mode)}, not a regular file"
+
+
 def file_id(info: os.stat_result) -> FileId:
     """The identity of the file ``info`` describes."""
     return info.st_dev, info.st_ino
@@ -82,4 +87,4 @@ def _cannot_create(path: str, what: str, exc: OSError) -> str:
 
 def _not_regular(path: str, what: str, mode: int) -> str:
     why = "; pipes_fast does not follow links to write its files" if stat.S_ISLNK(mode) else ""
-    return f"refusing to use {path} as the {what}: it is {describe(mode)}, not a regular file{why}"
+    return f"refusing to use {path} as the {what}: {why_not_regular(mode)}{why}"

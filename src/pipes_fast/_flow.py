@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 MAX_QUEUED_CUSTOM_MESSAGES = 65_536
 """Payloads queued for a bounded consumer before the reader waits for it."""
 
 _SLICE_SECONDS = 0.05
 """Longest single wait: every wait re-checks its condition at least this often."""
+
+
+def take_oldest(queue: deque[Any], count: Optional[int] = None) -> list[Any]:
+    """Up to ``count`` items (all if None) from the front of ``queue``, taken out of it; safe while
+    another thread appends."""
+    available = len(queue)
+    return [queue.popleft() for _ in range(available if count is None else min(count, available))]
 
 
 class DrainGate:
@@ -74,12 +81,11 @@ class DrainGate:
         self._bounded = True
         while True:
             self._arrived.clear()
-            queue = self._queue
-            batch = [queue.popleft() for _ in range(min(max_messages, len(queue)))]
+            batch = take_oldest(self._queue, max_messages)
             self._room.set()
             if batch or not self._deferred:
                 return batch
-            if self._reader_done and not queue:
+            if self._reader_done and not self._queue:
                 self.finish()
                 return batch
             self._arrived.wait(_SLICE_SECONDS)

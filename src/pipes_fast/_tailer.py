@@ -12,7 +12,7 @@ import stat
 import threading
 from typing import Callable, Optional
 
-from pipes_fast._files import FileId, describe, file_id
+from pipes_fast._files import FileId, file_id, why_not_regular
 
 _MIN_POLL_SECONDS = 0.001
 _MAX_POLL_SECONDS = 0.05
@@ -127,7 +127,7 @@ class FileTailer:
         if file_id(info) == self._file_id or _version(info) == self._refused:
             return None
         if not stat.S_ISREG(info.st_mode):
-            self._refuse(info, f"it is {describe(info.st_mode)}, not a regular file")
+            self._refuse(info, why_not_regular(info.st_mode))
             return None
         return info
 
@@ -146,7 +146,7 @@ class FileTailer:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):  # replaced since
             os.close(fd)
-            self._refuse(info, f"it is {describe(info.st_mode)}, not a regular file")
+            self._refuse(info, why_not_regular(info.st_mode))
             return False
         previous = self._file_id
         self.close()

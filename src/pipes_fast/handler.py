@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pipes_fast import _hotpath
 from pipes_fast._contract import positive_int
-from pipes_fast._flow import DrainGate
+from pipes_fast._flow import DrainGate, take_oldest
 from pipes_fast.assets import AssetKey
 from pipes_fast.context import StepContext
 from pipes_fast.errors import MalformedParams, require_param
@@ -31,11 +31,6 @@ _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARN
            "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
 _MAX_WARNINGS = 100
 _MAX_EXCEPTION_CHAIN = 20
-
-
-def _drain(queue: deque[Any]) -> list[Any]:
-    """What ``queue`` holds now, oldest first, taken out of it (the reader may append meanwhile)."""
-    return [queue.popleft() for _ in range(len(queue))]
 
 
 def format_exception(exc: Any) -> str:
@@ -122,16 +117,20 @@ class PipesMessageHandler:
     # ----- what the session drains -----
 
     def drain_results(self) -> list[PipesExecutionResult]:
-        """Results received since the last drain, oldest first; they are not kept."""
-        return _drain(self._results)
+        """Results received since the last drain, oldest first; they are not kept (after a
+        deferred close, the rest of the stream is read first)."""
+        self.flow.finish()
+        return take_oldest(self._results)
 
     def drain_custom_messages(self, max_messages: Optional[int] = None) -> list[Any]:
         """Custom message payloads received since the last drain, oldest first; they are not kept.
 
         With ``max_messages``, at most that many, and the reader keeps memory bounded for this
-        consumer (see :class:`pipes_fast._flow.DrainGate`)."""
+        consumer (see :class:`pipes_fast._flow.DrainGate`); without, after a deferred close, the
+        rest of the stream is read first."""
         if max_messages is None:
-            return _drain(self._custom_messages)
+            self.flow.finish()
+            return take_oldest(self._custom_messages)
         return self.flow.take(positive_int("max_messages", max_messages))
 
     @property
@@ -141,11 +140,13 @@ class PipesMessageHandler:
         return materialized
 
     def get_reported_results(self) -> tuple[PipesExecutionResult, ...]:
-        """Results received and not drained yet."""
+        """Results received and not drained yet (the whole stream's, once it has been read)."""
+        self.flow.finish()
         return tuple(self._results)
 
     def get_custom_messages(self) -> tuple[Any, ...]:
-        """Custom message payloads received and not drained yet."""
+        """Custom message payloads received and not drained yet (the whole stream's, once read)."""
+        self.flow.finish()
         return tuple(self._custom_messages)
 
     # ----- what the reader feeds -----

@@ -88,7 +88,6 @@ class PipesSession:
         (once) for every selected asset that none was reported for, unless
         ``implicit_materializations`` is False.
         """
-        self.message_handler.flow.finish()
         results = self.message_handler.drain_results()
         if implicit_materializations and self.closed and not self._implicit_done:
             self._implicit_done = True
@@ -99,12 +98,10 @@ class PipesSession:
 
     def get_reported_results(self) -> tuple[PipesExecutionResult, ...]:
         """Results explicitly reported by the external process and not yet returned by ``get_results``."""
-        self.message_handler.flow.finish()
         return self.message_handler.get_reported_results()
 
     def get_custom_messages(self) -> tuple[Any, ...]:
         """Payloads of ``report_custom_message`` received and not yet drained."""
-        self.message_handler.flow.finish()
         return self.message_handler.get_custom_messages()
 
     def drain_custom_messages(self, *, max_messages: Optional[int] = None) -> list[Any]:
@@ -120,8 +117,6 @@ class PipesSession:
 
         Without it, every payload received so far comes back (after close: all of them).
         """
-        if max_messages is None:
-            self.message_handler.flow.finish()
         return self.message_handler.drain_custom_messages(max_messages)
 
     def report_launched(self, launched_payload: Mapping[str, Any]) -> None:
