@@ -11,7 +11,7 @@ import pytest
 from helpers import closed, materialization, opened, script
 from pipes_fast import AssetKey, MaterializeResult, PipesEnvContextInjector, PipesSubprocessClient
 from pipes_fast.context import build_context_data
-from pipes_fast.dagster_adapter import step_context_from_dagster
+from pipes_fast.dagster._context import step_context as step_context_from_dagster
 
 
 @pytest.mark.filterwarnings("ignore")

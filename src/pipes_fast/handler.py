@@ -195,19 +195,28 @@ class PipesMessageHandler:
         handle(message.get("params"))
 
     def _on_opened(self, params: Any) -> None:
-        self.received_opened_message = True
-        self.opened_payload = params or {}
+        self._record_opened(params)
         self._log.info("[pipes] external process successfully opened dagster pipes.")
         self._message_reader.on_opened(self.opened_payload)
 
     def _on_closed(self, params: Any) -> None:
+        self._record_closed(params)
+        if self.exception:
+            detail = format_exception(self.exception) if isinstance(self.exception, dict) else repr(self.exception)
+            self._log.error(f"[pipes] external process pipes closed with exception: {detail}")
+
+    def _record_opened(self, params: Any) -> None:
+        """The state an ``opened`` message leaves behind."""
+        self.received_opened_message = True
+        self.opened_payload = params or {}
+
+    def _record_closed(self, params: Any) -> None:
+        """The state a ``closed`` message leaves behind: later messages are skipped."""
         self.received_closed_message = True
         self._router.closed = True
         exception = params.get("exception") if isinstance(params, dict) else None
         if exception:
             self.exception = exception
-            detail = format_exception(exception) if isinstance(exception, dict) else repr(exception)
-            self._log.error(f"[pipes] external process pipes closed with exception: {detail}")
 
     def _on_log(self, params: Any) -> None:
         message = require_param(params, "message", str)
@@ -221,14 +230,14 @@ class PipesMessageHandler:
         text = require_param(params, "text", str)
         stream = params.get("stream")
         if stream == "stdout":
-            _write_text(sys.stdout, text)
+            write_text(sys.stdout, text)
         elif stream == "stderr":
-            _write_text(sys.stderr, text)
+            write_text(sys.stderr, text)
         else:
             raise MalformedParams(f"param 'stream' must be 'stdout' or 'stderr', got {stream!r:.50}")
 
 
-def _write_text(stream: Any, text: str) -> None:
+def write_text(stream: Any, text: str) -> None:
     """Write ``text``; characters the stream cannot encode (lone surrogates) become escapes."""
     try:
         stream.write(text)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import weakref
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Protocol, TypeVar
 
 from pipes_fast import _codec, _hotpath
+from pipes_fast._flow import DrainGate
 from pipes_fast.context import StepContext, build_context_data
 from pipes_fast.handler import PipesMessageHandler
 from pipes_fast.injectors import PipesContextInjector
@@ -31,14 +32,15 @@ _CLI_ARGS = {
 }
 
 
+def is_dagster_context(context: Any) -> bool:
+    """True for a Dagster op or asset execution context (without importing Dagster)."""
+    return type(context).__module__.startswith("dagster.")
+
+
 def as_step_context(context: Any) -> StepContext:
-    """A ``StepContext`` as is, or one built from a Dagster op/asset execution context."""
+    """``context`` itself, which must be a ``StepContext``."""
     if isinstance(context, StepContext):
         return context
-    if type(context).__module__.startswith("dagster."):
-        from pipes_fast.dagster_adapter import step_context_from_dagster
-
-        return step_context_from_dagster(context)
     raise TypeError(f"expected a StepContext or a Dagster execution context, got {type(context).__name__}")
 
 
@@ -132,42 +134,80 @@ def open_pipes_session(
     extras: Optional[PipesExtras] = None,
 ) -> Iterator[PipesSession]:
     """Inject the context, start reading messages, and yield the session; on exit, read what is
-    left, clean up, and warn if the external process never opened or never closed the pipes."""
+    left, clean up, and warn if the external process never opened or never closed the pipes.
+
+    Given a Dagster op or asset context, this is ``pipes_fast.dagster.open_pipes_session``: the
+    session's results are Dagster's own types, ready to be yielded or returned to Dagster.
+    """
+    if is_dagster_context(context):
+        from pipes_fast.dagster import open_pipes_session as open_in_dagster
+
+        with open_in_dagster(context, context_injector, message_reader, extras) as in_dagster:
+            yield in_dagster  # type: ignore[misc]  # Dagster's session, with the same methods
+        return
     step = as_step_context(context)
     context_data = build_context_data(step, extras)
     handler = PipesMessageHandler(step, message_reader)
-    session: Optional[PipesSession] = None
+
+    def make_session(injector_params: PipesParams, reader_params: PipesParams) -> PipesSession:
+        return PipesSession(context_data, handler, injector_params, reader_params, step)
+
+    with run_session(context_data, handler, context_injector, message_reader, step.log, make_session) as session:
+        yield session
+
+
+Session = TypeVar("Session")
+
+
+class SessionHandler(Protocol):
+    """What :func:`run_session` needs of a message handler (pipes_fast's, or the Dagster one)."""
+
+    flow: DrainGate
+    received_opened_message: bool
+    received_closed_message: bool
+
+    def handle_messages(self) -> AbstractContextManager[PipesParams]: ...
+
+
+@contextmanager
+def run_session(
+    context_data: PipesContextData,
+    handler: SessionHandler,
+    context_injector: Any,
+    message_reader: Any,
+    log: Any,
+    make_session: Callable[[PipesParams, PipesParams], Session],
+) -> Iterator[Session]:
+    """The span of a session: the context injected and ``handler``'s reader running while the
+    block runs; then, once every message has been handled (after a deferred close, as the
+    consumer drains the rest), ``session.closed`` is set and ``log`` warns if the external process
+    never opened or never closed the pipes."""
+    session: Optional[Session] = None
     try:
         with context_injector.inject_context(context_data) as injector_params, handler.handle_messages() as reader_params:
-            session = PipesSession(context_data, handler, injector_params, reader_params, step)
+            session = make_session(injector_params, reader_params)
             yield session
     finally:
         if session is not None:  # a consumer that goes away stops holding back the reader
             weakref.finalize(session, handler.flow.release)
         session_ref = weakref.ref(session) if session is not None else lambda: None
-        handler.flow.when_finished(lambda: _finished(session_ref(), step, handler, context_injector, message_reader))
+        handler.flow.when_finished(lambda: _finished(session_ref(), log, handler, context_injector, message_reader))
 
 
-def _finished(
-    session: Optional[PipesSession],
-    step: StepContext,
-    handler: PipesMessageHandler,
-    context_injector: PipesContextInjector,
-    message_reader: PipesMessageReader,
-) -> None:
+def _finished(session: Any, log: Any, handler: SessionHandler, context_injector: Any, message_reader: Any) -> None:
     """Once every message has been handled: the session is closed; warn if the external process
     never opened or never closed the pipes."""
     if session is not None:
         session.closed = True
     if not handler.received_opened_message:
-        step.log.warning(
+        log.warning(
             "[pipes] did not receive any messages from external process. Check stdout / stderr logs"
             f" from the external process if possible.\n{type(context_injector).__name__}:"
             f" {context_injector.no_messages_debug_text()}\n{type(message_reader).__name__}:"
             f" {message_reader.no_messages_debug_text()}\n"
         )
     elif not handler.received_closed_message:
-        step.log.warning(
+        log.warning(
             "[pipes] did not receive closed message from external process. Buffered messages may"
             " have been discarded without being delivered. Use `open_dagster_pipes` as a context"
             " manager (a with block) to ensure that cleanup is successfully completed. If that is"

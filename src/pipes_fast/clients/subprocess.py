@@ -9,17 +9,16 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any, Optional, Union
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Callable, Optional, Union, cast
 
 from pipes_fast.clients.base import PipesClient, PipesClientCompletedInvocation
-from pipes_fast.context import StepContext
 from pipes_fast.errors import PipesExecutionError
 from pipes_fast.handler import format_exception
 from pipes_fast.injectors import PipesContextInjector, PipesTempFileContextInjector
 from pipes_fast.protocol import PipesExtras
 from pipes_fast.readers import PipesMessageReader, PipesTempFileMessageReader
-from pipes_fast.session import as_step_context, open_pipes_session
+from pipes_fast.session import as_step_context, is_dagster_context, open_pipes_session
 
 _STDERR_TAIL_CHARS = 2000
 
@@ -212,29 +211,58 @@ class PipesSubprocessClient(PipesClient):
         """Run ``command`` to completion in a Pipes session and return what it reported.
 
         Raises ``PipesExecutionError`` if the command cannot start or exits non-zero (after every
-        message it wrote has been handled).
+        message it wrote has been handled). Given a Dagster op or asset context, the run is
+        ``pipes_fast.dagster.PipesSubprocessClient``'s with the same settings: what it returns
+        holds Dagster's own result types, and its errors are Dagster's too.
         """
-        step = as_step_context(context)
-        with _sigterm_as_keyboard_interrupt(), open_pipes_session(
-            step, self.context_injector, self.message_reader, extras
-        ) as session:
+        if is_dagster_context(context):
+            from pipes_fast.dagster import PipesSubprocessClient as InDagster
+
+            in_dagster = InDagster(
+                self.env, self.cwd, self.context_injector, self.message_reader, self.forward_termination,
+                self.forward_stdio, self.termination_timeout_seconds,
+            )
+            completed = in_dagster.run(context=context, extras=extras, command=command, env=env, cwd=cwd)
+            return cast(PipesClientCompletedInvocation, completed)
+        return self._run(context, extras, command, env, cwd)
+
+    def _run(
+        self,
+        context: Any,
+        extras: Optional[PipesExtras],
+        command: Union[str, Sequence[str]],
+        env: Optional[Mapping[str, str]],
+        cwd: Optional[str],
+    ) -> Any:
+        """``run``, for this client's kind of session, invocation and error."""
+        with _sigterm_as_keyboard_interrupt(), self._open_session(context, extras) as session:
             full_env = {**os.environ, **self.env, **(env or {}), **session.get_bootstrap_env_vars()}
-            process, stdout, stderr = self._run_process(command, cwd or self.cwd, full_env, step)
+            process, stdout, stderr = self._run_process(command, cwd or self.cwd, full_env, session.context.log)
         if process.returncode != 0:
             message = _describe_exit(command, process.returncode)
             if session.message_handler.exception:
                 message += f"\nThe external process reported: {format_exception(session.message_handler.exception)}"
             if stderr:
                 message += f"\nLast of its stderr:\n{stderr[-_STDERR_TAIL_CHARS:]}"
-            raise PipesExecutionError(message)
-        return PipesClientCompletedInvocation(session, stdout=stdout, stderr=stderr)
+            raise self._execution_error(message)
+        return self._invocation(session, stdout=stdout, stderr=stderr)
+
+    _execution_error: type[PipesExecutionError] = PipesExecutionError
+    """What a failed run raises."""
+
+    _invocation: Callable[..., Any] = PipesClientCompletedInvocation
+    """What a completed run returns, made from the session and the captured stdout and stderr."""
+
+    def _open_session(self, context: Any, extras: Optional[PipesExtras]) -> AbstractContextManager[Any]:
+        """The session to run in."""
+        return open_pipes_session(as_step_context(context), self.context_injector, self.message_reader, extras)
 
     def _run_process(
         self,
         command: Union[str, Sequence[str]],
         cwd: Optional[str],
         env: dict[str, str],
-        step: StepContext,
+        log: Any,
     ) -> tuple[subprocess.Popen[bytes], Optional[str], Optional[str]]:
         """Start the process and wait for it; an interrupt from the moment it exists is forwarded."""
         capture = None if self.forward_stdio else subprocess.PIPE
@@ -245,7 +273,7 @@ class PipesSubprocessClient(PipesClient):
                 with _interrupts_held():
                     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=capture, stderr=capture)
             except OSError as exc:
-                raise PipesExecutionError(f"could not start external process {command!r}: {exc}") from exc
+                raise self._execution_error(f"could not start external process {command!r}: {exc}") from exc
             child = _Child(process)
             child.wait()
             stdout, stderr = child.finish()
@@ -253,7 +281,7 @@ class PipesSubprocessClient(PipesClient):
         except BaseException:
             if process is not None and self.forward_termination and process.poll() is None:
                 child = child or _Child(process)
-                self._interrupt(child, step)
+                self._interrupt(child, log)
             raise
         finally:
             if process is not None and self.forward_termination and process.poll() is None:
@@ -262,15 +290,15 @@ class PipesSubprocessClient(PipesClient):
             if child is not None:
                 child.close()
 
-    def _interrupt(self, child: _Child, step: StepContext) -> None:
+    def _interrupt(self, child: _Child, log: Any) -> None:
         """Send SIGINT and wait up to ``termination_timeout_seconds`` for the child to exit; a
         second interrupt ends the wait at once."""
-        step.log.info("[pipes] execution interrupted, sending SIGINT to subprocess.")
+        log.info("[pipes] execution interrupted, sending SIGINT to subprocess.")
         child.process.send_signal(signal.SIGINT)
         try:
             if not child.wait(self.termination_timeout_seconds):
-                step.log.warning(
+                log.warning(
                     f"[pipes] subprocess still running {self.termination_timeout_seconds} s after SIGINT: killing it."
                 )
         except KeyboardInterrupt:
-            step.log.warning("[pipes] interrupted again: killing subprocess.")
+            log.warning("[pipes] interrupted again: killing subprocess.")

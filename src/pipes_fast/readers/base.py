@@ -28,6 +28,11 @@ class PipesMessageReader(ABC):
     def on_launched(self, launched_payload: Mapping[str, Any]) -> None:
         """Called when the launcher reports information about the launched process."""
 
+    @property
+    def expected_writer_count(self) -> int:
+        """How many external writers report through this reader: one (Dagster's handler asks)."""
+        return 1
+
     @abstractmethod
     def no_messages_debug_text(self) -> str:
         """Says where messages were expected, for the warning when none arrived."""

@@ -1,0 +1,42 @@
+"""pipes_fast inside Dagster: Dagster's own Pipes classes, on pipes_fast's hot path.
+
+Change one import and a Dagster asset sees the same events, faster::
+
+    import dagster
+    from pipes_fast.dagster import PipesSubprocessClient
+
+    @dagster.asset(check_specs=[dagster.AssetCheckSpec("rows_positive", asset="orders")])
+    def orders(context: dagster.AssetExecutionContext, pipes_subprocess_client: PipesSubprocessClient):
+        return pipes_subprocess_client.run(context=context, command=["python", "orders.py"]).get_results()
+
+    dagster.materialize([orders], resources={"pipes_subprocess_client": PipesSubprocessClient()})
+
+Results are Dagster's ``MaterializeResult``/``AssetCheckResult``; errors are Dagster's
+``DagsterPipesExecutionError`` (and pipes_fast's ``PipesExecutionError``). Needs the ``dagster``
+extra; the rest of pipes_fast never imports Dagster.
+"""
+
+from pipes_fast.dagster._client import PipesClientCompletedInvocation, PipesExecutionError, PipesSubprocessClient
+from pipes_fast.dagster._handler import PipesMessageHandler
+from pipes_fast.dagster._io import (
+    PipesEnvContextInjector,
+    PipesFileContextInjector,
+    PipesFileMessageReader,
+    PipesTempFileContextInjector,
+    PipesTempFileMessageReader,
+)
+from pipes_fast.dagster._session import PipesSession, open_pipes_session
+
+__all__ = [
+    "PipesClientCompletedInvocation",
+    "PipesEnvContextInjector",
+    "PipesExecutionError",
+    "PipesFileContextInjector",
+    "PipesFileMessageReader",
+    "PipesMessageHandler",
+    "PipesSession",
+    "PipesSubprocessClient",
+    "PipesTempFileContextInjector",
+    "PipesTempFileMessageReader",
+    "open_pipes_session",
+]

@@ -1,0 +1,101 @@
+"""Dagster's ``PipesSubprocessClient`` on pipes_fast: same arguments, Dagster's result types,
+pipes_fast's stdio capture, termination handling and error messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Optional, Union
+
+import dagster
+from dagster._core.errors import DagsterPipesExecutionError
+
+from pipes_fast import errors
+from pipes_fast.clients import subprocess as core
+from pipes_fast.dagster._convert import DagsterResult
+from pipes_fast.dagster._io import PipesTempFileContextInjector, PipesTempFileMessageReader
+from pipes_fast.dagster._session import PipesSession, open_pipes_session, with_metadata
+from pipes_fast.protocol import PipesExtras
+
+
+class PipesExecutionError(DagsterPipesExecutionError, errors.PipesExecutionError):
+    """The external process failed: Dagster's ``DagsterPipesExecutionError`` and pipes_fast's
+    ``PipesExecutionError`` at once, so either ``except`` catches it."""
+
+
+class PipesClientCompletedInvocation(dagster.PipesClientCompletedInvocation):
+    """Dagster's completed invocation; every getter may be called any number of times.
+
+    ``stdout``/``stderr`` hold the captured output where the client captured it (else None).
+    """
+
+    def __init__(
+        self,
+        session: PipesSession,
+        metadata: Optional[Mapping[str, Any]] = None,
+        *,
+        stdout: Optional[str] = None,
+        stderr: Optional[str] = None,
+    ) -> None:
+        super().__init__(session, metadata)  # type: ignore[arg-type]
+        self._reported = session.get_results(implicit_materializations=False)
+        self._implicit = session.get_results()  # only the implied ones are left
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def get_results(self, *, implicit_materializations: bool = True) -> tuple[DagsterResult, ...]:
+        """Every result, in order, with implied materializations for selected assets last."""
+        results = self._reported + (self._implicit if implicit_materializations else ())
+        return with_metadata(results, self.metadata)
+
+
+class PipesSubprocessClient(core.PipesSubprocessClient, dagster.PipesSubprocessClient):
+    """Dagster's ``PipesSubprocessClient`` (a Pipes client and resource), on pipes_fast.
+
+    Same constructor and ``run`` as Dagster's; results are Dagster's own types. Beyond Dagster:
+    ``forward_stdio=False`` captures stdout and stderr without ever blocking the child, an
+    interrupt (Dagster's, KeyboardInterrupt or SIGTERM) is forwarded as SIGINT then a kill after
+    ``termination_timeout_seconds``, and a failure raises :class:`PipesExecutionError` naming the
+    exception the external process reported and the tail of its stderr. Injectors and readers may
+    be pipes_fast's or Dagster's.
+    """
+
+    _execution_error = PipesExecutionError
+    _invocation = PipesClientCompletedInvocation
+
+    def __init__(
+        self,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        context_injector: Optional[Any] = None,
+        message_reader: Optional[Any] = None,
+        forward_termination: bool = True,
+        forward_stdio: bool = True,
+        termination_timeout_seconds: float = 20,
+    ) -> None:
+        super().__init__(
+            env,
+            cwd,
+            context_injector or PipesTempFileContextInjector(),
+            message_reader or PipesTempFileMessageReader(),
+            forward_termination,
+            forward_stdio,
+            termination_timeout_seconds,
+        )
+
+    def run(  # type: ignore[override]
+        self,
+        *,
+        context: Any,
+        extras: Optional[PipesExtras] = None,
+        command: Union[str, Sequence[str]],
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+    ) -> PipesClientCompletedInvocation:
+        """Run ``command`` to completion in a Pipes session; raises :class:`PipesExecutionError`
+        if it cannot start or exits non-zero (after every message it wrote has been handled)."""
+        completed: PipesClientCompletedInvocation = self._run(context, extras, command, env, cwd)
+        return completed
+
+    def _open_session(self, context: Any, extras: Optional[PipesExtras]) -> AbstractContextManager[Any]:
+        return open_pipes_session(context, self.context_injector, self.message_reader, extras)

@@ -1,0 +1,86 @@
+"""pipes_fast's results as Dagster's own types, resolved exactly as Dagster's message handler does.
+
+Scalar metadata goes straight to the ``dagster.MetadataValue`` constructor Dagster's handler
+calls for its type; the structured types (tables, schemas, lineage, timestamps) go through
+Dagster's own ``metadata_value_from_external``, so both sides agree by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Callable, Optional, Union
+
+import dagster
+from dagster._core.definitions.metadata.external_metadata import metadata_value_from_external
+
+from pipes_fast.assets import AssetKey
+from pipes_fast.results import AssetCheckResult, MaterializeResult, MetadataValue, is_materialization
+
+DagsterResult = Union[dagster.MaterializeResult, dagster.AssetCheckResult]
+
+_MAX_CACHED_KEYS = 10_000  # an op step accepts any key: a hostile stream must not grow the cache forever
+
+_DIRECT: dict[str, Callable[[Any], dagster.MetadataValue]] = {
+    "text": dagster.MetadataValue.text,
+    "url": dagster.MetadataValue.url,
+    "path": dagster.MetadataValue.path,
+    "notebook": dagster.MetadataValue.notebook,
+    "json": dagster.MetadataValue.json,
+    "md": dagster.MetadataValue.md,
+    "float": dagster.MetadataValue.float,
+    "int": dagster.MetadataValue.int,
+    "bool": dagster.MetadataValue.bool,
+    "dagster_run": dagster.MetadataValue.dagster_run,
+}
+_SEVERITY = {severity.value: severity for severity in dagster.AssetCheckSeverity}
+
+
+class ToDagster:
+    """Converts results; Dagster asset keys are made once per key and reused."""
+
+    def __init__(self) -> None:
+        self._keys: dict[AssetKey, dagster.AssetKey] = {}
+
+    def asset_key(self, key: AssetKey) -> dagster.AssetKey:
+        """Dagster's ``AssetKey`` with the same path."""
+        converted = self._keys.get(key)
+        if converted is None:
+            if len(self._keys) >= _MAX_CACHED_KEYS:
+                self._keys.clear()
+            converted = self._keys[key] = dagster.AssetKey(list(key.path))
+        return converted
+
+    def metadata_value(self, value: MetadataValue) -> dagster.MetadataValue:
+        """Dagster's metadata value of the same type."""
+        kind, raw = value.type, value.value
+        direct = _DIRECT.get(kind)
+        if direct is not None:
+            return direct(raw)
+        if kind == "asset":
+            return dagster.MetadataValue.asset(self.asset_key(raw))
+        return metadata_value_from_external(raw, kind)  # type: ignore[arg-type]
+
+    def metadata(self, metadata: Mapping[str, Any]) -> dict[str, dagster.MetadataValue]:
+        """A metadata mapping of Dagster metadata values."""
+        convert = self.metadata_value
+        return {name: convert(value) for name, value in metadata.items()}
+
+    def result(self, result: Union[MaterializeResult, AssetCheckResult]) -> DagsterResult:
+        """Dagster's ``MaterializeResult`` or ``AssetCheckResult`` for a pipes_fast one."""
+        key: Optional[dagster.AssetKey] = None if result.asset_key is None else self.asset_key(result.asset_key)
+        metadata = self.metadata(result.metadata) if result.metadata else {}
+        if is_materialization(result):
+            version = result.data_version
+            return dagster.MaterializeResult(
+                asset_key=key,
+                metadata=metadata,
+                data_version=None if version is None else dagster.DataVersion(version),
+                check_results=[self.result(check) for check in result.check_results] or None,  # type: ignore[misc]
+            )
+        return dagster.AssetCheckResult(
+            asset_key=key,
+            check_name=result.check_name,
+            passed=result.passed,
+            severity=_SEVERITY[result.severity.value],
+            metadata=metadata,
+        )

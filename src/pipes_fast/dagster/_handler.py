@@ -1,0 +1,157 @@
+"""Dagster's message handler running on pipes_fast's hot path.
+
+:class:`DagsterBridge` is a pipes_fast handler: its router frames, decodes and handles the bulk
+methods (materializations, checks, custom messages) and the results are converted into Dagster's
+types as they come; the other methods (``opened``, ``closed``, ``log``, ``log_external_stream``)
+go to Dagster's own handling, so logs, hooks and engine events are exactly Dagster's. Any
+pipes_fast reader feeds it. :class:`PipesMessageHandler` is the Dagster handler that owns one;
+readers written for Dagster feed it message by message.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Callable, Optional
+
+import dagster
+
+from pipes_fast import handler as core
+from pipes_fast._flow import DrainGate, take_oldest
+from pipes_fast.dagster._context import step_context
+from pipes_fast.dagster._convert import DagsterResult, ToDagster
+from pipes_fast.protocol import PipesException, PipesParams
+from pipes_fast.readers import PipesMessageReader as PipesFastReader
+
+
+class DagsterBridge(core.PipesMessageHandler):
+    """A pipes_fast handler whose results are Dagster's and whose other methods Dagster handles.
+
+    ``forward`` is Dagster's handling of one message. With ``sink`` (a Dagster
+    ``PipesMessageHandler``), results and custom messages go into its queues as they come, for
+    Dagster's own session to read; without, they stay here for :class:`PipesMessageHandler`.
+    """
+
+    def __init__(
+        self,
+        context: Any,
+        message_reader: Any,
+        forward: Callable[[Mapping[str, Any]], None],
+        sink: Optional[dagster.PipesMessageHandler] = None,
+    ) -> None:
+        super().__init__(step_context(context), message_reader)
+        self._forward = forward
+        self._sink = sink
+        self._to_dagster = ToDagster()
+        self._results: deque[DagsterResult] = deque()  # type: ignore[assignment]  # converted as they come
+        self.handle_lines = self._route_lines
+
+    def handle_message(self, message: Mapping[str, Any]) -> None:
+        self._router.route((message,))
+        self._pass_on()
+
+    def dagster_asset_key(self, key: Any) -> dagster.AssetKey:
+        """Dagster's key for a pipes_fast one."""
+        return self._to_dagster.asset_key(key)
+
+    def _route_lines(self, lines: list[bytes], first_line: int) -> list[Any]:
+        bad: list[Any] = self._router.route_lines(lines, first_line)
+        self._pass_on()
+        return bad
+
+    def _pass_on(self) -> None:
+        """Convert what the router produced; hand it to the sink, if any."""
+        routed = self._router.results
+        if routed:
+            convert = self._to_dagster.result
+            for result in take_oldest(routed):
+                try:
+                    self._results.append(convert(result))
+                except Exception as exc:  # one result Dagster refuses must not stop the stream
+                    self._warn_skipped(f"[pipes] skipped a result Dagster refused: {result!r:.300}: {exc!r:.300}")
+        if self._sink is not None:
+            if self._results:
+                put = self._sink._result_queue.put
+                for converted in take_oldest(self._results):
+                    put(converted)
+            if self._custom_messages:
+                put = self._sink._extra_msg_queue.put
+                for payload in take_oldest(self._custom_messages):
+                    put(payload)
+
+    def _handle_other(self, message: Mapping[str, Any]) -> None:
+        try:
+            self._forward(message)
+        finally:  # Dagster refusing the message must not leave the stream without its state
+            method, params = message.get("method"), message.get("params")
+            if method == "opened":
+                self._record_opened(params)
+            elif method == "closed":
+                self._record_closed(params)
+
+
+class PipesMessageHandler(dagster.PipesMessageHandler):
+    """Dagster's ``PipesMessageHandler``, handling messages on pipes_fast's hot path.
+
+    pipes_fast's readers feed its :attr:`core` directly; readers written for Dagster call
+    :meth:`handle_message`, which goes through the same path.
+    """
+
+    def __init__(self, context: Any, message_reader: Any) -> None:
+        super().__init__(context, message_reader)
+        self.core = DagsterBridge(context, message_reader, super().handle_message)
+
+    @contextmanager
+    def handle_messages(self) -> Iterator[PipesParams]:
+        """Run the reader for the span of the block: a pipes_fast reader feeds :attr:`core`."""
+        reader = self._message_reader
+        with reader.read_messages(self.core if isinstance(reader, PipesFastReader) else self) as params:
+            yield params
+
+    def handle_message(self, message: Any) -> None:
+        self.core.handle_message(message)
+
+    @property
+    def received_opened_message(self) -> bool:
+        return self.core.received_opened_message
+
+    @property
+    def received_closed_message(self) -> bool:
+        return self.core.received_closed_message
+
+    @property
+    def flow(self) -> DrainGate:
+        """Flow control between the reader and the consumer (see ``pipes_fast.handler``)."""
+        return self.core.flow
+
+    @property
+    def exception(self) -> Optional[PipesException]:
+        """The exception the external process reported in its ``closed`` message, if any."""
+        return self.core.exception
+
+    def get_reported_results(self) -> tuple[DagsterResult, ...]:
+        return self.core.get_reported_results()  # type: ignore[return-value]
+
+    def get_custom_messages(self) -> tuple[Any, ...]:
+        return self.core.get_custom_messages()
+
+    def _handle_log_external_stream(self, stream: Any, text: str, extras: Any = None) -> None:
+        """Where Dagster writes it; text the stream cannot encode is written escaped."""
+        if stream not in ("stdout", "stderr"):
+            super()._handle_log_external_stream(stream, text, extras)
+        else:
+            core.write_text(sys.stdout if stream == "stdout" else sys.stderr, text)
+
+
+def core_handler(handler: Any, message_reader: Any) -> core.PipesMessageHandler:
+    """The pipes_fast handler a pipes_fast reader feeds for ``handler``: itself, the core of ours,
+    or a bridge into Dagster's own handler."""
+    if isinstance(handler, core.PipesMessageHandler):
+        return handler
+    if isinstance(handler, PipesMessageHandler):
+        return handler.core
+    if isinstance(handler, dagster.PipesMessageHandler):
+        return DagsterBridge(handler._context, message_reader, handler.handle_message, sink=handler)
+    raise TypeError(f"pipes_fast readers feed a Pipes message handler, not {type(handler).__name__}")

@@ -1,0 +1,42 @@
+"""pipes_fast's context injectors and message readers as Dagster's own kinds.
+
+Dagster's ``open_pipes_session`` and clients accept them unchanged; the readers feed whatever
+handler they are given on pipes_fast's hot path (see :func:`core_handler`).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+import dagster
+
+from pipes_fast import injectors, readers
+from pipes_fast.dagster._handler import core_handler
+from pipes_fast.protocol import PipesParams
+
+
+class PipesEnvContextInjector(injectors.PipesEnvContextInjector, dagster.PipesContextInjector):
+    __doc__ = injectors.PipesEnvContextInjector.__doc__
+
+
+class PipesFileContextInjector(injectors.PipesFileContextInjector, dagster.PipesContextInjector):
+    __doc__ = injectors.PipesFileContextInjector.__doc__
+
+
+class PipesTempFileContextInjector(injectors.PipesTempFileContextInjector, dagster.PipesContextInjector):
+    __doc__ = injectors.PipesTempFileContextInjector.__doc__
+
+
+class PipesFileMessageReader(readers.PipesFileMessageReader, dagster.PipesMessageReader):
+    __doc__ = readers.PipesFileMessageReader.__doc__
+
+    def read_messages(self, handler: Any) -> AbstractContextManager[PipesParams]:
+        return super().read_messages(core_handler(handler, self))
+
+
+class PipesTempFileMessageReader(readers.PipesTempFileMessageReader, dagster.PipesMessageReader):
+    __doc__ = readers.PipesTempFileMessageReader.__doc__
+
+    def read_messages(self, handler: Any) -> AbstractContextManager[PipesParams]:
+        return super().read_messages(core_handler(handler, self))
