@@ -197,7 +197,7 @@ class PipesMessageHandler:
     def _on_opened(self, params: Any) -> None:
         self._record_opened(params)
         self._log.info("[pipes] external process successfully opened dagster pipes.")
-        self._message_reader.on_opened(self.opened_payload)
+        self._message_reader.on_opened(params or {})
 
     def _on_closed(self, params: Any) -> None:
         self._record_closed(params)

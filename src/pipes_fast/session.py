@@ -162,9 +162,14 @@ Session = TypeVar("Session")
 class SessionHandler(Protocol):
     """What :func:`run_session` needs of a message handler (pipes_fast's, or the Dagster one)."""
 
-    flow: DrainGate
-    received_opened_message: bool
-    received_closed_message: bool
+    @property
+    def flow(self) -> DrainGate: ...
+
+    @property
+    def received_opened_message(self) -> bool: ...
+
+    @property
+    def received_closed_message(self) -> bool: ...
 
     def handle_messages(self) -> AbstractContextManager[PipesParams]: ...
 

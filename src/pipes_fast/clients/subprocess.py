@@ -222,9 +222,10 @@ class PipesSubprocessClient(PipesClient):
                 self.env, self.cwd, self.context_injector, self.message_reader, self.forward_termination,
                 self.forward_stdio, self.termination_timeout_seconds,
             )
-            completed = in_dagster.run(context=context, extras=extras, command=command, env=env, cwd=cwd)
-            return cast(PipesClientCompletedInvocation, completed)
-        return self._run(context, extras, command, env, cwd)
+            # Dagster's completed invocation: the same getters, holding Dagster's result types
+            return cast(PipesClientCompletedInvocation, in_dagster._run(context, extras, command, env, cwd))
+        completed: PipesClientCompletedInvocation = self._run(context, extras, command, env, cwd)
+        return completed
 
     def _run(
         self,

@@ -37,7 +37,7 @@ class PipesClientCompletedInvocation(dagster.PipesClientCompletedInvocation):
         stdout: Optional[str] = None,
         stderr: Optional[str] = None,
     ) -> None:
-        super().__init__(session, metadata)  # type: ignore[arg-type]
+        super().__init__(session, metadata)
         self._reported = session.get_results(implicit_materializations=False)
         self._implicit = session.get_results()  # only the implied ones are left
         self.stdout = stdout
@@ -49,7 +49,7 @@ class PipesClientCompletedInvocation(dagster.PipesClientCompletedInvocation):
         return with_metadata(results, self.metadata)
 
 
-class PipesSubprocessClient(core.PipesSubprocessClient, dagster.PipesSubprocessClient):
+class PipesSubprocessClient(core.PipesSubprocessClient, dagster.PipesSubprocessClient):  # type: ignore[misc]
     """Dagster's ``PipesSubprocessClient`` (a Pipes client and resource), on pipes_fast.
 
     Same constructor and ``run`` as Dagster's; results are Dagster's own types. Beyond Dagster:

@@ -13,7 +13,7 @@ from pipes_fast.protocol import PipesContextData, PipesExtras
 
 def context_data(context: Any, extras: Optional[PipesExtras] = None) -> PipesContextData:
     """The context data Dagster's orchestrator gives the external process for this step."""
-    data: PipesContextData = build_external_execution_context_data(context, extras)  # type: ignore[assignment]
+    data: PipesContextData = build_external_execution_context_data(context, extras)
     return data
 
 

@@ -3,6 +3,12 @@
 Scalar metadata goes straight to the ``dagster.MetadataValue`` constructor Dagster's handler
 calls for its type; the structured types (tables, schemas, lineage, timestamps) go through
 Dagster's own ``metadata_value_from_external``, so both sides agree by construction.
+
+A materialization is the bulk of a stream, and Dagster's checked constructor is most of the cost
+of converting one (about 4 µs of 6.5 here). Its fields are already of the checked types, so
+:func:`materialize_result` builds the record's tuple directly — the same value Dagster's
+constructor returns (``tests/test_dagster_convert.py`` compares the two) — when the record has the
+fields this module knows, and falls back to the constructor otherwise.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ from typing import Any, Callable, Optional, Union
 
 import dagster
 from dagster._core.definitions.metadata.external_metadata import metadata_value_from_external
+from dagster._core.definitions.utils import NoValueSentinel
 
 from pipes_fast.assets import AssetKey
-from pipes_fast.results import AssetCheckResult, MaterializeResult, MetadataValue, is_materialization
+from pipes_fast.results import AssetCheckResult, MaterializeResult, MetadataValue
 
-DagsterResult = Union[dagster.MaterializeResult, dagster.AssetCheckResult]
+DagsterResult = Union[dagster.MaterializeResult[Any], dagster.AssetCheckResult]
 
 _MAX_CACHED_KEYS = 10_000  # an op step accepts any key: a hostile stream must not grow the cache forever
 
@@ -33,6 +40,34 @@ _DIRECT: dict[str, Callable[[Any], dagster.MetadataValue]] = {
     "dagster_run": dagster.MetadataValue.dagster_run,
 }
 _SEVERITY = {severity.value: severity for severity in dagster.AssetCheckSeverity}
+_new_tuple: Callable[..., Any] = tuple.__new__
+_MATERIALIZE_RESULT_FIELDS = ("asset_key", "metadata", "check_results", "data_version", "tags", "value")
+
+
+def checked_materialize_result(
+    asset_key: Optional[dagster.AssetKey], metadata: dict[str, dagster.MetadataValue], data_version: Optional[str]
+) -> dagster.MaterializeResult[Any]:
+    """Dagster's ``MaterializeResult`` through its own constructor."""
+    version = None if data_version is None else dagster.DataVersion(data_version)
+    return dagster.MaterializeResult(asset_key=asset_key, metadata=metadata, data_version=version)
+
+
+def _trusted_materialize_result(
+    asset_key: Optional[dagster.AssetKey], metadata: dict[str, dagster.MetadataValue], data_version: Optional[str]
+) -> dagster.MaterializeResult[Any]:
+    version = None if data_version is None else dagster.DataVersion(data_version)
+    result: dagster.MaterializeResult[Any] = _new_tuple(
+        dagster.MaterializeResult, (asset_key, metadata, [], version, None, NoValueSentinel)
+    )
+    return result
+
+
+materialize_result = (
+    _trusted_materialize_result
+    if getattr(dagster.MaterializeResult, "_fields", None) == _MATERIALIZE_RESULT_FIELDS
+    else checked_materialize_result
+)
+"""Dagster's ``MaterializeResult`` of a converted key, metadata and data version."""
 
 
 class ToDagster:
@@ -69,14 +104,11 @@ class ToDagster:
         """Dagster's ``MaterializeResult`` or ``AssetCheckResult`` for a pipes_fast one."""
         key: Optional[dagster.AssetKey] = None if result.asset_key is None else self.asset_key(result.asset_key)
         metadata = self.metadata(result.metadata) if result.metadata else {}
-        if is_materialization(result):
-            version = result.data_version
-            return dagster.MaterializeResult(
-                asset_key=key,
-                metadata=metadata,
-                data_version=None if version is None else dagster.DataVersion(version),
-                check_results=[self.result(check) for check in result.check_results] or None,  # type: ignore[misc]
-            )
+        if isinstance(result, MaterializeResult):
+            converted = materialize_result(key, metadata, result.data_version)
+            if result.check_results:
+                return converted._replace(check_results=[self.result(check) for check in result.check_results])
+            return converted
         return dagster.AssetCheckResult(
             asset_key=key,
             check_name=result.check_name,

@@ -38,7 +38,7 @@ class DagsterBridge(core.PipesMessageHandler):
         self,
         context: Any,
         message_reader: Any,
-        forward: Callable[[Mapping[str, Any]], None],
+        forward: Callable[[Any], None],
         sink: Optional[dagster.PipesMessageHandler] = None,
     ) -> None:
         super().__init__(step_context(context), message_reader)

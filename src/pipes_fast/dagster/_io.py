@@ -6,7 +6,8 @@ handler they are given on pipes_fast's hot path (see :func:`core_handler`).
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dagster
@@ -20,7 +21,7 @@ class PipesEnvContextInjector(injectors.PipesEnvContextInjector, dagster.PipesCo
     __doc__ = injectors.PipesEnvContextInjector.__doc__
 
 
-class PipesFileContextInjector(injectors.PipesFileContextInjector, dagster.PipesContextInjector):
+class PipesFileContextInjector(injectors.PipesFileContextInjector, dagster.PipesContextInjector):  # type: ignore[misc]
     __doc__ = injectors.PipesFileContextInjector.__doc__
 
 
@@ -31,12 +32,16 @@ class PipesTempFileContextInjector(injectors.PipesTempFileContextInjector, dagst
 class PipesFileMessageReader(readers.PipesFileMessageReader, dagster.PipesMessageReader):
     __doc__ = readers.PipesFileMessageReader.__doc__
 
-    def read_messages(self, handler: Any) -> AbstractContextManager[PipesParams]:
-        return super().read_messages(core_handler(handler, self))
+    @contextmanager
+    def read_messages(self, handler: Any) -> Iterator[PipesParams]:
+        with super().read_messages(core_handler(handler, self)) as params:
+            yield params
 
 
 class PipesTempFileMessageReader(readers.PipesTempFileMessageReader, dagster.PipesMessageReader):
     __doc__ = readers.PipesTempFileMessageReader.__doc__
 
-    def read_messages(self, handler: Any) -> AbstractContextManager[PipesParams]:
-        return super().read_messages(core_handler(handler, self))
+    @contextmanager
+    def read_messages(self, handler: Any) -> Iterator[PipesParams]:
+        with super().read_messages(core_handler(handler, self)) as params:
+            yield params

@@ -21,7 +21,11 @@ def with_metadata(results: Sequence[DagsterResult], metadata: Optional[Mapping[s
     """The results with ``metadata`` merged into each (it wins on name clashes), as Dagster does."""
     if not metadata:
         return tuple(results)
-    return tuple(r._replace(metadata={**(r.metadata or {}), **metadata}) for r in results)  # type: ignore[misc]
+    return tuple(r._replace(metadata=_merged(r.metadata, metadata)) for r in results)
+
+
+def _merged(metadata: Optional[Mapping[str, Any]], more: Mapping[str, Any]) -> dict[str, Any]:
+    return {**(metadata or {}), **more}
 
 
 @dataclasses.dataclass
@@ -81,7 +85,7 @@ def open_pipes_session(
     handler = PipesMessageHandler(context, message_reader)
 
     def make_session(injector_params: PipesParams, reader_params: PipesParams) -> PipesSession:
-        return PipesSession(data, handler, injector_params, reader_params, context)  # type: ignore[arg-type]
+        return PipesSession(data, handler, injector_params, reader_params, context)
 
     with run_session(data, handler, context_injector, message_reader, context.log, make_session) as session:
         yield session

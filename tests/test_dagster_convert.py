@@ -1,0 +1,152 @@
+"""pipes_fast.dagster converts results exactly as Dagster's own handler resolves the same messages.
+
+Each message goes once through Dagster's ``PipesMessageHandler`` and once through pipes_fast's
+hot path (the implementation this process runs) and conversion; the Dagster results must be equal.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dagster
+import pytest
+from dagster._core.pipes.context import PipesMessageHandler as DagsterHandler
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipes_fast import AssetKey, _hotpath
+from pipes_fast.dagster._convert import ToDagster, _trusted_materialize_result, checked_materialize_result
+from pipes_fast.protocol import make_message
+
+pytestmark = pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")
+
+EVERY_TYPE: dict[str, tuple[Any, str]] = {
+    "text": ("hello", "text"),
+    "url": ("https://example.com/x", "url"),
+    "path": ("/data/orders.parquet", "path"),
+    "notebook": ("/nb/report.ipynb", "notebook"),
+    "json_object": ({"a": [1, 2.5, None, "x"]}, "json"),
+    "json_list": ([1, {"b": True}], "json"),
+    "md": ("# Title\n*body*", "md"),
+    "float": (2.5, "float"),
+    "int": (42, "int"),
+    "bool": (False, "bool"),
+    "dagster_run": ("0f7e8e1c-1234-4bcd-9abc-0123456789ab", "dagster_run"),
+    "asset": ("up/stream\\/key", "asset"),
+    "null": (None, "null"),
+    "table": (
+        {"records": [{"a": 1, "b": "x"}, {"a": 2, "b": None}], "schema": [{"name": "a", "type": "int"}, {"name": "b", "type": "string"}]},
+        "table",
+    ),
+    "table_schema": (
+        {
+            "columns": [
+                {"name": "id", "type": "int", "description": "key", "constraints": {"nullable": False, "unique": True}},
+                {"name": "note", "type": "string", "tags": {"pii": "no"}},
+            ]
+        },
+        "table_schema",
+    ),
+    "table_column_lineage": (
+        {"deps_by_column": {"id": [{"asset_key": ["up", "stream"], "column_name": "uid"}]}},
+        "table_column_lineage",
+    ),
+    "timestamp": (1700000000.25, "timestamp"),
+    "infer_str": ("s", "__infer__"),
+    "infer_int": (7, "__infer__"),
+    "infer_float": (7.5, "__infer__"),
+    "infer_bool": (True, "__infer__"),
+    "infer_list": ([1, "a"], "__infer__"),
+    "infer_dict": ({"k": "v"}, "__infer__"),
+    "infer_none": (None, "__infer__"),
+}
+
+
+class _Reader(dagster.PipesMessageReader):
+    def read_messages(self, handler: Any) -> Any:
+        raise NotImplementedError
+
+    def no_messages_debug_text(self) -> str:
+        return ""
+
+
+class _Context:
+    log = logging.getLogger("test_dagster_convert")
+
+
+def dagster_results(messages: list[dict[str, Any]]) -> list[Any]:
+    """What Dagster's own handler makes of the messages."""
+    handler = DagsterHandler(_Context(), _Reader())  # type: ignore[arg-type]
+    for message in messages:
+        handler.handle_message(message)  # type: ignore[arg-type]
+    return list(handler.get_reported_results())
+
+
+def pipes_fast_results(messages: list[dict[str, Any]]) -> list[Any]:
+    """What pipes_fast's router and conversion make of the same messages."""
+    warnings: list[str] = []
+    keys = {m["params"]["asset_key"]: AssetKey.from_escaped_user_string(m["params"]["asset_key"]) for m in messages}
+    router = _hotpath.MessageRouter(keys, lambda message: None, warnings.append)
+    router.route(messages)
+    assert not warnings
+    convert = ToDagster()
+    return [convert.result(result) for result in router.results]
+
+
+def materialization(key: str, metadata: dict[str, Any], data_version: Any = None) -> dict[str, Any]:
+    return make_message("report_asset_materialization", {"asset_key": key, "metadata": metadata, "data_version": data_version})
+
+
+def check(key: str, name: str, passed: bool, severity: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    params = {"asset_key": key, "check_name": name, "passed": passed, "severity": severity, "metadata": metadata}
+    return make_message("report_asset_check", params)
+
+
+def wire(spec: dict[str, tuple[Any, str]]) -> dict[str, Any]:
+    return {name: {"raw_value": value, "type": kind} for name, (value, kind) in spec.items()}
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_TYPE))
+def test_each_metadata_type_converts_as_dagster_resolves_it(name: str) -> None:
+    messages = [materialization("orders", wire({name: EVERY_TYPE[name]}), "v1")]
+    ours, theirs = pipes_fast_results(messages), dagster_results(messages)
+    assert ours == theirs
+    assert type(ours[0].metadata[name]) is type(theirs[0].metadata[name])
+
+
+def test_materializations_and_checks_convert_as_dagster_resolves_them() -> None:
+    messages = [
+        materialization("a\\/b/c", wire(EVERY_TYPE), "v7"),
+        materialization("plain", {}, None),
+        check("a\\/b/c", "rows_positive", True, "WARN", wire({"count": (3, "int")})),
+        check("plain", "fresh", False, "ERROR", {}),
+    ]
+    ours, theirs = pipes_fast_results(messages), dagster_results(messages)
+    assert ours == theirs
+    assert ours[0].asset_key == dagster.AssetKey(["a/b", "c"])
+    assert ours[0].data_version == dagster.DataVersion("v7")
+    assert [type(r) for r in ours] == [type(r) for r in theirs]
+
+
+keys = st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=3).map(dagster.AssetKey)
+scalar_metadata = st.dictionaries(
+    st.text(max_size=8),
+    st.one_of(
+        st.text(max_size=20).map(dagster.MetadataValue.text),
+        st.integers(-(2**63), 2**63 - 1).map(dagster.MetadataValue.int),
+        st.floats(allow_nan=False).map(dagster.MetadataValue.float),
+        st.booleans().map(dagster.MetadataValue.bool),
+    ),
+    max_size=4,
+)
+
+
+@given(key=st.one_of(st.none(), keys), metadata=scalar_metadata, version=st.one_of(st.none(), st.text(max_size=10)))
+def test_the_trusted_constructor_builds_what_dagsters_checked_one_does(
+    key: Any, metadata: dict[str, Any], version: Any
+) -> None:
+    trusted, checked = _trusted_materialize_result(key, metadata, version), checked_materialize_result(key, metadata, version)
+    assert trusted == checked
+    assert type(trusted) is type(checked)
+    assert trusted._replace(tags={"t": "1"}) == checked._replace(tags={"t": "1"})
