@@ -1,4 +1,4 @@
-"""A real Dagster execution context stands in for a StepContext."""
+"""A real Dagster execution context given to plain pipes_fast: the step it describes, and Dagster's results."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from helpers import closed, materialization, opened, script
-from pipes_fast import AssetKey, MaterializeResult, PipesEnvContextInjector, PipesSubprocessClient
+from pipes_fast import PipesEnvContextInjector, PipesSubprocessClient
 from pipes_fast.context import build_context_data
 from pipes_fast.dagster._context import step_context as step_context_from_dagster
 
@@ -28,14 +28,37 @@ def test_a_dagster_asset_context_drives_a_pipes_fast_client(tmp_path):
         seen["ours"] = build_context_data(step_context_from_dagster(context), {"x": 1})
         client = PipesSubprocessClient(context_injector=PipesEnvContextInjector())
         seen["results"] = client.run(context=context, command=script(tmp_path, steps), extras={"x": 1}).get_results()
+        return seen["results"]
 
     assert dg.materialize([orders], partition_key="p2").success
     assert seen["ours"] == json.loads(json.dumps(seen["dagster"]))
     assert json.loads(context_file.read_text()) == json.loads(json.dumps(seen["dagster"]))
     assert seen["ours"]["partition_key"] == "p2" and seen["ours"]["code_version_by_asset_key"] == {"db/orders": "v3"}
-    assert seen["results"] == [MaterializeResult(AssetKey(["db", "orders"]), {}, "7")]
+    assert seen["results"] == (
+        dg.MaterializeResult(asset_key=dg.AssetKey(["db", "orders"]), metadata={}, data_version=dg.DataVersion("7")),
+    )
 
 
 def test_anything_else_is_refused():
     with pytest.raises(TypeError, match="expected a StepContext or a Dagster execution context, got dict"):
         PipesSubprocessClient().run(context={}, command=[sys.executable, "-c", "pass"])
+
+
+@pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")
+def test_a_plain_pipes_fast_session_in_an_asset_yields_dagsters_results(tmp_path):
+    import subprocess
+
+    from pipes_fast import PipesTempFileMessageReader, open_pipes_session
+
+    steps = [{"write": opened() + materialization("orders", metadata={"rows": {"raw_value": 5, "type": "int"}}) + closed()}]
+
+    @dg.asset
+    def orders(context: dg.AssetExecutionContext):
+        with open_pipes_session(context, PipesEnvContextInjector(), PipesTempFileMessageReader()) as session:
+            subprocess.run(script(tmp_path, steps), env=session.get_bootstrap_env_vars(), check=True)
+            yield from session.get_results()
+        yield from session.get_results()
+
+    result = dg.materialize([orders])
+    (event,) = result.get_asset_materialization_events()
+    assert event.materialization.metadata == {"rows": dg.MetadataValue.int(5)}

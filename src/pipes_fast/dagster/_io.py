@@ -1,4 +1,6 @@
-"""pipes_fast's context injectors and message readers as Dagster's own kinds.
+"""pipes_fast's context injectors and message readers as Dagster's classes of the same names.
+
+Each is a subclass of both; pipes_fast's methods come first, so Dagster's are never run.
 
 Dagster's ``open_pipes_session`` and clients accept them unchanged; the readers feed whatever
 handler they are given on pipes_fast's hot path (see :func:`core_handler`).
@@ -17,19 +19,19 @@ from pipes_fast.dagster._handler import core_handler
 from pipes_fast.protocol import PipesParams
 
 
-class PipesEnvContextInjector(injectors.PipesEnvContextInjector, dagster.PipesContextInjector):
+class PipesEnvContextInjector(injectors.PipesEnvContextInjector, dagster.PipesEnvContextInjector):
     __doc__ = injectors.PipesEnvContextInjector.__doc__
 
 
-class PipesFileContextInjector(injectors.PipesFileContextInjector, dagster.PipesContextInjector):  # type: ignore[misc]
+class PipesFileContextInjector(injectors.PipesFileContextInjector, dagster.PipesFileContextInjector):  # type: ignore[misc]
     __doc__ = injectors.PipesFileContextInjector.__doc__
 
 
-class PipesTempFileContextInjector(injectors.PipesTempFileContextInjector, dagster.PipesContextInjector):
+class PipesTempFileContextInjector(injectors.PipesTempFileContextInjector, dagster.PipesTempFileContextInjector):
     __doc__ = injectors.PipesTempFileContextInjector.__doc__
 
 
-class PipesFileMessageReader(readers.PipesFileMessageReader, dagster.PipesMessageReader):
+class PipesFileMessageReader(readers.PipesFileMessageReader, dagster.PipesFileMessageReader):
     __doc__ = readers.PipesFileMessageReader.__doc__
 
     @contextmanager
@@ -38,7 +40,7 @@ class PipesFileMessageReader(readers.PipesFileMessageReader, dagster.PipesMessag
             yield params
 
 
-class PipesTempFileMessageReader(readers.PipesTempFileMessageReader, dagster.PipesMessageReader):
+class PipesTempFileMessageReader(readers.PipesTempFileMessageReader, dagster.PipesTempFileMessageReader):
     __doc__ = readers.PipesTempFileMessageReader.__doc__
 
     @contextmanager
