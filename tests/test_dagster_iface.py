@@ -4,6 +4,8 @@ name, constructed and called with the same parameters."""
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from typing import Any
 
 import dagster
@@ -70,3 +72,16 @@ def test_the_client_is_a_dagster_resource() -> None:
     assert isinstance(client, dagster.PipesSubprocessClient)
     assert isinstance(client.message_reader, dagster.PipesMessageReader)
     assert isinstance(client.context_injector, dagster.PipesContextInjector)
+
+
+def test_without_dagster_the_import_says_what_to_install() -> None:
+    code = "import sys\nsys.modules['dagster'] = None\nimport pipes_fast.dagster"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "ImportError: pipes_fast.dagster needs Dagster: pip install 'pipes_fast[dagster]'" in run.stderr
+
+
+def test_the_core_never_imports_dagster() -> None:
+    code = "import sys, pipes_fast\nfor name in pipes_fast.__all__: getattr(pipes_fast, name)\nprint('dagster' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"

@@ -16,6 +16,11 @@ Results are Dagster's ``MaterializeResult``/``AssetCheckResult``; errors are Dag
 extra; the rest of pipes_fast never imports Dagster.
 """
 
+try:
+    import dagster as _dagster  # noqa: F401 - only to say clearly what is missing
+except ImportError as missing:
+    raise ImportError("pipes_fast.dagster needs Dagster: pip install 'pipes_fast[dagster]'") from missing
+
 from pipes_fast.dagster._client import PipesClientCompletedInvocation, PipesExecutionError, PipesSubprocessClient
 from pipes_fast.dagster._handler import PipesMessageHandler
 from pipes_fast.dagster._io import (
