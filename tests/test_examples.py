@@ -28,3 +28,10 @@ def test_the_main_job():
 def test_the_same_script_under_both_orchestrators():
     out = run("external_run_both.py")
     assert "== under Dagster" in out and "== under pipes_fast" in out
+
+
+def test_the_dagster_asset():
+    out = run("dagster_asset.py")
+    assert "materialized warehouse/orders (data version 2024-06-01-600)" in out
+    assert "rows: IntMetadataValue 600" in out and "source: UrlMetadataValue 's3://bucket/orders.parquet'" in out
+    assert "check row_count_positive: passed (ERROR)" in out and "check small_enough: passed (WARN)" in out
