@@ -7,6 +7,7 @@ hot path (the implementation this process runs) and conversion; the Dagster resu
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import dagster
@@ -15,7 +16,9 @@ from dagster._core.pipes.context import PipesMessageHandler as DagsterHandler
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import closed, line, opened, script
 from pipes_fast import AssetKey, _hotpath
+from pipes_fast.dagster import PipesSubprocessClient
 from pipes_fast.dagster._convert import ToDagster, _trusted_materialize_result, checked_materialize_result
 from pipes_fast.protocol import make_message
 
@@ -150,3 +153,26 @@ def test_the_trusted_constructor_builds_what_dagsters_checked_one_does(
     assert trusted == checked
     assert type(trusted) is type(checked)
     assert trusted._replace(tags={"t": "1"}) == checked._replace(tags={"t": "1"})
+
+
+def test_a_result_dagster_refuses_is_a_warning_and_the_stream_goes_on(tmp_path: Path) -> None:
+    bad_table = {"table": {"raw_value": {"records": "not a list"}, "type": "table"}}
+    good = {"rows": {"raw_value": 3, "type": "int"}}
+    lines = opened() + line("report_asset_materialization", {"asset_key": "orders", "metadata": bad_table, "data_version": None})
+    lines += line("report_asset_materialization", {"asset_key": "orders", "metadata": good, "data_version": "v2"}) + closed()
+    seen: dict[str, Any] = {}
+
+    @dagster.asset
+    def orders(context):  # noqa: ANN001, ANN202 - Dagster reads the annotation, which would be a string here
+        invocation = PipesSubprocessClient().run(context=context, command=script(tmp_path, [{"write": lines}]))
+        seen["results"] = invocation.get_results()
+        return seen["results"]
+
+    instance = dagster.DagsterInstance.ephemeral()
+    result = dagster.materialize([orders], instance=instance)
+    assert result.success
+    (materialization,) = seen["results"]
+    assert materialization.metadata == {"rows": dagster.MetadataValue.int(3)}
+    assert materialization.data_version == dagster.DataVersion("v2")
+    logged = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
+    assert any(m.startswith("[pipes] skipped a result Dagster refused") and "not a list" in m for m in logged), logged
