@@ -124,8 +124,14 @@ with open_dagster_pipes() as pipes:
 '''
 
 
+_AFTER_CLOSED = re.compile(r"^\[pipes\] unexpected message( at line \d+)? received after closed: `?(.*?)`?$", re.DOTALL)
+"""The warning for a message after ``closed``: pipes_fast's names the line (and is capped)."""
+
+
 def normalise_text(text: str) -> str:
-    """``text`` with UUIDs (run ids) and temporary paths replaced by placeholders."""
+    """``text`` with UUIDs (run ids) and temporary paths replaced by placeholders, and the two
+    wordings of the warning for a message after ``closed`` made one."""
+    text = _AFTER_CLOSED.sub(r"[pipes] unexpected message received after closed: \2", text)
     return _TEMP_PATH.sub("<tmp>", _UUID.sub("<uuid>", text))
 
 

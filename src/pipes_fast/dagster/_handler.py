@@ -14,7 +14,7 @@ import sys
 from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import dagster
 
@@ -22,6 +22,7 @@ from pipes_fast import handler as core
 from pipes_fast._flow import DrainGate, take_oldest
 from pipes_fast.dagster._context import step_context
 from pipes_fast.dagster._convert import DagsterResult, ToDagster
+from pipes_fast.errors import MalformedParams
 from pipes_fast.protocol import PipesException, PipesParams
 from pipes_fast.readers import PipesMessageReader as PipesFastReader
 
@@ -29,21 +30,18 @@ from pipes_fast.readers import PipesMessageReader as PipesFastReader
 class DagsterBridge(core.PipesMessageHandler):
     """A pipes_fast handler whose results are Dagster's and whose other methods Dagster handles.
 
-    ``forward`` is Dagster's handling of one message. With ``sink`` (a Dagster
-    ``PipesMessageHandler``), results and custom messages go into its queues as they come, for
-    Dagster's own session to read; without, they stay here for :class:`PipesMessageHandler`.
+    ``dagster_handler`` is the Dagster ``PipesMessageHandler`` whose handling of ``opened``,
+    ``closed``, ``log`` and ``log_external_stream`` runs. With ``sink``, results and custom
+    messages go into its queues as they come, for Dagster's own session to read; without, they
+    stay here for :class:`PipesMessageHandler`.
     """
 
     def __init__(
-        self,
-        context: Any,
-        message_reader: Any,
-        forward: Callable[[Any], None],
-        sink: Optional[dagster.PipesMessageHandler] = None,
+        self, context: Any, message_reader: Any, dagster_handler: dagster.PipesMessageHandler, *, sink: bool = False
     ) -> None:
         super().__init__(step_context(context), message_reader)
-        self._forward = forward
-        self._sink = sink
+        self._dagster_handler = dagster_handler
+        self._sink = dagster_handler if sink else None
         self._to_dagster = ToDagster()
         self._results: deque[DagsterResult] = deque()  # type: ignore[assignment]  # converted as they come
         self.handle_lines = self._route_lines
@@ -83,13 +81,30 @@ class DagsterBridge(core.PipesMessageHandler):
 
     def _handle_other(self, message: Mapping[str, Any]) -> None:
         try:
-            self._forward(message)
+            handle_in_dagster(self._dagster_handler, message)
         finally:  # Dagster refusing the message must not leave the stream without its state
             method, params = message.get("method"), message.get("params")
             if method == "opened":
                 self._record_opened(params)
             elif method == "closed":
                 self._record_closed(params)
+
+
+def handle_in_dagster(handler: dagster.PipesMessageHandler, message: Mapping[str, Any]) -> None:
+    """``handler``'s own handling of a message other than the bulk methods, as Dagster's
+    ``handle_message`` dispatches it — without its warning about messages after ``closed``,
+    which the router has already given (with the line number, capped)."""
+    method, params = message["method"], message["params"]
+    if method == "opened":
+        handler._handle_opened(params)
+    elif method == "closed":
+        handler._handle_closed(params)
+    elif method == "log":
+        handler._handle_log(**params)
+    elif method == "log_external_stream":
+        handler._handle_log_external_stream(**params)
+    else:
+        raise MalformedParams(f"unknown method {method!r:.50}")
 
 
 class PipesMessageHandler(dagster.PipesMessageHandler):
@@ -101,7 +116,7 @@ class PipesMessageHandler(dagster.PipesMessageHandler):
 
     def __init__(self, context: Any, message_reader: Any) -> None:
         super().__init__(context, message_reader)
-        self.core = DagsterBridge(context, message_reader, super().handle_message)
+        self.core = DagsterBridge(context, message_reader, self)
 
     @contextmanager
     def handle_messages(self) -> Iterator[PipesParams]:
@@ -153,5 +168,5 @@ def core_handler(handler: Any, message_reader: Any) -> core.PipesMessageHandler:
     if isinstance(handler, PipesMessageHandler):
         return handler.core
     if isinstance(handler, dagster.PipesMessageHandler):
-        return DagsterBridge(handler._context, message_reader, handler.handle_message, sink=handler)
+        return DagsterBridge(handler._context, message_reader, handler, sink=True)
     raise TypeError(f"pipes_fast readers feed a Pipes message handler, not {type(handler).__name__}")
