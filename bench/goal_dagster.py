@@ -3,7 +3,7 @@
 Both clients run inside a live ``dagster.materialize`` asset body (:func:`dagster_asset_context`,
 a multi-asset selecting ``streams.ASSET_KEYS``) and are timed from ``client.run(context=context,
 command=...)`` to ``get_results()`` and ``get_custom_messages()`` of the invocation. The external
-process is the same cheap child for both: ``python bench/streams.py FILE`` appends a pre-written
+process is the same cheap child for both: ``python -I -S bench/external_copy.py FILE`` appends a pre-written
 message file (``goal_orchestration.prewritten``) to the path in its ``DAGSTER_PIPES_MESSAGES``
 params and exits, so what is measured is the orchestration side.
 
@@ -17,6 +17,8 @@ round of each side.
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -26,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster
+import orjson
 
 import pipes_fast
 import pipes_fast.dagster
-import streams
 from dagster_baseline import Replay, dagster_asset_context
-from goal_orchestration import CUSTOM_MESSAGES, MATERIALIZATIONS, Workload, prewritten
+from goal_orchestration import CUSTOM_MESSAGES, MATERIALIZATIONS, Workload, prewritten, workdir
+from pipes_fast._codec import encode_param
 from pipes_fast._gc import relaxed_gc
 from pipes_fast.dagster._convert import ToDagster
 from streams import ASSET_KEYS
@@ -45,10 +48,12 @@ CLIENT_MATERIALIZATIONS = replace(MATERIALIZATIONS, count=50_000, target=1.5)
 
 BASELINE, CANDIDATE, CORE = "dagster", "pipes_fast.dagster", "pipes_fast"
 """The sides of a round: the baseline and candidate clients in the asset body, and pipes_fast's core client."""
-CHILD = [sys.executable, str(Path(streams.__file__).resolve())]
-"""The external process, to be given the message file to write (``streams.play_external_process``)."""
+CHILD = [sys.executable, "-I", "-S", str(Path(__file__).with_name("external_copy.py"))]
+"""The external process, to be given the message file to write (``external_copy.py``)."""
 CONVERSION = "conversion"
 """The candidate's converter over the core client's results, timed apart."""
+FLOOR = "floor"
+"""The child alone plus a bare loop decoding its lines (:func:`floor_seconds`)."""
 
 
 @contextmanager
@@ -88,6 +93,21 @@ def conversion_seconds(results: Sequence[Any]) -> float:
     return seconds
 
 
+def floor_seconds(source: Path) -> float:
+    """The physical floor of a run: the child alone (writing to a plain file) plus a bare loop doing
+    only the unavoidable reading work — read the file, split its lines, ``orjson.loads`` each (and
+    keep nothing: what a consumer keeps is its own cost)."""
+    target = workdir() / "floor.jsonl"
+    target.write_bytes(b"")
+    env = {**os.environ, "DAGSTER_PIPES_MESSAGES": encode_param({"path": str(target)})}
+    gc.collect()
+    start = time.perf_counter()
+    subprocess.run([*CHILD, str(source)], env=env, check=True)
+    for line in target.read_bytes().splitlines():
+        orjson.loads(line)
+    return time.perf_counter() - start
+
+
 def run_checked(workload: Workload, count: int, side: str, client: Any, context: Any) -> Replay:
     """:func:`run_client` over ``count`` messages of ``workload``; raise unless all were delivered."""
     replay = run_client(client, context, prewritten(workload, count))
@@ -109,6 +129,7 @@ def compare(workload: Workload, rounds: int) -> Goal:
                 best[side] = min(best.get(side, float("inf")), replay.seconds)
                 if side == CORE:
                     best[CONVERSION] = min(best.get(CONVERSION, float("inf")), conversion_seconds(replay.results))
+                    best[FLOOR] = min(best.get(FLOOR, float("inf")), floor_seconds(prewritten(workload, count)))
                 del replay  # freed before the next run, outside its timing
     goal = Goal(
         f"PipesSubprocessClient, {count:,} {workload.name}",
@@ -121,7 +142,9 @@ def compare(workload: Workload, rounds: int) -> Goal:
     print(
         f"  {count:,} {workload.name}, best of {rounds} rounds, per message: {per_message}; {CANDIDATE} "
         f"{best[CANDIDATE] * 1e3:.1f} ms = converting into Dagster's types {best[CONVERSION] * 1e3:.1f} ms "
-        f"(timed apart on the core client's results) + the rest {(best[CANDIDATE] - best[CONVERSION]) * 1e3:.1f} ms",
+        f"(timed apart on the core client's results) + the rest {(best[CANDIDATE] - best[CONVERSION]) * 1e3:.1f} ms; "
+        f"{best[CANDIDATE] / best[FLOOR]:.2f}x the floor (the child alone + a bare read/split/orjson.loads loop, "
+        f"{best[FLOOR] * 1e3:.1f} ms)",
         file=sys.stderr,
         flush=True,
     )

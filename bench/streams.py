@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from pipes_fast._codec import decode_param
+import orjson
+
 from pipes_fast.protocol import PipesMessage, make_message
 
 READ_BYTES = 16 * 1024
@@ -17,8 +17,6 @@ READ_BYTES = 16 * 1024
 
 def custom_message_lines(count: int) -> list[bytes]:
     """``count`` custom-message lines of about 140 bytes each."""
-    import orjson  # here, not above: :func:`play_external_process`'s child is timed and has no use for it
-
     return [
         orjson.dumps(make_message("report_custom_message", {"payload": {"i": i, "name": f"item-{i:08d}", "tags": ["a", "b"], "ok": True}}))
         for i in range(count)
@@ -101,16 +99,3 @@ def append_file(source: Path, target: Path) -> int:
         os.close(out)
     return copied
 
-
-def play_external_process(source: Path) -> int:
-    """Be a client's external process: append ``source`` to the messages file named by the
-    ``DAGSTER_PIPES_MESSAGES`` params in the environment; return the bytes copied.
-
-    ``python bench/streams.py SOURCE`` runs this, cheaply (no Dagster, no pipes_fast session), so
-    a client benchmark measures the orchestration side.
-    """
-    return append_file(source, Path(decode_param(os.environ["DAGSTER_PIPES_MESSAGES"])["path"]))
-
-
-if __name__ == "__main__":
-    play_external_process(Path(sys.argv[1]))
