@@ -10,8 +10,6 @@ import pytest
 
 from helpers import closed, materialization, opened, script
 from pipes_fast import PipesEnvContextInjector, PipesSubprocessClient
-from pipes_fast.context import build_context_data
-from pipes_fast.dagster._context import step_context as step_context_from_dagster
 
 
 @pytest.mark.filterwarnings("ignore")
@@ -25,15 +23,13 @@ def test_a_dagster_asset_context_drives_a_pipes_fast_client(tmp_path):
         from dagster._core.pipes.context import build_external_execution_context_data
 
         seen["dagster"] = build_external_execution_context_data(context, {"x": 1})
-        seen["ours"] = build_context_data(step_context_from_dagster(context), {"x": 1})
         client = PipesSubprocessClient(context_injector=PipesEnvContextInjector())
         seen["results"] = client.run(context=context, command=script(tmp_path, steps), extras={"x": 1}).get_results()
         return seen["results"]
 
     assert dg.materialize([orders], partition_key="p2").success
-    assert seen["ours"] == json.loads(json.dumps(seen["dagster"]))
     assert json.loads(context_file.read_text()) == json.loads(json.dumps(seen["dagster"]))
-    assert seen["ours"]["partition_key"] == "p2" and seen["ours"]["code_version_by_asset_key"] == {"db/orders": "v3"}
+    assert seen["dagster"]["partition_key"] == "p2" and seen["dagster"]["code_version_by_asset_key"] == {"db/orders": "v3"}
     assert seen["results"] == (
         dg.MaterializeResult(asset_key=dg.AssetKey(["db", "orders"]), metadata={}, data_version=dg.DataVersion("7")),
     )

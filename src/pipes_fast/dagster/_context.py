@@ -1,4 +1,4 @@
-"""The step a Dagster op or asset context describes, as Dagster's own builder sees it."""
+"""What pipes_fast needs to know of a Dagster op or asset context."""
 
 from __future__ import annotations
 
@@ -17,25 +17,9 @@ def context_data(context: Any, extras: Optional[PipesExtras] = None) -> PipesCon
     return data
 
 
-def step_context(context: Any, data: Optional[PipesContextData] = None) -> StepContext:
-    """The ``StepContext`` of a Dagster ``OpExecutionContext``/``AssetExecutionContext``, from its
-    context data (built here unless given); logs go to ``context.log``."""
-    if data is None:
-        data = context_data(context)
-    keys = data["asset_keys"]
-    return StepContext(
-        None if keys is None else [AssetKey.from_escaped_user_string(k) for k in keys],
-        run_id=data["run_id"],
-        job_name=data["job_name"],
-        retry_number=data["retry_number"],
-        partition_key=data["partition_key"],
-        partition_key_range=data["partition_key_range"],
-        partition_time_window=data["partition_time_window"],
-        code_version_by_asset_key={
-            AssetKey.from_escaped_user_string(k): v for k, v in (data["code_version_by_asset_key"] or {}).items()
-        },
-        provenance_by_asset_key={
-            AssetKey.from_escaped_user_string(k): v for k, v in (data["provenance_by_asset_key"] or {}).items()
-        },
-        log=context.log,
-    )
+def step_context(context: Any) -> StepContext:
+    """The step as pipes_fast's handler sees it: the selected asset keys (None for an op), the run
+    id, and ``context.log`` for logs. (The context data, with provenance looked up in the event
+    log, is Dagster's to build: :func:`context_data`.)"""
+    keys = [AssetKey(key.path) for key in context.selected_asset_keys] if context.has_assets_def else None
+    return StepContext(keys, run_id=context.run.run_id, log=context.log)
