@@ -49,7 +49,8 @@ CASES: dict[str, Case] = {
         "of the closed flag, which only a writer still running when the session closes can hit"),
     "handler-exceptions": Case(
         "Exceptions while handling a message", "a lone surrogate in log_external_stream text, a closed stdout, a "
-        "non-string log message, wrongly typed `closed` exception fields, unknown methods, messages after `closed`"),
+        "non-string log message, wrongly typed `closed` exception fields, unknown methods, messages after `closed`, "
+        "a result Dagster's types refuse (a malformed table)"),
     "drain-memory": Case(
         "Constant memory while draining", "a consumer draining custom messages as they come, through session close",
         "n/a: Dagster's session has no draining API (`get_custom_messages` returns every message since the start)"),

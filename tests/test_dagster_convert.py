@@ -155,6 +155,7 @@ def test_the_trusted_constructor_builds_what_dagsters_checked_one_does(
     assert trusted._replace(tags={"t": "1"}) == checked._replace(tags={"t": "1"})
 
 
+@pytest.mark.reliability("handler-exceptions")
 def test_a_result_dagster_refuses_is_a_warning_and_the_stream_goes_on(tmp_path: Path) -> None:
     bad_table = {"table": {"raw_value": {"records": "not a list"}, "type": "table"}}
     good = {"rows": {"raw_value": 3, "type": "int"}}

@@ -241,6 +241,9 @@ def test_dagster_keeps_what_a_killed_writer_reported(tmp_path: Path, observe: Ca
 LONE_SURROGATE = ascii_line("log_external_stream", {"stream": "stdout", "text": "\ud800", "extras": {}})
 STREAM_TEXT = ascii_line("log_external_stream", {"stream": "stdout", "text": "x", "extras": {}})
 BAD_CLOSED = ascii_line("closed", {"exception": {"message": 1, "stack": "s", "name": None, "cause": None, "context": None}})
+BAD_TABLE = ascii_line("report_asset_materialization", {
+    "asset_key": "orders", "metadata": {"table": {"raw_value": {"records": "not a list"}, "type": "table"}}, "data_version": None,
+})
 
 
 def utf8_stdout(closed: bool) -> io.TextIOWrapper:
@@ -261,6 +264,8 @@ def utf8_stdout(closed: bool) -> io.TextIOWrapper:
     pytest.param("An unknown method", ascii_line("teleport", {}), None, "DagsterPipesExecutionError", id="unknown-method"),
     pytest.param("A `closed` exception whose message is 1", BAD_CLOSED, None, "TypeError",
                  id="badly-typed-closed-exception"),
+    pytest.param("A materialization whose table metadata Dagster's types refuse", BAD_TABLE, None, "ParameterCheckError",
+                 id="refused-result"),
 ])
 def test_dagster_stops_reading_when_handling_one_message_fails(
         what: str, message: str, stdout: Optional[str], error: str, monkeypatch: pytest.MonkeyPatch,
