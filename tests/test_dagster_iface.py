@@ -85,3 +85,8 @@ def test_the_core_never_imports_dagster() -> None:
     code = "import sys, pipes_fast\nfor name in pipes_fast.__all__: getattr(pipes_fast, name)\nprint('dagster' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+def test_a_step_context_is_refused_with_a_pointer_to_pipes_fast() -> None:
+    with pytest.raises(TypeError, match="needs its context, got StepContext; outside Dagster, use pipes_fast's own"):
+        ours.PipesSubprocessClient().run(context=pipes_fast.StepContext(), command=[sys.executable, "-c", "pass"])

@@ -14,7 +14,7 @@ from pipes_fast.dagster._context import context_data
 from pipes_fast.dagster._convert import DagsterResult
 from pipes_fast.dagster._handler import PipesMessageHandler
 from pipes_fast.protocol import PipesExtras, PipesParams
-from pipes_fast.session import run_session
+from pipes_fast.session import is_dagster_context, run_session
 
 
 def with_metadata(results: Sequence[DagsterResult], metadata: Optional[Mapping[str, Any]]) -> tuple[DagsterResult, ...]:
@@ -79,6 +79,11 @@ def open_pipes_session(
 
     ``context_injector`` and ``message_reader`` may be pipes_fast's or Dagster's.
     """
+    if not is_dagster_context(context):
+        raise TypeError(
+            f"pipes_fast.dagster runs in a Dagster op or asset and needs its context, got {type(context).__name__};"
+            " outside Dagster, use pipes_fast's own client or open_pipes_session with a StepContext"
+        )
     if context.has_assets_def:  # as Dagster does: an asset that returns nothing fails loudly
         context.set_requires_typed_event_stream(error_message=_FAIL_TO_YIELD_ERROR_MESSAGE)
     data = context_data(context, extras)
