@@ -17,6 +17,7 @@ import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -34,94 +35,8 @@ _STORAGE_ID_TAG_PREFIX = "dagster/input_event_pointer/"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _TEMP_PATH = re.compile(re.escape(tempfile.gettempdir()) + r"/[^\s'\"`,]*")
 
-EXTERNAL_SCRIPT = r'''
-"""A dagster-pipes external process: runs the steps given as JSON in argv[1], in order."""
-
-import json
-import os
-import sys
-import time
-
-from dagster_pipes import DagsterPipesError, open_dagster_pipes
-
-
-def optional(read):
-    """A context property, or None where dagster-pipes says it is not defined."""
-    try:
-        return read()
-    except DagsterPipesError:
-        return None
-
-
-def context_report(pipes):
-    """Everything the process can read of its injected context."""
-    report = {
-        "is_asset_step": pipes.is_asset_step,
-        "is_partition_step": pipes.is_partition_step,
-        "run_id": pipes.run_id,
-        "job_name": pipes.job_name,
-        "retry_number": pipes.retry_number,
-        "extras": dict(pipes.extras),
-    }
-    if pipes.is_asset_step:
-        report["asset_keys"] = list(pipes.asset_keys)
-        report["code_version_by_asset_key"] = dict(pipes.code_version_by_asset_key)
-        report["provenance_by_asset_key"] = dict(pipes.provenance_by_asset_key)
-    if pipes.is_partition_step:
-        report["partition_key"] = optional(lambda: pipes.partition_key)
-        report["partition_key_range"] = dict(pipes.partition_key_range)
-        window = optional(lambda: pipes.partition_time_window)
-        report["partition_time_window"] = None if window is None else dict(window)
-    return report
-
-
-def keyed(pipes, params):
-    """``params`` with ``key_index`` replaced by that (sorted) asset key of the context."""
-    params = dict(params)
-    if "key_index" in params:
-        params["asset_key"] = sorted(pipes.asset_keys)[params.pop("key_index")]
-    return params
-
-
-def wait_for(path):
-    """Wait (at most a minute) until the orchestrator creates ``path``."""
-    for _ in range(6000):
-        if os.path.exists(path):
-            return
-        time.sleep(0.01)
-
-
-def run(pipes, action, arg):
-    if action == "context":
-        pipes.report_custom_message({"context": context_report(pipes)})
-    elif action == "materialize":
-        pipes.report_asset_materialization(**keyed(pipes, arg))
-    elif action == "check":
-        pipes.report_asset_check(**keyed(pipes, arg))
-    elif action == "log":
-        getattr(pipes.log, arg[0])(arg[1])
-    elif action == "custom":
-        pipes.report_custom_message(arg)
-    elif action == "stream":
-        pipes.log_external_stream(arg[0], arg[1], extras={"from": "script"})
-    elif action == "print":
-        print(arg[1], file=getattr(sys, arg[0]), flush=True)
-    elif action == "wait_for":
-        wait_for(arg)
-    elif action == "raise":
-        try:
-            raise KeyError("the cause")
-        except KeyError as cause:
-            raise ValueError(arg) from cause
-    else:
-        raise SystemExit(f"unknown action {action!r}")
-
-
-with open_dagster_pipes() as pipes:
-    for step in json.loads(sys.argv[1]):
-        [(action, arg)] = step.items()
-        run(pipes, action, arg)
-'''
+EXTERNAL_SCRIPT = Path(__file__).parent / "interop" / "scripts" / "steps_script.py"
+"""The external process both runs launch (dagster_pipes only); its steps are JSON in argv[1]."""
 
 
 _AFTER_CLOSED = re.compile(r"^\[pipes\] unexpected message( at line \d+)? received after closed: `?(.*?)`?$", re.DOTALL)

@@ -528,8 +528,7 @@ Runs = Callable[[str, str], Events]
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     """``runs(scenario_id, kind)``: the events of a scenario's run, run once per module."""
     root = tmp_path_factory.mktemp("dagster-integration")
-    script = root / "pipes_steps.py"
-    script.write_text(EXTERNAL_SCRIPT, encoding="utf-8")
+    script = EXTERNAL_SCRIPT
     cache: dict[tuple[str, str], Events] = {}
 
     def get(scenario_id: str, kind: str) -> Events:
