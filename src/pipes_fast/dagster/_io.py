@@ -31,19 +31,19 @@ class PipesTempFileContextInjector(injectors.PipesTempFileContextInjector, dagst
     __doc__ = injectors.PipesTempFileContextInjector.__doc__
 
 
-class PipesFileMessageReader(readers.PipesFileMessageReader, dagster.PipesFileMessageReader):
+class _FeedsAnyHandler(readers.PipesMessageReader):
+    """A pipes_fast reader given Dagster's handler, its own, or pipes_fast's (see :func:`core_handler`)."""
+
+    @contextmanager
+    def read_messages(self, handler: Any) -> Iterator[PipesParams]:
+        # the pipes_fast reader after this class in the method order implements it
+        with super().read_messages(core_handler(handler, self)) as params:  # type: ignore[safe-super]
+            yield params
+
+
+class PipesFileMessageReader(_FeedsAnyHandler, readers.PipesFileMessageReader, dagster.PipesFileMessageReader):
     __doc__ = readers.PipesFileMessageReader.__doc__
 
-    @contextmanager
-    def read_messages(self, handler: Any) -> Iterator[PipesParams]:
-        with super().read_messages(core_handler(handler, self)) as params:
-            yield params
 
-
-class PipesTempFileMessageReader(readers.PipesTempFileMessageReader, dagster.PipesTempFileMessageReader):
+class PipesTempFileMessageReader(_FeedsAnyHandler, readers.PipesTempFileMessageReader, dagster.PipesTempFileMessageReader):
     __doc__ = readers.PipesTempFileMessageReader.__doc__
-
-    @contextmanager
-    def read_messages(self, handler: Any) -> Iterator[PipesParams]:
-        with super().read_messages(core_handler(handler, self)) as params:
-            yield params
