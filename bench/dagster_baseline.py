@@ -26,10 +26,17 @@ from types import ModuleType
 from typing import Any
 
 import dagster
+import pytest
 
 from streams import append_file
 
 STARTUP_TIMEOUT_SECONDS = 120.0
+DAGSTER_WARNINGS = [
+    pytest.mark.filterwarnings("ignore::dagster.PreviewWarning"),
+    # Dagster's own open_pipes_session reads the deprecated context.run_id
+    pytest.mark.filterwarnings("ignore:AssetExecutionContext.run_id is deprecated:DeprecationWarning"),
+]
+"""The warnings Dagster's own Pipes classes give, filtered in bench suites that run them."""
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 """Keep the host run's console quiet; events still go to the run's (ephemeral) instance."""
 

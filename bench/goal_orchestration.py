@@ -96,13 +96,17 @@ def sides(asset_keys: tuple[str, ...] = ASSET_KEYS) -> Iterator[dict[str, tuple[
         }
 
 
-def replay_checked(workload: Workload, count: int, api: ModuleType, context: Any, target: Path) -> Replay:
-    """Replay ``count`` messages of ``workload`` through ``api``'s session; raise unless all were delivered."""
-    replay = replay_session(api, context, prewritten(workload, count), target)
+def all_delivered(replay: Replay, workload: Workload, count: int, side: str) -> Replay:
+    """``replay``, unless ``side`` delivered fewer than the ``count`` messages of ``workload`` sent."""
     delivered = workload.delivered(replay)
     if delivered != count:
-        raise AssertionError(f"{api.__name__} delivered {delivered} of {count} {workload.name}")
+        raise AssertionError(f"{side} delivered {delivered} of {count} {workload.name}")
     return replay
+
+
+def replay_checked(workload: Workload, count: int, api: ModuleType, context: Any, target: Path) -> Replay:
+    """Replay ``count`` messages of ``workload`` through ``api``'s session; raise unless all were delivered."""
+    return all_delivered(replay_session(api, context, prewritten(workload, count), target), workload, count, api.__name__)
 
 
 def compare(workload: Workload, rounds: int) -> Goal:

@@ -17,19 +17,11 @@ import dagster
 import pytest
 
 from goal_dagster import BASELINE, CANDIDATE, CLIENT_CUSTOM_MESSAGES, CLIENT_MATERIALIZATIONS, clients, run_checked
+from dagster_baseline import DAGSTER_WARNINGS
 from goal_orchestration import Workload
+from timing import BENCH_ROUNDS, bench_count
 
-SMOKE_COUNT = 300
-"""Messages per run under ``--benchmark-disable``."""
-SCALE_DOWN = 10
-"""Enabled, each workload runs with ``count // SCALE_DOWN`` messages."""
-ROUNDS = 3
-
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::dagster.PreviewWarning"),
-    # Dagster's own open_pipes_session reads the deprecated context.run_id
-    pytest.mark.filterwarnings("ignore:AssetExecutionContext.run_id is deprecated:DeprecationWarning"),
-]
+pytestmark = DAGSTER_WARNINGS
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +35,8 @@ def by_side() -> Iterator[dict[str, tuple[Any, Any]]]:
 )
 @pytest.mark.parametrize("side", [BASELINE, CANDIDATE])
 def test_client_run(benchmark: Any, by_side: dict[str, tuple[Any, Any]], side: str, workload: Workload) -> None:
-    count = SMOKE_COUNT if benchmark.disabled else workload.count // SCALE_DOWN
+    count = bench_count(benchmark, workload.count)
     benchmark.group = f"PipesSubprocessClient, {count:,} {workload.name}"
     client, context = by_side[side]
-    replay = benchmark.pedantic(run_checked, args=(workload, count, side, client, context), rounds=ROUNDS, iterations=1)
+    replay = benchmark.pedantic(run_checked, args=(workload, count, side, client, context), rounds=BENCH_ROUNDS, iterations=1)
     assert all(isinstance(r, (dagster.MaterializeResult, dagster.AssetCheckResult)) for r in replay.results)

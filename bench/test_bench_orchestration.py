@@ -16,19 +16,11 @@ from typing import Any
 
 import pytest
 
+from dagster_baseline import DAGSTER_WARNINGS
 from goal_orchestration import CUSTOM_MESSAGES, MATERIALIZATIONS, Workload, replay_checked, sides, workdir
+from timing import BENCH_ROUNDS, bench_count
 
-SMOKE_COUNT = 300
-"""Messages per replay under ``--benchmark-disable``."""
-SCALE_DOWN = 10
-"""Enabled, each workload runs with ``count // SCALE_DOWN`` messages."""
-ROUNDS = 3
-
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::dagster.PreviewWarning"),
-    # Dagster's own open_pipes_session reads the deprecated context.run_id
-    pytest.mark.filterwarnings("ignore:AssetExecutionContext.run_id is deprecated:DeprecationWarning"),
-]
+pytestmark = DAGSTER_WARNINGS
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +34,9 @@ def by_side() -> Iterator[dict[str, tuple[ModuleType, Any]]]:
 def test_session_over_prewritten_file(
     benchmark: Any, by_side: dict[str, tuple[ModuleType, Any]], side: str, workload: Workload
 ) -> None:
-    count = SMOKE_COUNT if benchmark.disabled else workload.count // SCALE_DOWN
+    count = bench_count(benchmark, workload.count)
     benchmark.group = f"session over {count:,} {workload.name}"
     api, context = by_side[side]
     benchmark.pedantic(
-        replay_checked, args=(workload, count, api, context, workdir() / f"{side}.jsonl"), rounds=ROUNDS, iterations=1
+        replay_checked, args=(workload, count, api, context, workdir() / f"{side}.jsonl"), rounds=BENCH_ROUNDS, iterations=1
     )

@@ -6,6 +6,7 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -35,3 +36,16 @@ def best_of(rounds: int, baseline: Callable[[], object], candidate: Callable[[],
             fn()
             best[i] = min(best[i], time.perf_counter() - start)
     return best[0], best[1]
+
+
+SMOKE_COUNT = 300
+"""Messages per run of a pytest-benchmark suite under ``--benchmark-disable`` (CI's smoke run)."""
+SCALE_DOWN = 10
+"""Enabled, a pytest-benchmark suite runs each goal's workload with ``count // SCALE_DOWN`` messages."""
+BENCH_ROUNDS = 3
+"""Rounds per pytest-benchmark test."""
+
+
+def bench_count(benchmark: Any, count: int) -> int:
+    """How many messages a pytest-benchmark test runs for a goal of ``count``."""
+    return SMOKE_COUNT if benchmark.disabled else count // SCALE_DOWN

@@ -181,6 +181,16 @@ class PipesSubprocessClient(PipesClient):
     are removed.
     """
 
+    _default_context_injector: Callable[[], PipesContextInjector] = PipesTempFileContextInjector
+    _default_message_reader: Callable[[], PipesMessageReader] = PipesTempFileMessageReader
+    """What a client given no injector or reader uses (a subclass may make them its own kind)."""
+
+    _execution_error: type[PipesExecutionError] = PipesExecutionError
+    """What a failed run raises."""
+
+    _invocation: Callable[..., Any] = PipesClientCompletedInvocation
+    """What a completed run returns, made from the session and the captured stdout and stderr."""
+
     def __init__(
         self,
         env: Optional[Mapping[str, str]] = None,
@@ -193,8 +203,8 @@ class PipesSubprocessClient(PipesClient):
     ) -> None:
         self.env = dict(env or {})
         self.cwd = cwd
-        self.context_injector = context_injector or PipesTempFileContextInjector()
-        self.message_reader = message_reader or PipesTempFileMessageReader()
+        self.context_injector = context_injector or self._default_context_injector()
+        self.message_reader = message_reader or self._default_message_reader()
         self.forward_termination = forward_termination
         self.forward_stdio = forward_stdio
         self.termination_timeout_seconds = termination_timeout_seconds
@@ -247,12 +257,6 @@ class PipesSubprocessClient(PipesClient):
                 message += f"\nLast of its stderr:\n{stderr[-_STDERR_TAIL_CHARS:]}"
             raise self._execution_error(message)
         return self._invocation(session, stdout=stdout, stderr=stderr)
-
-    _execution_error: type[PipesExecutionError] = PipesExecutionError
-    """What a failed run raises."""
-
-    _invocation: Callable[..., Any] = PipesClientCompletedInvocation
-    """What a completed run returns, made from the session and the captured stdout and stderr."""
 
     def _open_session(self, context: Any, extras: Optional[PipesExtras]) -> AbstractContextManager[Any]:
         """The session to run in."""

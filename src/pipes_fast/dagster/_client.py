@@ -60,28 +60,10 @@ class PipesSubprocessClient(core.PipesSubprocessClient, dagster.PipesSubprocessC
     be pipes_fast's or Dagster's.
     """
 
+    _default_context_injector = PipesTempFileContextInjector
+    _default_message_reader = PipesTempFileMessageReader
     _execution_error = PipesExecutionError
     _invocation = PipesClientCompletedInvocation
-
-    def __init__(
-        self,
-        env: Optional[Mapping[str, str]] = None,
-        cwd: Optional[str] = None,
-        context_injector: Optional[Any] = None,
-        message_reader: Optional[Any] = None,
-        forward_termination: bool = True,
-        forward_stdio: bool = True,
-        termination_timeout_seconds: float = 20,
-    ) -> None:
-        super().__init__(
-            env,
-            cwd,
-            context_injector or PipesTempFileContextInjector(),
-            message_reader or PipesTempFileMessageReader(),
-            forward_termination,
-            forward_stdio,
-            termination_timeout_seconds,
-        )
 
     def run(  # type: ignore[override]
         self,
