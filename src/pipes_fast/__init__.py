@@ -38,6 +38,10 @@ _LAZY: dict[str, str] = {
     "PipesMessageReader": "pipes_fast.readers",
     "PipesFileMessageReader": "pipes_fast.readers",
     "PipesTempFileMessageReader": "pipes_fast.readers",
+    "PipesBlobStoreMessageReader": "pipes_fast.readers",
+    "PipesDirectoryMessageReader": "pipes_fast.readers",
+    "PipesLogReader": "pipes_fast.readers",
+    "PipesChunkedLogReader": "pipes_fast.readers",
     "PipesClient": "pipes_fast.clients",
     "PipesClientCompletedInvocation": "pipes_fast.clients",
     "PipesSubprocessClient": "pipes_fast.clients",
@@ -59,7 +63,15 @@ if TYPE_CHECKING:
         PipesFileContextInjector,
         PipesTempFileContextInjector,
     )
-    from pipes_fast.readers import PipesFileMessageReader, PipesMessageReader, PipesTempFileMessageReader
+    from pipes_fast.readers import (
+        PipesBlobStoreMessageReader,
+        PipesChunkedLogReader,
+        PipesDirectoryMessageReader,
+        PipesFileMessageReader,
+        PipesLogReader,
+        PipesMessageReader,
+        PipesTempFileMessageReader,
+    )
     from pipes_fast.results import (
         AssetCheckResult,
         AssetCheckSeverity,

@@ -1,6 +1,18 @@
 """Message readers: where the orchestration side reads what the external process reports."""
 
 from pipes_fast.readers.base import MessageStream, PipesMessageReader
+from pipes_fast.readers.blob import PipesBlobStoreMessageReader
+from pipes_fast.readers.directory import PipesDirectoryMessageReader
 from pipes_fast.readers.file import PipesFileMessageReader, PipesTempFileMessageReader
+from pipes_fast.readers.logs import PipesChunkedLogReader, PipesLogReader
 
-__all__ = ["MessageStream", "PipesFileMessageReader", "PipesMessageReader", "PipesTempFileMessageReader"]
+__all__ = [
+    "MessageStream",
+    "PipesBlobStoreMessageReader",
+    "PipesChunkedLogReader",
+    "PipesDirectoryMessageReader",
+    "PipesFileMessageReader",
+    "PipesLogReader",
+    "PipesMessageReader",
+    "PipesTempFileMessageReader",
+]
