@@ -274,3 +274,23 @@ def test_dagster_pipes_unity_catalog_writer_is_read(tmp_path: Path) -> None:
     assert result.data_version == "v3" and result.metadata["rows"].value == 3
     assert "hello from dagster-pipes" in records.messages()
     assert records.messages(30) == []
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::dagster.PreviewWarning")
+@pytest.mark.parametrize("orchestrator", ["dagster", "pipes_fast.dagster"])
+def test_in_dagster_the_directory_reader_serves_either_client(orchestrator: str) -> None:
+    import dagster
+
+    import pipes_fast.dagster
+
+    client_class = dagster.PipesSubprocessClient if orchestrator == "dagster" else pipes_fast.dagster.PipesSubprocessClient
+    client = client_class(message_reader=pipes_fast.dagster.PipesDirectoryMessageReader(interval=0.2))
+
+    @dagster.asset
+    def orders(context):  # noqa: ANN001, ANN202 - Dagster reads the annotation, which would be a string here
+        return client.run(context=context, command=[sys.executable, "-c", DAGSTER_PIPES_WRITER]).get_results()
+
+    result = dagster.materialize([orders])
+    (event,) = result.get_asset_materialization_events()
+    assert event.materialization.metadata == {"rows": dagster.MetadataValue.int(3)}
+    assert event.materialization.tags["dagster/data_version"] == "v3"

@@ -24,20 +24,28 @@ except ImportError as missing:
 from pipes_fast.dagster._client import PipesClientCompletedInvocation, PipesExecutionError, PipesSubprocessClient
 from pipes_fast.dagster._handler import PipesMessageHandler
 from pipes_fast.dagster._io import (
+    PipesBlobStoreMessageReader,
+    PipesChunkedLogReader,
+    PipesDirectoryMessageReader,
     PipesEnvContextInjector,
     PipesFileContextInjector,
     PipesFileMessageReader,
+    PipesLogReader,
     PipesTempFileContextInjector,
     PipesTempFileMessageReader,
 )
 from pipes_fast.dagster._session import PipesSession, open_pipes_session
 
 __all__ = [
+    "PipesBlobStoreMessageReader",
+    "PipesChunkedLogReader",
     "PipesClientCompletedInvocation",
+    "PipesDirectoryMessageReader",
     "PipesEnvContextInjector",
     "PipesExecutionError",
     "PipesFileContextInjector",
     "PipesFileMessageReader",
+    "PipesLogReader",
     "PipesMessageHandler",
     "PipesSession",
     "PipesSubprocessClient",

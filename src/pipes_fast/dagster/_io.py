@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import dagster
+from dagster._core.pipes.utils import PipesChunkedLogReader as DagsterChunkedLogReader
 
 from pipes_fast import injectors, readers
 from pipes_fast.dagster._handler import core_handler
@@ -47,3 +48,19 @@ class PipesFileMessageReader(_FeedsAnyHandler, readers.PipesFileMessageReader, d
 
 class PipesTempFileMessageReader(_FeedsAnyHandler, readers.PipesTempFileMessageReader, dagster.PipesTempFileMessageReader):
     __doc__ = readers.PipesTempFileMessageReader.__doc__
+
+
+class PipesBlobStoreMessageReader(_FeedsAnyHandler, readers.PipesBlobStoreMessageReader, dagster.PipesBlobStoreMessageReader):  # type: ignore[misc]
+    __doc__ = readers.PipesBlobStoreMessageReader.__doc__
+
+
+class PipesDirectoryMessageReader(readers.PipesDirectoryMessageReader, PipesBlobStoreMessageReader):  # type: ignore[misc]
+    __doc__ = readers.PipesDirectoryMessageReader.__doc__
+
+
+class PipesLogReader(readers.PipesLogReader, dagster.PipesLogReader):
+    __doc__ = readers.PipesLogReader.__doc__
+
+
+class PipesChunkedLogReader(readers.PipesChunkedLogReader, DagsterChunkedLogReader):  # type: ignore[misc]
+    __doc__ = readers.PipesChunkedLogReader.__doc__
