@@ -79,6 +79,9 @@ CASES: dict[str, Case] = {
     "concurrent-writers": Case(
         "Concurrent writers", "threads and forked processes appending to one message file at once",
         "not compared"),
+    "blob-chunks": Case(
+        "Bad blob-store chunks", "message chunks that are not JSON, empty, truncated, missing (the writer skipped "
+        "one), compressed bombs"),
 }
 
 _OBSERVATIONS = pytest.StashKey[list[str]]()

@@ -85,7 +85,7 @@ def test_a_zstd_chunk_reads_like_a_plain_one(tmp_path: Path) -> None:
     assert session.get_custom_messages() == (1, 2, 3)
 
 
-@pytest.mark.reliability("garbage-lines")
+@pytest.mark.reliability("blob-chunks")
 def test_bad_lines_are_reported_with_their_chunk_and_line(tmp_path: Path) -> None:
     run = Run(tmp_path)
     session = run.session(chunk(opened(), "not json", custom(1)), chunk(custom(2), '{"torn": '), chunk(closed()))
@@ -95,6 +95,7 @@ def test_bad_lines_are_reported_with_their_chunk_and_line(tmp_path: Path) -> Non
     assert any(f"line of chunk {folder}/2.json line 2:" in w for w in run.warnings), run.warnings
 
 
+@pytest.mark.reliability("blob-chunks")
 @pytest.mark.parametrize(
     ("content", "why"),
     [
@@ -109,6 +110,7 @@ def test_an_unreadable_chunk_is_reported_by_name_and_the_stream_goes_on(tmp_path
     assert any(f"2.json" in w and why in w for w in run.warnings), run.warnings
 
 
+@pytest.mark.reliability("blob-chunks")
 def test_a_skipped_chunk_does_not_stall_the_reader(tmp_path: Path) -> None:
     run = Run(tmp_path)
     session = run.session(chunk(opened(), custom(1)), None, chunk(custom(3), closed()))
@@ -193,6 +195,7 @@ def test_the_temporary_directory_is_removed(tmp_path: Path) -> None:
     assert not Path(session.message_reader_params["path"]).exists()
 
 
+@pytest.mark.reliability("blob-chunks")
 def test_a_zstd_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(blob, "MAX_CHUNK_BYTES", 1000)
     bomb = zstandard.ZstdCompressor().compress(chunk(opened(), custom("x" * 5000)))

@@ -289,6 +289,59 @@ def test_dagster_warns_about_every_message_after_closed(observe: Callable[[str],
     observe("Each of 20 messages after `closed` is delivered with its own warning (20 warnings: no cap).")
 
 
+# ----- blob-store chunks -----
+
+
+class DirectoryChunks(dagster.PipesBlobStoreMessageReader):
+    """Dagster's own blob-store reader over the simplest store: chunk N is ``DIR/N.json``."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(interval=0)
+        self.folder = folder
+
+    @contextlib.contextmanager
+    def get_params(self) -> Any:
+        yield {"path": str(self.folder)}
+
+    def download_messages_chunk(self, index: int, params: Any) -> Optional[str]:
+        path = Path(params["path"]) / f"{index}.json"
+        return path.read_text() if path.exists() else None
+
+    def messages_are_readable(self, params: Any) -> bool:
+        return True
+
+    def no_messages_debug_text(self) -> str:
+        return f"chunks in {self.folder}"
+
+
+def chunks(*contents: Optional[str]) -> Body:
+    """A body writing each content as chunk 1, 2, ... (None: that chunk is skipped)."""
+    def body(session: Any, folder: Path) -> None:
+        for index, content in enumerate(contents, start=1):
+            if content is not None:
+                (folder / f"{index}.json").write_text(content)
+    return body
+
+
+@pytest.mark.reliability("blob-chunks")
+def test_dagster_drops_a_bad_line_of_a_chunk_without_a_word(tmp_path: Path, observe: Callable[[str], None]) -> None:
+    run = run_in_dagster(chunks(opened() + "not json\n" + custom(1), custom(2) + closed()), reader=DirectoryChunks(tmp_path))
+    assert run.custom_messages == [1, 2]
+    assert not [w for w in run.warnings if "not json" in w]
+    observe(f"A line that is not JSON inside a chunk is dropped and nothing says so: {run.summary([1, 2])}")
+
+
+@pytest.mark.reliability("blob-chunks")
+def test_dagster_stops_at_a_skipped_chunk(tmp_path: Path, observe: Callable[[str], None]) -> None:
+    started = time.monotonic()
+    run = run_in_dagster(chunks(opened() + custom(1), None, custom(3) + closed()), reader=DirectoryChunks(tmp_path))
+    waited = time.monotonic() - started
+    assert run.custom_messages == [1]
+    assert waited > 10
+    observe(f"A chunk the writer skipped stops the reader there: it waits 10 s after the process ended, then gives up"
+            f" on everything after it without a warning ({waited:.0f} s in all): {run.summary([1, 3])}")
+
+
 # ----- files -----
 
 
