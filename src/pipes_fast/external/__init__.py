@@ -2,7 +2,8 @@
 
 A drop-in for ``dagster_pipes`` 1.13: change ``from dagster_pipes import ...`` to
 ``from pipes_fast.external import ...`` and nothing else. The file message writer keeps its file
-open and writes each message with a single ``write``.
+open and writes each message with a single ``write``. The blob-store writers (a directory, S3)
+upload promptly, atomically where the store allows, and zstd-compressed when the reader accepts it.
 
 Importing this is cheap: orjson, json, logging, threading and the hot-path codec load when first
 needed, and the protocol's constants and TypedDicts (``PipesContextData``, ``PipesMessage``, ...)
@@ -35,6 +36,17 @@ from pipes_fast.external.writers import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pipes_fast.external.blob import (
+        PipesBlobStoreMessageWriter as PipesBlobStoreMessageWriter,
+        PipesBlobStoreMessageWriterChannel as PipesBlobStoreMessageWriterChannel,
+        PipesBufferedFilesystemMessageWriterChannel as PipesBufferedFilesystemMessageWriterChannel,
+        PipesUnityCatalogVolumesMessageWriter as PipesUnityCatalogVolumesMessageWriter,
+    )
+    from pipes_fast.external.s3 import (
+        PipesS3ContextLoader as PipesS3ContextLoader,
+        PipesS3MessageWriter as PipesS3MessageWriter,
+        PipesS3MessageWriterChannel as PipesS3MessageWriterChannel,
+    )
     from pipes_fast.external.stdio import PipesStdioCapture, PipesStdioCapturingChannel
     from pipes_fast.protocol import (
         DAGSTER_PIPES_CONTEXT_CLI_ARG as DAGSTER_PIPES_CONTEXT_CLI_ARGUMENT,
@@ -62,6 +74,19 @@ if TYPE_CHECKING:
 
 # public name -> (module, name there), loaded on first access
 _LAZY: dict[str, tuple[str, str]] = {
+    **{
+        name: ("pipes_fast.external.blob", name)
+        for name in (
+            "PipesBlobStoreMessageWriter",
+            "PipesBlobStoreMessageWriterChannel",
+            "PipesBufferedFilesystemMessageWriterChannel",
+            "PipesUnityCatalogVolumesMessageWriter",
+        )
+    },
+    **{
+        name: ("pipes_fast.external.s3", name)
+        for name in ("PipesS3ContextLoader", "PipesS3MessageWriter", "PipesS3MessageWriterChannel")
+    },
     "PipesStdioCapture": ("pipes_fast.external.stdio", "PipesStdioCapture"),
     "PipesStdioCapturingChannel": ("pipes_fast.external.stdio", "PipesStdioCapturingChannel"),
     "DAGSTER_PIPES_CONTEXT_CLI_ARGUMENT": ("pipes_fast.protocol", "DAGSTER_PIPES_CONTEXT_CLI_ARG"),

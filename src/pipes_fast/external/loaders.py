@@ -33,16 +33,16 @@ class PipesDefaultContextLoader(PipesContextLoader):
             import json
 
             with open(param_of_type(params, self.FILE_PATH_KEY, str, self), encoding="utf-8") as file:
-                return _Loaded(json.load(file))
+                return LoadedContext(json.load(file))
         if self.DIRECT_KEY in params:
-            return _Loaded(param_of_type(params, self.DIRECT_KEY, dict, self))
+            return LoadedContext(param_of_type(params, self.DIRECT_KEY, dict, self))
         raise DagsterPipesError(
             f"Invalid params for {type(self).__name__}, expected key {self.FILE_PATH_KEY!r} or"
             f" {self.DIRECT_KEY!r}, received {dict(params)}."
         )
 
 
-class _Loaded:
+class LoadedContext:
     """Context data already in memory, as the context manager ``load_context`` returns."""
 
     def __init__(self, data: PipesContextData) -> None:

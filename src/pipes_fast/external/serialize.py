@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import json
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -41,6 +41,19 @@ def json_line(message: Any) -> str:
         return json.dumps(message, default=_as_orjson_writes) + "\n"
     except (TypeError, ValueError, RecursionError) as exc:
         raise DagsterPipesError(_why_unserializable(message, exc)) from None
+
+
+def line_appender(fd: int) -> Callable[[Any], None]:
+    """The hot path's append of a message to ``fd`` (opened ``O_APPEND``) as one line, one ``write``:
+    orjson's line, or :func:`json_line`'s where orjson would refuse the message or differ."""
+    from pipes_fast import _hotpath
+
+    append: Callable[[Any], None] = _hotpath.JsonLineAppender(fd, OPTIONS, has_non_finite_float, _ascii_line).append
+    return append
+
+
+def _ascii_line(message: Any) -> bytes:
+    return json_line(message).encode("ascii")
 
 
 def has_non_finite_float(value: Any) -> bool:

@@ -78,16 +78,13 @@ class PipesFileMessageWriterChannel(PipesMessageWriterChannel):
     """
 
     def __init__(self, path: str) -> None:
-        from pipes_fast import _hotpath  # orjson and the compiled appender load with the first channel
-        from pipes_fast.external.serialize import OPTIONS, has_non_finite_float, json_line
+        # orjson and the compiled appender load with the first channel
+        from pipes_fast.external.serialize import line_appender
 
         self._fd = os.open(path, _APPEND, 0o666)
-        appender = _hotpath.JsonLineAppender(
-            self._fd, OPTIONS, has_non_finite_float, lambda message: json_line(message).encode("ascii")
-        )
         # the compiled append is this channel's write_message: no Python frame between the
         # caller and the write
-        self.write_message = appender.append  # type: ignore[method-assign]
+        self.write_message = line_appender(self._fd)  # type: ignore[method-assign, assignment]
 
     def write_message(self, message: PipesMessage) -> None:
         """Append ``message`` as one line (reached only through the class: instances use the

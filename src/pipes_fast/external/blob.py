@@ -1,0 +1,288 @@
+"""Blob-store message writers: messages buffered, then uploaded every ``interval`` seconds as chunk
+1, 2, ... (one JSON message per line), where the orchestration side's blob-store reader reads them.
+
+Beyond dagster-pipes:
+
+- Prompt: the upload thread waits on an event, so it uploads every ``interval`` seconds (not in
+  whole-second steps) and, when the block closes, uploads the last chunk at once.
+- Lossless: a failed upload is retried at the next turn with the same chunk (new messages go to the
+  next one); after ``MAX_UPLOAD_ATTEMPTS`` failures the chunk is given up with a warning on stderr,
+  and the reader reports the chunk as skipped.
+- Compressed: when the reader's params list ``"zstd"`` under ``"accept_compression"``, a channel
+  that uploads bytes (``compressible``) writes each chunk as one zstd frame, under the same names.
+- Messages are encoded by the file writer's appender (orjson, ``json.dumps`` where it would differ),
+  into an in-memory spool file, so a message that cannot be written fails at the call that sent it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import threading
+import time
+from abc import abstractmethod
+from contextlib import contextmanager
+
+from pipes_fast._fdio import write_all
+from pipes_fast.external.errors import DagsterPipesError, DagsterPipesWarning
+from pipes_fast.external.validation import param_of_type
+from pipes_fast.external.writers import PipesMessageWriter, PipesMessageWriterChannel
+
+TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.external
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from typing import IO, Any, TypeVar
+
+    from pipes_fast.protocol import PipesMessage, PipesParams
+
+    T_BlobStoreMessageWriterChannel = TypeVar(
+        "T_BlobStoreMessageWriterChannel", bound="PipesBlobStoreMessageWriterChannel"
+    )
+else:
+    T_BlobStoreMessageWriterChannel = None
+
+ACCEPT_COMPRESSION_KEY = "accept_compression"
+"""The params key where the reader lists the chunk compressions it reads."""
+MAX_UPLOAD_ATTEMPTS = 5
+"""How many times a chunk is tried before it is given up."""
+CLOSING_RETRY_SECONDS = 0.5
+"""The pause between attempts at a failed chunk once the block has closed (before: ``interval``)."""
+JOIN_TIMEOUT_SECONDS = 60
+"""How long closing waits for the upload thread, as dagster-pipes does."""
+
+
+class PipesBlobStoreMessageWriter(PipesMessageWriter[T_BlobStoreMessageWriterChannel]):
+    """Opens a channel that uploads message chunks to a blob store every ``interval`` seconds;
+    subclasses say which channel in :meth:`make_channel`.
+
+    ``"include_stdio_in_messages": true`` in the params also reports what this process and its
+    children write to stdout and stderr, as ``log_external_stream`` messages.
+    """
+
+    INCLUDE_STDIO_IN_MESSAGES_KEY: str = "include_stdio_in_messages"
+
+    def __init__(self, *, interval: float = 10) -> None:
+        self.interval = interval
+
+    @contextmanager
+    def open(self, params: PipesParams) -> Iterator[T_BlobStoreMessageWriterChannel]:
+        """The channel from :meth:`make_channel`, uploading until the block ends (the last chunk then)."""
+        channel = self.make_channel(params)
+        accepted = params.get(ACCEPT_COMPRESSION_KEY)
+        if channel.compressible and isinstance(accepted, list) and "zstd" in accepted:
+            channel.compression = "zstd"
+        with channel.buffered_upload_loop():
+            if not params.get(self.INCLUDE_STDIO_IN_MESSAGES_KEY):
+                yield channel
+                return
+            from pipes_fast.external.stdio import PipesStdioCapturingChannel
+
+            with PipesStdioCapturingChannel(channel) as capturing:
+                # typed as the channel: it writes through to it, which is what callers use
+                yield capturing  # type: ignore[misc]
+
+    @abstractmethod
+    def make_channel(self, params: PipesParams) -> T_BlobStoreMessageWriterChannel:
+        """The channel that uploads chunks where ``params`` say."""
+
+
+class PipesBlobStoreMessageWriterChannel(PipesMessageWriterChannel):
+    """Buffers messages and uploads them as chunk 1, 2, ... through :meth:`upload_messages_chunk`,
+    every ``interval`` seconds while :meth:`buffered_upload_loop` is entered, and once more at its end.
+
+    The payload given to :meth:`upload_messages_chunk` is text (``StringIO``), the messages'
+    JSON lines joined by newlines, or, where the channel is ``compressible`` and the reader accepts
+    it, a zstd frame of that text (``BytesIO``).
+    """
+
+    compressible = False
+    """Whether :meth:`upload_messages_chunk` takes a binary payload too (subclasses that can say so)."""
+
+    def __init__(self, *, interval: float = 10) -> None:
+        from pipes_fast.external.serialize import line_appender
+
+        self._interval = interval
+        self._counter = 1
+        self.compression: str | None = None
+        """``"zstd"`` to upload each chunk as a zstd frame; set by the writer from the reader's params."""
+        self._lock = threading.Lock()
+        self._spool = _spool_fd()
+        self._append = line_appender(self._spool)
+        self._chunk: bytes | None = None
+        """The chunk being uploaded at ``_counter`` (kept while its upload fails), payload bytes."""
+        self._failures = 0
+
+    def write_message(self, message: PipesMessage) -> None:
+        """Buffer ``message`` for the next chunk (it is encoded now: a bad message fails here)."""
+        with self._lock:
+            if self._spool < 0:
+                raise DagsterPipesError("Cannot write a message: the blob store channel's upload loop has ended.")
+            self._append(message)
+
+    def flush_messages(self) -> Sequence[PipesMessage]:
+        """Take the messages buffered since the last chunk out of the buffer."""
+        import json
+
+        return [json.loads(line) for line in self._take_buffered().split(b"\n")[:-1]]
+
+    @abstractmethod
+    def upload_messages_chunk(self, payload: IO, index: int) -> None:  # type: ignore[type-arg]
+        """Store ``payload`` as chunk ``index``; raise if it was not stored."""
+
+    @contextmanager
+    def buffered_upload_loop(self) -> Iterator[None]:
+        """Upload chunks in a thread for the span of the block; at its end, what is left, at once."""
+        session_closed = threading.Event()
+        thread = threading.Thread(
+            target=self._upload_loop, args=(session_closed,), name="pipes_fast blob upload", daemon=True
+        )
+        thread.start()
+        try:
+            yield
+        finally:
+            session_closed.set()
+            thread.join(JOIN_TIMEOUT_SECONDS)
+            if thread.is_alive():
+                _warn(f"gave up waiting for the upload of chunk {self._counter} after {JOIN_TIMEOUT_SECONDS} s")
+            else:
+                self._close_spool()
+
+    def _upload_loop(self, session_closed: threading.Event) -> None:
+        while not session_closed.wait(self._interval):
+            self._upload_turn()
+        while self._chunk is not None or self._has_buffered():
+            if not self._upload_turn():
+                time.sleep(CLOSING_RETRY_SECONDS)
+
+    def _upload_turn(self) -> bool:
+        """Upload the chunk that failed before, or else the messages buffered since the last one;
+        False if the upload failed (and will be tried again)."""
+        if self._chunk is None:
+            text = self._take_buffered()[:-1]  # lines joined by newlines, none at the end
+            if not text:
+                return True
+            self._chunk = self._compressed(text) if self.compression else text
+        payload: IO[Any] = io.BytesIO(self._chunk) if self.compression else io.StringIO(self._chunk.decode("utf-8"))
+        try:
+            self.upload_messages_chunk(payload, self._counter)
+        except Exception as exc:  # noqa: BLE001 - the store failing: try again, then say so
+            self._failures += 1
+            if self._failures < MAX_UPLOAD_ATTEMPTS:
+                return False
+            _warn(f"gave up uploading chunk {self._counter} after {self._failures} attempts, its messages are lost:"
+                  f" {exc!r:.300}")
+        self._chunk = None
+        self._failures = 0
+        self._counter += 1
+        return True
+
+    def _compressed(self, text: bytes) -> bytes:
+        import zstandard
+
+        return zstandard.ZstdCompressor().compress(text)
+
+    def _take_buffered(self) -> bytes:
+        """The JSON lines buffered so far (each ending with a newline), leaving the buffer empty."""
+        with self._lock:
+            if self._spool < 0:
+                return b""
+            data = _read_all(self._spool)
+            os.ftruncate(self._spool, 0)  # appends go on at the new end (O_APPEND)
+        return data
+
+    def _has_buffered(self) -> bool:
+        with self._lock:
+            return self._spool >= 0 and os.fstat(self._spool).st_size > 0
+
+    def _close_spool(self) -> None:
+        with self._lock:
+            if self._spool >= 0:
+                os.close(self._spool)
+                self._spool = -1
+
+
+class PipesBufferedFilesystemMessageWriterChannel(PipesBlobStoreMessageWriterChannel):
+    """Writes message chunks as ``path/1.json``, ``path/2.json``, ... (a directory both sides see).
+
+    Each chunk is written to a new owner-only file in the same directory, created without following
+    links, then renamed into place: a reader never sees a chunk half written.
+    """
+
+    compressible = True
+
+    def __init__(self, path: str, *, interval: float = 10) -> None:
+        super().__init__(interval=interval)
+        self._path = path
+
+    def upload_messages_chunk(self, payload: IO, index: int) -> None:  # type: ignore[type-arg]
+        content = payload.read()
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        final = os.path.join(self._path, f"{index}.json")
+        temporary = os.path.join(self._path, f".{index}.json.{os.urandom(6).hex()}.tmp")
+        fd = os.open(temporary, _CREATE_NEW, 0o600)
+        try:
+            try:
+                write_all(fd, data)
+            finally:
+                os.close(fd)
+            os.replace(temporary, final)
+        except BaseException:
+            _remove(temporary)
+            raise
+
+
+class PipesUnityCatalogVolumesMessageWriter(PipesBlobStoreMessageWriter[PipesBufferedFilesystemMessageWriterChannel]):
+    """Writes message chunks to the directory the params name (``{"path": DIR}``): Databricks Unity
+    Catalog volumes, or any filesystem both sides see (pipes_fast's ``PipesDirectoryMessageReader``)."""
+
+    def make_channel(self, params: PipesParams) -> PipesBufferedFilesystemMessageWriterChannel:
+        path = param_of_type(params, "path", str, self)
+        return PipesBufferedFilesystemMessageWriterChannel(path, interval=self.interval)
+
+
+_CREATE_NEW = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+def _spool_fd() -> int:
+    """A new, empty, unnamed file opened for appending and reading: memory-backed where the system allows."""
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("pipes_fast-messages", os.MFD_CLOEXEC)
+    else:
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix="pipes_fast-messages-")
+        os.unlink(name)
+    import fcntl
+
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+    return fd
+
+
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    parts = []
+    offset = 0
+    while offset < size:
+        part = os.pread(fd, size - offset, offset)
+        if not part:
+            break
+        parts.append(part)
+        offset += len(part)
+    return b"".join(parts)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _warn(text: str) -> None:
+    import warnings
+
+    warnings.warn(f"pipes_fast blob store writer: {text}", DagsterPipesWarning, stacklevel=1)
+    sys.stderr.flush()
