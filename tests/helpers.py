@@ -36,6 +36,11 @@ def custom(payload: Any) -> str:
     return line("report_custom_message", {"payload": payload})
 
 
+def chunk(*lines: str) -> bytes:
+    """A blob-store chunk as dagster-pipes writes it: the lines joined by newlines, none at the end."""
+    return "\n".join(text.rstrip("\n") for text in lines).encode()
+
+
 def script(tmp_path: Path, steps: list[dict[str, Any]]) -> list[str]:
     """The command running ``emit.py`` with these steps."""
     spec = tmp_path / f"spec-{len(list(tmp_path.glob('spec-*')))}.json"

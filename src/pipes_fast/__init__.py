@@ -42,6 +42,9 @@ _LAZY: dict[str, str] = {
     "PipesDirectoryMessageReader": "pipes_fast.readers",
     "PipesLogReader": "pipes_fast.readers",
     "PipesChunkedLogReader": "pipes_fast.readers",
+    "PipesS3MessageReader": "pipes_fast.readers",
+    "PipesS3LogReader": "pipes_fast.readers",
+    "PipesS3ContextInjector": "pipes_fast.injectors_s3",
     "PipesClient": "pipes_fast.clients",
     "PipesClientCompletedInvocation": "pipes_fast.clients",
     "PipesSubprocessClient": "pipes_fast.clients",
@@ -63,6 +66,7 @@ if TYPE_CHECKING:
         PipesFileContextInjector,
         PipesTempFileContextInjector,
     )
+    from pipes_fast.injectors_s3 import PipesS3ContextInjector
     from pipes_fast.readers import (
         PipesBlobStoreMessageReader,
         PipesChunkedLogReader,
@@ -70,6 +74,8 @@ if TYPE_CHECKING:
         PipesFileMessageReader,
         PipesLogReader,
         PipesMessageReader,
+        PipesS3LogReader,
+        PipesS3MessageReader,
         PipesTempFileMessageReader,
     )
     from pipes_fast.results import (

@@ -14,6 +14,14 @@ from pipes_fast.errors import PipesError
 from pipes_fast.protocol import PipesContextData, PipesParams
 
 
+def context_json(context_data: PipesContextData) -> bytes:
+    """The context data as the external process reads it (JSON), or a :class:`PipesError`."""
+    try:
+        return json.dumps(context_data).encode()
+    except (TypeError, ValueError) as exc:
+        raise PipesError(f"the context data is not JSON-serialisable (check the extras): {exc}") from None
+
+
 class PipesContextInjector(ABC):
     """Makes the context data reachable by the external process and yields params locating it."""
 
@@ -53,11 +61,7 @@ class PipesFileContextInjector(PipesContextInjector):
     @contextmanager
     def _inject(self, context_data: PipesContextData, *, exclusive: bool) -> Iterator[PipesParams]:
         """``inject_context``; ``exclusive`` refuses an existing file (the caller's own folder)."""
-        try:
-            payload = json.dumps(context_data).encode()
-        except (TypeError, ValueError) as exc:
-            raise PipesError(f"the context data is not JSON-serialisable (check the extras): {exc}") from None
-        fd = open_private_file(self.path, payload, what="context file", exclusive=exclusive)
+        fd = open_private_file(self.path, context_json(context_data), what="context file", exclusive=exclusive)
         try:
             yield {"path": self.path}
         finally:

@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +83,28 @@ def run_under_pipes_fast(
     """Run the scenario's script under pipes_fast with the given pair; normalise the outcome."""
     import pipes_fast
 
+    injector, reader = make_pair(pipes_fast, pair, workdir, include_stdio=scenario.include_stdio)
+    obs = run_with_transport(scenario, injector, reader, capfd)
+    obs.leftovers = sorted(os.listdir(workdir))
+    return obs
+
+
+def run_with_transport(
+    scenario: Scenario,
+    injector: Any,
+    reader: Any,
+    capfd: pytest.CaptureFixture[str],
+    command: Callable[..., list[str]] | None = None,
+) -> Observation:
+    """Run ``command`` (the scenario's script by default; called with the CLI bootstrap arguments
+    if the scenario bootstraps that way) under pipes_fast with this injector and reader."""
+    import pipes_fast
+
+    command = command or scenario.command
     logger, handler = recording_logger(scenario.id)
     run_id, job_name = str(uuid.uuid4()), f"interop_{scenario.id}"
     obs = Observation(orchestrator="pipes_fast", run_id=run_id, job_name=job_name)
     context = step_context(scenario, run_id=run_id, job_name=job_name, log=logger)
-    injector, reader = make_pair(pipes_fast, pair, workdir, include_stdio=scenario.include_stdio)
     extras = dict(scenario.extras)
     custom: list[Any] = []
     results: list[Any] = []
@@ -96,7 +114,7 @@ def run_under_pipes_fast(
             with pipes_fast.open_pipes_session(
                 context=context, context_injector=injector, message_reader=reader, extras=extras
             ) as session:
-                argv = scenario.command(*cli_arguments(session.get_bootstrap_cli_arguments()))
+                argv = command(*cli_arguments(session.get_bootstrap_cli_arguments()))
                 process = subprocess.run(argv, capture_output=True, text=True, check=False)
             obs.captured = {"stdout": process.stdout, "stderr": process.stderr}
             obs.failed = process.returncode != 0
@@ -105,7 +123,7 @@ def run_under_pipes_fast(
             client = pipes_fast.PipesSubprocessClient(
                 context_injector=injector, message_reader=reader, forward_stdio=False
             )
-            invocation = client.run(context=context, command=scenario.command(), extras=extras)
+            invocation = client.run(context=context, command=command(), extras=extras)
             obs.captured = {"stdout": invocation.stdout, "stderr": invocation.stderr}
             custom, results = list(invocation.get_custom_messages()), list(invocation.get_results())
     except pipes_fast.PipesExecutionError as error:
@@ -116,5 +134,4 @@ def run_under_pipes_fast(
     obs.take_custom_messages(custom)
     obs.take_logs(handler.records)
     obs.materializations, obs.checks = normalise_results(results, pipes_fast_metadata)
-    obs.leftovers = sorted(os.listdir(workdir))
     return obs

@@ -5,6 +5,7 @@ from pipes_fast.readers.blob import PipesBlobStoreMessageReader
 from pipes_fast.readers.directory import PipesDirectoryMessageReader
 from pipes_fast.readers.file import PipesFileMessageReader, PipesTempFileMessageReader
 from pipes_fast.readers.logs import PipesChunkedLogReader, PipesLogReader
+from pipes_fast.readers.s3 import PipesS3LogReader, PipesS3MessageReader
 
 __all__ = [
     "MessageStream",
@@ -14,5 +15,7 @@ __all__ = [
     "PipesFileMessageReader",
     "PipesLogReader",
     "PipesMessageReader",
+    "PipesS3LogReader",
+    "PipesS3MessageReader",
     "PipesTempFileMessageReader",
 ]

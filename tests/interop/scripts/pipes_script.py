@@ -160,6 +160,12 @@ SCENARIOS: dict[str, Callable[[PipesContext], None]] = {
 }
 
 
+def run_scenario(pipes: PipesContext, name: str) -> None:
+    """Report the context, then run scenario ``name``."""
+    pipes.report_custom_message({payloads.CONTEXT_KEY: context_report(pipes)})
+    SCENARIOS[name](pipes)
+
+
 def main() -> None:
     """Open Pipes (from env vars, or CLI arguments), report the context, run the scenario."""
     parser = argparse.ArgumentParser()
@@ -168,8 +174,7 @@ def main() -> None:
     args, _ = parser.parse_known_args()
     loader: PipesParamsLoader | None = PipesCliArgsParamsLoader() if args.cli_bootstrap else None
     with open_dagster_pipes(params_loader=loader) as pipes:
-        pipes.report_custom_message({payloads.CONTEXT_KEY: context_report(pipes)})
-        SCENARIOS[args.scenario](pipes)
+        run_scenario(pipes, args.scenario)
 
 
 if __name__ == "__main__":
