@@ -20,7 +20,7 @@ from typing import Any, Optional
 import pytest
 import zstandard
 
-from helpers import capturing_logger, closed, custom, line, materialization, opened
+from helpers import capturing_logger, chunk, closed, custom, line, materialization, opened
 from pipes_fast import (
     PipesChunkedLogReader,
     PipesDirectoryMessageReader,
@@ -33,11 +33,6 @@ from pipes_fast.protocol import PipesParams
 from pipes_fast.readers import blob
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def chunk(*lines: str) -> bytes:
-    """A chunk as dagster-pipes writes it: the lines joined by newlines, none at the end."""
-    return "\n".join(text.rstrip("\n") for text in lines).encode()
 
 
 class Run:
@@ -178,10 +173,29 @@ def test_the_session_closes_without_waiting_for_the_interval(tmp_path: Path) -> 
     assert session.get_custom_messages() == (1,)
 
 
-def test_after_closed_the_reader_stops(tmp_path: Path) -> None:
+def test_after_closed_the_reader_waits_for_the_end_then_reads_what_trails(tmp_path: Path) -> None:
+    """Captured stdio comes after ``closed``: it is read at the end, with a warning, not polled for."""
+    downloads: list[int] = []
+
+    class Counting(PipesDirectoryMessageReader):
+        def download_messages_chunk(self, index: int, params: PipesParams) -> Optional[bytes]:
+            downloads.append(index)
+            return super().download_messages_chunk(index, params)
+
+    def wait_after_closed(session: Any, folder: Path) -> None:
+        deadline = time.monotonic() + 10
+        while session.get_custom_messages() != (1,) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        polled = len(downloads)
+        time.sleep(0.3)  # six intervals
+        assert len(downloads) == polled  # no polling after closed
+        (folder / "3.json").write_bytes(chunk(line("log_external_stream", {"stream": "stdout", "text": "late\n", "extras": {}})))
+
     run = Run(tmp_path)
-    session = run.session(chunk(opened(), custom(1), closed()), chunk(custom("after")))
-    assert session.get_custom_messages() == (1,)
+    run.reader = Counting(interval=0.05)
+    session = run.session(chunk(opened(), custom(1), closed()), chunk(custom(2)), after=wait_after_closed)
+    assert session.get_custom_messages() == (1, 2)
+    assert any("received after closed" in w for w in run.warnings), run.warnings
 
 
 def test_a_given_directory_must_exist(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ writer's: a thread downloads the chunk the counter names, every ``interval`` sec
 more as are there; each goes through the same hot path as a message file, its lines numbered
 within the chunk. A chunk is read once.
 
-Closing is prompt. Once ``closed`` has arrived the thread stops. When the session closes (the
-external process has exited, so every chunk it uploaded is there) the thread wakes at once,
-reads what is left and stops. A chunk the writer skipped does not stall it: at that last sweep, if
+Closing is prompt. Once ``closed`` has arrived the thread stops polling. When the session closes
+(the external process has exited, so every chunk it uploaded is there) the thread wakes at once,
+reads what is left — output captured with ``include_stdio_in_messages`` comes after ``closed``,
+as with a message file — and stops. A chunk the writer skipped does not stall it: at that last sweep, if
 chunk N is missing but one of the next ``MAX_SKIPPED_CHUNKS`` exists, the missing ones are
 reported and reading goes on from there.
 """
@@ -108,11 +109,12 @@ class PipesBlobStoreMessageReader(PipesMessageReader):
                 thread.join()
 
     def _read(self, handler: PipesMessageHandler, params: PipesParams, session_closed: threading.Event) -> None:
-        """The reader thread: chunks every ``interval`` seconds, then the last sweep at close."""
+        """The reader thread: chunks every ``interval`` seconds until ``closed`` arrives, then
+        nothing until the session closes; then the last sweep."""
         logs = _LogReaders(self, session_closed)
         readable = False
         try:
-            while not handler.received_closed_message:
+            while True:
                 closing = session_closed.is_set()  # seen before the sweep: every chunk uploaded before is read
                 if not readable:
                     params = {**params, **(self.launched_payload or {})}
@@ -120,31 +122,35 @@ class PipesBlobStoreMessageReader(PipesMessageReader):
                 if readable:
                     self.final_sweep = closing
                     self._read_available(handler, params, last=closing)
-                logs.start_readable(params)
+                logs.start_readable(params, handler)
                 if closing:
                     break
-                session_closed.wait(self.interval)
+                session_closed.wait(None if handler.received_closed_message else self.interval)
             if not readable:
                 handler.warn(f"[pipes] the messages of {type(self).__name__} never became readable")
         finally:
             logs.stop(params, handler)
 
     def _read_available(self, handler: PipesMessageHandler, params: PipesParams, *, last: bool) -> None:
-        """Read chunks from the counter on while they exist; on the ``last`` sweep, skip missing ones."""
-        while not handler.received_closed_message:
+        """Read chunks from the counter on while they exist; on the ``last`` sweep, skip missing
+        ones (until ``closed`` has arrived: nothing is expected after it but trailing output)."""
+        refused = 0
+        while refused < MAX_SKIPPED_CHUNKS:
             try:
                 chunk = self.download_messages_chunk(self.counter, params)
-                if chunk is None and last:
+                if chunk is None and last and not handler.received_closed_message:
                     chunk = self._skip_missing(handler, params)
-            except PipesError as refused:  # this chunk will never do: say why and go on
-                handler.warn(f"[pipes] skipped {self.chunk_name(self.counter, params)}: {refused}")
+            except PipesError as refusal:  # this chunk will never do: say why and go on
+                handler.warn(f"[pipes] skipped {self.chunk_name(self.counter, params)}: {refusal}")
                 self.counter += 1
+                refused += 1
                 continue
             except Exception as exc:  # the store failing now and then: try again at the next poll
                 handler.warn(f"[pipes] could not download {self.chunk_name(self.counter, params)}: {exc!r:.300}")
                 return
             if chunk is None:
                 return
+            refused = 0
             self._handle_chunk(handler, self.counter, params, chunk)
             self.counter += 1
 
@@ -194,21 +200,31 @@ class _LogReaders:
         self._reader = reader
         self._session_closed = session_closed
         self._started: list[PipesLogReader] = []
+        self._failed: list[PipesLogReader] = []
 
-    def start_readable(self, params: PipesParams) -> None:
+    def start_readable(self, params: PipesParams, handler: PipesMessageHandler) -> None:
         opened = self._reader.opened_payload
         if opened is None:
             return
         params = {**params, **opened}
         for log_reader in self._reader.log_readers:
-            if log_reader not in self._started and log_reader.target_is_readable(params):
-                log_reader.start(params, self._session_closed)
-                self._started.append(log_reader)
+            if log_reader in self._started or log_reader in self._failed:
+                continue
+            try:
+                if log_reader.target_is_readable(params):
+                    log_reader.start(params, self._session_closed)
+                    self._started.append(log_reader)
+            except Exception as exc:  # one log reader failing must not stop the messages
+                handler.warn(log_reader.with_debug_info(f"[pipes] {log_reader.name} could not start: {exc!r:.300}"))
+                self._failed.append(log_reader)
 
     def stop(self, params: PipesParams, handler: PipesMessageHandler) -> None:
-        self.start_readable(params)  # one last look: logs are often uploaded as the process ends
+        self.start_readable(params, handler)  # one last look: logs are often uploaded as the process ends
         for log_reader in self._reader.log_readers:
             if log_reader in self._started:
-                log_reader.stop()
-            elif self._reader.opened_payload is not None:
+                try:
+                    log_reader.stop()
+                except Exception as exc:
+                    handler.warn(log_reader.with_debug_info(f"[pipes] {log_reader.name} did not stop cleanly: {exc!r:.300}"))
+            elif log_reader not in self._failed and self._reader.opened_payload is not None:
                 handler.warn(log_reader.with_debug_info(f"[pipes] the log of {log_reader.name} was never readable"))
