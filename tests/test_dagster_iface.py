@@ -22,7 +22,13 @@ DAGSTER: dict[str, Any] = {
 """Dagster's class of each name (public, or in ``dagster._core.pipes.utils`` where Dagster keeps
 it unexported), None where Dagster has none."""
 DAGSTER_NAMES = sorted(name for name, theirs in DAGSTER.items() if theirs is not None)
-BEYOND_DAGSTER = {"PipesExecutionError": DagsterPipesExecutionError, "PipesDirectoryMessageReader": dagster.PipesBlobStoreMessageReader}
+BEYOND_DAGSTER = {
+    "PipesExecutionError": DagsterPipesExecutionError,
+    "PipesDirectoryMessageReader": dagster.PipesBlobStoreMessageReader,
+    "PipesS3MessageReader": dagster.PipesBlobStoreMessageReader,  # dagster-aws's: not a dependency here
+    "PipesS3LogReader": dagster_pipes_utils.PipesChunkedLogReader,
+    "PipesS3ContextInjector": dagster.PipesContextInjector,
+}
 """pipes_fast's own names, and the Dagster class each is."""
 METHODS = ("__init__", "run", "get_results", "get_materialize_result", "get_asset_check_result", "get_custom_messages",
            "get_bootstrap_env_vars", "get_bootstrap_cli_arguments", "get_bootstrap_params", "get_reported_results",

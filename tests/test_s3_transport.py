@@ -259,3 +259,36 @@ def test_log_readers_start_when_opened_and_are_drained_at_close(s3_bucket: S3Buc
     assert not log_reader.is_running()
     assert log_reader.name == f"PipesS3LogReader(s3://{s3_bucket.name}/logs/stderr)"
     assert run.warnings == []
+
+
+DAGSTER_PIPES_S3_SCRIPT = """
+import boto3
+from dagster_pipes import PipesS3ContextLoader, PipesS3MessageWriter, open_dagster_pipes
+
+client = boto3.client("s3")
+with open_dagster_pipes(context_loader=PipesS3ContextLoader(client), message_writer=PipesS3MessageWriter(client, interval=0.1)) as pipes:
+    pipes.report_asset_materialization(metadata={"rows": 7}, data_version="s3")
+"""
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::dagster.PreviewWarning")
+@pytest.mark.parametrize("orchestrator", ["dagster", "pipes_fast.dagster"])
+def test_in_dagster_the_s3_reader_and_injector_serve_either_client(s3_bucket: S3Bucket, orchestrator: str) -> None:
+    import dagster
+
+    import pipes_fast.dagster
+
+    client_class = dagster.PipesSubprocessClient if orchestrator == "dagster" else pipes_fast.dagster.PipesSubprocessClient
+    client = client_class(
+        context_injector=pipes_fast.dagster.PipesS3ContextInjector(bucket=s3_bucket.name, client=s3_bucket.client),
+        message_reader=pipes_fast.dagster.PipesS3MessageReader(bucket=s3_bucket.name, client=s3_bucket.client, interval=0.2),
+    )
+
+    @dagster.asset
+    def orders(context):  # noqa: ANN001, ANN202 - Dagster reads the annotation, which would be a string here
+        return client.run(context=context, command=[sys.executable, "-c", DAGSTER_PIPES_S3_SCRIPT]).get_results()
+
+    result = dagster.materialize([orders])
+    (event,) = result.get_asset_materialization_events()
+    assert event.materialization.metadata == {"rows": dagster.MetadataValue.int(7)}
+    assert event.materialization.tags["dagster/data_version"] == "s3"

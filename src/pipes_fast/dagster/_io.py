@@ -15,7 +15,8 @@ from typing import Any
 import dagster
 from dagster._core.pipes.utils import PipesChunkedLogReader as DagsterChunkedLogReader
 
-from pipes_fast import injectors, readers
+from pipes_fast import injectors, injectors_s3, readers
+from pipes_fast.readers import s3 as readers_s3
 from pipes_fast.dagster._handler import core_handler
 from pipes_fast.protocol import PipesParams
 
@@ -64,3 +65,15 @@ class PipesLogReader(readers.PipesLogReader, dagster.PipesLogReader):
 
 class PipesChunkedLogReader(readers.PipesChunkedLogReader, DagsterChunkedLogReader):  # type: ignore[misc]
     __doc__ = readers.PipesChunkedLogReader.__doc__
+
+
+class PipesS3MessageReader(readers_s3.PipesS3MessageReader, PipesBlobStoreMessageReader):  # type: ignore[misc]
+    __doc__ = readers_s3.PipesS3MessageReader.__doc__
+
+
+class PipesS3LogReader(readers_s3.PipesS3LogReader, PipesChunkedLogReader):  # type: ignore[misc]
+    __doc__ = readers_s3.PipesS3LogReader.__doc__
+
+
+class PipesS3ContextInjector(injectors_s3.PipesS3ContextInjector, dagster.PipesContextInjector):
+    __doc__ = injectors_s3.PipesS3ContextInjector.__doc__
