@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Collection
 from io import StringIO
@@ -247,6 +248,16 @@ def test_the_log_reader_fetches_only_new_bytes_and_keeps_characters_whole(s3_buc
     starts = [0, 0, *cuts]
     assert [rng for rng, _ in client.gets] == [f"bytes={start}-" for start in starts]
     assert sum(size or 0 for _, size in client.gets) == len(data)  # no byte fetched twice
+
+
+def test_a_log_ending_inside_a_character_ends_with_a_replacement_character(s3_bucket: S3Bucket) -> None:
+    """The bytes of a character cut short are not dropped at the last read: they come out as U+FFFD."""
+    target = StringIO()
+    s3_bucket.put("logs/stderr", "done ✓".encode()[:-1])
+    reader = PipesS3LogReader(bucket=s3_bucket.name, key="logs/stderr", client=s3_bucket.client, target_stream=target)
+    reader.start({}, threading.Event())
+    reader.stop()
+    assert target.getvalue() == "done \ufffd"
 
 
 def test_log_readers_start_when_opened_and_are_drained_at_close(s3_bucket: S3Bucket) -> None:

@@ -75,6 +75,11 @@ class PipesChunkedLogReader(PipesLogReader):
     def download_log_chunk(self, params: PipesParams) -> Optional[str]:
         """The log text written since the last call, or None if there is none."""
 
+    def finish_log(self) -> Optional[str]:
+        """Text held back until the log is complete (e.g. the start of a character split between
+        reads), called once after the last read; None by default."""
+        return None
+
     def start(self, params: PipesParams, is_session_closed: threading.Event) -> None:
         self._thread = threading.Thread(target=self._read, args=(params,), name=f"pipes_fast {self.name}", daemon=True)
         self._thread.start()
@@ -93,6 +98,8 @@ class PipesChunkedLogReader(PipesLogReader):
             last = self._stopping.is_set()  # seen before the read: what was written before is read now
             try:
                 chunk = self.download_log_chunk(params)
+                if last:
+                    chunk = (chunk or "") + (self.finish_log() or "")
                 if chunk:
                     (self.target_stream or sys.stdout).write(chunk)
             except Exception as exc:  # a store that fails now and then must not end the log

@@ -142,3 +142,7 @@ class PipesS3LogReader(PipesChunkedLogReader):
             data = data[self.log_position :]
         self.log_position += len(data)
         return self._decoder.decode(data) or None
+
+    def finish_log(self) -> Optional[str]:
+        """The bytes of a character the log ended in the middle of, as a replacement character."""
+        return self._decoder.decode(b"", final=True) or None
