@@ -4,7 +4,8 @@ session, and real boto3 clients talking to it over HTTP.
 While the server runs, the environment holds dummy credentials, the region and the endpoint
 (``AWS_ENDPOINT_URL_S3``), and points boto3's config files at nothing, so neither the tests nor the
 external processes they start read ``~/.aws`` or reach AWS: a script's plain ``boto3.client("s3")``
-talks to this server.
+talks to this server. Outside pytest (the benchmarks), :func:`s3_server`, :func:`s3_client` and
+:func:`new_bucket` do what the fixtures do.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,9 +63,13 @@ def _answers(port: int) -> bool:
         connection.close()
 
 
+class S3ServerError(RuntimeError):
+    """The server did not start."""
+
+
 def _start(log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """The server process and its endpoint, once it answers (within ``START_TIMEOUT_SECONDS`` in
-    all); fails the session otherwise."""
+    all); :class:`S3ServerError` otherwise."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     for _ in range(START_ATTEMPTS):
         port = _free_port()
@@ -76,7 +82,7 @@ def _start(log: Path) -> tuple[subprocess.Popen[bytes], str]:
                 return process, f"http://{HOST}:{port}"
             time.sleep(0.05)
         _stop(process)
-    pytest.fail(f"the moto S3 server did not start; its output:\n{log.read_text(errors='replace')[-3000:]}")
+    raise S3ServerError(f"the moto S3 server did not start; its output:\n{log.read_text(errors='replace')[-3000:]}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -88,10 +94,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of the session's S3 server; the environment points boto3 at it meanwhile."""
-    folder = tmp_path_factory.mktemp("s3-server")
+@contextmanager
+def s3_server(folder: Path) -> Iterator[str]:
+    """Run a server (its log in ``folder``) and yield its URL; the environment points boto3 at it meanwhile."""
     process, endpoint = _start(folder / "server.log")
     try:
         with pytest.MonkeyPatch.context() as env:
@@ -114,17 +119,38 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _stop(process)
 
 
-@pytest.fixture(scope="session")
-def s3_client(s3_endpoint: str) -> Any:
-    """A boto3 S3 client of the test server."""
+def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client of the server at ``endpoint``."""
     import boto3
 
-    return boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+def new_bucket(client: Any) -> S3Bucket:
+    """A fresh, empty bucket on ``client``'s server."""
+    name = f"pipes-fast-{uuid.uuid4().hex[:16]}"
+    client.create_bucket(Bucket=name)
+    return S3Bucket(client, name)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of the session's S3 server; the environment points boto3 at it meanwhile."""
+    with ExitStack() as stack:
+        try:
+            endpoint = stack.enter_context(s3_server(tmp_path_factory.mktemp("s3-server")))
+        except S3ServerError as error:
+            pytest.fail(str(error))
+        yield endpoint
+
+
+@pytest.fixture(scope="session", name="s3_client")
+def s3_client_fixture(s3_endpoint: str) -> Any:
+    """A boto3 S3 client of the test server."""
+    return s3_client(s3_endpoint)
 
 
 @pytest.fixture
 def s3_bucket(s3_client: Any) -> S3Bucket:
     """A fresh, empty bucket for one test."""
-    name = f"pipes-fast-{uuid.uuid4().hex[:16]}"
-    s3_client.create_bucket(Bucket=name)
-    return S3Bucket(s3_client, name)
+    return new_bucket(s3_client)
