@@ -198,6 +198,15 @@ def test_after_closed_the_reader_waits_for_the_end_then_reads_what_trails(tmp_pa
     assert any("received after closed" in w for w in run.warnings), run.warnings
 
 
+def test_one_reader_serves_one_session_after_another(tmp_path: Path) -> None:
+    """A client keeps its reader: each session starts again from chunk 1."""
+    run = Run(tmp_path)
+    first = run.session(chunk(opened(), custom(1)), chunk(closed()))
+    second = run.session(chunk(opened(), custom(2)), chunk(closed()))
+    assert (first.get_custom_messages(), second.get_custom_messages()) == ((1,), (2,))
+    assert run.warnings == []
+
+
 def test_a_given_directory_must_exist(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="does not exist or is not a directory"):
         with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesDirectoryMessageReader(str(tmp_path / "nope"))):

@@ -96,6 +96,8 @@ class PipesBlobStoreMessageReader(PipesMessageReader):
 
     @contextmanager
     def read_messages(self, handler: PipesMessageHandler) -> Iterator[PipesParams]:
+        # a client runs every session through the same reader: each starts from chunk 1
+        self.counter, self.final_sweep, self.opened_payload, self.launched_payload = 1, False, None, None
         with self.get_params() as params:
             session_closed = threading.Event()
             thread = threading.Thread(
