@@ -69,3 +69,25 @@ def capturing_logger(name: str) -> tuple[logging.Logger, ListHandler]:
     handler = ListHandler()
     logger.handlers[:] = [handler]
     return logger, handler
+
+
+DAGSTER_CLIENTS = ["dagster", "pipes_fast.dagster"]
+"""The two clients a Dagster asset can run a Pipes script with, by module."""
+
+
+def materialize_in_dagster(orchestrator: str, script: str, **client_args: Any) -> Any:
+    """The materialization a one-asset ``dagster.materialize`` records when its asset runs
+    ``python -c script`` through ``orchestrator``'s ``PipesSubprocessClient(**client_args)``."""
+    import dagster
+
+    import pipes_fast.dagster
+
+    client_class = dagster.PipesSubprocessClient if orchestrator == "dagster" else pipes_fast.dagster.PipesSubprocessClient
+    client = client_class(**client_args)
+
+    @dagster.asset
+    def orders(context):  # noqa: ANN001, ANN202 - Dagster reads the annotation, which would be a string here
+        return client.run(context=context, command=[sys.executable, "-c", script]).get_results()
+
+    (event,) = dagster.materialize([orders]).get_asset_materialization_events()
+    return event.materialization

@@ -20,7 +20,17 @@ from typing import Any, Optional
 import pytest
 import zstandard
 
-from helpers import capturing_logger, chunk, closed, custom, line, materialization, opened
+from helpers import (
+    DAGSTER_CLIENTS,
+    capturing_logger,
+    chunk,
+    closed,
+    custom,
+    line,
+    materialization,
+    materialize_in_dagster,
+    opened,
+)
 from pipes_fast import (
     PipesChunkedLogReader,
     PipesDirectoryMessageReader,
@@ -303,20 +313,13 @@ def test_dagster_pipes_unity_catalog_writer_is_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::dagster.PreviewWarning")
-@pytest.mark.parametrize("orchestrator", ["dagster", "pipes_fast.dagster"])
+@pytest.mark.parametrize("orchestrator", DAGSTER_CLIENTS)
 def test_in_dagster_the_directory_reader_serves_either_client(orchestrator: str) -> None:
     import dagster
 
     import pipes_fast.dagster
 
-    client_class = dagster.PipesSubprocessClient if orchestrator == "dagster" else pipes_fast.dagster.PipesSubprocessClient
-    client = client_class(message_reader=pipes_fast.dagster.PipesDirectoryMessageReader(interval=0.2))
-
-    @dagster.asset
-    def orders(context):  # noqa: ANN001, ANN202 - Dagster reads the annotation, which would be a string here
-        return client.run(context=context, command=[sys.executable, "-c", DAGSTER_PIPES_WRITER]).get_results()
-
-    result = dagster.materialize([orders])
-    (event,) = result.get_asset_materialization_events()
-    assert event.materialization.metadata == {"rows": dagster.MetadataValue.int(3)}
-    assert event.materialization.tags["dagster/data_version"] == "v3"
+    reader = pipes_fast.dagster.PipesDirectoryMessageReader(interval=0.2)
+    materialization = materialize_in_dagster(orchestrator, DAGSTER_PIPES_WRITER, message_reader=reader)
+    assert materialization.metadata == {"rows": dagster.MetadataValue.int(3)}
+    assert materialization.tags["dagster/data_version"] == "v3"

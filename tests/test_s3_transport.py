@@ -22,7 +22,16 @@ from typing import Any, Optional
 import pytest
 import zstandard
 
-from helpers import capturing_logger, chunk, closed, custom, materialization, opened
+from helpers import (
+    DAGSTER_CLIENTS,
+    capturing_logger,
+    chunk,
+    closed,
+    custom,
+    materialization,
+    materialize_in_dagster,
+    opened,
+)
 from interop.observation import Observation
 from interop.pipes_fast_side import run_with_transport
 from interop.runs import pipes_fast_run, scenario_id
@@ -283,23 +292,17 @@ with open_dagster_pipes(context_loader=PipesS3ContextLoader(client), message_wri
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::dagster.PreviewWarning")
-@pytest.mark.parametrize("orchestrator", ["dagster", "pipes_fast.dagster"])
+@pytest.mark.parametrize("orchestrator", DAGSTER_CLIENTS)
 def test_in_dagster_the_s3_reader_and_injector_serve_either_client(s3_bucket: S3Bucket, orchestrator: str) -> None:
     import dagster
 
     import pipes_fast.dagster
 
-    client_class = dagster.PipesSubprocessClient if orchestrator == "dagster" else pipes_fast.dagster.PipesSubprocessClient
-    client = client_class(
+    materialization = materialize_in_dagster(
+        orchestrator,
+        DAGSTER_PIPES_S3_SCRIPT,
         context_injector=pipes_fast.dagster.PipesS3ContextInjector(bucket=s3_bucket.name, client=s3_bucket.client),
         message_reader=pipes_fast.dagster.PipesS3MessageReader(bucket=s3_bucket.name, client=s3_bucket.client, interval=0.2),
     )
-
-    @dagster.asset
-    def orders(context):  # noqa: ANN001, ANN202 - Dagster reads the annotation, which would be a string here
-        return client.run(context=context, command=[sys.executable, "-c", DAGSTER_PIPES_S3_SCRIPT]).get_results()
-
-    result = dagster.materialize([orders])
-    (event,) = result.get_asset_materialization_events()
-    assert event.materialization.metadata == {"rows": dagster.MetadataValue.int(7)}
-    assert event.materialization.tags["dagster/data_version"] == "s3"
+    assert materialization.metadata == {"rows": dagster.MetadataValue.int(7)}
+    assert materialization.tags["dagster/data_version"] == "s3"
