@@ -53,39 +53,51 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:
     from typing import Any
 
-    from pipes_fast._codec import decode_param, encode_param
-    from pipes_fast._hotpath import EXTENSION
-    from pipes_fast.assets import AssetKey
-    from pipes_fast.clients import PipesClient, PipesClientCompletedInvocation, PipesSubprocessClient
-    from pipes_fast.context import StepContext
-    from pipes_fast.errors import PipesError, PipesExecutionError, PipesParamError, PipesWarning
-    from pipes_fast.handler import PipesMessageHandler
-    from pipes_fast.injectors import (
-        PipesContextInjector,
-        PipesEnvContextInjector,
-        PipesFileContextInjector,
-        PipesTempFileContextInjector,
+    from pipes_fast._codec import decode_param as decode_param, encode_param as encode_param
+    from pipes_fast._hotpath import EXTENSION as EXTENSION
+    from pipes_fast.assets import AssetKey as AssetKey
+    from pipes_fast.clients import (
+        PipesClient as PipesClient,
+        PipesClientCompletedInvocation as PipesClientCompletedInvocation,
+        PipesSubprocessClient as PipesSubprocessClient,
     )
-    from pipes_fast.injectors_s3 import PipesS3ContextInjector
+    from pipes_fast.context import StepContext as StepContext
+    from pipes_fast.errors import (
+        PipesError as PipesError,
+        PipesExecutionError as PipesExecutionError,
+        PipesParamError as PipesParamError,
+        PipesWarning as PipesWarning,
+    )
+    from pipes_fast.handler import PipesMessageHandler as PipesMessageHandler
+    from pipes_fast.injectors import (
+        PipesContextInjector as PipesContextInjector,
+        PipesEnvContextInjector as PipesEnvContextInjector,
+        PipesFileContextInjector as PipesFileContextInjector,
+        PipesTempFileContextInjector as PipesTempFileContextInjector,
+    )
+    from pipes_fast.injectors_s3 import PipesS3ContextInjector as PipesS3ContextInjector
     from pipes_fast.readers import (
-        PipesBlobStoreMessageReader,
-        PipesChunkedLogReader,
-        PipesDirectoryMessageReader,
-        PipesFileMessageReader,
-        PipesLogReader,
-        PipesMessageReader,
-        PipesS3LogReader,
-        PipesS3MessageReader,
-        PipesTempFileMessageReader,
+        PipesBlobStoreMessageReader as PipesBlobStoreMessageReader,
+        PipesChunkedLogReader as PipesChunkedLogReader,
+        PipesDirectoryMessageReader as PipesDirectoryMessageReader,
+        PipesFileMessageReader as PipesFileMessageReader,
+        PipesLogReader as PipesLogReader,
+        PipesMessageReader as PipesMessageReader,
+        PipesS3LogReader as PipesS3LogReader,
+        PipesS3MessageReader as PipesS3MessageReader,
+        PipesTempFileMessageReader as PipesTempFileMessageReader,
     )
     from pipes_fast.results import (
-        AssetCheckResult,
-        AssetCheckSeverity,
-        MaterializeResult,
-        MetadataValue,
-        PipesExecutionResult,
+        AssetCheckResult as AssetCheckResult,
+        AssetCheckSeverity as AssetCheckSeverity,
+        MaterializeResult as MaterializeResult,
+        MetadataValue as MetadataValue,
+        PipesExecutionResult as PipesExecutionResult,
     )
-    from pipes_fast.session import PipesSession, open_pipes_session
+    from pipes_fast.session import (
+        PipesSession as PipesSession,
+        open_pipes_session as open_pipes_session,
+    )
 
 
 def __getattr__(name: str) -> Any:

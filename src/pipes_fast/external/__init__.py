@@ -47,30 +47,36 @@ if TYPE_CHECKING:
         PipesS3MessageWriter as PipesS3MessageWriter,
         PipesS3MessageWriterChannel as PipesS3MessageWriterChannel,
     )
-    from pipes_fast.external.stdio import PipesStdioCapture, PipesStdioCapturingChannel
-    from pipes_fast.protocol import (
-        DAGSTER_PIPES_CONTEXT_CLI_ARG as DAGSTER_PIPES_CONTEXT_CLI_ARGUMENT,
-        DAGSTER_PIPES_CONTEXT_ENV_VAR,
-        DAGSTER_PIPES_MESSAGES_CLI_ARG as DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT,
-        DAGSTER_PIPES_MESSAGES_ENV_VAR,
-        ESCAPE_CHARACTER,
-        PIPES_METADATA_TYPE_INFER,
-        PIPES_PROTOCOL_VERSION,
-        PIPES_PROTOCOL_VERSION_FIELD,
-        Method,
-        PipesAssetCheckSeverity,
-        PipesContextData,
-        PipesDataProvenance,
-        PipesException,
-        PipesExtras,
-        PipesMessage,
-        PipesMetadataType,
-        PipesMetadataValue,
-        PipesOpenedData,
-        PipesParams,
-        PipesPartitionKeyRange,
-        PipesTimeWindow,
+    from pipes_fast.external.stdio import (
+        PipesStdioCapture as PipesStdioCapture,
+        PipesStdioCapturingChannel as PipesStdioCapturingChannel,
     )
+    from pipes_fast.protocol import (
+        DAGSTER_PIPES_CONTEXT_CLI_ARG,
+        DAGSTER_PIPES_CONTEXT_ENV_VAR as DAGSTER_PIPES_CONTEXT_ENV_VAR,
+        DAGSTER_PIPES_MESSAGES_CLI_ARG,
+        DAGSTER_PIPES_MESSAGES_ENV_VAR as DAGSTER_PIPES_MESSAGES_ENV_VAR,
+        ESCAPE_CHARACTER as ESCAPE_CHARACTER,
+        PIPES_METADATA_TYPE_INFER as PIPES_METADATA_TYPE_INFER,
+        PIPES_PROTOCOL_VERSION as PIPES_PROTOCOL_VERSION,
+        PIPES_PROTOCOL_VERSION_FIELD as PIPES_PROTOCOL_VERSION_FIELD,
+        Method as Method,
+        PipesAssetCheckSeverity as PipesAssetCheckSeverity,
+        PipesContextData as PipesContextData,
+        PipesDataProvenance as PipesDataProvenance,
+        PipesException as PipesException,
+        PipesExtras as PipesExtras,
+        PipesMessage as PipesMessage,
+        PipesMetadataType as PipesMetadataType,
+        PipesMetadataValue as PipesMetadataValue,
+        PipesOpenedData as PipesOpenedData,
+        PipesParams as PipesParams,
+        PipesPartitionKeyRange as PipesPartitionKeyRange,
+        PipesTimeWindow as PipesTimeWindow,
+    )
+
+    DAGSTER_PIPES_CONTEXT_CLI_ARGUMENT = DAGSTER_PIPES_CONTEXT_CLI_ARG  # dagster-pipes' names
+    DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT = DAGSTER_PIPES_MESSAGES_CLI_ARG
 
 # public name -> (module, name there), loaded on first access
 _LAZY: dict[str, tuple[str, str]] = {
