@@ -123,7 +123,7 @@ class PipesBlobStoreMessageReader(PipesMessageReader):
                     readable = self.messages_are_readable(params)
                 if readable:
                     self.final_sweep = closing
-                    self._read_available(handler, params, last=closing)
+                    self._read_available(handler, params)
                 logs.start_readable(params, handler)
                 if closing:
                     break
@@ -133,14 +133,14 @@ class PipesBlobStoreMessageReader(PipesMessageReader):
         finally:
             logs.stop(params, handler)
 
-    def _read_available(self, handler: PipesMessageHandler, params: PipesParams, *, last: bool) -> None:
-        """Read chunks from the counter on while they exist; on the ``last`` sweep, skip missing
-        ones (until ``closed`` has arrived: nothing is expected after it but trailing output)."""
+    def _read_available(self, handler: PipesMessageHandler, params: PipesParams) -> None:
+        """Read chunks from the counter on while they exist; on the final sweep, skip missing ones
+        (until ``closed`` has arrived: nothing is expected after it but trailing output)."""
         refused = 0
         while refused < MAX_SKIPPED_CHUNKS:
             try:
                 chunk = self.download_messages_chunk(self.counter, params)
-                if chunk is None and last and not handler.received_closed_message:
+                if chunk is None and self.final_sweep and not handler.received_closed_message:
                     chunk = self._skip_missing(handler, params)
             except PipesError as refusal:  # this chunk will never do: say why and go on
                 handler.warn(f"[pipes] skipped {self.chunk_name(self.counter, params)}: {refusal}")
