@@ -11,6 +11,9 @@ from pipes_fast.errors import PipesError
 FileId = tuple[int, int]
 """A file's identity: ``(st_dev, st_ino)``."""
 
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+"""How a file the other side wrote is opened for reading: a link is not followed, a FIFO never blocks."""
+
 _KINDS = (
     (stat.S_ISLNK, "a symbolic link"),
     (stat.S_ISFIFO, "a FIFO"),

@@ -12,11 +12,10 @@ import stat
 import threading
 from typing import Callable, Optional
 
-from pipes_fast._files import FileId, file_id, why_not_regular
+from pipes_fast._files import READ_FLAGS, FileId, file_id, why_not_regular
 
 _MIN_POLL_SECONDS = 0.001
 _MAX_POLL_SECONDS = 0.05
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 _log = logging.getLogger(__name__)
 
@@ -137,7 +136,7 @@ class FileTailer:
         if seen is None:
             return False
         try:
-            fd = os.open(self.path, _READ_FLAGS)
+            fd = os.open(self.path, READ_FLAGS)
         except FileNotFoundError:
             return False  # removed since
         except OSError as exc:

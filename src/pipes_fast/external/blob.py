@@ -24,7 +24,7 @@ import time
 from abc import abstractmethod
 from contextlib import contextmanager
 
-from pipes_fast._fdio import write_all
+from pipes_fast._files import open_private_file
 from pipes_fast.external.errors import DagsterPipesError, DagsterPipesWarning
 from pipes_fast.external.validation import param_of_type
 from pipes_fast.external.writers import PipesMessageWriter, PipesMessageWriterChannel
@@ -220,12 +220,8 @@ class PipesBufferedFilesystemMessageWriterChannel(PipesBlobStoreMessageWriterCha
         data = content.encode("utf-8") if isinstance(content, str) else content
         final = os.path.join(self._path, f"{index}.json")
         temporary = os.path.join(self._path, f".{index}.json.{os.urandom(6).hex()}.tmp")
-        fd = os.open(temporary, _CREATE_NEW, 0o600)
+        os.close(open_private_file(temporary, data, what="message chunk", exclusive=True))  # ours from here
         try:
-            try:
-                write_all(fd, data)
-            finally:
-                os.close(fd)
             os.replace(temporary, final)
         except BaseException:
             _remove(temporary)
@@ -239,11 +235,6 @@ class PipesUnityCatalogVolumesMessageWriter(PipesBlobStoreMessageWriter[PipesBuf
     def make_channel(self, params: PipesParams) -> PipesBufferedFilesystemMessageWriterChannel:
         path = param_of_type(params, "path", str, self)
         return PipesBufferedFilesystemMessageWriterChannel(path, interval=self.interval)
-
-
-_CREATE_NEW = (
-    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-)
 
 
 def _spool_fd() -> int:

@@ -12,14 +12,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Optional
 
-from pipes_fast._files import why_not_regular
+from pipes_fast._files import READ_FLAGS, why_not_regular
 from pipes_fast.errors import PipesError
 from pipes_fast.protocol import PipesParams
 from pipes_fast.readers.blob import PipesBlobStoreMessageReader
 from pipes_fast.readers.logs import PipesLogReader
-
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-
 
 class PipesDirectoryMessageReader(PipesBlobStoreMessageReader):
     """Reads message chunks from ``path``, or from a private temporary directory (removed when the
@@ -52,7 +49,7 @@ class PipesDirectoryMessageReader(PipesBlobStoreMessageReader):
         if not (self.final_sweep or os.path.exists(self._chunk_path(index + 1, params))):
             return None  # the writer may still be writing it
         try:
-            fd = os.open(self._chunk_path(index, params), _READ_FLAGS)
+            fd = os.open(self._chunk_path(index, params), READ_FLAGS)
         except FileNotFoundError:
             return None
         except OSError as exc:
