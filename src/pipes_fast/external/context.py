@@ -359,7 +359,7 @@ class _InertContext:
     """
 
     def __getattr__(self, name: str) -> _InertContext:
-        if f"__{name[2:-2]}__" == name:
+        if len(name) > 3 and name.startswith("__") and name.endswith("__"):  # a dunder: not ours to invent
             raise AttributeError(name)
         child = vars(self)[name] = _InertContext()
         return child
