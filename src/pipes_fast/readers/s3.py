@@ -71,9 +71,10 @@ class PipesS3MessageReader(PipesBlobStoreMessageReader):
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._chunk_key(index, params))
         except Exception as exc:
-            if error_code(exc) in _MISSING:
+            code = error_code(exc)
+            if code in _MISSING:
                 return None
-            if error_code(exc) == "InvalidObjectState":
+            if code == "InvalidObjectState":
                 raise PipesError("the object is archived and must be restored before it can be read") from None
             raise
         return _read_body(response)
