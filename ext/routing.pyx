@@ -157,15 +157,16 @@ cdef class MessageRouter:
     """Handles the bulk of a message stream: materializations, asset checks and custom messages.
 
     Results go to ``results`` and custom payloads to ``custom_messages`` (deques, oldest first),
-    and the keys of materialized assets to ``materialized``; every other method goes to
-    ``other(message)``. A message that cannot be handled, whatever ``other`` raises included, is
-    reported through ``warn`` (naming its line where there is one) and skipped: the stream goes on.
+    and the keys of materialized assets to ``materialized`` (a new set at each access); every
+    other method goes to ``other(message)``. A message that cannot be handled, whatever ``other``
+    raises included, is reported through ``warn`` (naming its line where there is one) and
+    skipped: the stream goes on.
     ``asset_keys`` maps the step's escaped asset keys to keys (None for an op step).
     """
 
     cdef readonly object results
     cdef readonly object custom_messages
-    cdef readonly set materialized
+    cdef set _materialized  # escaped keys: a str's hash is cached, an AssetKey's is computed in Python
     cdef public bint closed
     cdef dict _keys
     cdef bint _op_step
@@ -174,12 +175,16 @@ cdef class MessageRouter:
     def __init__(self, asset_keys, other, warn):
         self.results = deque()
         self.custom_messages = deque()
-        self.materialized = set()
+        self._materialized = set()
         self.closed = False
         self._keys = {} if asset_keys is None else dict(asset_keys)
         self._op_step = asset_keys is None
         self._other = callable_argument("other", other)
         self._warn = callable_argument("warn", warn)
+
+    @property
+    def materialized(self):
+        return {self._keys[escaped] for escaped in self._materialized}
 
     def route(self, messages):
         """Handle decoded messages (mappings) in order."""
@@ -273,7 +278,7 @@ cdef class MessageRouter:
         result.metadata = _resolve_metadata((<dict>params).get("metadata"), self._warn)
         result.data_version = data_version
         result.check_results = ()
-        self.materialized.add(key)
+        self._materialized.add((<dict>params)["asset_key"])  # _asset_key found it there
         return result
 
     cdef object _build_check(self, object params):

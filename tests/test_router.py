@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import deque
 
 import pytest
@@ -46,7 +47,7 @@ def run(module, batch, op_step=False):
     router = module.MessageRouter(None if op_step else KEYS, others.append, warnings.append)
     router.route(batch)
     assert isinstance(router.results, deque) and isinstance(router.custom_messages, deque)
-    return repr(list(router.results)), repr(list(router.custom_messages)), repr(others), warnings
+    return repr(list(router.results)), repr(list(router.custom_messages)), repr(others), warnings, router.materialized
 
 
 @settings(max_examples=400)
@@ -54,6 +55,40 @@ def run(module, batch, op_step=False):
 def test_implementations_agree_on_any_messages(both, batch, op_step):
     compiled, pure = both
     assert run(compiled, batch, op_step) == run(pure, batch, op_step)
+
+
+class CountedKey(AssetKey):
+    """An asset key that counts how often it is hashed."""
+
+    hashes = 0
+
+    def __hash__(self) -> int:
+        CountedKey.hashes += 1
+        return super().__hash__()
+
+
+def materialization(key, data_version=None):
+    return {PIPES_PROTOCOL_VERSION_FIELD: "0.1", "method": "report_asset_materialization",
+            "params": {"asset_key": key, "data_version": data_version, "metadata": None}}
+
+
+def test_materialized_holds_the_keys_of_materialized_assets_only(hotpath):
+    router = hotpath.MessageRouter(KEYS, print, print)
+    router.route([materialization("b/c"), materialization("a", data_version=5), materialization("zzz")])
+    router.route([{**materialization("a"), "method": "report_asset_check"}])
+    assert router.materialized == {AssetKey(["b", "c"])}
+    assert router.materialized is not router.materialized  # a new set each time: no one changes the router's
+    router.route([materialization("a")])
+    assert router.materialized == {AssetKey("a"), AssetKey(["b", "c"])}
+
+
+def test_materializations_do_not_hash_asset_keys(hotpath):
+    """Hashing an AssetKey runs Python code: the router keeps the escaped strings instead."""
+    router = hotpath.MessageRouter({"a": CountedKey("a")}, print, print)
+    CountedKey.hashes = 0
+    router.route_lines([json.dumps(materialization("a")).encode() for _ in range(1000)])
+    assert len(router.results) == 1000 and CountedKey.hashes == 0
+    assert router.materialized == {AssetKey("a")}
 
 
 def test_other_methods_are_passed_on_and_their_errors_are_warnings(hotpath):

@@ -117,9 +117,10 @@ class MessageRouter:
     """Handles the bulk of a message stream: materializations, asset checks and custom messages.
 
     Results go to ``results`` and custom payloads to ``custom_messages`` (deques, oldest first),
-    and the keys of materialized assets to ``materialized``; every other method goes to
-    ``other(message)``. A message that cannot be handled, whatever ``other`` raises included, is
-    reported through ``warn`` (naming its line where there is one) and skipped: the stream goes on.
+    and the keys of materialized assets to ``materialized`` (a new set at each access); every
+    other method goes to ``other(message)``. A message that cannot be handled, whatever ``other``
+    raises included, is reported through ``warn`` (naming its line where there is one) and
+    skipped: the stream goes on.
     ``asset_keys`` maps the step's escaped asset keys to keys (None for an op step).
     """
 
@@ -133,7 +134,7 @@ class MessageRouter:
     ) -> None:
         self._results: deque[Any] = deque()
         self._custom_messages: deque[Any] = deque()
-        self._materialized: set[AssetKey] = set()
+        self._materialized: set[str] = set()  # escaped keys: a str's hash is cached, an AssetKey's is not
         self.closed = False
         """Set once the ``closed`` message arrived: later messages are handled with a warning."""
         self._keys = {} if asset_keys is None else dict(asset_keys)
@@ -151,7 +152,7 @@ class MessageRouter:
 
     @property
     def materialized(self) -> set[AssetKey]:
-        return self._materialized
+        return {self._keys[escaped] for escaped in self._materialized}
 
     def route(self, messages: Iterable[Mapping[str, Any]]) -> None:
         """Handle decoded messages (mappings) in order."""
@@ -235,7 +236,7 @@ class MessageRouter:
         if data_version is not None and type(data_version) is not str:
             raise MalformedParams(f"param 'data_version' must be str or null, got {data_version!r:.100}")
         result = MaterializeResult(key, resolve_metadata(params.get("metadata"), self._warn), data_version)
-        self._materialized.add(key)
+        self._materialized.add(params["asset_key"])  # _asset_key found it there
         return result
 
     def _build_check(self, params: Any) -> AssetCheckResult:
