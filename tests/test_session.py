@@ -104,12 +104,13 @@ def test_context_and_message_files_are_private_and_removed(tmp_path):
     assert not context_path.exists() and not messages_path.exists()
 
 
-def test_temporary_folders_are_removed(tmp_path):
+def test_temporary_files_are_private_and_removed(tmp_path):
     with open_pipes_session(StepContext(), PipesTempFileContextInjector(), PipesTempFileMessageReader()) as session:
-        folders = {os.path.dirname(session.context_injector_params["path"]), os.path.dirname(session.message_reader_params["path"])}
-        for folder in folders:
-            assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
-    assert not any(os.path.exists(f) for f in folders)
+        context_file = session.context_injector_params["path"]
+        messages_folder = os.path.dirname(session.message_reader_params["path"])
+        assert stat.S_IMODE(os.stat(context_file).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(messages_folder).st_mode) == 0o700
+    assert not os.path.exists(context_file) and not os.path.exists(messages_folder)
 
 
 def test_cleanup_file_false_keeps_the_messages(tmp_path):

@@ -213,7 +213,7 @@ class Orchestrator:
     """A real orchestrator process running ``PipesSubprocessClient().run`` on a child that sleeps."""
 
     def __init__(self, tmp_path: Path, child_mode: str, grace: float, stdio: str = "forward") -> None:
-        self.tmpdir = tmp_path / "tmp"  # where its pipes_fast-* temporary folders go
+        self.tmpdir = tmp_path / "tmp"  # where its pipes_fast-* temporary file and folder go
         self.tmpdir.mkdir()
         self.pid_file = tmp_path / "child.pid"
         self.process = subprocess.Popen(
@@ -223,20 +223,20 @@ class Orchestrator:
         )
         _wait_for(lambda: self.pid_file.exists() and self.pid_file.read_text() != "", "the child never started")
         self.child = int(self.pid_file.read_text())
-        assert len(self.temp_folders()) == 2  # the context's and the messages'
+        assert len(self.temp_entries()) == 2  # the context's file and the messages' folder
 
-    def temp_folders(self) -> list[Path]:
+    def temp_entries(self) -> list[Path]:
         return list(self.tmpdir.glob("pipes_fast-*"))
 
     def child_got_sigint(self) -> bool:
         return Path(f"{self.pid_file}.sigint").exists()
 
     def assert_interrupted_and_clean(self) -> None:
-        """The orchestrator re-raised the interrupt, reaped the child and removed its folders."""
+        """The orchestrator re-raised the interrupt, reaped the child and removed its temporary files."""
         out, _ = self.process.communicate(timeout=30)
         assert (self.process.returncode, out) == (42, "interrupted\n")
         _wait_for(lambda: not _pid_alive(self.child), "the child outlived the orchestrator", timeout=30)
-        assert self.temp_folders() == []
+        assert self.temp_entries() == []
 
 
 @pytest.mark.reliability("termination")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pipes_fast._fdio import write_all
 from pipes_fast.errors import PipesError
@@ -64,6 +67,35 @@ def open_private_file(path: str, data: bytes = b"", *, what: str, exclusive: boo
         os.close(fd)
         raise
     return fd
+
+
+def temp_private_file(prefix: str, data: bytes = b"") -> tuple[int, str]:
+    """Create a file of a fresh name in the temporary folder, owner-only, holding ``data``; return a
+    descriptor open on it and its path (the caller closes and removes it: see :func:`removed_on_exit`).
+
+    Its name is new (``O_EXCL``) and links are not followed, as ``tempfile.mkstemp`` does; a
+    temporary folder is sticky, so no one else can replace the file once it is there.
+    """
+    fd, path = tempfile.mkstemp(prefix=prefix)
+    try:
+        write_all(fd, data)
+    except BaseException:
+        os.close(fd)
+        os.remove(path)
+        raise
+    return fd, path
+
+
+@contextmanager
+def removed_on_exit(path: str, fd: int) -> Iterator[None]:
+    """Close ``fd`` after the block and remove ``path`` if it still names that file."""
+    try:
+        yield
+    finally:
+        try:
+            remove_if_same(path, fd)
+        finally:
+            os.close(fd)
 
 
 def remove_if_same(path: str, fd: int) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from pipes_fast._files import open_private_file, remove_if_same
+from pipes_fast._files import open_private_file, removed_on_exit, temp_private_file
 from pipes_fast.errors import PipesError
 from pipes_fast.protocol import PipesContextData, PipesParams
 
@@ -55,33 +54,24 @@ class PipesFileContextInjector(PipesContextInjector):
     def __init__(self, path: str) -> None:
         self.path = os.fspath(path)
 
-    def inject_context(self, context_data: PipesContextData) -> AbstractContextManager[PipesParams]:
-        return self._inject(context_data, exclusive=False)
-
     @contextmanager
-    def _inject(self, context_data: PipesContextData, *, exclusive: bool) -> Iterator[PipesParams]:
-        """``inject_context``; ``exclusive`` refuses an existing file (the caller's own folder)."""
-        fd = open_private_file(self.path, context_json(context_data), what="context file", exclusive=exclusive)
-        try:
+    def inject_context(self, context_data: PipesContextData) -> Iterator[PipesParams]:
+        fd = open_private_file(self.path, context_json(context_data), what="context file")
+        with removed_on_exit(self.path, fd):
             yield {"path": self.path}
-        finally:
-            try:
-                remove_if_same(self.path, fd)
-            finally:
-                os.close(fd)
 
     def no_messages_debug_text(self) -> str:
         return f"Attempted to inject context via file {self.path}"
 
 
 class PipesTempFileContextInjector(PipesContextInjector):
-    """Writes the context data to a file in a private temporary folder, removed afterwards."""
+    """Writes the context data to a new owner-only file in the temporary folder, removed afterwards."""
 
     @contextmanager
     def inject_context(self, context_data: PipesContextData) -> Iterator[PipesParams]:
-        with tempfile.TemporaryDirectory(prefix="pipes_fast-") as folder:
-            with PipesFileContextInjector(os.path.join(folder, "context"))._inject(context_data, exclusive=True) as params:
-                yield params
+        fd, path = temp_private_file("pipes_fast-context-", context_json(context_data))
+        with removed_on_exit(path, fd):
+            yield {"path": path}
 
     def no_messages_debug_text(self) -> str:
         return "Attempted to inject context via a temporary file."
