@@ -37,8 +37,10 @@ DAGSTER_WARNINGS = [
     pytest.mark.filterwarnings("ignore:AssetExecutionContext.run_id is deprecated:DeprecationWarning"),
 ]
 """The warnings Dagster's own Pipes classes give, filtered in bench suites that run them."""
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-"""Keep the host run's console quiet; events still go to the run's (ephemeral) instance."""
+def quiet_run_config(log_level: str = "WARNING") -> dict[str, Any]:
+    """Keep the host run's console quiet (below ``log_level``); events still go to the run's
+    (ephemeral) instance."""
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
 
 
 @dataclass
@@ -73,8 +75,9 @@ def replay_session(api: ModuleType, context: Any, source: Path, target: Path) ->
 
 
 @contextmanager
-def dagster_asset_context(asset_keys: Sequence[str]) -> Iterator[dagster.AssetExecutionContext]:
-    """The live context of a ``dagster.materialize`` run's multi-asset selecting ``asset_keys``.
+def dagster_asset_context(asset_keys: Sequence[str], log_level: str = "WARNING") -> Iterator[dagster.AssetExecutionContext]:
+    """The live context of a ``dagster.materialize`` run's multi-asset selecting ``asset_keys``,
+    its console showing records from ``log_level`` up.
 
     The asset body waits until the ``with`` block ends, then reports each key once, so the run
     succeeds. The run's startup happens on entering, outside any timing.
@@ -93,7 +96,7 @@ def dagster_asset_context(asset_keys: Sequence[str]) -> Iterator[dagster.AssetEx
 
     def run() -> None:
         try:
-            dagster.materialize([step], run_config=QUIET_RUN_CONFIG)
+            dagster.materialize([step], run_config=quiet_run_config(log_level))
         except BaseException as error:  # surfaced to the waiting caller
             handover.put(error)
 
