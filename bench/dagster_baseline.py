@@ -37,6 +37,8 @@ DAGSTER_WARNINGS = [
     pytest.mark.filterwarnings("ignore:AssetExecutionContext.run_id is deprecated:DeprecationWarning"),
 ]
 """The warnings Dagster's own Pipes classes give, filtered in bench suites that run them."""
+
+
 def quiet_run_config(log_level: str = "WARNING") -> dict[str, Any]:
     """Keep the host run's console quiet (below ``log_level``); events still go to the run's
     (ephemeral) instance."""
