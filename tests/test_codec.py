@@ -6,6 +6,8 @@ import base64
 import json
 import sys
 import zlib
+from collections.abc import Callable
+from typing import Any
 
 import dagster_pipes
 import pytest
@@ -16,7 +18,7 @@ import pipes_fast
 from pipes_fast import _codec
 from pipes_fast.errors import PipesError, PipesParamError
 
-# every JSON value, big integers included (the codec uses the standard json module)
+# every JSON value, big integers included (the codec decodes as the standard json module does)
 any_json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
@@ -122,6 +124,38 @@ def test_unserialisable_values_raise_a_pipes_error():
 def test_errors_are_also_value_errors():
     with pytest.raises(ValueError):
         _codec.decode_param("%%%")
+
+
+_whitespace = st.text(" \t\n\r", max_size=3)
+# documents as json.dumps writes them, padded, sometimes with something after or a BOM before
+padded_json = st.builds(
+    lambda bom, before, value, after, tail: bom + before + json.dumps(value) + after + tail,
+    st.sampled_from(["", "\ufeff"]),
+    _whitespace,
+    any_json | st.floats(),
+    _whitespace,
+    st.sampled_from(["", "x", "]", "1", "\x00"]),
+)
+
+
+def _loads(decode: Callable[[str], Any], text: str) -> str:
+    """What ``decode(text)`` gives or raises, comparable (NaN included)."""
+    try:
+        return repr(decode(text))
+    except (ValueError, RecursionError) as error:
+        return f"{type(error).__name__}: {error}"
+
+
+@settings(max_examples=400)
+@given(text=st.text() | padded_json)
+def test_decode_json_is_json_loads(text: str) -> None:
+    assert _loads(_codec.decode_json, text) == _loads(json.loads, text)
+
+
+@pytest.mark.parametrize("text", ['{"a": [1, 2.5, null, true]}', " [1] ", "[1] x", "", "\ufeff[]", '["\n"]', "[NaN]"])
+def test_decode_json_without_the_c_scanner_is_json_loads(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setattr(_codec, "_scan", None)  # as where _json is missing
+    assert _loads(_codec.decode_json, text) == _loads(json.loads, text)
 
 
 def test_matches_the_wire_format_description():

@@ -1,18 +1,22 @@
 """Importing pipes_fast.external stays cheap: it loads none of the orchestration side, and neither
-the hot path nor orjson, json, logging or threading until they are needed."""
+the hot path nor orjson, json, logging or threading until they are needed; a Pipes process that
+opens the pipes and reports a materialization loads no heavy module either."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from typing import get_args
 
 import dagster_pipes
 
 import pipes_fast.external
+from pipes_fast import MaterializeResult, PipesSubprocessClient, StepContext, _wire, protocol
 
 EXTERNAL_MODULES = [
     "pipes_fast",
     "pipes_fast._version",
+    "pipes_fast._wire",
     "pipes_fast.errors",
     "pipes_fast.external",
     "pipes_fast.external.context",
@@ -34,6 +38,41 @@ def test_importing_the_external_side_loads_only_itself() -> None:
     loaded = loaded_after("import pipes_fast.external")
     assert sorted(m for m in loaded if m.startswith("pipes_fast")) == EXTERNAL_MODULES
     assert not loaded & {"orjson", "json", "logging", "threading", "argparse", "subprocess", "tempfile", "dagster_pipes"}
+    assert not loaded & HEAVY
+
+
+HEAVY = {"typing", "enum", "re", "json", "base64", "uuid", "dataclasses", "inspect", "orjson", "pipes_fast.protocol"}
+"""Modules a Pipes process does without up to its first messages: each costs a millisecond or more
+at start-up (``typing``, ``enum`` and ``re``: the protocol's shapes; ``json``, ``base64`` and ``re``:
+the bootstrap codec; orjson and what it imports: the file writer, after its first messages)."""
+
+CHILD = """\
+import sys
+from pipes_fast.external import PipesDefaultContextLoader, PipesEnvVarParamsLoader, open_dagster_pipes
+params = PipesEnvVarParamsLoader()
+with PipesDefaultContextLoader().load_context(params.load_context_params()):
+    params.load_messages_params()
+print(" ".join(sys.modules))
+with open_dagster_pipes() as pipes:
+    pipes.report_asset_materialization(metadata={"rows": 1})
+"""
+
+
+def test_a_pipes_process_reads_its_bootstrap_without_heavy_modules() -> None:
+    """The default injector's and reader's params (files) decoded, and the context file read, in a
+    process the client launched; then one materialization, delivered."""
+    client = PipesSubprocessClient(forward_stdio=False)
+    invocation = client.run(context=StepContext(["orders"]), command=[sys.executable, "-c", CHILD])
+    (result,) = invocation.get_results()
+    assert isinstance(result, MaterializeResult)
+    assert (result.asset_key.to_user_string(), result.metadata["rows"].value) == ("orders", 1)
+    assert sorted(HEAVY & set(invocation.stdout.split())) == []
+
+
+def test_the_protocol_names_its_shapes_use() -> None:
+    """The import-free names agree with the protocol's Literals."""
+    assert _wire.METADATA_TYPES == frozenset(get_args(protocol.PipesMetadataType))
+    assert _wire.PIPES_METADATA_TYPE_INFER in _wire.METADATA_TYPES
 
 
 def test_names_dagster_pipes_users_import_are_here() -> None:

@@ -1,23 +1,34 @@
 """The bootstrap codec: ``base64(zlib(json(params)))``, byte for byte as dagster-pipes encodes it.
 
 One source for both hot-path implementations: a param is decoded once per process, and compiling
-this gains nothing.
+this gains nothing. Decoding is on every Pipes process's start-up path, so it imports only C
+modules (``binascii``, ``zlib``, ``_json``): not ``json``, ``base64`` nor the ``re`` both load,
+except to say why an input is not valid JSON. Encoding is the orchestration side's and uses them.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
-import json
+import sys
 import zlib
-from typing import Any
 
 from pipes_fast.errors import PipesParamError
-from pipes_fast.protocol import DEFAULT_MAX_PARAM_BYTES
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see above)
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+DEFAULT_MAX_PARAM_BYTES = 64 * 1024 * 1024
+"""Largest size a bootstrap param may inflate to before ``decode_param`` refuses it."""
+
+_JSON_WHITESPACE = " \t\n\r"
 
 
 def encode_param(value: Any) -> str:
     """``base64(zlib(json(value)))``, byte for byte as dagster-pipes encodes it."""
+    import base64
+    import json
+
     try:
         serialized = json.dumps(value)
     except (TypeError, ValueError) as exc:
@@ -42,8 +53,8 @@ def decode_param(value: str | bytes, max_bytes: int = DEFAULT_MAX_PARAM_BYTES) -
     if not value:
         raise PipesParamError("cannot decode param: it is empty")
     try:
-        compressed = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
+        compressed = _b64decode(value)
+    except ValueError as exc:  # binascii.Error is one
         raise PipesParamError(f"cannot decode param: not valid base64 ({exc})") from None
     inflater = zlib.decompressobj()
     try:
@@ -61,10 +72,77 @@ def decode_param(value: str | bytes, max_bytes: int = DEFAULT_MAX_PARAM_BYTES) -
     except UnicodeDecodeError as exc:
         raise PipesParamError(f"cannot decode param: JSON is not valid UTF-8 ({exc})") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PipesParamError(f"cannot decode param: not valid JSON ({exc})") from None
-    except ValueError as exc:  # an integer past sys.get_int_max_str_digits()
-        raise PipesParamError(f"cannot decode param: its JSON holds a value Python refuses ({exc})") from None
+        return decode_json(text)
     except RecursionError:
         raise PipesParamError("cannot decode param: JSON is nested too deeply") from None
+    except ValueError as exc:
+        from json import JSONDecodeError
+
+        if isinstance(exc, JSONDecodeError):
+            raise PipesParamError(f"cannot decode param: not valid JSON ({exc})") from None
+        # an integer past sys.get_int_max_str_digits()
+        raise PipesParamError(f"cannot decode param: its JSON holds a value Python refuses ({exc})") from None
+
+
+def _b64decode(value: str | bytes) -> bytes:
+    """``base64.b64decode(value, validate=True)``: the standard alphabet only, padding checked."""
+    if sys.version_info < (3, 11):  # strict_mode is new in 3.11
+        import base64
+
+        return base64.b64decode(value, validate=True)
+    if isinstance(value, str):
+        try:
+            value = value.encode("ascii")
+        except UnicodeEncodeError:
+            raise ValueError("string argument should contain only ASCII characters") from None
+    return binascii.a2b_base64(value, strict_mode=True)
+
+
+def decode_json(text: str) -> Any:
+    """``json.loads(text)``: the same value, by the same C scanner, or the same error.
+
+    A valid document is read by ``_json``'s scanner alone, without importing ``json`` (nor its
+    ``re``); anything else is handed to ``json.loads``, which raises its own precise error.
+    """
+    if _scan is not None:
+        start = len(text) - len(text.lstrip(_JSON_WHITESPACE))
+        try:
+            value, end = _scan(text, start)
+        except StopIteration:  # no value where one should start
+            pass
+        else:
+            if len(text.rstrip(_JSON_WHITESPACE)) == end:  # nothing but whitespace after it
+                return value
+    import json
+
+    return json.loads(text)
+
+
+class _DecoderDefaults:
+    """The attributes ``_json.make_scanner`` reads from a decoder: a default ``json.JSONDecoder``'s."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    array_hook = None  # read from Python 3.15 on
+    parse_float = float
+    parse_int = int
+    parse_constant = float  # given "NaN", "Infinity" or "-Infinity"
+
+
+def _c_scanner() -> Callable[[str, int], tuple[Any, int]] | None:
+    """The C scanner ``json.loads`` uses, or None where ``_json`` is missing or wants attributes
+    ``_DecoderDefaults`` lacks (``json`` then parses)."""
+    try:
+        from _json import make_scanner
+    except ImportError:
+        return None
+    try:
+        # typeshed asks for a scanner: any object with the attributes will do
+        scan: Callable[[str, int], tuple[Any, int]] = make_scanner(_DecoderDefaults())  # type: ignore[arg-type]
+    except AttributeError:  # a Python whose scanner reads more of them
+        return None
+    return scan
+
+
+_scan = _c_scanner()

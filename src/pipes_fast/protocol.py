@@ -1,6 +1,8 @@
 """The Dagster Pipes wire protocol: names, shapes and message construction.
 
-Pure data, no I/O: both sides of the package and both hot-path implementations build on it.
+Pure data, no I/O: both sides of the package and both hot-path implementations build on it. The
+names and ``make_message`` live in :mod:`pipes_fast._wire` (re-exported here), which an external
+process imports without the ``typing`` and ``enum`` the shapes below need.
 """
 
 from __future__ import annotations
@@ -9,15 +11,19 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Optional, TypedDict
 
+from pipes_fast._wire import (
+    DAGSTER_PIPES_CONTEXT_CLI_ARG as DAGSTER_PIPES_CONTEXT_CLI_ARG,
+    DAGSTER_PIPES_CONTEXT_ENV_VAR as DAGSTER_PIPES_CONTEXT_ENV_VAR,
+    DAGSTER_PIPES_MESSAGES_CLI_ARG as DAGSTER_PIPES_MESSAGES_CLI_ARG,
+    DAGSTER_PIPES_MESSAGES_ENV_VAR as DAGSTER_PIPES_MESSAGES_ENV_VAR,
+    ESCAPE_CHARACTER as ESCAPE_CHARACTER,
+    METADATA_TYPES as METADATA_TYPES,
+    PIPES_METADATA_TYPE_INFER as PIPES_METADATA_TYPE_INFER,
+    PIPES_PROTOCOL_VERSION as PIPES_PROTOCOL_VERSION,
+    PIPES_PROTOCOL_VERSION_FIELD as PIPES_PROTOCOL_VERSION_FIELD,
+    make_message as make_message,
+)
 from pipes_fast.errors import MalformedParams
-
-PIPES_PROTOCOL_VERSION = "0.1"
-PIPES_PROTOCOL_VERSION_FIELD = "__dagster_pipes_version"
-
-DAGSTER_PIPES_CONTEXT_ENV_VAR = "DAGSTER_PIPES_CONTEXT"
-DAGSTER_PIPES_MESSAGES_ENV_VAR = "DAGSTER_PIPES_MESSAGES"
-DAGSTER_PIPES_CONTEXT_CLI_ARG = "--dagster-pipes-context"
-DAGSTER_PIPES_MESSAGES_CLI_ARG = "--dagster-pipes-messages"
 
 PipesExtras = Mapping[str, Any]
 PipesParams = Mapping[str, Any]
@@ -52,8 +58,7 @@ PipesMetadataType = Literal[
     "table_column_lineage",
     "timestamp",
 ]
-PIPES_METADATA_TYPE_INFER = "__infer__"
-METADATA_TYPES: frozenset[str] = frozenset(PipesMetadataType.__args__)  # type: ignore[attr-defined]
+"""The metadata types, for type checkers; ``METADATA_TYPES`` holds the same names at run time."""
 RESOLVED_METADATA_TYPES: frozenset[str] = METADATA_TYPES - {PIPES_METADATA_TYPE_INFER}
 INFERRED_METADATA_TYPE: dict[type, str] = {
     str: "text",
@@ -74,8 +79,6 @@ class AssetCheckSeverity(str, enum.Enum):
 
     WARN = "WARN"
     ERROR = "ERROR"
-
-ESCAPE_CHARACTER = "\\"
 
 
 class PipesMessage(TypedDict):
@@ -146,23 +149,10 @@ class BadLine(NamedTuple):
         return f"line {self.line}: {self.reason}: {self.excerpt!r}"
 
 
-def make_message(method: Method, params: Optional[Mapping[str, Any]]) -> PipesMessage:
-    """Build a message dict as it travels on the wire."""
-    message: dict[str, Any] = {
-        PIPES_PROTOCOL_VERSION_FIELD: PIPES_PROTOCOL_VERSION,
-        "method": method,
-        "params": params,
-    }
-    return message  # type: ignore[return-value]
-
-
 # ----- limits and diagnostics shared by both hot-path implementations -----
 
 DEFAULT_MAX_LINE_BYTES = 128 * 1024 * 1024
 """Longest message line kept whole; a longer one is cut there and reported as a bad line."""
-
-DEFAULT_MAX_PARAM_BYTES = 64 * 1024 * 1024
-"""Largest size a bootstrap param may inflate to before ``decode_param`` refuses it."""
 
 EXCERPT_CHARS = 80
 

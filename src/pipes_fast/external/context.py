@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from pipes_fast._wire import make_message
 from pipes_fast.external import validation as check
 from pipes_fast.external.errors import DagsterPipesError, DagsterPipesWarning
 from pipes_fast.external.loaders import PipesContextLoader, PipesDefaultContextLoader
@@ -100,9 +101,6 @@ class PipesContext:
         context_loader: PipesContextLoader,
         message_writer: PipesMessageWriter[Any],
     ) -> None:
-        from pipes_fast.protocol import make_message
-
-        self._make_message = make_message
         context_params = params_loader.load_context_params()
         messages_params = params_loader.load_messages_params()
         self._exits: list[Callable[..., Any]] = []
@@ -154,7 +152,7 @@ class PipesContext:
             return
         self._closed = True
         try:
-            self._message_channel.write_message(self._make_message("closed", {"exception": exc} if exc else {}))
+            self._message_channel.write_message(make_message("closed", {"exception": exc} if exc else {}))
         finally:
             self._release()
 
@@ -166,7 +164,7 @@ class PipesContext:
     def _write_message(self, method: str, params: Mapping[str, Any] | None = None) -> None:
         if self._closed:
             raise DagsterPipesError("Cannot send message after pipes context is closed.")
-        self._message_channel.write_message(self._make_message(method, params))  # type: ignore[arg-type]
+        self._message_channel.write_message(make_message(method, params))  # type: ignore[arg-type]
 
     # ----- what the step is -----
 

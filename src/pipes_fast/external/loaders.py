@@ -30,10 +30,10 @@ class PipesDefaultContextLoader(PipesContextLoader):
 
     def load_context(self, params: PipesParams) -> ContextManager[PipesContextData]:
         if self.FILE_PATH_KEY in params:
-            import json
+            from pipes_fast._codec import decode_json
 
             with open(param_of_type(params, self.FILE_PATH_KEY, str, self), encoding="utf-8") as file:
-                return LoadedContext(json.load(file))
+                return LoadedContext(decode_json(file.read()))
         if self.DIRECT_KEY in params:
             return LoadedContext(param_of_type(params, self.DIRECT_KEY, dict, self))
         raise DagsterPipesError(

@@ -3,7 +3,7 @@
 Two params, ``DAGSTER_PIPES_CONTEXT`` and ``DAGSTER_PIPES_MESSAGES``, each ``base64(zlib(json))``,
 come as environment variables (the default) or as ``--dagster-pipes-context`` /
 ``--dagster-pipes-messages`` command-line arguments. The codec is pipes_fast's own
-(``pipes_fast._codec``), loaded on first use.
+(``pipes_fast._codec``), loaded on first use; its decoder imports neither ``json`` nor ``base64``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import sys
 from abc import ABC, abstractmethod
 
+from pipes_fast import _wire
 from pipes_fast.errors import PipesParamError
 from pipes_fast.external.errors import DagsterPipesError
 
@@ -104,9 +105,7 @@ class PipesMappingParamsLoader(_NamedParamsLoader):
         self._mapping = mapping
 
     def _name(self, param: str) -> str:
-        from pipes_fast import protocol
-
-        return protocol.DAGSTER_PIPES_CONTEXT_ENV_VAR if param == "context" else protocol.DAGSTER_PIPES_MESSAGES_ENV_VAR
+        return _wire.DAGSTER_PIPES_CONTEXT_ENV_VAR if param == "context" else _wire.DAGSTER_PIPES_MESSAGES_ENV_VAR
 
     def _find(self, name: str) -> str | None:
         return self._mapping.get(name)
@@ -130,9 +129,7 @@ class PipesCliArgsParamsLoader(_NamedParamsLoader):
         self._argv = argv
 
     def _name(self, param: str) -> str:
-        from pipes_fast import protocol
-
-        return protocol.DAGSTER_PIPES_CONTEXT_CLI_ARG if param == "context" else protocol.DAGSTER_PIPES_MESSAGES_CLI_ARG
+        return _wire.DAGSTER_PIPES_CONTEXT_CLI_ARG if param == "context" else _wire.DAGSTER_PIPES_MESSAGES_CLI_ARG
 
     def _find(self, name: str) -> str | None:
         """The value of the last ``name`` flag among the arguments, as argparse would take it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pipes_fast._wire import METADATA_TYPES, PIPES_METADATA_TYPE_INFER
 from pipes_fast.external.errors import DagsterPipesError
 
 TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.external
@@ -77,8 +78,6 @@ def normalize_metadata(metadata: Mapping[str, Any] | None, method: str) -> dict[
     if not metadata:
         return None
     of_type(metadata, dict, method, "metadata")
-    from pipes_fast.protocol import METADATA_TYPES, PIPES_METADATA_TYPE_INFER
-
     normalized: dict[str, Any] = {}
     for name, value in metadata.items():
         if not isinstance(name, str):
