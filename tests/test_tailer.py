@@ -1,4 +1,5 @@
-"""The file tailer, on both implementations, against real files and a real writer process."""
+"""The file tailer, on both implementations and both wake paths, against real files and a real
+writer process (how a waiting tailer is woken: ``test_tailer_wake.py``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import time
 import pytest
 
 from pipes_fast._tailer import FileTailer
+from test_tailer_wake import wake  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.usefixtures("wake")
 
 
 def test_reads_only_what_was_appended(tmp_path):
@@ -65,21 +69,6 @@ def test_wait_wakes_when_another_thread_appends(tmp_path):
     writer.join()
     assert tailer.read() == b"x\n"
     tailer.close()
-
-
-def test_stop_wakes_a_waiting_thread(tmp_path):
-    tailer = FileTailer(tmp_path / "never")
-    result = []
-    waiter = threading.Thread(target=lambda: result.append(tailer.wait()))
-    waiter.start()
-    time.sleep(0.05)
-    assert waiter.is_alive()
-    tailer.stop()
-    waiter.join(timeout=10)
-    assert not waiter.is_alive()
-    assert result == [False]
-    assert tailer.stopped
-    assert tailer.wait() is False  # later waits return at once
 
 
 def test_waiting_does_not_spin(tmp_path):

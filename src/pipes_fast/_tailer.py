@@ -1,7 +1,8 @@
 """Follows a file the external process appends messages to.
 
 One source for both hot-path implementations: waiting on a file is I/O-bound, and compiling it
-gains nothing.
+gains nothing. On Linux a waiting tailer is woken by inotify (:mod:`pipes_fast._wake`); elsewhere,
+with ``PIPES_FAST_NO_INOTIFY=1``, or where inotify fails, it polls.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import logging
 import os
 import stat
 import threading
+import time
 from typing import Callable, Optional
 
 from pipes_fast._files import READ_FLAGS, FileId, file_id, why_not_regular
+from pipes_fast._wake import SAFETY_POLL_SECONDS, DirectoryWatch
 
 _MIN_POLL_SECONDS = 0.001
 _MAX_POLL_SECONDS = 0.05
@@ -34,8 +37,13 @@ class FileTailer:
     ``warn`` (default: this module's logger). A path that names anything but a regular file
     (a symbolic link, a FIFO, ...) is never opened.
 
-    ``wait`` blocks until there is more to read, ``stop`` is called, or the timeout passes,
-    polling with a bounded adaptive sleep (never a busy spin). Reads are ``chunk_bytes`` at a
+    ``wait`` blocks until there is more to read, ``stop`` is called, or the timeout passes. On
+    Linux it is woken by inotify on the file's directory as soon as the file changes, and looks
+    again every :data:`~pipes_fast._wake.SAFETY_POLL_SECONDS` for changes inotify cannot see;
+    elsewhere, with ``PIPES_FAST_NO_INOTIFY=1`` in the environment when a wait first arms the watch,
+    or where inotify fails, it polls with a sleep that starts at 1 ms and doubles up to 50 ms.
+    Either way it never spins. The watch (two descriptors) is made by the first ``wait`` and
+    closed by ``close``; a ``wait`` after that makes a new one. Reads are ``chunk_bytes`` at a
     time: small enough that the messages decoded from one read are dispatched before the garbage
     collector's first generation fills up, which keeps decoding at full speed.
     """
@@ -57,14 +65,28 @@ class FileTailer:
         self._fd = -1
         self._refused: Optional[tuple[int, int, int]] = None
         self._stop = threading.Event()
+        self._watch: Optional[DirectoryWatch] = None
+        self._polling = False
+        """True once a wait found inotify unavailable: later waits poll without trying again."""
+        self._watch_lock = threading.Lock()
+        """Held to replace ``_watch`` and to wake it: ``stop`` never writes to a closed descriptor."""
 
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def watched(self) -> bool:
+        """True if inotify wakes a ``wait`` now (False: it polls)."""
+        watch = self._watch
+        return watch is not None and watch.watching
+
     def stop(self) -> None:
-        """Wake any ``wait`` now and make later ones return at once."""
+        """Wake any ``wait`` now and make later ones return at once; safe from any thread."""
         self._stop.set()
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.wake()
 
     def read(self) -> bytes:
         """Return up to ``chunk_bytes`` bytes appended since the last call (``b""`` if none)."""
@@ -83,34 +105,59 @@ class FileTailer:
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Wait until ``read`` has something (new data, a truncated file, a new file at the path);
         True if so, False on stop or timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        watch = self._watch if self._watch is not None or self._polling else self._arm()
         delay = _MIN_POLL_SECONDS
-        remaining = timeout
         while True:
+            watched = watch if watch is not None and watch.prepare() else None  # before the check: none missed
             if self._ready():
                 return True
-            if remaining is not None:
+            if self._stop.is_set():
+                return False
+            seconds = delay if watched is None else SAFETY_POLL_SECONDS
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                delay = min(delay, remaining)
-            if self._stop.wait(delay):
-                return self._ready()
-            if remaining is not None:
-                remaining -= delay
-            delay = min(delay * 2, _MAX_POLL_SECONDS)
+                seconds = min(seconds, remaining)
+            if watched is not None:
+                watched.block(seconds)
+            else:
+                self._stop.wait(seconds)
+                delay = min(delay * 2, _MAX_POLL_SECONDS)
 
     def fileno(self) -> int:
         """The descriptor of the file being read, or -1 before one was opened."""
         return self._fd
 
     def close(self) -> None:
-        """Close the file being read; ``read`` opens the path again if called after."""
+        """Close the file being read and the watch; a later ``read`` follows a new file at the path,
+        a later ``wait`` watches again."""
+        with self._watch_lock:
+            watch, self._watch, self._polling = self._watch, None, False
+        try:
+            if watch is not None:
+                watch.close()
+        finally:
+            self._close_file()
+
+    def __del__(self) -> None:
+        if hasattr(self, "_watch_lock"):  # not set if __init__ failed
+            self.close()
+
+    def _arm(self) -> Optional[DirectoryWatch]:
+        """A watch on the path's directory for the first ``wait``, or None to poll."""
+        if self._stop.is_set():
+            return None  # the wait returns at once: no descriptors to make
+        watch = DirectoryWatch.open(self.path)
+        with self._watch_lock:
+            self._watch, self._polling = watch, watch is None
+        return watch
+
+    def _close_file(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-
-    def __del__(self) -> None:
-        if getattr(self, "_fd", -1) >= 0:  # not set if __init__ failed
-            self.close()
 
     def _ready(self) -> bool:
         if self._fd >= 0 and os.fstat(self._fd).st_size != self.position:
@@ -148,7 +195,7 @@ class FileTailer:
             self._refuse(info, why_not_regular(info.st_mode))
             return False
         previous = self._file_id
-        self.close()
+        self._close_file()
         self._fd, self._file_id = fd, file_id(info)
         if previous is not None:
             self._start_over(f"{self.path} was removed or replaced: reading the new file there from its start")

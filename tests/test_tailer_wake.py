@@ -1,0 +1,306 @@
+"""How a waiting file tailer is woken: by inotify on the file's directory (Linux), or by the
+portable poll (elsewhere, ``PIPES_FAST_NO_INOTIFY=1``, or inotify failed).
+
+The ``wake`` fixture runs a test on each path. On the inotify path the safety poll is made an
+hour long, so a wait that returns in time was woken by inotify, not by looking again. Changes are
+made by a real writer process once the waiting thread has looked and found nothing to read: what
+happens between that look and the block must wake it too.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from helpers import closed, custom, opened
+from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, StepContext, open_pipes_session
+from pipes_fast import _tailer, _wake
+from pipes_fast._tailer import FileTailer
+from test_file_following import wait_for
+
+WAKE_PATHS = ["inotify", "poll"]
+WAIT_SECONDS = 30
+"""How long a test waits for a wake: far beyond any poll of the portable path."""
+
+
+@pytest.fixture(params=WAKE_PATHS)
+def wake(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """The way waiting tailers are woken in this test, by turns each of the two."""
+    if request.param == "poll":
+        monkeypatch.setenv("PIPES_FAST_NO_INOTIFY", "1")
+        return "poll"
+    monkeypatch.delenv("PIPES_FAST_NO_INOTIFY", raising=False)
+    probe = _wake.DirectoryWatch.open(str(tmp_path_factory.mktemp("probe") / "file"))
+    if probe is None:
+        pytest.skip("inotify is not available here")
+    probe.close()
+    monkeypatch.setattr(_tailer, "SAFETY_POLL_SECONDS", 3600.0)  # only inotify can wake a wait in time
+    return "inotify"
+
+
+class Observed(FileTailer):
+    """A tailer that says when a wait has looked and found nothing to read."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.looked = threading.Event()
+
+    def _ready(self) -> bool:
+        ready = super()._ready()
+        if not ready:
+            self.looked.set()
+        return ready
+
+
+def woken(tailer: Observed, act: Callable[[], object]) -> bool:
+    """Run ``act`` once a ``wait`` of ``tailer`` on another thread has looked and found nothing;
+    True if that wait then returned True within :data:`WAIT_SECONDS`."""
+    tailer.looked.clear()
+    results: list[bool] = []
+    waiter = threading.Thread(target=lambda: results.append(tailer.wait()), daemon=True)
+    waiter.start()
+    assert tailer.looked.wait(WAIT_SECONDS), "the wait never looked"
+    act()
+    waiter.join(WAIT_SECONDS)
+    in_time = not waiter.is_alive()
+    if not in_time:  # let it go before failing
+        tailer.stop()
+        waiter.join(WAIT_SECONDS)
+    return in_time and results == [True]
+
+
+WRITER = """
+import os, sys
+
+def write(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.write(fd, data)
+    os.close(fd)
+
+action, path = sys.argv[1], sys.argv[2]
+if action == "append":
+    write(path, b"more\\n")
+elif action == "create":
+    write(path, b"new\\n")
+elif action == "replace":
+    write(path + ".new", b"new\\n")
+    os.replace(path + ".new", path)
+elif action == "rotate":
+    os.rename(path, path + ".1")
+    write(path, b"new\\n")
+elif action == "truncate":
+    os.truncate(path, 0)
+elif action == "directory":
+    folder = os.path.dirname(path)
+    os.rename(folder, folder + ".old")
+    os.mkdir(folder)
+    write(path, b"new\\n")
+"""
+"""A writer process doing one thing to the file at ``path`` (one ``os.write`` per line)."""
+
+
+def writer(action: str, path: Path) -> Callable[[], object]:
+    return lambda: subprocess.run([sys.executable, "-c", WRITER, action, str(path)], check=True, timeout=60)
+
+
+class Warnings(list[str]):
+    def __call__(self, message: str) -> None:
+        self.append(message)
+
+
+@pytest.mark.parametrize(
+    ("action", "before", "after", "restarts"),
+    [
+        ("append", b"old\n", b"more\n", 0),
+        ("create", None, b"new\n", 0),
+        ("replace", b"old\n", b"new\n", 1),
+        ("rotate", b"old\n", b"new\n", 1),
+        ("truncate", b"old\n", b"", 1),
+        ("directory", None, b"new\n", 0),
+    ],
+)
+def test_a_waiting_tailer_is_woken_by_a_writer_process(
+    wake: str, tmp_path: Path, action: str, before: Optional[bytes], after: bytes, restarts: int
+) -> None:
+    path = tmp_path / "folder" / "messages"
+    path.parent.mkdir()
+    if before is not None:
+        path.write_bytes(before)
+    with Observed(path, warn=Warnings()) as tailer:
+        assert tailer.read() == (before or b"")
+        assert woken(tailer, writer(action, path))
+        assert tailer.read() == after
+        assert tailer.restarts == restarts
+        assert woken(tailer, writer("append", path))  # and woken after it too (a new folder watched)
+        assert tailer.watched is (wake == "inotify")
+        assert tailer.read() == b"more\n"
+
+
+def test_stop_wakes_a_blocked_wait_at_once(wake: str, tmp_path: Path) -> None:
+    tailer = Observed(tmp_path / "never")
+    results: list[bool] = []
+    waiter = threading.Thread(target=lambda: results.append(tailer.wait()), daemon=True)
+    waiter.start()
+    assert tailer.looked.wait(WAIT_SECONDS)
+    tailer.stop()
+    waiter.join(WAIT_SECONDS)
+    assert not waiter.is_alive(), "stop did not wake the wait"
+    assert results == [False]
+    assert tailer.stopped
+    assert tailer.wait() is False  # later waits return at once
+    tailer.close()
+
+
+def test_a_wait_after_close_is_woken_again(wake: str, tmp_path: Path) -> None:
+    path = tmp_path / "messages"
+    path.write_bytes(b"a\n")
+    tailer = Observed(path, warn=Warnings())
+    assert tailer.read() == b"a\n"
+    assert woken(tailer, writer("append", path))
+    tailer.close()
+    assert not tailer.watched
+    assert woken(tailer, writer("replace", path))  # a new file at the path: read opens it
+    assert tailer.watched is (wake == "inotify")
+    assert tailer.read() == b"new\n"
+    tailer.close()
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd")
+def test_no_descriptor_is_left_open(wake: str, tmp_path: Path) -> None:
+    """More tailers than the default limit of inotify instances per user (128), each waited on,
+    then closed, closed twice, forgotten, or stopped first; and a path in a folder not there."""
+    path = tmp_path / "messages"
+    path.write_bytes(b"x\n")
+    before = open_descriptors()
+    for i in range(300):
+        tailer = FileTailer(path if i % 10 else tmp_path / "missing" / "messages")
+        tailer.read()
+        tailer.wait(timeout=0)
+        if i % 3 == 0:
+            tailer.close()
+            tailer.wait(timeout=0)  # watched again
+            tailer.close()
+        elif i % 3 == 1:
+            tailer.stop()
+            tailer.close()
+        del tailer  # i % 3 == 2: closed when forgotten
+    assert open_descriptors() == before
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
+@pytest.mark.parametrize(
+    ("function", "code", "why"),
+    [("inotify_init1", errno.EMFILE, "inotify is not available"),
+     ("inotify_add_watch", errno.ENOSPC, "cannot watch a directory with inotify")],
+    ids=["too-many-instances", "watch-limit-reached"],
+)
+def test_a_failing_inotify_falls_back_to_polling(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    function: str,
+    code: int,
+    why: str,
+) -> None:
+    monkeypatch.delenv("PIPES_FAST_NO_INOTIFY", raising=False)
+    monkeypatch.setattr(_wake, "_warned", set())
+    call = _wake._call
+
+    def failing(name: str, *args: object) -> int:
+        if name == function:
+            raise OSError(code, os.strerror(code))
+        return call(name, *args)
+
+    monkeypatch.setattr(_wake, "_call", failing)
+    before = open_descriptors()
+    with caplog.at_level(logging.WARNING, logger=_wake.__name__):
+        for i in range(2):
+            path = tmp_path / f"messages-{i}"
+            path.write_bytes(b"")
+            with Observed(path) as tailer:
+                assert tailer.read() == b""
+                assert woken(tailer, writer("append", path))
+                assert not tailer.watched
+                assert tailer.read() == b"more\n"
+    assert open_descriptors() == before  # the half-made watch was closed
+    assert [r.getMessage() for r in caplog.records] == [  # once per process
+        f"[pipes] {why} ([Errno {code}] {os.strerror(code)}): message files are polled instead"
+    ]
+
+
+CHILD = """
+import os, sys, time
+from dagster_pipes import open_dagster_pipes
+
+go = sys.argv[1]
+with open_dagster_pipes() as pipes:
+    pipes.report_custom_message("first")
+    deadline = time.monotonic() + 60
+    while not os.path.exists(go):
+        assert time.monotonic() < deadline, "never told to go on"
+        time.sleep(0.005)
+    pipes.report_custom_message("second")
+"""
+"""dagster-pipes' writer: reports one message, waits for the file ``go``, reports another."""
+
+
+class KeptTailers(PipesFileMessageReader):
+    """A file reader that keeps its tailers, to look at them while the session runs."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.tailers: list[FileTailer] = []
+        reader = self
+
+        class Kept(FileTailer):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                reader.tailers.append(self)
+
+        self._tailer_class = Kept
+
+
+def test_a_session_delivers_a_message_while_the_process_runs(wake: str, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    reader = KeptTailers(str(tmp_path / "messages"))
+    with open_pipes_session(StepContext(), PipesEnvContextInjector(), reader) as session:
+        env = {**os.environ, **session.get_bootstrap_env_vars()}
+        process = subprocess.Popen([sys.executable, "-c", CHILD, str(go)], env=env)
+        try:
+            wait_for(lambda: session.get_custom_messages() == ("first",), "the first message", WAIT_SECONDS)
+            assert process.poll() is None  # delivered while the process runs
+            assert [t.watched for t in reader.tailers] == [wake == "inotify"]
+            go.touch()
+            assert process.wait(timeout=60) == 0
+        finally:
+            process.kill()
+    assert list(session.get_custom_messages()) == ["first", "second"]
+    assert session.message_handler.received_closed_message
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd")
+def test_sessions_leave_no_descriptor_open(wake: str, tmp_path: Path) -> None:
+    path = tmp_path / "messages"
+    before = open_descriptors()
+    for i in range(20):
+        with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesFileMessageReader(str(path))) as session:
+            with open(path, "a") as f:
+                f.write(opened() + custom(i) + closed())
+            wait_for(lambda: session.message_handler.received_closed_message, "the closed message", WAIT_SECONDS)
+        assert list(session.get_custom_messages()) == [i]
+    assert open_descriptors() == before
