@@ -14,6 +14,7 @@ __all__ = [
     "MaterializeResult",
     "MessageRouter",
     "MetadataValue",
+    "has_non_finite_float",
     "resolve_metadata",
 ]
 

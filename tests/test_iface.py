@@ -81,7 +81,8 @@ def test_constructors_take_the_same_arguments(both, tmp_path):
         "AssetCheckResult": {"asset_key": AssetKey("a"), "check_name": "c", "passed": True, "severity": "WARN",
                              "metadata": {}},
         "MessageRouter": {"asset_keys": None, "other": print, "warn": print},
-        "JsonLineAppender": {"fd": fd, "options": orjson.OPT_APPEND_NEWLINE, "has_non_finite": bool, "fallback": bytes},
+        "JsonLineAppender": {"fd": fd, "options": orjson.OPT_APPEND_NEWLINE, "has_non_finite": bool, "fallback": bytes,
+                             "buffer_bytes": 16, "wake": print},
     }
     try:
         for name, kwargs in arguments.items():

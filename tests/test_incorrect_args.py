@@ -55,7 +55,29 @@ BAD_CALLS: dict[str, Callable[[ModuleType], Any]] = {
     "appender fallback int": lambda m: m.JsonLineAppender(1, APPEND, bool, 5),
     "appender closed fd": lambda m: m.JsonLineAppender(_closed_fd(), APPEND, bool, bytes).append({"a": 1}),
     "appender fallback returns str": lambda m: m.JsonLineAppender(1, APPEND, bool, str).append({1: 2}),
+    "appender buffer 0": lambda m: m.JsonLineAppender(1, APPEND, bool, bytes, 0),
+    "appender buffer negative": lambda m: m.JsonLineAppender(1, APPEND, bool, bytes, -4096),
+    "appender buffer str": lambda m: m.JsonLineAppender(1, APPEND, bool, bytes, "4096"),
+    "appender buffer float": lambda m: m.JsonLineAppender(1, APPEND, bool, bytes, 4096.0),
+    "appender wake int": lambda m: m.JsonLineAppender(1, APPEND, bool, bytes, 4096, 5),
+    "appender wake without buffer": lambda m: m.JsonLineAppender(1, APPEND, bool, bytes, None, 5),
+    "buffered appender flush to closed fd": lambda m: _buffered(m, _closed_fd()).flush(),
+    "buffered appender line over closed fd": lambda m: _buffered(m, _closed_fd()).append({"a": "x" * 64}),
+    "append after close": lambda m: _closed(m.JsonLineAppender(1, APPEND, bool, bytes)).append({"a": 1}),
+    "buffered append after close": lambda m: _closed(m.JsonLineAppender(1, APPEND, bool, bytes, 16)).append({"a": 1}),
 }
+
+
+def _buffered(module: ModuleType, fd: int) -> Any:
+    """A 16-byte buffered appender holding one line."""
+    appender = module.JsonLineAppender(fd, APPEND, bool, bytes, 16)
+    appender.append({"a": 1})
+    return appender
+
+
+def _closed(appender: Any) -> Any:
+    appender.close()
+    return appender
 
 
 def _closed_fd() -> int:

@@ -7,6 +7,8 @@ import os
 
 def write_all(fd: int, data: bytes) -> None:
     """Write all of ``data`` to ``fd``, however many ``write`` calls the kernel takes."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    written = os.write(fd, data)
+    if written < len(data):  # rare: a pipe, a signal, a full disk
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
