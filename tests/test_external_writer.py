@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from unittest.mock import patch
 
 import dagster_pipes
 import pytest
@@ -19,6 +24,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from external_scripts.files import bootstrap_env, context_data, open_context, payloads, read_messages, run_script
+from pipes_fast import _hotpath
+from pipes_fast._hotpath import MODULES
+from pipes_fast.external import PipesFileMessageWriterChannel, writers
 from pipes_fast.protocol import METADATA_TYPES
 from strategies import json_scalars, json_values
 
@@ -68,6 +76,15 @@ def json_lines(path: Path) -> list[Any]:
     """The file as Dagster reads it: ``json.loads`` line by line (lines end at ``\n`` only; JSON
     strings may hold U+0085 or U+2028, which ``str.splitlines`` would also split at)."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n")[:-1]]
+
+
+@contextmanager
+def switching_after(count: int, hotpath: ModuleType) -> Iterator[None]:
+    """File channels made in the block switch to ``hotpath``'s orjson appender after ``count`` messages."""
+    with patch.object(writers, "ORJSON_AFTER", count), \
+            patch.object(_hotpath, "JsonLineAppender", hotpath.JsonLineAppender), \
+            patch.object(_hotpath, "has_non_finite_float", hotpath.has_non_finite_float):
+        yield
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -148,11 +165,14 @@ def test_nesting_deeper_than_orjson_goes_is_written_too(tmp_path: Path) -> None:
     assert payloads(json_lines(tmp_path / "m.jsonl"), "report_custom_message", "payload") == [deep]
 
 
-# ----- one write per message -----
+# ----- concurrent writers; one write per message (unbuffered) -----
 
 
 @pytest.mark.reliability("concurrent-writers")
-def test_threads_and_forked_processes_never_interleave_messages(tmp_path: Path, hotpath: ModuleType) -> None:
+@pytest.mark.parametrize("buffered", ["0", "1"])
+def test_threads_and_forked_processes_never_interleave_messages(tmp_path: Path, hotpath: ModuleType, buffered: str) -> None:
+    """Unbuffered, switching to orjson while they write; buffered (64 KiB, some lines longer), the
+    forked children writing through."""
     path = tmp_path / "m.jsonl"
     per_writer = 200
 
@@ -160,7 +180,8 @@ def test_threads_and_forked_processes_never_interleave_messages(tmp_path: Path, 
         for index in range(per_writer):
             context.report_custom_message({"writer": writer, "index": index, "pad": "x" * (index * 97 % 70_000)})
 
-    with open_context(path) as context:
+    with switching_after(1_000, hotpath), patch.dict(os.environ, {writers.BUFFERED_ENV_VAR: buffered}), \
+            open_context(path) as context:
         children = []
         for name in [f"child-{n}" for n in range(8)]:
             pid = os.fork()
@@ -177,18 +198,64 @@ def test_threads_and_forked_processes_never_interleave_messages(tmp_path: Path, 
         for pid in children:
             assert os.waitpid(pid, 0)[1] == 0
     sent = payloads(read_messages(hotpath, path), "report_custom_message", "payload")
-    writers = {"main", *(f"child-{n}" for n in range(8)), *(f"thread-{n}" for n in range(8))}
-    for writer in writers:
-        assert [p["index"] for p in sent if p["writer"] == writer] == list(range(per_writer))
-    assert len(sent) == len(writers) * per_writer
+    names = {"main", *(f"child-{n}" for n in range(8)), *(f"thread-{n}" for n in range(8))}
+    for name in names:
+        assert [p["index"] for p in sent if p["writer"] == name] == list(range(per_writer))
+    assert len(sent) == len(names) * per_writer
 
 
 def test_a_message_is_in_the_file_when_the_call_returns(tmp_path: Path, hotpath: ModuleType) -> None:
     path = tmp_path / "m.jsonl"
-    context = open_context(path)
-    for index in range(3):
-        context.report_custom_message({"index": index, "large": "é" * 300_000})
-        assert payloads(read_messages(hotpath, path), "report_custom_message", "payload")[-1]["index"] == index
+    with switching_after(2, hotpath):  # the opened message, one report, then orjson
+        context = open_context(path)
+        for index in range(3):
+            context.report_custom_message({"index": index, "large": "é" * 300_000})
+            assert payloads(read_messages(hotpath, path), "report_custom_message", "payload")[-1]["index"] == index
+        context.close()
+
+
+@settings(max_examples=100, deadline=None)
+@given(sequence=st.lists(awkward_values, min_size=1, max_size=6), switch=st.integers(0, 6))
+def test_values_are_the_same_before_and_after_the_switch_to_orjson(
+    hotpath: ModuleType, sequence: list[Any], switch: int
+) -> None:
+    with tempfile.TemporaryDirectory() as folder, switching_after(switch, hotpath):
+        ours_path, theirs_path = Path(folder, "ours.jsonl"), Path(folder, "theirs.jsonl")
+        with PipesFileMessageWriterChannel(str(ours_path)) as ours:
+            for value in sequence:
+                ours.write_message(value)
+        theirs = dagster_pipes.PipesFileMessageWriterChannel(str(theirs_path))
+        for value in sequence:
+            theirs.write_message(value)
+        # compared as JSON text, so that NaN equals NaN
+        assert json.dumps(json_lines(ours_path)) == json.dumps(json_lines(theirs_path))
+
+
+def test_a_short_stream_loads_neither_orjson_nor_the_hot_path(tmp_path: Path, hotpath: ModuleType) -> None:
+    """Until the switch the channel loads only its serializer, ``_json`` and ``_fdio``; then orjson
+    and the hot path, and the lines read back are all there."""
+    code = f"""if True:
+        import sys
+        from pipes_fast.external import PipesFileMessageWriterChannel
+        from pipes_fast.external.writers import ORJSON_AFTER
+        before = set(sys.modules)
+        channel = PipesFileMessageWriterChannel(sys.argv[1])
+        for index in range(ORJSON_AFTER):
+            channel.write_message({{"index": index, "nan": float("nan"), "big": 2**80}})
+        assert sorted(set(sys.modules) - before) == ["_json", "pipes_fast._fdio", "pipes_fast.external.serialize"], \
+            sorted(set(sys.modules) - before)
+        channel.write_message({{"index": ORJSON_AFTER, "nan": float("nan"), "big": 2**80}})
+        assert {{"orjson", "pipes_fast._hotpath", "{hotpath.__name__}"}} <= set(sys.modules)
+        channel.close()
+        print(ORJSON_AFTER)
+    """
+    env = {**os.environ, "PIPES_FAST_NO_EXTENSIONS": "1" if hotpath.__name__ == MODULES["pure"] else "0"}
+    path = tmp_path / "m.jsonl"
+    process = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True, check=False)
+    assert process.returncode == 0, process.stderr
+    lines = json_lines(path)
+    assert [line["index"] for line in lines] == list(range(int(process.stdout) + 1))
+    assert json.dumps(lines[-2:]) == json.dumps([{"index": i, "nan": float("nan"), "big": 2**80} for i in range(len(lines) - 2, len(lines))])
 
 
 @pytest.mark.reliability("sigkill-writer")

@@ -1,42 +1,79 @@
 """JSON for Pipes messages, meaning what ``json.dumps`` (dagster-pipes' serializer) makes of them.
 
-Two ways to the same values: :func:`json_line` is ``json.dumps`` itself; orjson with
-``OPTIONS`` (the hot path's ``JsonLineAppender``), about fifteen times faster, refuses (``TypeError``) what it would
-write differently: subclasses of builtins, dataclasses, dates. orjson also refuses integers beyond
-64 bits, dict keys that are not ``str``, lone surrogates and nesting deeper than 254, which
-``json.dumps`` writes; and it writes NaN and infinities as ``null``, which
-:func:`has_non_finite_float` detects (a ``null`` in the line tells when to look). A writer uses orjson and
-falls back to :func:`json_line` in those cases.
+Two ways to the same values. :func:`ascii_line` is ``json.dumps``' own C encoder, compact (no
+spaces after ``:`` and ``,``), loaded without the ``json`` package (nor ``re``), and
+:func:`json_line` is ``json.dumps`` itself (text streams). orjson with ``OPTIONS`` (the hot path's
+``JsonLineAppender``, built by :func:`make_appender`), several times faster but some 20 ms to
+import, refuses (``TypeError``) what it would write differently: subclasses of builtins,
+dataclasses, dates. orjson also refuses integers beyond 64 bits, dict keys that are not ``str``,
+lone surrogates and nesting deeper than 254, which ``json.dumps`` writes; and it writes NaN and
+infinities as ``null``, which the hot path's ``has_non_finite_float`` detects (a ``null`` in the
+line tells when to look). The appender falls back to :func:`ascii_line` in those cases.
 
-Both write ``uuid.UUID`` (as its string) and ``enum.Enum`` members (as their value), which plain
-``json.dumps`` refuses for enums that are not also ``str`` or ``int``. Values neither can write
-raise :class:`DagsterPipesError` saying where in the message they are.
+All write ``uuid.UUID`` (as its string) and ``enum.Enum`` members (as their value), which plain
+``json.dumps`` refuses for enums that are not also ``str`` or ``int``; a value can only be one of
+those if its module was imported, so they are looked up in ``sys.modules``, never imported here.
+Values none can write raise :class:`DagsterPipesError` saying where in the message they are.
 """
 
 from __future__ import annotations
 
-import enum
-import json
-import uuid
-from typing import Any, Callable
+import sys
 
-import orjson
+import _json
 
+from pipes_fast._fdio import write_all
 from pipes_fast.external.errors import DagsterPipesError
 
-OPTIONS = (
-    orjson.OPT_APPEND_NEWLINE
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
+TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.external
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+_JSON_TYPES = (dict, list, tuple, str, int, float, bool, type(None))
+_JSON_KEY_TYPES = (str, int, float, bool, type(None))
+
+
+def _loaded_instance(value: Any, module: str, name: str) -> bool:
+    """``isinstance(value, module.name)``, false if ``module`` was never imported."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(value, getattr(loaded, name))
+
+
+def _as_orjson_writes(value: Any) -> Any:
+    """What orjson writes for a value ``json.dumps`` does not know (called by ``json.dumps``)."""
+    if _loaded_instance(value, "uuid", "UUID"):
+        return str(value)
+    if _loaded_instance(value, "enum", "Enum"):
+        return value.value
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps(message, separators=(",", ":"), default=_as_orjson_writes)'s encoder; without the
+# circular-reference markers (a structure containing itself ends in RecursionError instead, and
+# ascii_line then asks json_line why)
+_encode = _json.make_encoder(
+    None, _as_orjson_writes, _json.encode_basestring_ascii, None, ":", ",", False, False, True
 )
 
-_JSON_TYPES = (dict, list, tuple, str, int, float, bool, type(None), uuid.UUID)
-_JSON_KEY_TYPES = (str, int, float, bool, type(None))
+
+def ascii_line(message: Any) -> bytes:
+    """The message as compact ``json.dumps`` writes it: one line of ASCII JSON, newline included."""
+    try:
+        text = "".join(_encode(message, 0))  # a list or a tuple of chunks, by Python version
+    except Exception:  # noqa: BLE001 - json_line raises the same, explained
+        return json_line(message).encode("ascii")
+    return (text + "\n").encode("ascii")
+
+
+def write_ascii_line(fd: int, message: Any) -> None:
+    """Write the message's :func:`ascii_line` to ``fd``, in one ``write`` unless the kernel takes less."""
+    write_all(fd, ascii_line(message))
 
 
 def json_line(message: Any) -> str:
     """The message as ``json.dumps`` writes it: one line of ASCII JSON, newline included."""
+    import json
+
     try:
         return json.dumps(message, default=_as_orjson_writes) + "\n"
     except (TypeError, ValueError, RecursionError) as exc:
@@ -44,41 +81,28 @@ def json_line(message: Any) -> str:
 
 
 def line_appender(fd: int) -> Callable[[Any], None]:
-    """The hot path's append of a message to ``fd`` (opened ``O_APPEND``) as one line, one ``write``:
-    orjson's line, or :func:`json_line`'s where orjson would refuse the message or differ."""
-    from pipes_fast import _hotpath
-
-    append: Callable[[Any], None] = _hotpath.JsonLineAppender(fd, OPTIONS, has_non_finite_float, _ascii_line).append
+    """The hot path's unbuffered append of a message to ``fd`` (opened ``O_APPEND``) as one line,
+    one ``write`` (see :func:`make_appender`)."""
+    append: Callable[[Any], None] = make_appender(fd).append
     return append
 
 
-def _ascii_line(message: Any) -> bytes:
-    return json_line(message).encode("ascii")
+def make_appender(fd: int, buffer_bytes: int | None = None, wake: Callable[[], object] | None = None) -> Any:
+    """The hot path's ``JsonLineAppender`` of messages to ``fd`` (opened ``O_APPEND``), unbuffered
+    or buffered (see its docstring for ``buffer_bytes`` and ``wake``): orjson's lines, or
+    :func:`ascii_line`'s where orjson would refuse the message or differ. Loads orjson and the hot
+    path."""
+    import orjson
 
+    from pipes_fast import _hotpath
 
-def has_non_finite_float(value: Any) -> bool:
-    """Whether a NaN or an infinity hides in ``value`` (a structure orjson accepted)."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        kind = type(item)
-        if kind is float:
-            if item - item != 0.0:  # NaN - NaN and inf - inf are NaN
-                return True
-        elif kind is dict:
-            pending.extend(item.values())
-        elif kind is list or kind is tuple:
-            pending.extend(item)
-    return False
-
-
-def _as_orjson_writes(value: Any) -> Any:
-    """What orjson writes for a value ``json.dumps`` does not know (called by ``json.dumps``)."""
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    options = (
+        orjson.OPT_APPEND_NEWLINE
+        | orjson.OPT_PASSTHROUGH_DATACLASS
+        | orjson.OPT_PASSTHROUGH_DATETIME
+        | orjson.OPT_PASSTHROUGH_SUBCLASS
+    )
+    return _hotpath.JsonLineAppender(fd, options, _hotpath.has_non_finite_float, ascii_line, buffer_bytes, wake)
 
 
 def _why_unserializable(message: Any, exc: Exception) -> str:
@@ -92,9 +116,9 @@ def _why_unserializable(message: Any, exc: Exception) -> str:
 
 def _first_problem(value: Any, where: str, ancestors: set[int]) -> str | None:
     """What keeps ``json.dumps`` from writing ``value``, and where, or None if nothing does."""
-    if isinstance(value, enum.Enum):
+    if _loaded_instance(value, "enum", "Enum"):
         return _first_problem(value.value, f"{where}.value", ancestors)
-    if not isinstance(value, _JSON_TYPES):
+    if not isinstance(value, _JSON_TYPES) and not _loaded_instance(value, "uuid", "UUID"):
         return f"{where} is of type `{_type_name(value)}`, which is not JSON-serializable"
     if not isinstance(value, (dict, list, tuple)):
         return None
