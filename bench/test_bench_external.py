@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import dagster_pipes
 import pytest
 
 import pipes_fast.external
-from goal_external import open_context, small_messages, writing
+from goal_external import bare_writes, open_context, small_messages, writing, written_lines
+from pipes_fast.external import writers
 
 MESSAGES = small_messages(2_000)
 PAYLOADS = [message["params"]["payload"] for message in MESSAGES]
@@ -19,14 +22,37 @@ SIDES = {"pipes_fast.external": pipes_fast.external, "dagster_pipes": dagster_pi
 
 @pytest.mark.benchmark(group="file channel: write_message, 2k small messages")
 @pytest.mark.parametrize("side", SIDES)
-def test_file_channel(benchmark, tmp_path: Path, side: str) -> None:
+def test_file_channel(benchmark: Any, tmp_path: Path, side: str) -> None:
     channel = SIDES[side].PipesFileMessageWriterChannel(str(tmp_path / "messages.jsonl"))
     benchmark(writing(channel, MESSAGES))
 
 
+@pytest.mark.benchmark(group="file channel vs the write floor: 2k small messages after the switch to orjson")
+@pytest.mark.parametrize("side", ["pipes_fast.external", "os.write loop"])
+def test_write_floor(benchmark: Any, tmp_path: Path, side: str) -> None:
+    path = str(tmp_path / "messages.jsonl")
+    with pipes_fast.external.PipesFileMessageWriterChannel(path) as channel:
+        writing(channel, small_messages(writers.ORJSON_AFTER))()  # past the switch to orjson
+        if side == "pipes_fast.external":
+            benchmark(writing(channel, MESSAGES))
+            return
+        lines = written_lines(channel, path, MESSAGES)
+    fd = os.open(tmp_path / "floor.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        benchmark(bare_writes(fd, lines))
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.benchmark(group="file channel, buffered: write_message, 2k small messages, then flush")
+def test_buffered_file_channel(benchmark: Any, tmp_path: Path) -> None:
+    with pipes_fast.external.PipesFileMessageWriterChannel(str(tmp_path / "messages.jsonl"), buffered=True) as channel:
+        benchmark(writing(channel, MESSAGES))
+
+
 @pytest.mark.benchmark(group="context: report_custom_message, 2k small payloads")
 @pytest.mark.parametrize("side", SIDES)
-def test_report_custom_message(benchmark, tmp_path: Path, side: str) -> None:
+def test_report_custom_message(benchmark: Any, tmp_path: Path, side: str) -> None:
     module: ModuleType = SIDES[side]
     with open_context(module, str(tmp_path / "messages.jsonl")) as context:
         report = context.report_custom_message
@@ -35,7 +61,7 @@ def test_report_custom_message(benchmark, tmp_path: Path, side: str) -> None:
 
 @pytest.mark.benchmark(group="context: log.info, 2k records")
 @pytest.mark.parametrize("side", SIDES)
-def test_log(benchmark, tmp_path: Path, side: str) -> None:
+def test_log(benchmark: Any, tmp_path: Path, side: str) -> None:
     with open_context(SIDES[side], str(tmp_path / "messages.jsonl")) as context:
         info = context.log.info
         benchmark(lambda: [info("processed item %d", index) for index in range(2_000)])
