@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing stays unimported at run time: the external side's writer loads this module
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def integer(name: str, value: Any) -> int:
