@@ -45,7 +45,7 @@ def wake(
     if probe is None:
         pytest.skip("inotify is not available here")
     probe.close()
-    monkeypatch.setattr(_tailer, "SAFETY_POLL_SECONDS", 3600.0)  # only inotify can wake a wait in time
+    monkeypatch.setattr(_tailer, "_SAFETY_POLL_SECONDS", (3600.0, 3600.0))  # only inotify wakes a wait in time
     return "inotify"
 
 

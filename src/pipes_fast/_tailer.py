@@ -15,10 +15,15 @@ import time
 from typing import Callable, Optional
 
 from pipes_fast._files import READ_FLAGS, FileId, file_id, why_not_regular
-from pipes_fast._wake import SAFETY_POLL_SECONDS, DirectoryWatch
+from pipes_fast._wake import DirectoryWatch
 
-_MIN_POLL_SECONDS = 0.001
-_MAX_POLL_SECONDS = 0.05
+_POLL_SECONDS = (0.001, 0.05)
+"""A polling wait's first sleep, and the longest it doubles to."""
+_SAFETY_POLL_SECONDS = (0.1, 1.0)
+"""A watched wait's first look without being woken, and the longest it doubles to: what inotify
+cannot see (a write over NFS from another host, to a file renamed into another folder) is noticed
+within 100 ms of the last data and within a second at worst, and an idle reader wakes once a
+second (each wake-up costs a sleeping thread about 0.1 ms of CPU)."""
 
 _log = logging.getLogger(__name__)
 
@@ -39,10 +44,10 @@ class FileTailer:
 
     ``wait`` blocks until there is more to read, ``stop`` is called, or the timeout passes. On
     Linux it is woken by inotify on the file's directory as soon as the file changes, and looks
-    again every :data:`~pipes_fast._wake.SAFETY_POLL_SECONDS` for changes inotify cannot see;
-    elsewhere, with ``PIPES_FAST_NO_INOTIFY=1`` in the environment when a wait first arms the watch,
-    or where inotify fails, it polls with a sleep that starts at 1 ms and doubles up to 50 ms.
-    Either way it never spins. The watch (two descriptors) is made by the first ``wait`` and
+    again after 100 ms, doubling up to 1 s, for changes inotify cannot see; elsewhere, with
+    ``PIPES_FAST_NO_INOTIFY=1`` in the environment when a wait first arms the watch, or where
+    inotify fails, it polls with a sleep that starts at 1 ms and doubles up to 50 ms. Either way
+    it never spins. The watch (two descriptors) is made by the first ``wait`` and
     closed by ``close``; a ``wait`` after that makes a new one. Reads are ``chunk_bytes`` at a
     time: small enough that the messages decoded from one read are dispatched before the garbage
     collector's first generation fills up, which keeps decoding at full speed.
@@ -107,14 +112,15 @@ class FileTailer:
         True if so, False on stop or timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         watch = self._watch if self._watch is not None or self._polling else self._arm()
-        delay = _MIN_POLL_SECONDS
+        delay = 0.0
         while True:
             watched = watch if watch is not None and watch.prepare() else None  # before the check: none missed
             if self._ready():
                 return True
             if self._stop.is_set():
                 return False
-            seconds = delay if watched is None else SAFETY_POLL_SECONDS
+            shortest, longest = _POLL_SECONDS if watched is None else _SAFETY_POLL_SECONDS
+            delay = seconds = min(max(delay * 2, shortest), longest)
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -124,7 +130,6 @@ class FileTailer:
                 watched.block(seconds)
             else:
                 self._stop.wait(seconds)
-                delay = min(delay * 2, _MAX_POLL_SECONDS)
 
     def fileno(self) -> int:
         """The descriptor of the file being read, or -1 before one was opened."""

@@ -9,7 +9,7 @@ imported on the first open, not with the package.
 The directory is watched, not the file: the file may not exist yet, or be replaced, renamed or
 truncated, and the directory sees all of that, and writes to a file of its own even once
 removed. What it cannot see (a file renamed into another directory, writes over NFS from another
-host) is noticed by the caller's re-check at least every :data:`SAFETY_POLL_SECONDS`.
+host) is for the caller to notice by looking again now and then, woken or not.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ import select
 import struct
 import sys
 from typing import Any, Optional
-
-SAFETY_POLL_SECONDS = 0.1
-"""Longest block, watched or not: changes inotify cannot see are noticed at least this often."""
 
 _IN_MODIFY, _IN_ATTRIB, _IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x2, 0x4, 0x40, 0x80, 0x100, 0x200
 _IN_DELETE_SELF, _IN_MOVE_SELF, _IN_IGNORED, _IN_ONLYDIR = 0x400, 0x800, 0x8000, 0x1000000
