@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import stat
-import time
 import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 
@@ -105,12 +108,47 @@ def test_context_and_message_files_are_private_and_removed(tmp_path):
 
 
 def test_temporary_files_are_private_and_removed(tmp_path):
-    with open_pipes_session(StepContext(), PipesTempFileContextInjector(), PipesTempFileMessageReader()) as session:
-        context_file = session.context_injector_params["path"]
-        messages_folder = os.path.dirname(session.message_reader_params["path"])
-        assert stat.S_IMODE(os.stat(context_file).st_mode) == 0o600
-        assert stat.S_IMODE(os.stat(messages_folder).st_mode) == 0o700
-    assert not os.path.exists(context_file) and not os.path.exists(messages_folder)
+    reader = PipesTempFileMessageReader()
+    paths = []
+    for _ in range(2):
+        with open_pipes_session(StepContext(), PipesTempFileContextInjector(), reader) as session:
+            context_file, messages_file = session.context_injector_params["path"], session.message_reader_params["path"]
+            messages_folder = os.path.dirname(messages_file)
+            assert stat.S_IMODE(os.stat(context_file).st_mode) == 0o600
+            assert stat.S_IMODE(os.stat(messages_file).st_mode) == 0o600
+            assert stat.S_IMODE(os.stat(messages_folder).st_mode) == 0o700
+        assert not os.path.exists(context_file) and not os.path.exists(messages_file)
+        paths.append(messages_file)
+    assert paths[0] != paths[1] and os.path.dirname(paths[0]) == os.path.dirname(paths[1])  # one folder per reader
+    del reader, session
+    gc.collect()
+    assert not os.path.exists(messages_folder)
+
+
+def test_a_temporary_folder_removed_underneath_is_made_again(tmp_path):
+    reader = PipesTempFileMessageReader()
+    with open_pipes_session(StepContext(), PipesEnvContextInjector(), reader) as session:
+        first = os.path.dirname(session.message_reader_params["path"])
+    os.rmdir(first)  # a cleaner of temporary folders went by
+    with open_pipes_session(StepContext(), PipesEnvContextInjector(), reader) as session:
+        assert os.path.isdir(os.path.dirname(session.message_reader_params["path"]))
+
+
+def test_the_temporary_folder_goes_away_at_exit_in_the_process_that_made_it(tmp_path):
+    """A forked child leaves the folder to its parent; the parent removes it when it exits."""
+    code = textwrap.dedent('''
+        import os, sys
+        from pipes_fast import PipesEnvContextInjector, PipesTempFileMessageReader, StepContext, open_pipes_session
+        reader = PipesTempFileMessageReader()
+        with open_pipes_session(StepContext(), PipesEnvContextInjector(), reader) as session:
+            print(os.path.dirname(session.message_reader_params["path"]), flush=True)
+        if os.fork() == 0:
+            sys.exit(0)  # the child's exit runs its exit hooks: the folder must survive them
+        os.wait()
+        print(os.path.isdir(os.path.dirname(session.message_reader_params["path"])), flush=True)
+    ''')
+    folder, survived = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert survived == "True" and not os.path.exists(folder)
 
 
 def test_cleanup_file_false_keeps_the_messages(tmp_path):

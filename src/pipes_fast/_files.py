@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
 import stat
 import tempfile
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Optional
 
 from pipes_fast._fdio import write_all
 from pipes_fast.errors import PipesError
@@ -84,6 +88,33 @@ def temp_private_file(prefix: str, data: bytes = b"") -> tuple[int, str]:
         os.remove(path)
         raise
     return fd, path
+
+
+class PrivateFolder:
+    """An owner-only temporary folder for one process's files, made when first needed.
+
+    It is removed when this object goes away, or at interpreter exit, by the process that made it
+    (not by a forked child), and made again if something removed it meanwhile. Making and removing a
+    folder costs more than the file in it (about 0.1 ms on ext4), so sessions share one.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+        self._path: Optional[str] = None
+        self._numbers = itertools.count(1)
+
+    def new_path(self, stem: str) -> str:
+        """A path in the folder that no other call, in this process or a fork of it, returns."""
+        path = self._path
+        if path is None or not os.path.isdir(path):
+            path = self._path = tempfile.mkdtemp(prefix=self._prefix)
+            weakref.finalize(self, _remove_folder, path, os.getpid())
+        return os.path.join(path, f"{stem}-{os.getpid()}-{next(self._numbers)}")
+
+
+def _remove_folder(path: str, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager

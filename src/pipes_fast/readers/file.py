@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from pipes_fast._files import open_private_file, remove_if_same
+from pipes_fast._files import PrivateFolder, open_private_file, remove_if_same
 from pipes_fast._tailer import FileTailer
 from pipes_fast._gc import relaxed_gc
 from pipes_fast.protocol import PipesParams
@@ -110,17 +109,20 @@ class PipesFileMessageReader(PipesMessageReader):
 
 
 class PipesTempFileMessageReader(PipesMessageReader):
-    """Reads messages from a file in a private temporary folder, removed when the session closes."""
+    """Reads messages from a new file in a private temporary folder, removed when the session closes.
+
+    The reader's sessions share the folder (owner-only), which goes away with the reader or at exit.
+    """
 
     def __init__(self, include_stdio_in_messages: bool = False) -> None:
         self.include_stdio_in_messages = include_stdio_in_messages
+        self._folder = PrivateFolder("pipes_fast-")
 
     @contextmanager
     def read_messages(self, handler: PipesMessageHandler) -> Iterator[PipesParams]:
-        with tempfile.TemporaryDirectory(prefix="pipes_fast-") as folder:
-            reader = PipesFileMessageReader(os.path.join(folder, "messages"), self.include_stdio_in_messages)
-            with reader._read_messages(handler, exclusive=True) as params:
-                yield params
+        reader = PipesFileMessageReader(self._folder.new_path("messages"), self.include_stdio_in_messages)
+        with reader._read_messages(handler, exclusive=True) as params:
+            yield params
 
     def no_messages_debug_text(self) -> str:
         return "Attempted to read messages from a local temporary file."
