@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import sys
+import textwrap
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -209,7 +210,43 @@ def test_no_descriptor_is_left_open(wake: str, tmp_path: Path) -> None:
             tailer.stop()
             tailer.close()
         del tailer  # i % 3 == 2: closed when forgotten
+    kept = open_descriptors(tmp_path) - before
+    assert set(kept) <= {"anon_inode:inotify", "anon_inode:[eventfd]"}
+    assert all(count <= _wake.MAX_IDLE for count in kept.values())  # a few kept for the next watches
+    _wake.close_idle()
     assert not open_descriptors(tmp_path) - before
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
+def test_a_kept_inotify_instance_watches_again_and_is_not_shared_with_a_fork(tmp_path: Path) -> None:
+    code = textwrap.dedent('''
+        import os, sys
+        from pipes_fast import _wake
+        from pipes_fast._tailer import FileTailer
+        path = sys.argv[1]
+        tailer = FileTailer(path)
+        tailer.wait(timeout=0)
+        tailer.stop()  # its eventfd is set: it must be back to zero once kept
+        tailer.close()
+        inotify_fd, wake_fd = _wake._idle[-1]
+        try:
+            os.eventfd_read(wake_fd)
+            print("the kept eventfd was still set")
+        except BlockingIOError:
+            pass
+        again = FileTailer(path)
+        again.wait(timeout=0)
+        print(again.watched, again._watch._fd == inotify_fd, flush=True)
+        again.close()
+        if os.fork() == 0:
+            print("child", len(_wake._idle), flush=True)
+            os._exit(0)
+        os.wait()
+        print("parent", len(_wake._idle), flush=True)
+    ''')
+    env = {k: v for k, v in os.environ.items() if k != "PIPES_FAST_NO_INOTIFY"}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "messages")], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["True True", "child 0", "parent 1"]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
@@ -237,6 +274,7 @@ def test_a_failing_inotify_falls_back_to_polling(
         return call(name, *args)
 
     monkeypatch.setattr(_wake, "_call", failing)
+    _wake.close_idle()  # a kept instance would spare the first watch from inotify_init1
     before = open_descriptors(tmp_path)
     with caplog.at_level(logging.WARNING, logger=_wake.__name__):
         for i in range(2):
@@ -247,7 +285,8 @@ def test_a_failing_inotify_falls_back_to_polling(
                 assert woken(tailer, writer("append", path))
                 assert not tailer.watched
                 assert tailer.read() == b"more\n"
-    assert not open_descriptors(tmp_path) - before  # the half-made watch was closed
+    _wake.close_idle()
+    assert not open_descriptors(tmp_path) - before  # the half-made watch was closed (or kept, then closed here)
     assert [r.getMessage() for r in caplog.records] == [  # once per process
         f"[pipes] {why} ([Errno {code}] {os.strerror(code)}): message files are polled instead"
     ]
@@ -313,4 +352,5 @@ def test_sessions_leave_no_descriptor_open(wake: str, tmp_path: Path) -> None:
                 f.write(opened() + custom(i) + closed())
             wait_for(lambda: session.message_handler.received_closed_message, "the closed message", WAIT_SECONDS)
         assert list(session.get_custom_messages()) == [i]
+    _wake.close_idle()
     assert not open_descriptors(tmp_path) - before
