@@ -6,7 +6,7 @@ The orchestration-side API is loaded lazily on first attribute access, so that
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 from pipes_fast._version import __version__
 
@@ -104,7 +104,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'pipes_fast' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    __import__(module)  # not importlib.import_module: importing importlib costs the external side
+    value = getattr(sys.modules[module], name)
     globals()[name] = value
     return value
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from abc import ABC, abstractmethod
-from types import GenericAlias
 
 from pipes_fast.external.errors import DagsterPipesError, DagsterPipesWarning
 from pipes_fast.external.validation import param_of_type
@@ -28,7 +27,7 @@ else:
     class Generic:
         """Run-time stand-in for ``typing.Generic``: ``PipesMessageWriter[Channel]`` still works."""
 
-        __class_getitem__ = classmethod(GenericAlias)
+        __class_getitem__ = classmethod(type(list[int]))  # types.GenericAlias, without importing types
 
     T_MessageChannel = None
 
