@@ -3,7 +3,8 @@
 
 One extension module built from one file per idea, each mirrored by a module of the twin:
 ``framing.pyx`` ~ ``_fallback/framing.py``, ``results.pyx`` ~ ``_fallback/results.py``,
-``routing.pyx`` ~ ``_fallback/routing.py``, ``appender.pyx`` ~ ``_fallback/appender.py``.
+``routing.pyx`` ~ ``_fallback/routing.py``, ``appender.pyx`` ~ ``_fallback/appender.py`` (which
+writes with orjson where ``appender.pyx`` uses its own encoder, ``jsonline.pyx``).
 The interface and bad-argument tests hold the two to one contract.
 """
 
@@ -14,11 +15,11 @@ __all__ = [
     "MaterializeResult",
     "MessageRouter",
     "MetadataValue",
-    "has_non_finite_float",
     "resolve_metadata",
 ]
 
 include "framing.pyx"
 include "results.pyx"
 include "routing.pyx"
+include "jsonline.pyx"
 include "appender.pyx"

@@ -3,10 +3,7 @@
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_Next
 from cpython.exc cimport PyErr_CheckSignals
-from cpython.float cimport PyFloat_AS_DOUBLE
-from cpython.object cimport PyObject
 from cpython.pythread cimport (
     NOWAIT_LOCK,
     WAIT_LOCK,
@@ -17,14 +14,17 @@ from cpython.pythread cimport (
     PyThread_type_lock,
 )
 from libc.errno cimport EBADF, EINTR, errno
-from libc.math cimport isfinite
-from libc.stdlib cimport free, malloc
-from libc.string cimport memchr, memcmp, memcpy, memmove
+from libc.stdlib cimport free
+from libc.string cimport memmove
 from posix.unistd cimport write as c_write
 
 import os
 
 from pipes_fast._contract import callable_argument, integer, positive_int
+
+cdef enum:
+    _WOKE = 2  # what JsonLineAppender._add returns when the buffer was empty (_UNSUPPORTED: jsonline.pyx)
+    _KEEP_UNBUFFERED = 1 << 20  # bytes of line buffer kept between messages, unbuffered
 
 
 cdef Py_ssize_t _write_some(int fd, const char* p, Py_ssize_t n) except -1:
@@ -49,60 +49,15 @@ cdef int _write_all(int fd, const char* p, Py_ssize_t n) except -1:
     return 0
 
 
-cdef bint _contains_null(bytes data) noexcept:
-    """``b"null" in data``, without the generic containment protocol."""
-    cdef const char* p = PyBytes_AS_STRING(data)
-    cdef const char* end = p + PyBytes_GET_SIZE(data)
-    cdef const char* hit
-    while True:
-        hit = <const char*>memchr(p, b"n", end - p)
-        if hit == NULL or end - hit < 4:
-            return False
-        if memcmp(hit, b"null", 4) == 0:
-            return True
-        p = hit + 1
-
-
-def has_non_finite_float(value):
-    """Whether a NaN or an infinity hides in ``value`` (a structure orjson accepted): orjson writes
-    them as ``null``, ``json.dumps`` as ``NaN`` and ``Infinity``."""
-    cdef list pending = []
-    cdef Py_ssize_t position
-    cdef PyObject* key
-    cdef PyObject* item
-    if _non_finite_or_pending(value, pending):
-        return True
-    while pending:
-        container = pending.pop()
-        if type(container) is dict:
-            position = 0
-            while PyDict_Next(container, &position, &key, &item):
-                if _non_finite_or_pending(<object>item, pending):
-                    return True
-        else:
-            for element in container:
-                if _non_finite_or_pending(element, pending):
-                    return True
-    return False
-
-
-cdef inline bint _non_finite_or_pending(object value, list pending) except -1:
-    """True if ``value`` is a NaN or an infinity; a container goes to ``pending``."""
-    cdef object kind = type(value)
-    if kind is float:
-        return not isfinite(PyFloat_AS_DOUBLE(value))
-    if kind is dict or kind is list or kind is tuple:
-        pending.append(value)
-    return False
-
-
 @cython.final
 cdef class JsonLineAppender:
     """Appends messages to an open (``O_APPEND``) file descriptor as JSON lines.
 
-    Lines are orjson's (``options`` must include ``OPT_APPEND_NEWLINE``), except where orjson
-    refuses the message (``TypeError``) or may have written a NaN or infinity as ``null``
-    (``has_non_finite(message)`` says so): then ``fallback(message)`` makes the line.
+    Each line's value is what ``fallback(message)`` (bytes: one line of JSON) would write. Messages
+    made of exact dicts with str keys, lists, tuples, str, int within 64 bits, finite floats,
+    bools and None are written by an encoder of its own (``jsonline.pyx``) straight into a buffer
+    it keeps (grown for a long line, given back after one longer than 1 MiB, or than twice
+    ``buffer_bytes``); ``fallback`` writes the others, and raises for what JSON cannot hold.
 
     Unbuffered (``buffer_bytes=None``), each message is one ``write``, in the file when
     :meth:`append` returns. Buffered, lines gather in a buffer of ``buffer_bytes`` written with one
@@ -114,79 +69,107 @@ cdef class JsonLineAppender:
     """
 
     cdef int _fd
-    cdef object _dumps, _options, _has_non_finite, _fallback, _wake
-    cdef Py_ssize_t _capacity, _used
-    cdef char* _buffer
+    cdef object _fallback, _wake
+    cdef Py_ssize_t _limit  # buffer_bytes; 0: unbuffered
+    cdef _Out _out  # lines are encoded here: buffered, after those it holds; unbuffered, one at a time
+    cdef bint _writing  # unbuffered: a thread is writing _out's line, its GIL released
     cdef PyThread_type_lock _lock
 
     def __cinit__(self):
+        self._fd = -1  # until __init__: appending refuses (EBADF)
         self._lock = PyThread_allocate_lock()
         if self._lock == NULL:
             raise MemoryError()
 
     def __dealloc__(self):
-        free(self._buffer)
+        free(self._out.data)
         if self._lock != NULL:
             PyThread_free_lock(self._lock)
 
-    def __init__(self, fd, options, has_non_finite, fallback, buffer_bytes=None, wake=None):
-        import orjson  # here, not at import: loading the extension does not load orjson
-
+    def __init__(self, fd, fallback, buffer_bytes=None, wake=None):
         self._fd = integer("fd", fd)
-        integer("options", options)
-        self._options = options  # kept as an object: no int boxed per call
-        self._has_non_finite = callable_argument("has_non_finite", has_non_finite)
         self._fallback = callable_argument("fallback", fallback)
-        capacity = 0 if buffer_bytes is None else positive_int("buffer_bytes", buffer_bytes)
+        limit = 0 if buffer_bytes is None else positive_int("buffer_bytes", buffer_bytes)
         self._wake = None if wake is None else callable_argument("wake", wake)
-        self._dumps = orjson.dumps
         self._unbuffer()
-        if capacity:
-            self._buffer = <char*>malloc(capacity)
-            if self._buffer == NULL:
-                raise MemoryError()
-            self._capacity = capacity
+        _reserve(&self._out, limit)
+        self._limit = limit
 
     cdef void _unbuffer(self) noexcept:
-        free(self._buffer)
-        self._buffer = NULL
-        self._capacity = self._used = 0
-
-    cdef bytes _line(self, message):
-        cdef bytes data
-        try:
-            data = self._dumps(message, None, self._options)
-        except TypeError:
-            data = self._fallback(message)
-        else:
-            if _contains_null(data) and self._has_non_finite(message):
-                data = self._fallback(message)
-        return data
+        free(self._out.data)
+        self._out.data = NULL
+        self._out.used = self._out.allocated = self._limit = 0
 
     def append(self, message):
         """Write ``message`` as one line, or add it to the buffer."""
-        cdef bytes data = self._line(message)
-        cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
-        cdef bint woke = False
-        if self._capacity == 0:
-            _write_all(self._fd, PyBytes_AS_STRING(data), n)
+        cdef int added
+        if self._limit == 0:
+            self._write_through(message)
             return
+        added = self._add(message, None)
+        if added == _UNSUPPORTED:
+            added = self._add(message, self._fallback_line(message))
+        if added == _WOKE and self._wake is not None:
+            self._wake()
+
+    cdef int _write_through(self, object message) except -1:
+        """Write ``message``'s line (unbuffered), encoded in ``_out``, or in a buffer of its own
+        while another thread writes from ``_out``."""
+        cdef _Out own = _Out(NULL, 0, 0)
+        cdef _Out* out = &own if self._writing else &self._out
+        cdef bytes line
+        if out != &own:
+            self._writing = True
+        try:
+            if _encode_line(out, message) == 0:
+                _write_all(self._fd, out.data, out.used)
+            else:
+                line = self._fallback_line(message)
+                _write_all(self._fd, PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line))
+        finally:
+            out.used = 0
+            if out == &own:
+                free(own.data)
+            else:
+                _trim(out, _KEEP_UNBUFFERED)
+                self._writing = False
+        return 0
+
+    cdef int _add(self, object message, bytes line) except -1:
+        """Add ``line``, or ``message`` encoded here if ``line`` is None, to the buffer: ``_WOKE`` if
+        the buffer was empty; ``_UNSUPPORTED`` (nothing done) if the message needs the fallback."""
+        cdef Py_ssize_t start, n
         self._acquire()
         try:
             if self._fd < 0:
                 raise OSError(EBADF, os.strerror(EBADF))
-            if self._used + n > self._capacity:
+            start = self._out.used
+            if line is None:
+                if _encode_line(&self._out, message) == _UNSUPPORTED:
+                    return _UNSUPPORTED
+            else:
+                _put(&self._out, PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line))
+            n = self._out.used - start
+            self._out.used = start  # the new line lies past the buffered ones until it is kept
+            if start + n > self._limit:
                 self._drain()
-            if n > self._capacity:
-                _write_all(self._fd, PyBytes_AS_STRING(data), n)
-                return
-            woke = self._used == 0
-            memcpy(self._buffer + self._used, PyBytes_AS_STRING(data), n)
-            self._used += n
+                if n > self._limit:
+                    try:
+                        _write_all(self._fd, self._out.data + start, n)
+                    finally:
+                        _trim(&self._out, 2 * self._limit)  # (a line up to limit may take 2 * limit)
+                    return 0
+                memmove(self._out.data, self._out.data + start, n)
+            self._out.used += n
+            return _WOKE if self._out.used == n else 0
         finally:
             PyThread_release_lock(self._lock)
-        if woke and self._wake is not None:
-            self._wake()
+
+    cdef bytes _fallback_line(self, object message):
+        line = self._fallback(message)
+        if type(line) is not bytes:
+            raise TypeError(f"fallback must return bytes, got {type(line).__name__}")
+        return line
 
     def flush(self):
         """Write what the buffer holds (nothing to do unbuffered or once closed)."""
@@ -224,16 +207,16 @@ cdef class JsonLineAppender:
         return 0
 
     cdef int _drain(self) except -1:
-        """Write the buffer out (lock held; nothing once closed); what a failed write left stays at
-        its front."""
+        """Write the buffer out (lock held; nothing unbuffered or once closed); what a failed write
+        left stays at its front."""
         cdef Py_ssize_t done = 0
-        if self._fd < 0:
+        if self._limit == 0 or self._fd < 0:
             return 0
         try:
-            while done < self._used:
-                done += _write_some(self._fd, self._buffer + done, self._used - done)
+            while done < self._out.used:
+                done += _write_some(self._fd, self._out.data + done, self._out.used - done)
         finally:
             if done:
-                memmove(self._buffer, self._buffer + done, self._used - done)
-                self._used -= done
+                memmove(self._out.data, self._out.data + done, self._out.used - done)
+                self._out.used -= done
         return 0

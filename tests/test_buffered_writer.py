@@ -35,7 +35,6 @@ from pipes_fast.external import PipesDefaultMessageWriter, PipesFileMessageWrite
 from pipes_fast.external.serialize import ascii_line
 from pipes_fast.external.writers import BUFFERED_ENV_VAR
 
-APPEND = orjson.OPT_APPEND_NEWLINE
 NEVER = 3600.0
 """A flush interval no test waits for: what reaches the file got there another way."""
 GENEROUS_SECONDS = 60.0
@@ -55,7 +54,6 @@ def sent_by(messages: list[dict[str, Any]], writer: str) -> list[int]:
 def in_place(hotpath: ModuleType, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """Channels made in this test append through ``hotpath``'s appender."""
     monkeypatch.setattr(_hotpath, "JsonLineAppender", hotpath.JsonLineAppender)
-    monkeypatch.setattr(_hotpath, "has_non_finite_float", hotpath.has_non_finite_float)
     return hotpath
 
 
@@ -172,7 +170,7 @@ def test_dagster_pipes_parameters_come_first_the_buffering_ones_by_keyword() -> 
 
 
 def appender(hotpath: ModuleType, fd: int, buffer_bytes: int, wake: Any = None) -> Any:
-    return hotpath.JsonLineAppender(fd, APPEND, hotpath.has_non_finite_float, ascii_line, buffer_bytes, wake)
+    return hotpath.JsonLineAppender(fd, ascii_line, buffer_bytes, wake)
 
 
 @pytest.fixture

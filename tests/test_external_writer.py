@@ -81,9 +81,7 @@ def json_lines(path: Path) -> list[Any]:
 @contextmanager
 def switching_after(count: int, hotpath: ModuleType) -> Iterator[None]:
     """File channels made in the block switch to ``hotpath``'s orjson appender after ``count`` messages."""
-    with patch.object(writers, "ORJSON_AFTER", count), \
-            patch.object(_hotpath, "JsonLineAppender", hotpath.JsonLineAppender), \
-            patch.object(_hotpath, "has_non_finite_float", hotpath.has_non_finite_float):
+    with patch.object(writers, "ORJSON_AFTER", count), patch.object(_hotpath, "JsonLineAppender", hotpath.JsonLineAppender):
         yield
 
 

@@ -8,7 +8,6 @@ import os
 from types import ModuleType
 from typing import Any, Callable
 
-import orjson
 import pytest
 
 from pipes_fast import AssetKey
@@ -22,7 +21,7 @@ def samples(module: ModuleType, fd: int) -> dict[str, Any]:
         "MaterializeResult": module.MaterializeResult(AssetKey("a")),
         "AssetCheckResult": module.AssetCheckResult(AssetKey("a"), "c", True),
         "MessageRouter": module.MessageRouter(None, print, print),
-        "JsonLineAppender": module.JsonLineAppender(fd, orjson.OPT_APPEND_NEWLINE, bool, bytes),
+        "JsonLineAppender": module.JsonLineAppender(fd, bytes),
     }
 
 
@@ -81,8 +80,7 @@ def test_constructors_take_the_same_arguments(both, tmp_path):
         "AssetCheckResult": {"asset_key": AssetKey("a"), "check_name": "c", "passed": True, "severity": "WARN",
                              "metadata": {}},
         "MessageRouter": {"asset_keys": None, "other": print, "warn": print},
-        "JsonLineAppender": {"fd": fd, "options": orjson.OPT_APPEND_NEWLINE, "has_non_finite": bool, "fallback": bytes,
-                             "buffer_bytes": 16, "wake": print},
+        "JsonLineAppender": {"fd": fd, "fallback": bytes, "buffer_bytes": 16, "wake": print},
     }
     try:
         for name, kwargs in arguments.items():

@@ -7,16 +7,12 @@ import os
 from types import ModuleType
 from typing import Any, Callable
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipes_fast import AssetKey
 from strategies import json_values
-
-APPEND = orjson.OPT_APPEND_NEWLINE
-
 
 def router(module: ModuleType) -> Any:
     return module.MessageRouter(None, print, print)
@@ -50,27 +46,26 @@ BAD_CALLS: dict[str, Callable[[ModuleType], Any]] = {
     "route_lines first str": lambda m: router(m).route_lines([b"x"], "1"),
     "check missing args": lambda m: m.AssetCheckResult(AssetKey("a")),
     "replace unknown field": lambda m: m.MaterializeResult().replace(bogus=1),
-    "appender fd str": lambda m: m.JsonLineAppender("1", APPEND, bool, bytes),
-    "appender options None": lambda m: m.JsonLineAppender(1, None, bool, bytes),
-    "appender fallback int": lambda m: m.JsonLineAppender(1, APPEND, bool, 5),
-    "appender closed fd": lambda m: m.JsonLineAppender(_closed_fd(), APPEND, bool, bytes).append({"a": 1}),
-    "appender fallback returns str": lambda m: m.JsonLineAppender(1, APPEND, bool, str).append({1: 2}),
-    "appender buffer 0": lambda m: m.JsonLineAppender(1, APPEND, bool, bytes, 0),
-    "appender buffer negative": lambda m: m.JsonLineAppender(1, APPEND, bool, bytes, -4096),
-    "appender buffer str": lambda m: m.JsonLineAppender(1, APPEND, bool, bytes, "4096"),
-    "appender buffer float": lambda m: m.JsonLineAppender(1, APPEND, bool, bytes, 4096.0),
-    "appender wake int": lambda m: m.JsonLineAppender(1, APPEND, bool, bytes, 4096, 5),
-    "appender wake without buffer": lambda m: m.JsonLineAppender(1, APPEND, bool, bytes, None, 5),
+    "appender fd str": lambda m: m.JsonLineAppender("1", bytes),
+    "appender fallback int": lambda m: m.JsonLineAppender(1, 5),
+    "appender closed fd": lambda m: m.JsonLineAppender(_closed_fd(), bytes).append({"a": 1}),
+    "appender fallback returns str": lambda m: m.JsonLineAppender(1, str).append({1: 2}),
+    "appender buffer 0": lambda m: m.JsonLineAppender(1, bytes, 0),
+    "appender buffer negative": lambda m: m.JsonLineAppender(1, bytes, -4096),
+    "appender buffer str": lambda m: m.JsonLineAppender(1, bytes, "4096"),
+    "appender buffer float": lambda m: m.JsonLineAppender(1, bytes, 4096.0),
+    "appender wake int": lambda m: m.JsonLineAppender(1, bytes, 4096, 5),
+    "appender wake without buffer": lambda m: m.JsonLineAppender(1, bytes, None, 5),
     "buffered appender flush to closed fd": lambda m: _buffered(m, _closed_fd()).flush(),
     "buffered appender line over closed fd": lambda m: _buffered(m, _closed_fd()).append({"a": "x" * 64}),
-    "append after close": lambda m: _closed(m.JsonLineAppender(1, APPEND, bool, bytes)).append({"a": 1}),
-    "buffered append after close": lambda m: _closed(m.JsonLineAppender(1, APPEND, bool, bytes, 16)).append({"a": 1}),
+    "append after close": lambda m: _closed(m.JsonLineAppender(1, bytes)).append({"a": 1}),
+    "buffered append after close": lambda m: _closed(m.JsonLineAppender(1, bytes, 16)).append({"a": 1}),
 }
 
 
 def _buffered(module: ModuleType, fd: int) -> Any:
     """A 16-byte buffered appender holding one line."""
-    appender = module.JsonLineAppender(fd, APPEND, bool, bytes, 16)
+    appender = module.JsonLineAppender(fd, bytes, 16)
     appender.append({"a": 1})
     return appender
 

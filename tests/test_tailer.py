@@ -189,35 +189,6 @@ def test_a_fifo_at_the_path_does_not_block(tmp_path):
     tailer.close()
 
 
-def test_the_line_appender_writes_whole_lines(hotpath, tmp_path):
-    import json
-
-    import orjson
-
-    path = tmp_path / "appended"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    checked = []
-
-    def has_non_finite(message):
-        checked.append(message)
-        return "nan" in message
-
-    def fallback(message):
-        return (json.dumps(message, default=repr) + "\n").encode()
-
-    appender = hotpath.JsonLineAppender(fd, orjson.OPT_APPEND_NEWLINE, has_non_finite, fallback)
-    big = {"s": "x" * (4 * 1024 * 1024)}
-    for message in ({"a": 1}, {"b": None}, {"nan": float("nan"), "x": None}, {"k": {1: 2}}, big):
-        assert appender.append(message) is None
-    os.close(fd)
-    assert path.read_bytes() == (
-        b'{"a":1}\n{"b":null}\n{"nan": NaN, "x": null}\n{"k": {"1": 2}}\n' + orjson.dumps(big) + b"\n"
-    )
-    assert len(checked) == 2 and checked[0] == {"b": None} and "nan" in checked[1]
-    with pytest.raises(OSError):
-        hotpath.JsonLineAppender(-1, orjson.OPT_APPEND_NEWLINE, has_non_finite, fallback).append({"a": 1})
-
-
 def test_a_forgotten_tailer_closes_its_file(tmp_path):
     path = tmp_path / "messages"
     path.write_bytes(b"x\n")

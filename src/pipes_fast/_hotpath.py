@@ -37,7 +37,6 @@ MetadataValue = implementation.MetadataValue
 MaterializeResult = implementation.MaterializeResult
 AssetCheckResult = implementation.AssetCheckResult
 JsonLineAppender = implementation.JsonLineAppender
-has_non_finite_float = implementation.has_non_finite_float
 resolve_metadata = implementation.resolve_metadata
 
 __all__ = ["EXTENSION", "implementation", *implementation.__all__]

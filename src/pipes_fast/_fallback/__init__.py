@@ -6,7 +6,7 @@ file: ``framing.py`` ~ ``ext/framing.pyx``, ``results.py`` ~ ``ext/results.pyx``
 hold the two to one contract.
 """
 
-from pipes_fast._fallback.appender import JsonLineAppender, has_non_finite_float
+from pipes_fast._fallback.appender import JsonLineAppender
 from pipes_fast._fallback.framing import LineFramer
 from pipes_fast._fallback.results import AssetCheckResult, MaterializeResult, MetadataValue, resolve_metadata
 from pipes_fast._fallback.routing import MessageRouter
@@ -18,6 +18,5 @@ __all__ = [
     "MaterializeResult",
     "MessageRouter",
     "MetadataValue",
-    "has_non_finite_float",
     "resolve_metadata",
 ]

@@ -10,11 +10,21 @@ import os
 from _thread import allocate_lock
 from typing import Any, Callable, Optional
 
+import orjson
+
 from pipes_fast._contract import callable_argument, integer, positive_int
 from pipes_fast._fdio import write_all
 
+_dumps = orjson.dumps
+_OPTIONS = (  # what orjson would write differently from json.dumps raises TypeError instead
+    orjson.OPT_APPEND_NEWLINE
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 
-def has_non_finite_float(value: Any) -> bool:
+
+def _has_non_finite_float(value: Any) -> bool:
     """Whether a NaN or an infinity hides in ``value`` (a structure orjson accepted): orjson writes
     them as ``null``, ``json.dumps`` as ``NaN`` and ``Infinity``."""
     pending = [value]
@@ -34,9 +44,11 @@ def has_non_finite_float(value: Any) -> bool:
 class JsonLineAppender:
     """Appends messages to an open (``O_APPEND``) file descriptor as JSON lines.
 
-    Lines are orjson's (``options`` must include ``OPT_APPEND_NEWLINE``), except where orjson
-    refuses the message (``TypeError``) or may have written a NaN or infinity as ``null``
-    (``has_non_finite(message)`` says so): then ``fallback(message)`` makes the line.
+    Each line's value is what ``fallback(message)`` (bytes: one line of JSON) would write. Lines
+    are orjson's, except where orjson refuses the message (``TypeError``: subclasses of builtins,
+    dataclasses, dates, integers beyond 64 bits, keys that are not str, lone surrogates, deep
+    nesting) or may have written a NaN or an infinity as ``null``: then ``fallback`` writes it (and
+    raises for what JSON cannot hold). The compiled twin encodes the lines itself.
 
     Unbuffered (``buffer_bytes=None``), each message is one ``write``, in the file when
     :meth:`append` returns. Buffered, lines gather in a buffer of ``buffer_bytes`` written with one
@@ -47,36 +59,29 @@ class JsonLineAppender:
     for the next one.
     """
 
-    __slots__ = ("_fd", "_dumps", "_options", "_has_non_finite", "_fallback", "_capacity", "_wake", "_buffer", "_lock")
+    __slots__ = ("_fd", "_fallback", "_capacity", "_wake", "_buffer", "_lock")
 
     def __init__(
         self,
         fd: int,
-        options: int,
-        has_non_finite: Callable[[Any], bool],
         fallback: Callable[[Any], bytes],
         buffer_bytes: Optional[int] = None,
         wake: Optional[Callable[[], object]] = None,
     ) -> None:
-        import orjson  # here, not at import, as the compiled twin does
-
         self._fd = integer("fd", fd)
-        self._options = integer("options", options)
-        self._has_non_finite = callable_argument("has_non_finite", has_non_finite)
         self._fallback = callable_argument("fallback", fallback)
         self._capacity = 0 if buffer_bytes is None else positive_int("buffer_bytes", buffer_bytes)
         self._wake = None if wake is None else callable_argument("wake", wake)
-        self._dumps = orjson.dumps
         self._buffer = bytearray()
         self._lock = allocate_lock()
 
     def _line(self, message: Any) -> bytes:
         try:
-            data: bytes = self._dumps(message, None, self._options)
+            data: bytes = _dumps(message, None, _OPTIONS)
         except TypeError:
             data = self._fallback(message)
         else:
-            if b"null" in data and self._has_non_finite(message):
+            if b"null" in data and _has_non_finite_float(message):
                 data = self._fallback(message)
         if type(data) is not bytes:
             raise TypeError(f"fallback must return bytes, got {type(data).__name__}")

@@ -1,14 +1,14 @@
 """JSON for Pipes messages, meaning what ``json.dumps`` (dagster-pipes' serializer) makes of them.
 
-Two ways to the same values. :func:`ascii_line` is ``json.dumps``' own C encoder, compact (no
+Three ways to the same values. :func:`ascii_line` is ``json.dumps``' own C encoder, compact (no
 spaces after ``:`` and ``,``), loaded without the ``json`` package (nor ``re``), and
-:func:`json_line` is ``json.dumps`` itself (text streams). orjson with ``OPTIONS`` (the hot path's
-``JsonLineAppender``, built by :func:`make_appender`), several times faster but some 20 ms to
-import, refuses (``TypeError``) what it would write differently: subclasses of builtins,
-dataclasses, dates. orjson also refuses integers beyond 64 bits, dict keys that are not ``str``,
-lone surrogates and nesting deeper than 254, which ``json.dumps`` writes; and it writes NaN and
-infinities as ``null``, which the hot path's ``has_non_finite_float`` detects (a ``null`` in the
-line tells when to look). The appender falls back to :func:`ascii_line` in those cases.
+:func:`json_line` is ``json.dumps`` itself (text streams). The hot path's ``JsonLineAppender``
+(built by :func:`make_appender`), several times faster but some 20 ms to import, writes the
+common shapes itself (exact dicts with ``str`` keys, lists, tuples, ``str``, ``int`` within 64
+bits, finite ``float``, ``bool``, ``None``: the compiled one with an encoder of its own, the pure
+one with orjson) and falls back to :func:`ascii_line` for the rest: subclasses of builtins,
+dataclasses, dates, bigger integers, keys that are not ``str``, lone surrogates, NaN and
+infinities (which ``json.dumps`` writes as ``NaN`` and ``Infinity``), nesting deeper than 254.
 
 All write ``uuid.UUID`` (as its string) and ``enum.Enum`` members (as their value), which plain
 ``json.dumps`` refuses for enums that are not also ``str`` or ``int``; a value can only be one of
@@ -89,20 +89,11 @@ def line_appender(fd: int) -> Callable[[Any], None]:
 
 def make_appender(fd: int, buffer_bytes: int | None = None, wake: Callable[[], object] | None = None) -> Any:
     """The hot path's ``JsonLineAppender`` of messages to ``fd`` (opened ``O_APPEND``), unbuffered
-    or buffered (see its docstring for ``buffer_bytes`` and ``wake``): orjson's lines, or
-    :func:`ascii_line`'s where orjson would refuse the message or differ. Loads orjson and the hot
-    path."""
-    import orjson
-
+    or buffered (see its docstring for ``buffer_bytes`` and ``wake``), falling back to
+    :func:`ascii_line` for what it does not write itself. Loads the hot path."""
     from pipes_fast import _hotpath
 
-    options = (
-        orjson.OPT_APPEND_NEWLINE
-        | orjson.OPT_PASSTHROUGH_DATACLASS
-        | orjson.OPT_PASSTHROUGH_DATETIME
-        | orjson.OPT_PASSTHROUGH_SUBCLASS
-    )
-    return _hotpath.JsonLineAppender(fd, options, _hotpath.has_non_finite_float, ascii_line, buffer_bytes, wake)
+    return _hotpath.JsonLineAppender(fd, ascii_line, buffer_bytes, wake)
 
 
 def _why_unserializable(message: Any, exc: Exception) -> str:
