@@ -50,6 +50,13 @@ def normalise_text(text: str) -> str:
     return _TEMP_PATH.sub("<tmp>", _UUID.sub("<uuid>", text))
 
 
+def _is_late_stdio(text: str) -> bool:
+    """The warning for output the writer captured and sent after ``closed``: whether there is one,
+    and how the output was cut into messages, follow the external process's own timing (its
+    capture thread), so the runs compare that output through ``stdout`` and ``stderr`` instead."""
+    return text.startswith("[pipes] unexpected message received after closed:") and "log_external_stream" in text
+
+
 def canonical(value: Any) -> str:
     """Canonical JSON (sorted keys; ``1``, ``1.0`` and ``True`` stay apart), normalised."""
     return normalise_text(json.dumps(value, sort_keys=True, ensure_ascii=False, allow_nan=True))
@@ -186,8 +193,9 @@ def events_of(
     for entry in entries:
         event = entry.dagster_event
         if event is None:
-            level = logging.getLevelName(entry.level)
-            events.logs.append((level, normalise_text(entry.user_message)))
+            text = normalise_text(entry.user_message)
+            if not _is_late_stdio(text):
+                events.logs.append((logging.getLevelName(entry.level), text))
             continue
         kind = event.event_type_value
         if kind == "ENGINE_EVENT":
