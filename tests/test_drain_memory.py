@@ -82,17 +82,22 @@ def test_asking_for_everything_after_a_bounded_drain_gets_everything(finish):
 
 @pytest.mark.reliability("drain-memory")
 def test_a_consumer_that_goes_away_does_not_leave_the_reader_waiting():
-    threads = threading.active_count()
+    before = set(threading.enumerate())  # threads of earlier tests may still end meanwhile
+
+    def started() -> list[threading.Thread]:
+        return [thread for thread in threading.enumerate() if thread not in before]
+
     with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesTempFileMessageReader()) as session:
         writer = start_writer(session)
         session.drain_custom_messages(max_messages=10)
         assert writer.wait(timeout=120) == 0
+        assert started()  # the reader
     del session
     gc.collect()
     deadline = time.monotonic() + 60
-    while threading.active_count() > threads and time.monotonic() < deadline:
+    while started() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert threading.active_count() == threads
+    assert started() == []
 
 
 def test_unbounded_draining_is_unchanged():
