@@ -34,12 +34,13 @@ else:
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 
 ORJSON_AFTER = 7_000
-"""Messages an unbuffered file channel writes with ``json.dumps``' encoder before it loads orjson
-and the hot path. Loading them takes about 15 ms; each message after saves about 1.7 us (a small
-custom message) to 3.3 us (a materialization with four metadata entries), so the load pays for
-itself after about 8,800 or 4,700 messages. Switching at 7,000 keeps any stream of either kind
-within about twice the cost of the better of the two ways for it. ``python bench/goal_external.py``
-measures the crossover again."""
+"""Messages an unbuffered file channel writes with ``json.dumps``' encoder before it loads the hot
+path's appender (compiled: its own encoder; the pure twin: orjson's). Loading the hot path, which
+loads orjson for its readers, took about 15 ms when this was measured with orjson's appender; each
+message after saved about 1.7 us (a small custom message) to 3.3 us (a materialization with four
+metadata entries), so the load paid for itself after about 8,800 or 4,700 messages. Switching at
+7,000 keeps any stream of either kind within about twice the cost of the better of the two ways
+for it. ``python bench/goal_external.py`` measures the crossover again."""
 FLUSH_INTERVAL = 0.005
 """Seconds a buffered file channel waits, once a message is buffered, before writing the buffer."""
 BUFFER_BYTES = 64 * 1024
@@ -91,9 +92,10 @@ class PipesFileMessageWriterChannel(PipesMessageWriterChannel):
     nothing), and messages written at the same time from several threads, or forked processes,
     never interleave. The first :data:`ORJSON_AFTER` messages are written by ``json.dumps``' C
     encoder, so a short stream never loads orjson nor the compiled hot path; then the hot path's
-    orjson appender takes over. Lines are orjson's, except where orjson would refuse the message or
-    write a different value than ``json.dumps`` (see :mod:`pipes_fast.external.serialize`): those
-    are ``json.dumps``' (compact).
+    appender takes over: the compiled one encodes common values itself, the pure one with orjson.
+    Either way a line holds what ``json.dumps`` makes of the message: where the fast encoder would
+    refuse it or write a different value, the line is ``json.dumps``' (compact; see
+    :mod:`pipes_fast.external.serialize`).
 
     ``buffered=True`` is for processes that send messages by the thousand: lines gather in a buffer
     of ``buffer_bytes``, written with one ``write`` when it is full and by a background thread
