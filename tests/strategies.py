@@ -23,6 +23,23 @@ json_values = st.recursive(
     max_leaves=12,
 )
 
+class Text(str):
+    pass
+
+
+class Number(int):
+    pass
+
+
+class Real(float):
+    pass
+
+
+builtin_subclasses = (
+    st.builds(Text, st.text(max_size=5)) | st.builds(Number, st.integers()) | st.builds(Real, st.floats(allow_nan=False))
+)
+"""Instances of subclasses of str, int and float: JSON values that encoders may write differently."""
+
 methods = st.sampled_from(
     ["opened", "closed", "log", "report_asset_materialization", "report_asset_check",
      "report_custom_message", "log_external_stream"]

@@ -28,7 +28,7 @@ from pipes_fast import _hotpath
 from pipes_fast._hotpath import MODULES
 from pipes_fast.external import PipesFileMessageWriterChannel, writers
 from pipes_fast.protocol import METADATA_TYPES
-from strategies import json_scalars, json_values
+from strategies import Text, builtin_subclasses, json_scalars, json_values
 
 ASSET_KEYS = ["a", "b/c", "slash\\/inside"]
 
@@ -103,25 +103,11 @@ def test_any_sequence_of_reports_comes_back_whole_in_order_as_dagster_pipes_writ
 # ----- values orjson would refuse or change: json.dumps takes over, so they mean the same -----
 
 
-class Text(str):
-    pass
-
-
-class Number(int):
-    pass
-
-
-class Real(float):
-    pass
-
-
 awkward_scalars = (
     st.integers()  # beyond 64 bits too
     | st.floats()  # NaN and infinities too
     | st.text(st.characters(codec=None, categories=["Cs", "Ll", "Nd"]))  # lone surrogates
-    | st.builds(Text, st.text(max_size=5))
-    | st.builds(Number, st.integers())
-    | st.builds(Real, st.floats(allow_nan=False))
+    | builtin_subclasses
     | json_scalars
 )
 awkward_values = st.recursive(

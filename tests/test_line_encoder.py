@@ -24,20 +24,9 @@ from hypothesis import strategies as st
 
 from pipes_fast.external.errors import DagsterPipesError
 from pipes_fast.external.serialize import ascii_line, json_line
+from strategies import Number, Real, Text, builtin_subclasses
 
 BUFFERINGS = (None, 64, 65536)  # unbuffered; a buffer smaller than many lines; the writer's default
-
-
-class Text(str):
-    pass
-
-
-class Number(int):
-    pass
-
-
-class Real(float):
-    pass
 
 
 class Colour(enum.Enum):
@@ -87,9 +76,7 @@ scalars = (
     | st.integers(-(2**63), 2**63 - 1)
     | floats
     | texts
-    | st.builds(Text, st.text(max_size=5))
-    | st.builds(Number, st.integers())
-    | st.builds(Real, st.floats(allow_nan=False))
+    | builtin_subclasses
     | st.uuids()
     | st.sampled_from([Colour.RED, Colour.DEEP, Level.HIGH])
 )
