@@ -218,6 +218,33 @@ def test_no_descriptor_is_left_open(wake: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
+def test_changes_inotify_does_not_report_make_the_tailer_poll(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Writes inotify cannot see (NFS from another host; here, a watch that reports no writes) are
+    found by the safety look, and from then on the tailer polls."""
+    monkeypatch.delenv("PIPES_FAST_NO_INOTIFY", raising=False)
+    monkeypatch.setattr(_wake, "_MASK", _wake._IN_DELETE_SELF)  # blind to writes
+    monkeypatch.setattr(_tailer, "_SAFETY_POLL_SECONDS", (0.05, 0.05))
+    _wake.close_idle()
+    path = tmp_path / "messages"
+    path.write_bytes(b"")
+    with caplog.at_level(logging.INFO, logger=_tailer.__name__), Observed(path) as tailer:
+        tailer.read()
+        tailer.wait(timeout=0)
+        assert tailer.watched
+        assert woken(tailer, writer("append", path))  # by the safety look
+        assert not tailer.watched and tailer.read() == b"more\n"
+        monkeypatch.setattr(_tailer, "_SAFETY_POLL_SECONDS", (3600.0, 3600.0))  # only polling finds the next
+        assert woken(tailer, writer("append", path))
+        assert not tailer.watched and tailer.read() == b"more\n"
+    assert [r.getMessage() for r in caplog.records if r.name == _tailer.__name__] == [
+        f"[pipes] inotify does not see the changes to {path} (a network filesystem?): polling it"
+    ]
+    _wake.close_idle()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
 def test_a_kept_inotify_instance_watches_again_and_is_not_shared_with_a_fork(tmp_path: Path) -> None:
     code = textwrap.dedent('''
         import os, sys

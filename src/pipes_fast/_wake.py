@@ -168,9 +168,10 @@ class DirectoryWatch:
             self._watch()
         return self._wd >= 0
 
-    def block(self, seconds: float) -> None:
-        """Return after a change since :meth:`prepare`, a :meth:`wake`, or ``seconds``."""
-        self._poll.poll(math.ceil(seconds * 1000))
+    def block(self, seconds: float) -> bool:
+        """Return after a change since :meth:`prepare`, a :meth:`wake`, or ``seconds``; False if
+        the time ran out."""
+        return bool(self._poll.poll(math.ceil(seconds * 1000)))
 
     def wake(self) -> None:
         """End a :meth:`block` now, and every later one at once."""
