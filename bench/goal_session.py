@@ -62,7 +62,9 @@ def overheads(rounds: int) -> dict[str, list[float]]:
     step = pipes_fast.StepContext(list(ASSET_KEYS), log=quiet)
     core, in_dagster, theirs = pipes_fast.PipesSubprocessClient(), pipes_fast.dagster.PipesSubprocessClient(), dagster.PipesSubprocessClient()
     found: dict[str, list[float]] = {}
-    child = lambda: subprocess.run(CHILD, check=True)  # noqa: E731
+    def child() -> object:
+        return subprocess.run(CHILD, check=True)
+
     add_rounds(found, rounds, {CHILD_ALONE: child, "pipes_fast": lambda: core.run(context=step, command=CHILD)})
     with dagster_asset_context(ASSET_KEYS, log_level="ERROR") as context:
         add_rounds(found, rounds, {

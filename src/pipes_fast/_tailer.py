@@ -45,13 +45,13 @@ class FileTailer:
 
     ``wait`` blocks until there is more to read, ``stop`` is called, or the timeout passes. On
     Linux it is woken by inotify on the file's directory as soon as the file changes, and looks
-    again after 100 ms, doubling up to 1 s, for changes inotify cannot see; elsewhere, with
-    ``PIPES_FAST_NO_INOTIFY=1`` in the environment when a wait first arms the watch, or where
-    inotify fails, it polls with a sleep that starts at 1 ms and doubles up to 50 ms. Either way
-    it never spins. The watch (two descriptors) is made by the first ``wait`` and
-    closed by ``close``; a ``wait`` after that makes a new one. Reads are ``chunk_bytes`` at a
-    time: small enough that the messages decoded from one read are dispatched before the garbage
-    collector's first generation fills up, which keeps decoding at full speed.
+    again after 250 ms, doubling up to 2 s, for changes inotify cannot see (finding one, it polls
+    from then on); elsewhere, with ``PIPES_FAST_NO_INOTIFY=1`` in the environment when a wait
+    first arms the watch, or where inotify fails, it polls with a sleep that starts at 1 ms and
+    doubles up to 50 ms. Either way it never spins. The watch (two descriptors) is made by the
+    first ``wait`` and closed by ``close``; a ``wait`` after that makes a new one. Reads are
+    ``chunk_bytes`` at a time: small enough that the messages decoded from one read are dispatched
+    before the garbage collector's first generation fills up, which keeps decoding at full speed.
     """
 
     def __init__(
@@ -73,7 +73,8 @@ class FileTailer:
         self._stop = threading.Event()
         self._watch: Optional[DirectoryWatch] = None
         self._polling = False
-        """True once a wait found inotify unavailable: later waits poll without trying again."""
+        """True once a wait found inotify unavailable, or blind to this file: later waits poll
+        without trying it again (until ``close``)."""
         self._watch_lock = threading.Lock()
         """Held to replace ``_watch`` and to wake it: ``stop`` never writes to a closed descriptor."""
 
