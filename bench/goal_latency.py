@@ -26,8 +26,8 @@ subclass that wraps the handler's entry point on the instance when the session s
   (``dagster_baseline.dagster_asset_context``); the time after each ``handle_message`` of a custom
   message.
 
-Once every message arrived (checked: all of them, in order), the reader's thread (the one thread
-the session started) is idle. In the last round, its CPU time (``pthread_getcpuclockid``) over
+Once every message arrived (checked: all of them, in order), the reader's thread (the one that
+delivered them) is idle. In the last round, its CPU time (``pthread_getcpuclockid``) over
 :data:`IDLE_SECONDS`, starting :data:`SETTLE_SECONDS` after the last message, as a share of one
 core, is the side's idle CPU.
 
@@ -109,6 +109,8 @@ class Deliveries:
     count: int
     stamps: list[tuple[int, int]] = field(default_factory=list)
     complete: threading.Event = field(default_factory=threading.Event)
+    reader: Optional[threading.Thread] = None
+    """The thread that delivered the first messages: the session's reader."""
 
     def wait(self, going: Callable[[], bool], name: str) -> None:
         """Until all arrived; raises once ``going()`` is False first, or after :data:`DELIVERY_TIMEOUT`."""
@@ -119,6 +121,7 @@ class Deliveries:
                 raise RuntimeError(f"{name}: {arrived} of {self.count} messages arrived, and no more will")
 
     def stamp(self, delivered: int) -> None:
+        self.reader = self.reader or threading.current_thread()
         self.stamps.append((time.monotonic_ns(), delivered))
         if delivered >= self.count:
             self.complete.set()
@@ -226,19 +229,16 @@ class Side:
         deliveries = Deliveries(count)
         reader = self.reader(str(folder / "messages"), deliveries)
         command = [sys.executable, "-I", "-S", "-c", CHILD, str(count), *map(str, GAPS), str(seed), str(LINE_BYTES)]
-        before = set(threading.enumerate())
         with environment("PIPES_FAST_NO_INOTIFY", self.no_inotify), self.open_session(
             self.context, self.injector(), reader
         ) as session:
-            readers = [t for t in threading.enumerate() if t not in before]
-            if len(readers) != 1:
-                raise RuntimeError(f"{self.name}: the session started {len(readers)} threads, not one reader")
             env = {**os.environ, **session.get_bootstrap_env_vars()}
             with subprocess.Popen(command, env=env, stdin=subprocess.PIPE) as child:
                 assert child.stdin is not None
                 try:
-                    deliveries.wait(lambda: readers[0].is_alive() and child.poll() is None, self.name)
-                    idle_cpu = idle_cpu_share(readers[0], idle) if idle else None
+                    deliveries.wait(lambda: child.poll() is None, self.name)
+                    assert deliveries.reader is not None
+                    idle_cpu = idle_cpu_share(deliveries.reader, idle) if idle else None
                 finally:
                     child.stdin.close()  # the child writes closed and exits
                 if child.wait(DELIVERY_TIMEOUT) != 0:

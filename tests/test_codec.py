@@ -34,6 +34,16 @@ def test_round_trips_with_dagster_pipes_both_ways(value):
     assert _codec.encode_param(value) == dagster_pipes.encode_param(value)
 
 
+@settings(max_examples=200)
+@given(value=any_json | st.builds(lambda text, times: text * times, st.text(min_size=1), st.integers(1, 50_000)))
+def test_a_session_s_bootstrap_params_inflate_to_their_value_in_dagster_pipes(value):
+    """The session's own encoding (a window and a hash sized to the document) is still zlib that
+    dagster-pipes' decoder inflates, for documents from empty to beyond the largest window."""
+    encoded = _codec.encode_bootstrap_param(value)
+    assert dagster_pipes.decode_param(encoded) == value
+    assert _codec.decode_param(encoded) == value
+
+
 def test_public_names():
     assert pipes_fast.decode_param(pipes_fast.encode_param({"path": "/tmp/x"})) == {"path": "/tmp/x"}
 

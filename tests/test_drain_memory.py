@@ -82,10 +82,13 @@ def test_asking_for_everything_after_a_bounded_drain_gets_everything(finish):
 
 @pytest.mark.reliability("drain-memory")
 def test_a_consumer_that_goes_away_does_not_leave_the_reader_waiting():
-    before = set(threading.enumerate())  # threads of earlier tests may still end meanwhile
+    def readers() -> set[threading.Thread]:  # a reader runs on a kept thread, named for it while it reads
+        return {thread for thread in threading.enumerate() if thread.name == "pipes_fast file reader"}
+
+    before = readers()  # readers of earlier tests may still end meanwhile
 
     def started() -> list[threading.Thread]:
-        return [thread for thread in threading.enumerate() if thread not in before]
+        return list(readers() - before)
 
     with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesTempFileMessageReader()) as session:
         writer = start_writer(session)

@@ -74,7 +74,7 @@ class PipesSession:
 
     def get_bootstrap_env_vars(self) -> dict[str, str]:
         """The bootstrap params as environment variables (json, zlib, base64)."""
-        return {name: _codec.encode_param(value) for name, value in self.get_bootstrap_params().items()}
+        return {name: _codec.encode_bootstrap_param(value) for name, value in self.get_bootstrap_params().items()}
 
     def get_bootstrap_cli_arguments(self) -> dict[str, str]:
         """The bootstrap params as CLI arguments: ``{"--dagster-pipes-context": ..., ...}``."""

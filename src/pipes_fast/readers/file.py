@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
+from pipes_fast import _threads
 from pipes_fast._files import PrivateFolder, open_private_file, remove_if_same
 from pipes_fast._tailer import FileTailer
 from pipes_fast._gc import relaxed_gc
@@ -53,17 +54,14 @@ class PipesFileMessageReader(PipesMessageReader):
         os.close(open_private_file(self.path, what="message file", exclusive=exclusive))
         tailer = self._tailer_class(self.path, warn=lambda why: handler.warn(f"[pipes] {why}"))
         session_closed = threading.Event()
-        thread = threading.Thread(
-            target=self._read, args=(handler, tailer, session_closed), name="pipes_fast file reader", daemon=True
-        )
-        thread.start()
+        reading = _threads.start(lambda: self._read(handler, tailer, session_closed), "pipes_fast file reader")
         try:
             yield {"path": self.path, "include_stdio_in_messages": self.include_stdio_in_messages}
         finally:
             session_closed.set()
             tailer.stop()
             if not handler.flow.defer():  # else the thread reads the rest as the consumer drains it
-                thread.join()
+                reading.wait()
                 self._clean_up(tailer)
 
     def _read(self, handler: PipesMessageHandler, tailer: FileTailer, session_closed: threading.Event) -> None:
