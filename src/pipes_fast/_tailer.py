@@ -19,12 +19,12 @@ from pipes_fast._wake import DirectoryWatch
 
 _POLL_SECONDS = (0.001, 0.05)
 """A polling wait's first sleep, and the longest it doubles to."""
-_SAFETY_POLL_SECONDS = (0.25, 2.0)
+_SAFETY_POLL_SECONDS = (0.5, 2.0)
 """A watched wait's first look without being woken, and the longest it doubles to: an idle reader
-wakes every 2 s (each wake-up of a sleeping thread costs 0.1-0.2 ms of CPU here). A change such a
-look finds that inotify did not report (a write over NFS from another host, to a file renamed into
-another folder) makes the tailer poll from then on: it is noticed within 250 ms of the last data,
-2 s at worst, and what follows as a polling tailer notices it."""
+wakes every 2 s (each such look costs 0.1-0.4 ms of CPU here, twice the wake-up of a bare thread).
+A change such a look finds that inotify did not report (a write over NFS from another host, to a
+file renamed into another folder) makes the tailer poll from then on: it is noticed within 500 ms
+of the last data, 2 s at worst, and what follows as a polling tailer notices it."""
 
 _log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class FileTailer:
 
     ``wait`` blocks until there is more to read, ``stop`` is called, or the timeout passes. On
     Linux it is woken by inotify on the file's directory as soon as the file changes, and looks
-    again after 250 ms, doubling up to 2 s, for changes inotify cannot see (finding one, it polls
+    again after 500 ms, doubling up to 2 s, for changes inotify cannot see (finding one, it polls
     from then on); elsewhere, with ``PIPES_FAST_NO_INOTIFY=1`` in the environment when a wait
     first arms the watch, or where inotify fails, it polls with a sleep that starts at 1 ms and
     doubles up to 50 ms. Either way it never spins. The watch (two descriptors) is made by the
