@@ -171,10 +171,15 @@ cdef class MessageRouter:
     cdef dict _keys
     cdef bint _op_step
     cdef object _other, _warn
+    cdef object _append_payload  # custom_messages.append
+    cdef bytes _framing  # the envelope and method of the last canonical line (None before one)
+    cdef object _framed_method
 
     def __init__(self, asset_keys, other, warn):
         self.results = deque()
         self.custom_messages = deque()
+        self._append_payload = self.custom_messages.append
+        self._framing = None
         self._materialized = set()
         self.closed = False
         self._keys = {} if asset_keys is None else dict(asset_keys)
@@ -215,14 +220,14 @@ cdef class MessageRouter:
                 raise TypeError(f"Expected bytes, got {type(item).__name__}")
             line = <bytes>item
             number += 1
-            method = _canonical_method(line, &start)
+            method = self._canonical_method(line, &start)
             if method is not None:
                 if method is _CUSTOM and not self.closed:
                     payload_start = _payload_start(line, start)
                     if payload_start >= 0:
                         value = _loads_part(line, payload_start, PyBytes_GET_SIZE(line) - 2)
                         if value is not _NOT_PARSED:
-                            self.custom_messages.append(value)
+                            self._append_payload(value)
                             continue
                 value = _loads_part(line, start, PyBytes_GET_SIZE(line) - 1)
                 if value is not _NOT_PARSED:
@@ -232,6 +237,20 @@ cdef class MessageRouter:
             if message is not None:
                 self._route((<dict>message).get("method"), (<dict>message).get("params"), message, number)
         return bad
+
+    cdef object _canonical_method(self, bytes line, Py_ssize_t* params_start):
+        """``_canonical_method``, trying the last canonical line's envelope and method first: a
+        stream mostly repeats them."""
+        cdef const char* p = PyBytes_AS_STRING(line)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(line)
+        cdef object method
+        if self._framing is not None and n and p[n - 1] == b"}" and _starts_with(p, n, self._framing):
+            params_start[0] = PyBytes_GET_SIZE(self._framing)
+            return self._framed_method
+        method = _canonical_method(line, params_start)
+        if method is not None:
+            self._framing, self._framed_method = line[:params_start[0]], method
+        return method
 
     cdef void _route(self, object method, object params, object message, Py_ssize_t number) except *:
         """Handle one message; ``message`` is its dict, or None to build it only if needed."""
@@ -243,7 +262,7 @@ cdef class MessageRouter:
             if method == "report_custom_message":
                 if type(params) is not dict or not PyDict_Contains(params, "payload"):
                     raise MalformedParams("missing param 'payload'")
-                self.custom_messages.append((<dict>params)["payload"])
+                self._append_payload((<dict>params)["payload"])
             elif method == "report_asset_materialization":
                 self.results.append(self._build_materialization(params))
             elif method == "report_asset_check":

@@ -178,6 +178,12 @@ def test_routing_lines_equals_decoding_then_routing(both, batch, spaced, garbage
     assert all(outcome == outcomes[0] for outcome in outcomes)
 
 
+CANONICAL = (
+    b'{"__dagster_pipes_version":"0.1","method":"report_custom_message","params":{"payload":0}}',
+    b'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": 0}}',
+)
+
+
 @pytest.mark.parametrize(
     "line",
     [
@@ -191,20 +197,23 @@ def test_routing_lines_equals_decoding_then_routing(both, batch, spaced, garbage
         b'{"__dagster_pipes_version": "0.1", "method": "report_custom_messages", "params": {"payload": 1}}',
     ],
 )
-def test_lines_that_only_look_canonical(hotpath, line):
-    """Near-canonical lines go to the general path and come out as a JSON parser reads them."""
+@pytest.mark.parametrize("before", [(), CANONICAL, CANONICAL[::-1]], ids=["alone", "after-compact", "after-spaced"])
+def test_lines_that_only_look_canonical(hotpath, line, before):
+    """Near-canonical lines go to the general path and come out as a JSON parser reads them, also
+    right after canonical lines of either framing (whose envelope and method the router tries first)."""
     import json
 
     others, warnings = [], []
     router = hotpath.MessageRouter(KEYS, others.append, warnings.append)
-    bad = router.route_lines([line])
+    bad = router.route_lines([*before, line])
+    earlier = [0] * len(before)
     try:
         expected = json.loads(line)
     except ValueError:
-        assert bad and not router.custom_messages
+        assert bad and list(router.custom_messages) == earlier
         return
     if expected["method"] == "report_custom_message":
-        assert list(router.custom_messages) == [expected["params"]["payload"]]
+        assert list(router.custom_messages) == [*earlier, expected["params"]["payload"]]
 
 
 def test_result_types_of_both_implementations_agree(both):
