@@ -73,10 +73,12 @@ cdef class JsonLineAppender:
     cdef Py_ssize_t _limit  # buffer_bytes; 0: unbuffered
     cdef _Out _out  # lines are encoded here: buffered, after those it holds; unbuffered, one at a time
     cdef bint _writing  # unbuffered: a thread is writing _out's line, its GIL released
+    cdef _Envelope _envelope
     cdef PyThread_type_lock _lock
 
     def __cinit__(self):
         self._fd = -1  # until __init__: appending refuses (EBADF)
+        self._envelope = _Envelope()
         self._lock = PyThread_allocate_lock()
         if self._lock == NULL:
             raise MemoryError()
@@ -121,7 +123,7 @@ cdef class JsonLineAppender:
         if out != &own:
             self._writing = True
         try:
-            if _encode_line(out, message) == 0:
+            if _encode_message(out, message, self._envelope) == 0:
                 _write_all(self._fd, out.data, out.used)
             else:
                 line = self._fallback_line(message)
@@ -145,7 +147,7 @@ cdef class JsonLineAppender:
                 raise OSError(EBADF, os.strerror(EBADF))
             start = self._out.used
             if line is None:
-                if _encode_line(&self._out, message) == _UNSUPPORTED:
+                if _encode_message(&self._out, message, self._envelope) == _UNSUPPORTED:
                     return _UNSUPPORTED
             else:
                 _put(&self._out, PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line))

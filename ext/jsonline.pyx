@@ -8,12 +8,13 @@
 cimport cython
 from cpython.conversion cimport Py_DTSF_ADD_DOT_0, PyOS_double_to_string
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.math cimport fabs, isfinite
 from libc.stdint cimport uint32_t, uint64_t
-from libc.stdlib cimport realloc
+from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy, memset, strlen
 
 cdef extern from *:
@@ -152,6 +153,64 @@ cdef int _encode_line(_Out* out, object message) except -1:
         if status:
             out.used = start
     return status
+
+
+@cython.final
+cdef class _Envelope:
+    """The line's start for messages in ``make_message``'s envelope with the last method seen:
+    ``{"__dagster_pipes_version":"0.1","method":"<method>","params":``. The method is held, so a
+    message whose method is the very same object has the same start."""
+
+    cdef object method
+    cdef bytes start
+
+
+cdef int _encode_message(_Out* out, object message, _Envelope envelope) except -1:
+    """``_encode_line``, writing the start of a message in ``make_message``'s envelope (its exact
+    key and version objects, in its order) from ``envelope``, made anew when the method changes."""
+    cdef Py_ssize_t position = 0, start = out.used
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef PyObject* method
+    cdef int status = _UNSUPPORTED
+    if not (type(message) is dict and len(<dict>message) == 3
+            and PyDict_Next(<PyObject*>message, &position, &key, &value)
+            and key == <PyObject*>_VERSION_FIELD and value == <PyObject*>_VERSION
+            and PyDict_Next(<PyObject*>message, &position, &key, &method) and key == <PyObject*>_METHOD_KEY
+            and PyDict_Next(<PyObject*>message, &position, &key, &value) and key == <PyObject*>_PARAMS_KEY):
+        return _encode_line(out, message)
+    if method != <PyObject*>envelope.method and _new_envelope(envelope, method):
+        return _encode_line(out, message)
+    try:
+        _put(out, PyBytes_AS_STRING(envelope.start), PyBytes_GET_SIZE(envelope.start))
+        if _put_value(out, value, 1) == 0:
+            _put(out, b"}\n", 2)
+            status = 0
+    finally:
+        if status:
+            out.used = start
+    return status
+
+
+cdef int _new_envelope(_Envelope envelope, PyObject* method) except -1:
+    """Make ``envelope`` the start for ``method``; ``_UNSUPPORTED`` (unchanged) if it is not a str
+    this encoder writes."""
+    cdef _Out encoded = _Out(NULL, 0, 0)
+    if _type(method) != &PyUnicode_Type:
+        return _UNSUPPORTED
+    try:
+        if _put_str(&encoded, method, 0, 0):
+            return _UNSUPPORTED
+        envelope.start = _ENVELOPE_HEAD + encoded.data[:encoded.used] + b',"params":'
+        envelope.method = <object>method
+    finally:
+        free(encoded.data)
+    return 0
+
+
+cdef str _METHOD_KEY = "method"
+cdef str _PARAMS_KEY = "params"
+cdef bytes _ENVELOPE_HEAD = f'{{"{_VERSION_FIELD}":"{_VERSION}","method":'.encode()
 
 
 cdef inline int _put_value(_Out* out, PyObject* value, int depth) except -1:

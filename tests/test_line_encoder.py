@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from pipes_fast.external.errors import DagsterPipesError
 from pipes_fast.external.serialize import ascii_line, json_line
+from pipes_fast.protocol import METHODS, PIPES_PROTOCOL_VERSION_FIELD, make_message
 from strategies import Number, Real, Text, builtin_subclasses
 
 BUFFERINGS = (None, 64, 65536)  # unbuffered; a buffer smaller than many lines; the writer's default
@@ -337,3 +338,53 @@ def test_uuid_and_enum_are_written_as_the_writers_write_them(writers: list[Writt
     for written in writers:
         written.appender.append(message)
         assert json.loads(only_line(written)) == {"id": str(uuid.UUID(int=7)), "colour": "red", "level": 3}
+
+
+def lookalikes(method: Any, params: Any) -> list[Any]:
+    """Dicts like ``make_message``'s that the envelope's copied start must not be used for."""
+    version = "".join(["0.", "1"])  # equal to the version, not the same object
+    return [
+        {"method": method, PIPES_PROTOCOL_VERSION_FIELD: "0.1", "params": params},
+        {PIPES_PROTOCOL_VERSION_FIELD: version, "method": method, "params": params},
+        {**make_message(method, params), "extra": 1},
+        {PIPES_PROTOCOL_VERSION_FIELD: "0.1", "method": method},
+    ]
+
+
+@reusing
+@given(calls=st.lists(st.tuples(st.sampled_from(sorted(METHODS)) | texts | st.integers(), values), min_size=1, max_size=6))
+@example(calls=[("log", {"message": "x"}), ("log", {"bad": {1, 2}}), ("log\ud800", 1), ("log", [float("nan")])])
+def test_messages_in_make_message_s_envelope_are_written_as_any_other(writers: list[Written], calls: list[Any]) -> None:
+    """The compiled encoder starts a message built by ``make_message`` from the last method's copied
+    envelope: lines mean the same, alternating methods, unwritable params and lookalikes included."""
+    messages = [message for method, params in calls for message in (make_message(method, params), *lookalikes(method, params))]
+    for written in writers:
+        for message in messages:
+            try:
+                written.appender.append(message)
+            except DagsterPipesError:
+                pass
+    writable = [expected(message) for message in messages if _writable(message)]
+    for written in writers:
+        assert [meaning(line) for line in written.new_lines()] == writable
+
+
+@reusing
+@given(calls=st.lists(st.tuples(st.sampled_from(sorted(METHODS)), plain_values), min_size=1, max_size=6))
+def test_make_message_s_envelope_is_written_as_compact_json_dumps(both: tuple[ModuleType, ModuleType], tmp_path: Path,
+                                                                   calls: list[Any]) -> None:
+    written = Written(tmp_path, both[0], None, ascii_line)
+    try:
+        for method, params in calls:
+            written.appender.append(make_message(method, params))
+        assert written.new_lines() == [compact(make_message(method, params)) for method, params in calls]
+    finally:
+        written.close()
+
+
+def _writable(message: Any) -> bool:
+    try:
+        json_line(message)
+    except DagsterPipesError:
+        return False
+    return True
