@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 
 from dagster_baseline import DAGSTER_WARNINGS, dagster_asset_context
-from goal_latency import DAGSTER, INOTIFY, POLL, Side, sides
+from pipes_fast.benchmarks.latency import DAGSTER, INOTIFY, POLL, Side, sides
 from streams import ASSET_KEYS
 from timing import BENCH_ROUNDS
 
 pytestmark = DAGSTER_WARNINGS
 
 SMOKE_MESSAGES = 20
-"""Messages per run here (the goals' runs have ``goal_latency.MESSAGES``)."""
+"""Messages per run here (the goals' runs have ``pipes_fast.benchmarks.latency.MESSAGES``)."""
 
 
 @pytest.fixture(scope="module")

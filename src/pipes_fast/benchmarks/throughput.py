@@ -1,0 +1,154 @@
+"""Reader and writer throughput on small custom messages, beside their floors and Dagster's.
+
+- Reader: the hot path's work on a stream held in memory, cut in 16 KiB reads as the file reader
+  reads it: frame the lines, decode them and route the payloads (the compiled extension where it
+  is in use, and the pure twin, in the same process); the floor, a bare loop that splits and ``orjson.loads`` each
+  line; Dagster's, ``json.loads`` and its ``PipesMessageHandler.handle_message`` for each line.
+  Every side keeps what it decoded until the run ends, as a consumer of the whole stream does.
+- Writer: ``pipes_fast.external.PipesFileMessageWriterChannel`` unbuffered (past its first
+  messages, once the hot path took over) and buffered; the floor, a bare ``os.write`` loop of the
+  same lines; dagster-pipes' ``PipesFileMessageWriterChannel``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from importlib.util import find_spec
+from typing import Any
+
+import orjson
+
+import pipes_fast
+from pipes_fast._gc import relaxed_gc
+from pipes_fast.benchmarks.figures import Figure, rates, rounds_of
+from pipes_fast.protocol import PipesMessage, make_message
+
+READ_BYTES = 16 * 1024
+"""What the file reader reads at a time."""
+
+
+def custom_messages(count: int) -> list[PipesMessage]:
+    """``count`` custom messages of about 140 bytes a line."""
+    return [
+        make_message("report_custom_message", {"payload": {"i": i, "name": f"item-{i:08d}", "tags": ["a", "b"], "ok": True}})
+        for i in range(count)
+    ]
+
+
+def reader(count: int, rounds: int) -> list[Figure]:
+    """Messages per second read by each side (see the module's docstring)."""
+    data = b"".join(orjson.dumps(message) + b"\n" for message in custom_messages(count))
+    pieces = [data[i : i + READ_BYTES] for i in range(0, len(data), READ_BYTES)]
+    sides: dict[str, Callable[[], object]] = {}
+    if pipes_fast.EXTENSION:  # (not built, or PIPES_FAST_NO_EXTENSIONS=1: the pure twin only)
+        from pipes_fast import _speedups
+
+        sides["pipes_fast (extension)"] = _hot_path(_speedups, pieces)
+    from pipes_fast import _fallback
+
+    sides["pipes_fast (pure Python)"] = _hot_path(_fallback, pieces)
+    sides["floor: split + orjson.loads"] = lambda: _bare_loop(pieces)
+    if find_spec("dagster") is not None:
+        sides["dagster"] = _dagster_handler(pieces)
+    return rates(f"reader throughput, {count:,} custom messages", rounds_of(sides, rounds), count)
+
+
+def _hot_path(implementation: Any, pieces: list[bytes]) -> Callable[[], object]:
+    def read() -> None:
+        framer = implementation.LineFramer()
+        router = implementation.MessageRouter(None, _refuse, _refuse)
+        with relaxed_gc():
+            for piece in pieces:
+                router.route_lines(framer.feed(piece))
+        if len(router.custom_messages) != _lines(pieces):
+            raise RuntimeError(f"{implementation.__name__} did not deliver every message")
+
+    return read
+
+
+def _refuse(what: object) -> None:
+    raise RuntimeError(f"unexpected in a stream of custom messages: {what!r:.200}")
+
+
+def _bare_loop(pieces: list[bytes]) -> None:
+    kept: list[Any] = []
+    loads, keep, tail = orjson.loads, kept.append, b""
+    with relaxed_gc():  # the floor gets the collector threshold pipes_fast's reader reads with
+        for piece in pieces:
+            lines = (tail + piece).split(b"\n")
+            tail = lines.pop()
+            for line in lines:
+                keep(loads(line))
+
+
+def _dagster_handler(pieces: list[bytes]) -> Callable[[], object]:
+    import dagster
+    from dagster._core.pipes.context import PipesMessageHandler
+
+    warnings.filterwarnings("ignore", category=dagster.PreviewWarning)
+    context = dagster.build_asset_context()
+
+    def read() -> None:
+        handler = PipesMessageHandler(context, dagster.PipesFileMessageReader(os.devnull))
+        loads, handle, tail = json.loads, handler.handle_message, b""
+        for piece in pieces:
+            lines = (tail + piece).split(b"\n")
+            tail = lines.pop()
+            for line in lines:
+                handle(loads(line))
+        if len(handler.get_custom_messages()) != _lines(pieces):
+            raise RuntimeError("Dagster's handler did not deliver every message")
+
+    return read
+
+
+def _lines(pieces: list[bytes]) -> int:
+    return sum(piece.count(b"\n") for piece in pieces)
+
+
+def writer(count: int, rounds: int) -> list[Figure]:
+    """Messages per second written by each side (see the module's docstring)."""
+    from pipes_fast.external import PipesFileMessageWriterChannel, writers
+
+    messages = custom_messages(count)
+    with tempfile.TemporaryDirectory(prefix="pipes_fast-bench-") as folder:
+        unbuffered = PipesFileMessageWriterChannel(os.path.join(folder, "unbuffered"))
+        buffered = PipesFileMessageWriterChannel(os.path.join(folder, "buffered"), buffered=True)
+        with unbuffered, buffered:
+            _write_all(unbuffered, custom_messages(writers.ORJSON_AFTER))  # past the switch to the hot path
+            lines = [orjson.dumps(message) + b"\n" for message in messages]
+            floor = os.open(os.path.join(folder, "floor"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            sides: dict[str, Callable[[], object]] = {
+                "pipes_fast, unbuffered": lambda: _write_all(unbuffered, messages),
+                "pipes_fast, buffered": lambda: _write_all(buffered, messages),
+                "floor: bare os.write": lambda: _bare_writes(floor, lines),
+            }
+            if find_spec("dagster_pipes") is not None:
+                import dagster_pipes
+
+                theirs = dagster_pipes.PipesFileMessageWriterChannel(os.path.join(folder, "dagster_pipes"))
+                sides["dagster_pipes"] = lambda: _write_all(theirs, messages)
+            try:
+                seconds = rounds_of(sides, rounds)
+            finally:
+                os.close(floor)
+    return rates(f"writer throughput, {count:,} custom messages", seconds, count)
+
+
+def _write_all(channel: Any, messages: list[PipesMessage]) -> None:
+    write = channel.write_message
+    for message in messages:
+        write(message)
+    flush = getattr(channel, "flush", None)
+    if flush is not None:
+        flush()
+
+
+def _bare_writes(fd: int, lines: list[bytes]) -> None:
+    write = os.write
+    for line in lines:
+        write(fd, line)
