@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "examples"
 
 
 def run(script: str, *args: str) -> str:
@@ -35,3 +37,25 @@ def test_the_dagster_asset():
     assert "materialized warehouse/orders (data version 2024-06-01-600)" in out
     assert "rows: IntMetadataValue 600" in out and "source: UrlMetadataValue 's3://bucket/orders.parquet'" in out
     assert "check row_count_positive: passed (ERROR)" in out and "check small_enough: passed (WARN)" in out
+
+
+def test_the_readme_main_job_command():
+    """The command at the top of the README, as written (``pipes-fast`` run as ``python -m pipes_fast``)."""
+    line = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("pipes-fast run "))
+    args = shlex.split(line)
+    command = [sys.executable, "-m", "pipes_fast", *args[1:]]
+    command[command.index("python")] = sys.executable
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()]
+    assert ["warehouse/orders", "2024-06-01-600", "rows=600,", "source=s3://bucket/orders.parquet"] in rows
+    assert ["warehouse/orders", "no_nulls", "yes", "WARN", "null_rows=0"] in rows
+    assert ["warehouse/orders", "rows_positive", "yes", "ERROR", "rows=600"] in rows
+    assert "Custom messages: 3" in done.stdout and done.stdout.rstrip().endswith("Exit status: 0 (success)")
+    assert "INFO reading 600 rows of warehouse/orders for partition 2024-06-01" in done.stderr
+
+
+def test_report_orders_run_directly_says_it_needs_an_orchestrator():
+    done = subprocess.run([sys.executable, str(EXAMPLES / "report_orders.py")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "launch it through an orchestrator" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,100 @@
+"""The values of ``--context-injector``, ``--message-reader`` and ``--extras``: each parsed into
+what it names, or an ``argparse.ArgumentTypeError`` (a usage error) saying what was wrong."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pipes_fast.injectors import (
+    PipesContextInjector,
+    PipesEnvContextInjector,
+    PipesFileContextInjector,
+    PipesTempFileContextInjector,
+)
+from pipes_fast.protocol import PipesExtras, PipesParams
+from pipes_fast.readers import (
+    PipesDirectoryMessageReader,
+    PipesFileMessageReader,
+    PipesMessageReader,
+    PipesS3MessageReader,
+    PipesTempFileMessageReader,
+)
+
+BLOB_POLL_SECONDS = 1.0
+"""How often the directory and S3 readers look for a new chunk (they also read the rest at once
+when the command exits)."""
+
+INJECTORS = "env | file:PATH | tempfile"
+READERS = "tempfile | file:PATH | dir:DIR | s3://BUCKET[/PREFIX]"
+
+
+class _PrefixedS3MessageReader(PipesS3MessageReader):
+    """The S3 reader with its random per-run key prefix under ``prefix``."""
+
+    def __init__(self, prefix: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prefix = prefix
+
+    @contextmanager
+    def get_params(self) -> Iterator[PipesParams]:
+        with super().get_params() as params:
+            yield {**params, "key_prefix": f"{self.prefix}/{params['key_prefix']}"}
+
+
+def context_injector(value: str) -> PipesContextInjector:
+    """``env``, ``file:PATH`` or ``tempfile``."""
+    if value == "env":
+        return PipesEnvContextInjector()
+    if value == "tempfile":
+        return PipesTempFileContextInjector()
+    if value.startswith("file:") and value[5:]:
+        return PipesFileContextInjector(value[5:])
+    raise argparse.ArgumentTypeError(f"unknown context injector {value!r}: expected {INJECTORS}")
+
+
+def message_reader(value: str) -> PipesMessageReader:
+    """``tempfile``, ``file:PATH``, ``dir:DIR`` or ``s3://BUCKET[/PREFIX]``."""
+    if value == "tempfile":
+        return PipesTempFileMessageReader()
+    if value.startswith("file:") and value[5:]:
+        return PipesFileMessageReader(value[5:], cleanup_file=False)
+    if value.startswith("dir:") and value[4:]:
+        if not os.path.isdir(value[4:]):
+            raise argparse.ArgumentTypeError(f"message directory {value[4:]!r} does not exist or is not a directory")
+        return PipesDirectoryMessageReader(value[4:], interval=BLOB_POLL_SECONDS)
+    if value.startswith("s3://"):
+        return _s3_reader(value)
+    raise argparse.ArgumentTypeError(f"unknown message reader {value!r}: expected {READERS}")
+
+
+def _s3_reader(value: str) -> PipesMessageReader:
+    bucket, _, prefix = value[5:].partition("/")
+    prefix = prefix.strip("/")
+    if not bucket:
+        raise argparse.ArgumentTypeError(f"no bucket in {value!r}: expected s3://BUCKET[/PREFIX]")
+    try:
+        import boto3  # type: ignore[import-untyped]  # optional: the s3 extra
+    except ImportError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} needs boto3, which is not installed: python -m pip install 'pipes_fast[s3]'"
+        ) from None
+    client = boto3.client("s3")
+    if prefix:
+        return _PrefixedS3MessageReader(prefix, bucket=bucket, client=client, interval=BLOB_POLL_SECONDS)
+    return PipesS3MessageReader(bucket=bucket, client=client, interval=BLOB_POLL_SECONDS)
+
+
+def extras(value: str) -> PipesExtras:
+    """A JSON object."""
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc}): {value!r:.200}") from None
+    if not isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object, got {type(parsed).__name__}: {value!r:.200}")
+    return parsed

@@ -1,0 +1,165 @@
+"""How ``run`` shows what came back on stdout: a readable table at the end, or with ``--json`` one
+JSON object per line as results arrive (each with a ``"type"``), closed by a ``"summary"``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Optional, TextIO
+
+from pipes_fast.assets import AssetKey
+from pipes_fast.handler import format_exception
+from pipes_fast.results import AssetCheckResult, MetadataValue, PipesExecutionResult
+
+SHOWN_CUSTOM_MESSAGES = 3
+"""How many custom message payloads the table shows (the rest are counted)."""
+_CELL_CHARS = 60  # a table cell longer than this is cut, ending in "..."
+
+
+def _key(key: Optional[AssetKey]) -> Optional[str]:
+    return None if key is None else key.to_user_string()
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON can hold it: asset keys as user strings, metadata values as their value."""
+    if isinstance(value, AssetKey):
+        return value.to_user_string()
+    if isinstance(value, MetadataValue):
+        return _plain(value.value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _is_check(result: PipesExecutionResult) -> bool:
+    return hasattr(result, "check_name")  # either implementation's AssetCheckResult
+
+
+def result_record(result: PipesExecutionResult) -> dict[str, Any]:
+    """A result as a JSON object: ``materialization`` or ``check``, metadata as ``{name: {type, value}}``."""
+    metadata = {name: {"type": m.type, "value": _plain(m.value)} for name, m in result.metadata.items()}
+    if _is_check(result):
+        check: AssetCheckResult = result  # type: ignore[assignment]
+        return {
+            "type": "check",
+            "asset_key": _key(check.asset_key),
+            "check_name": check.check_name,
+            "passed": check.passed,
+            "severity": check.severity.value,
+            "metadata": metadata,
+        }
+    return {
+        "type": "materialization",
+        "asset_key": _key(result.asset_key),
+        "data_version": getattr(result, "data_version", None),
+        "metadata": metadata,
+    }
+
+
+def _json(value: Any) -> str:
+    return json.dumps(_plain(value), default=str, ensure_ascii=False)
+
+
+def _cell(text: str) -> str:
+    """``text``, cut to ``_CELL_CHARS``."""
+    return text if len(text) <= _CELL_CHARS else text[: _CELL_CHARS - 3] + "..."
+
+
+def _shown(value: Any) -> str:
+    """A metadata value in a table: a string as it is, anything else as JSON."""
+    return value if isinstance(value, str) else _json(value)
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """Aligned columns, indented by two spaces, the header first."""
+    lines = [list(header), *map(list, rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return ["  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines]
+
+
+class Report:
+    """Collects what came back and writes it to ``stream``: as a table (see :meth:`finish`)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.materializations = 0
+        self.checks = 0
+        self.custom_messages = 0
+        self._results: list[dict[str, Any]] = []
+        self._first_payloads: list[Any] = []
+
+    def add_results(self, results: Iterable[PipesExecutionResult]) -> None:
+        """Results, as they arrive."""
+        for result in results:
+            record = result_record(result)
+            if record["type"] == "check":
+                self.checks += 1
+            else:
+                self.materializations += 1
+            self._result(record)
+
+    def add_custom_messages(self, payloads: Sequence[Any]) -> None:
+        """Custom message payloads, as they arrive."""
+        self.custom_messages += len(payloads)
+        self._custom(payloads)
+
+    def _result(self, record: dict[str, Any]) -> None:
+        self._results.append(record)
+
+    def _custom(self, payloads: Sequence[Any]) -> None:
+        self._first_payloads += payloads[: SHOWN_CUSTOM_MESSAGES - len(self._first_payloads)]
+
+    def finish(self, exception: Any, summary: Mapping[str, Any]) -> None:
+        """Write the results, the exception the process reported (if any) and the summary."""
+        lines: list[str] = []
+        for kind, title, header in (
+            ("materialization", "Materializations", ("ASSET", "DATA VERSION", "METADATA")),
+            ("check", "Checks", ("ASSET", "CHECK", "PASSED", "SEVERITY", "METADATA")),
+        ):
+            records = [r for r in self._results if r["type"] == kind]
+            lines.append(f"{title}: {len(records)}")
+            if records:
+                lines += _table(header, (self._row(r) for r in records))
+        lines.append(f"Custom messages: {self.custom_messages}")
+        lines += [f"  {_cell(_json(payload))}" for payload in self._first_payloads]
+        if self.custom_messages > len(self._first_payloads):
+            lines.append(f"  ... and {self.custom_messages - len(self._first_payloads)} more")
+        if exception:
+            lines.append("Exception reported by the process:")
+            lines += [f"  {line}" for line in format_exception(exception).splitlines()]
+        lines.append(f"Exit status: {summary['exit_status']} ({summary['outcome']})")
+        self._stream.write("\n".join(lines) + "\n")
+        self._stream.flush()
+
+    @staticmethod
+    def _row(record: Mapping[str, Any]) -> list[str]:
+        metadata = ", ".join(f"{name}={_cell(_shown(m['value']))}" for name, m in record["metadata"].items())
+        asset = record["asset_key"] or "-"
+        if record["type"] == "check":
+            return [asset, record["check_name"], "yes" if record["passed"] else "NO", record["severity"], _cell(metadata)]
+        return [asset, record["data_version"] or "-", _cell(metadata)]
+
+
+class JsonReport(Report):
+    """Writes one JSON object per line: each result and custom message as it arrives, then the
+    reported exception (if any) and the summary."""
+
+    def _write(self, record: Mapping[str, Any]) -> None:
+        self._stream.write(_json(record) + "\n")
+
+    def _result(self, record: dict[str, Any]) -> None:
+        self._write(record)
+        self._stream.flush()
+
+    def _custom(self, payloads: Sequence[Any]) -> None:
+        for payload in payloads:
+            self._write({"type": "custom_message", "payload": payload})
+        self._stream.flush()
+
+    def finish(self, exception: Any, summary: Mapping[str, Any]) -> None:
+        if exception:
+            self._write({"type": "exception", **(exception if isinstance(exception, Mapping) else {"message": str(exception)})})
+        self._write({"type": "summary", **summary})
+        self._stream.flush()

@@ -1,0 +1,233 @@
+"""``pipes-fast run``: run a command as a Pipes external process and show what comes back."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from types import TracebackType
+from typing import Any, Optional, TextIO
+
+from pipes_fast.cli import choices
+from pipes_fast.cli.live import REDRAW_SECONDS, LiveStatus, live_logger
+from pipes_fast.cli.output import JsonReport, Report
+from pipes_fast.clients.subprocess import PipesSubprocessClient, _sigterm_as_keyboard_interrupt
+from pipes_fast.context import StepContext
+from pipes_fast.errors import PipesError, PipesExecutionError
+from pipes_fast.session import PipesSession, open_pipes_session
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_PROTOCOL = 3
+EXIT_CANNOT_START = 127
+EXIT_INTERRUPTED = 130
+
+DRAIN_BATCH = 10_000
+"""Custom messages taken from the session at a time (memory stays bounded on long streams)."""
+
+DESCRIPTION = """\
+Run COMMAND as a Dagster Pipes external process: the context (asset keys, partition, run id,
+job, extras) is injected into it and the messages it reports are read back. Its logs are shown
+on stderr as they arrive, with a live progress line (messages received, rate, elapsed time) when
+stderr is a terminal. Once it exits, what it reported is shown on stdout: a table of
+materializations, checks, custom messages and the exception it reported, or with --json one
+JSON object per line, written as results arrive."""
+
+EPILOG = f"""\
+context injectors (--context-injector):
+  env          the context inline in DAGSTER_PIPES_CONTEXT (default)
+  file:PATH    the context in the file PATH (owner-only; removed afterwards)
+  tempfile     the context in a new temporary file
+
+message readers (--message-reader):
+  tempfile               a new temporary file the process appends to (default)
+  file:PATH              the file PATH (kept afterwards)
+  dir:DIR                chunk files DIR/1.json, DIR/2.json, ... (DIR must exist; the
+                         command writes them with PipesUnityCatalogVolumesMessageWriter)
+  s3://BUCKET[/PREFIX]   chunks in BUCKET under PREFIX/<random>/ (the command writes them with
+                         PipesS3MessageWriter; needs boto3: pip install 'pipes_fast[s3]';
+                         credentials and endpoint as boto3 finds them)
+  The directory and S3 readers look for chunks every {choices.BLOB_POLL_SECONDS:g} s.
+
+--json output, one object per line, each with a "type":
+  materialization   asset_key, data_version, metadata {{name: {{type, value}}}}
+  check             asset_key, check_name, passed, severity (ERROR|WARN), metadata
+  custom_message    payload
+  exception         name, message, stack, cause, context (as the process reported it)
+  summary           materializations, checks, custom_messages, messages, opened, closed,
+                    returncode, exit_status, outcome
+Only what the process reported is shown (no implicit materializations). With --json, what the
+command itself prints on stdout goes to stderr, so that stdout holds only the JSON lines.
+
+exit status:
+  0     the command exited 0 and opened and closed the pipes
+  N     the command's own exit status N when it failed (128+S when killed by signal S)
+  {EXIT_USAGE}     usage error (bad option or value, no command, an unusable path)
+  {EXIT_PROTOCOL}     protocol failure: the command exited 0 but never opened the pipes, or never closed them
+  {EXIT_CANNOT_START}   the command could not be started
+  {EXIT_INTERRUPTED}   interrupted (Ctrl-C or SIGTERM; the command got SIGINT first)
+
+examples:
+  pipes-fast run --asset warehouse/orders --partition 2024-06-01 --extras '{{"rows": 600}}' \\
+      -- python examples/report_orders.py
+  pipes-fast run --json --asset orders -- python job.py | jq 'select(.type == "check")'
+  pipes-fast run --context-injector file:/tmp/ctx.json --message-reader dir:/mnt/shared/run-1 \\
+      -- ./job.sh
+"""
+
+
+def register(subcommands: Any) -> None:
+    """Add the ``run`` subcommand to the top-level parser's subcommands."""
+    parser: argparse.ArgumentParser = subcommands.add_parser(
+        "run",
+        help="run a command as a Pipes external process and show what it reports",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="%(prog)s [OPTIONS] -- COMMAND [ARG...]",
+    )
+    step = parser.add_argument_group("the step the command runs for")
+    step.add_argument("--asset", metavar="KEY", action="append", default=[], help="an asset key, parts separated by '/' (repeat for several; none: an op step)")
+    step.add_argument("--partition", metavar="KEY", help="the partition key")
+    step.add_argument("--run-id", metavar="ID", help="the run id (default: a new UUID)")
+    step.add_argument("--job", metavar="NAME", help="the job name")
+    step.add_argument("--extras", metavar="JSON", type=choices.extras, default={}, help="extras for the process, a JSON object")
+    transport = parser.add_argument_group("how the context goes in and the messages come back")
+    transport.add_argument("--context-injector", metavar="KIND", type=choices.context_injector, default="env", help=f"{choices.INJECTORS} (default: env)")
+    transport.add_argument("--message-reader", metavar="KIND", type=choices.message_reader, default="tempfile", help=f"{choices.READERS} (default: tempfile)")
+    parser.add_argument("--json", action="store_true", help="write one JSON object per line instead of a table")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run and its arguments, after '--'")
+    parser.set_defaults(handler=functools.partial(run, parser=parser))
+
+
+class _Collector:
+    """Takes results and custom messages from the session into the report and the progress
+    count: on a thread, ten times a second, while the block runs; then :meth:`drain_rest`."""
+
+    def __init__(self, session: PipesSession, report: Report, status: LiveStatus) -> None:
+        self._session = session
+        self._report = report
+        self._status = status
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="pipes-fast run collector", daemon=True)
+
+    def __enter__(self) -> _Collector:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: Optional[type[BaseException]], value: Optional[BaseException], tb: Optional[TracebackType]) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(REDRAW_SECONDS):
+            while self._drain_custom() == DRAIN_BATCH:
+                pass
+            self._drain_results()
+            self._status.tick()
+
+    def drain_rest(self) -> None:
+        """After the session's block: take the rest of the stream (this reads it to its end)."""
+        while self._drain_custom():
+            self._status.tick()
+        self._drain_results()
+
+    def _drain_custom(self) -> int:
+        payloads = self._session.drain_custom_messages(max_messages=DRAIN_BATCH)
+        self._report.add_custom_messages(payloads)
+        self._status.count(len(payloads))
+        return len(payloads)
+
+    def _drain_results(self) -> None:
+        results = self._session.get_results(implicit_materializations=False)
+        self._report.add_results(results)
+        self._status.count(len(results))
+
+
+@contextmanager
+def _json_stdout() -> Iterator[TextIO]:
+    """For ``--json``: a stream on this process's stdout for the JSON lines, while file descriptor
+    1, which the command inherits, points at stderr, so that nothing it prints mixes with them."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with open(saved, "w", encoding="utf-8", closefd=False) as stdout:
+            yield stdout
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the command in a Pipes session, show what it reported, return the exit status."""
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: no command to run: add '-- COMMAND [ARG...]'", file=sys.stderr)
+        return EXIT_USAGE
+    with ExitStack() as stack:
+        report = JsonReport(stack.enter_context(_json_stdout())) if args.json else Report(sys.stdout)
+        status = LiveStatus(sys.stderr)
+        try:
+            return _run(command, args, report, status, parser.prog)
+        except KeyboardInterrupt:
+            exit_status, problem = EXIT_INTERRUPTED, "interrupted"
+        except PipesExecutionError as exc:  # the command could not start
+            exit_status, problem = EXIT_CANNOT_START, f"error: {exc}"
+        except PipesError as exc:  # an injector's or reader's path that cannot be used
+            exit_status, problem = EXIT_USAGE, f"error: {exc}"
+        finally:
+            status.clear()
+    print(f"{parser.prog}: {problem}", file=sys.stderr)
+    return exit_status
+
+
+def _run(command: list[str], args: argparse.Namespace, report: Report, status: LiveStatus, prog: str) -> int:
+    """``run`` once its output is set up; an interrupt or a ``PipesError`` is left to the caller."""
+    log = live_logger(status)
+    context = StepContext(args.asset or None, run_id=args.run_id, job_name=args.job, partition_key=args.partition, log=log)
+    client = PipesSubprocessClient()  # its process handling: interrupts forwarded, the child reaped
+    with _sigterm_as_keyboard_interrupt():
+        with open_pipes_session(context, args.context_injector, args.message_reader, args.extras) as session:
+            env = {**os.environ, **session.get_bootstrap_env_vars()}
+            with _Collector(session, report, status) as collector:
+                process, _, _ = client._run_process(command, None, env, log)
+        collector.drain_rest()
+    status.clear()
+    handler = session.message_handler
+    exit_status, outcome = _outcome(process.returncode, handler.received_opened_message, handler.received_closed_message)
+    if exit_status == EXIT_PROTOCOL:
+        print(f"{prog}: protocol failure: {outcome}", file=sys.stderr)
+    report.finish(
+        handler.exception,
+        {
+            "materializations": report.materializations,
+            "checks": report.checks,
+            "custom_messages": report.custom_messages,
+            "messages": status.messages,
+            "opened": handler.received_opened_message,
+            "closed": handler.received_closed_message,
+            "returncode": process.returncode,
+            "exit_status": exit_status,
+            "outcome": outcome,
+        },
+    )
+    return exit_status
+
+
+def _outcome(returncode: int, opened: bool, closed: bool) -> tuple[int, str]:
+    """The exit status (a killed command's as a shell reports it: 128+N) and a few words saying why."""
+    if returncode < 0:
+        return 128 - returncode, f"the command was killed by signal {-returncode}"
+    if returncode:
+        return returncode, f"the command failed with exit status {returncode}"
+    if not opened:
+        return EXIT_PROTOCOL, "the command exited 0 but never opened the pipes"
+    if not closed:
+        return EXIT_PROTOCOL, "the command exited 0 but never closed the pipes"
+    return EXIT_OK, "success"
