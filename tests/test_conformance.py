@@ -18,9 +18,10 @@ from typing import Any, Optional
 import orjson
 import pytest
 from helpers import closed, line, materialization, opened, script
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 from strategies import json_values, messages
 
+from pipes_fast import testing as pipes_testing
 from pipes_fast.conformance import (
     RULES,
     STANDARD_CASES,
@@ -33,6 +34,7 @@ from pipes_fast.conformance import (
 from pipes_fast.conformance.cases import OP, SEVERAL_ASSETS, SINGLE_ASSET, Case
 from pipes_fast.conformance.metadata import VALUE_CHECKS
 from pipes_fast.errors import PipesExecutionError
+from pipes_fast.protocol import METHODS
 
 REPORTING_CLIENT = str(Path(__file__).parent / "conformance_clients" / "reporting_client.py")
 TIMEOUT = 60.0
@@ -513,3 +515,27 @@ def test_any_lines_are_judged_without_error(lines: list[bytes], case: Case) -> N
     assert all(violation.line is None or 1 <= violation.line <= len(lines) for violation in violations)
     numbered = [violation.line for violation in violations if violation.line is not None]
     assert numbered == sorted(numbered)
+
+
+@settings(max_examples=40)  # each example draws metadata of every type: slow to generate
+@given(st.data())
+def test_the_valid_streams_of_pipes_fast_testing_break_nothing(data: st.DataObject) -> None:
+    context = data.draw(pipes_testing.context_data())
+    # an asset is materialized once per step: the generated reports leave materializations out
+    body = pipes_testing.messages(
+        METHODS - {"opened", "closed", "report_asset_materialization"}, context["asset_keys"] or ()
+    )
+    case = data.draw(pipes_testing.message_streams(body, max_messages=8))
+    assert validate_stream(case.data.split(b"\n")[:-1], context) == []
+
+
+@given(pipes_testing.adversarial_streams(max_lines=8))
+def test_every_line_a_reader_must_report_or_refuse_is_a_violation(case: pipes_testing.StreamCase) -> None:
+    lines = case.data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    context = SINGLE_ASSET.context | {"asset_keys": list(pipes_testing.DEFAULT_ASSET_KEYS)}
+    flagged = {violation.line for violation in validate_stream(lines, context)}
+    # the case numbers its lines among the non-blank ones
+    non_blank = [number for number, line in enumerate(lines, 1) if line not in (b"", b"\r")]
+    assert {non_blank[number - 1] for number in case.bad_lines + case.skipped_lines} <= flagged
