@@ -275,6 +275,29 @@ def test_a_child_killed_by_a_signal_gives_128_plus_the_signal(tmp_path: Path) ->
     assert json_lines(done.stdout)[-1]["returncode"] == -9
 
 
+MANY = """\
+from pipes_fast.external import open_dagster_pipes
+
+with open_dagster_pipes() as pipes:
+    for i in range(20_000):
+        pipes.report_custom_message(i)
+"""
+
+
+def test_a_reader_of_stdout_that_goes_away_is_no_error(tmp_path: Path) -> None:
+    """``pipes-fast run --json ... | head -1``: the JSON lines outgrow the pipe once it is closed."""
+    with subprocess.Popen(
+        [*CLI, "run", "--json", "--", sys.executable, script(tmp_path, MANY)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert json.loads(process.stdout.readline()) == {"type": "custom_message", "payload": 0}
+        process.stdout.close()
+        stderr = process.stderr.read()
+        process.wait(WAIT_SECONDS)
+    assert process.returncode == 0
+    assert "Traceback" not in stderr and "Error" not in stderr
+
+
 SLEEPS = """\
 import time
 from pipes_fast.external import open_dagster_pipes

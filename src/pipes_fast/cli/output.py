@@ -4,6 +4,7 @@ JSON object per line as results arrive (each with a ``"type"``), closed by a ``"
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional, TextIO
 
@@ -89,6 +90,21 @@ class Report:
         self.custom_messages = 0
         self._results: list[dict[str, Any]] = []
         self._first_payloads: list[Any] = []
+        self._gone = False  # the reader of the stream went away
+
+    def _emit(self, text: str) -> None:
+        """Write ``text`` and flush, unless the stream's reader has gone (a closed pipe, as with
+        ``| head``): from then on what is written goes to the null device."""
+        if self._gone:
+            return
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())  # what is still buffered is flushed there
+            os.close(devnull)
 
     def add_results(self, results: Iterable[PipesExecutionResult]) -> None:
         """Results, as they arrive."""
@@ -130,8 +146,7 @@ class Report:
             lines.append("Exception reported by the process:")
             lines += [f"  {line}" for line in format_exception(exception).splitlines()]
         lines.append(f"Exit status: {summary['exit_status']} ({summary['outcome']})")
-        self._stream.write("\n".join(lines) + "\n")
-        self._stream.flush()
+        self._emit("\n".join(lines) + "\n")
 
     @staticmethod
     def _row(record: Mapping[str, Any]) -> list[str]:
@@ -146,20 +161,15 @@ class JsonReport(Report):
     """Writes one JSON object per line: each result and custom message as it arrives, then the
     reported exception (if any) and the summary."""
 
-    def _write(self, record: Mapping[str, Any]) -> None:
-        self._stream.write(_json(record) + "\n")
-
     def _result(self, record: dict[str, Any]) -> None:
-        self._write(record)
-        self._stream.flush()
+        self._emit(_json(record) + "\n")
 
     def _custom(self, payloads: Sequence[Any]) -> None:
-        for payload in payloads:
-            self._write({"type": "custom_message", "payload": payload})
-        self._stream.flush()
+        self._emit("".join(_json({"type": "custom_message", "payload": payload}) + "\n" for payload in payloads))
 
     def finish(self, exception: Any, summary: Mapping[str, Any]) -> None:
+        records: list[Mapping[str, Any]] = []
         if exception:
-            self._write({"type": "exception", **(exception if isinstance(exception, Mapping) else {"message": str(exception)})})
-        self._write({"type": "summary", **summary})
-        self._stream.flush()
+            records.append({"type": "exception", **(exception if isinstance(exception, Mapping) else {"message": str(exception)})})
+        records.append({"type": "summary", **summary})
+        self._emit("".join(_json(record) + "\n" for record in records))
