@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import select
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +95,25 @@ def materialize_in_dagster(orchestrator: str, script: str, **client_args: Any) -
 
     (event,) = dagster.materialize([orders]).get_asset_materialization_events()
     return event.materialization
+
+
+def read_pty(master: int, process: subprocess.Popen[bytes], until: str = "", timeout: float = 60.0) -> str:
+    """What arrives on the pty's master side: until ``until`` appears, or (with none) until the process exited."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if until and until.encode() in data:
+            return data.decode()
+        ready, _, _ = select.select([master], [], [], 0.05)
+        if ready:
+            try:
+                piece = os.read(master, 65536)
+            except OSError:  # EIO: every slave side is closed
+                piece = b""
+            if not piece and process.poll() is not None:
+                break
+            data += piece
+        elif not until and process.poll() is not None:
+            break
+    assert not until, f"{until!r} never appeared in {data.decode(errors='replace')!r}"
+    return data.decode()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import select
 import shutil
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from typing import Any, Optional
 
 import pytest
 
+from helpers import read_pty
 from s3_server import S3Bucket
 
 CLI = [sys.executable, "-m", "pipes_fast"]
@@ -194,28 +194,6 @@ def test_logs_appear_on_stderr_as_they_arrive_and_no_progress_line_when_piped(tm
     assert "Custom messages: 5" in stdout
 
 
-def _read_pty(master: int, process: subprocess.Popen[bytes], until: str = "") -> str:
-    """What arrives on the pty's master side: until ``until`` appears, or (with none) until the process exited."""
-    data = b""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if until and until.encode() in data:
-            return data.decode()
-        ready, _, _ = select.select([master], [], [], 0.05)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: every slave side is closed
-                chunk = b""
-            if not chunk and process.poll() is not None:
-                break
-            data += chunk
-        elif not until and process.poll() is not None:
-            break
-    assert not until, f"{until!r} never appeared in {data.decode(errors='replace')!r}"
-    return data.decode()
-
-
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
 def test_progress_line_on_a_terminal(tmp_path: Path) -> None:
     go = tmp_path / "go"
@@ -227,9 +205,9 @@ def test_progress_line_on_a_terminal(tmp_path: Path) -> None:
         ) as process:
             os.close(slave)
             slave = -1
-            shown = _read_pty(master, process, until="6 messages received")  # 5 custom messages, 1 log
+            shown = read_pty(master, process, until="6 messages received")  # 5 custom messages, 1 log
             go.touch()
-            rest = _read_pty(master, process)
+            rest = read_pty(master, process)
             stdout = process.stdout.read().decode() if process.stdout else ""
     finally:
         os.close(master)

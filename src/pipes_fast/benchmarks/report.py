@@ -99,7 +99,7 @@ def _plots(report: Report, folder: Path) -> dict[str, Path]:
     from matplotlib import pyplot
 
     written = {}
-    for section, figures in report.sections().items():
+    for number, (section, figures) in enumerate(report.sections().items(), 1):
         figure, axes = pyplot.subplots(figsize=(7, 0.6 + 0.5 * len(figures)))
         sides = [f.side for f in figures][::-1]
         best = [f.best for f in figures][::-1]
@@ -109,7 +109,7 @@ def _plots(report: Report, folder: Path) -> dict[str, Path]:
         axes.set_xlabel(figures[0].unit + (" (higher is better)" if figures[0].higher_is_better else " (lower is better)"))
         axes.set_title(section, fontsize=10)
         figure.tight_layout()
-        path = folder / (re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")[:60] + ".png")
+        path = folder / f"{number:02d}-{re.sub(r'[^a-z0-9]+', '-', section.lower()).strip('-')[:50]}.png"
         figure.savefig(path, dpi=100)
         pyplot.close(figure)
         written[section] = path

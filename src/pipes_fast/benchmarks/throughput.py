@@ -82,7 +82,7 @@ def _bare_loop(pieces: list[bytes]) -> None:
             lines = (tail + piece).split(b"\n")
             tail = lines.pop()
             for line in lines:
-                keep(loads(line))
+                keep(loads(line)["params"]["payload"])
 
 
 def _dagster_handler(pieces: list[bytes]) -> Callable[[], object]:

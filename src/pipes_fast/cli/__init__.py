@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from pipes_fast._version import __version__
-from pipes_fast.cli import run
+from pipes_fast.cli import bench, check, run
 
 PROG = "pipes-fast"
 
@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subcommands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="subcommand")
     run.register(subcommands)
+    check.register(subcommands)
+    bench.register(subcommands)
     return parser
 
 

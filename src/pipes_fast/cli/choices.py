@@ -1,11 +1,14 @@
-"""The values of ``--context-injector``, ``--message-reader`` and ``--extras``: each parsed into
-what it names, or an ``argparse.ArgumentTypeError`` (a usage error) saying what was wrong."""
+"""The options ``run`` and ``check`` share: the step (``--asset``, ``--partition``, ``--run-id``,
+``--job``, ``--extras``), ``--context-injector`` and ``--message-reader``, each value parsed into
+what it names or an ``argparse.ArgumentTypeError`` (a usage error) saying what was wrong; and the
+command after ``--``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -98,3 +101,21 @@ def extras(value: str) -> PipesExtras:
     if not isinstance(parsed, dict):
         raise argparse.ArgumentTypeError(f"must be a JSON object, got {type(parsed).__name__}: {value!r:.200}")
     return parsed
+
+
+def add_step_arguments(group: Any) -> None:
+    """Add the options that describe the step to ``group`` (a parser or an argument group)."""
+    group.add_argument("--asset", metavar="KEY", action="append", default=[], help="an asset key, parts separated by '/' (repeat for several; none: an op step)")
+    group.add_argument("--partition", metavar="KEY", help="the partition key")
+    group.add_argument("--run-id", metavar="ID", help="the run id (default: a new UUID)")
+    group.add_argument("--job", metavar="NAME", help="the job name")
+    group.add_argument("--extras", metavar="JSON", type=extras, default={}, help="extras for the process, a JSON object")
+
+
+def command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """The command after ``--``; empty after saying so on stderr (a usage error) if there is none."""
+    given: list[str] = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not given:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: no command to run: add '-- COMMAND [ARG...]'", file=sys.stderr)
+    return given

@@ -52,11 +52,19 @@ class LiveStatus:
                 return
             self._drawn_at = now
             elapsed = now - self._started
-            line = f"{self.messages:,} messages received, {self.messages / max(elapsed, 1e-3):,.0f}/s, {elapsed:.1f} s elapsed"
-            width = shutil.get_terminal_size().columns - 1
-            self._stream.write(_ERASE_LINE + line[:width])
-            self._stream.flush()
-            self._shown = True
+            self._draw(f"{self.messages:,} messages received, {self.messages / max(elapsed, 1e-3):,.0f}/s, {elapsed:.1f} s elapsed")
+
+    def show(self, line: str) -> None:
+        """Draw ``line`` as the progress line now (on a terminal; elsewhere nothing)."""
+        if self._interactive:
+            with self._lock:
+                self._draw(line)
+
+    def _draw(self, line: str) -> None:
+        width = shutil.get_terminal_size().columns - 1
+        self._stream.write(_ERASE_LINE + line[:width])
+        self._stream.flush()
+        self._shown = True
 
     def clear(self) -> None:
         """Remove the progress line from the screen (the next tick draws it again)."""

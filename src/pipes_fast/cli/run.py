@@ -90,12 +90,7 @@ def register(subcommands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="%(prog)s [OPTIONS] -- COMMAND [ARG...]",
     )
-    step = parser.add_argument_group("the step the command runs for")
-    step.add_argument("--asset", metavar="KEY", action="append", default=[], help="an asset key, parts separated by '/' (repeat for several; none: an op step)")
-    step.add_argument("--partition", metavar="KEY", help="the partition key")
-    step.add_argument("--run-id", metavar="ID", help="the run id (default: a new UUID)")
-    step.add_argument("--job", metavar="NAME", help="the job name")
-    step.add_argument("--extras", metavar="JSON", type=choices.extras, default={}, help="extras for the process, a JSON object")
+    choices.add_step_arguments(parser.add_argument_group("the step the command runs for"))
     transport = parser.add_argument_group("how the context goes in and the messages come back")
     transport.add_argument("--context-injector", metavar="KIND", type=choices.context_injector, default="env", help=f"{choices.INJECTORS} (default: env)")
     transport.add_argument("--message-reader", metavar="KIND", type=choices.message_reader, default="tempfile", help=f"{choices.READERS} (default: tempfile)")
@@ -165,10 +160,8 @@ def _json_stdout() -> Iterator[TextIO]:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run the command in a Pipes session, show what it reported, return the exit status."""
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = choices.command(args, parser)
     if not command:
-        parser.print_usage(sys.stderr)
-        print(f"{parser.prog}: error: no command to run: add '-- COMMAND [ARG...]'", file=sys.stderr)
         return EXIT_USAGE
     with ExitStack() as stack:
         report = JsonReport(stack.enter_context(_json_stdout())) if args.json else Report(sys.stdout)

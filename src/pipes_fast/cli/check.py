@@ -1,0 +1,104 @@
+"""``pipes-fast check``: run a Pipes client under several steps and report where it breaks the protocol."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+from typing import Any
+
+from pipes_fast.cli import choices
+from pipes_fast.conformance import RULES, STANDARD_CASES, Case, check_command, format_report, reports_as_json
+from pipes_fast.conformance.runner import DEFAULT_TIMEOUT
+from pipes_fast.context import StepContext, build_context_data
+from pipes_fast.errors import PipesExecutionError
+
+EXIT_PASSED = 0
+EXIT_VIOLATIONS = 1
+EXIT_USAGE = 2
+EXIT_CANNOT_START = 127
+
+DESCRIPTION = """\
+Check that COMMAND, a Dagster Pipes client in any language, speaks the protocol right. COMMAND
+runs once per step (by default the standard cases below; with step options, the one step they
+describe), with the context injected as Dagster injects it and its messages going to a file of
+their own. Everything it writes is checked: opened first, closed last, the envelope and version,
+every method's params and their types, metadata types and values, asset keys within the step,
+check severities, crashes on stderr, its exit status. A report per case names each violation
+with its rule and the offending line; the exit status says whether any was found."""
+
+EPILOG = f"""\
+standard cases (--case, repeat for several; default: all):
+{chr(10).join(f"  {case.name:<16} {case.description}" for case in STANDARD_CASES)}
+
+rules:
+{chr(10).join(f"  {rule:<26} {what}" for rule, what in RULES.items())}
+
+--json output, one object per line: a "case" per case (case, lines, violations [{{rule, line,
+text, message}}], exit_status, stderr_tail, passed), then a "summary" (cases, passed, exit_status).
+
+exit status:
+  {EXIT_PASSED}     every case passed
+  {EXIT_VIOLATIONS}     a violation was found
+  {EXIT_USAGE}     usage error (bad option or value, no command)
+  {EXIT_CANNOT_START}   the command could not be started
+
+examples:
+  pipes-fast check -- python my_client.py
+  pipes-fast check --case single-asset --case op -- ./pipes-client-go
+  pipes-fast check --asset orders --partition 2024-06-01 --json -- cargo run --quiet | jq 'select(.passed == false)'
+"""
+
+
+def register(subcommands: Any) -> None:
+    """Add the ``check`` subcommand to the top-level parser's subcommands."""
+    parser: argparse.ArgumentParser = subcommands.add_parser(
+        "check",
+        help="check that a Pipes client in any language speaks the protocol right",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="%(prog)s [OPTIONS] -- COMMAND [ARG...]",
+    )
+    choices.add_step_arguments(parser.add_argument_group("one step to run the command for (instead of the standard cases)"))
+    parser.add_argument("--case", metavar="NAME", action="append", choices=[case.name for case in STANDARD_CASES],
+                        help="a standard case to run (repeat for several; default: all)")
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"how long one run may take before it is killed (default: {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--json", action="store_true", help="write one JSON object per line instead of the report")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to check and its arguments, after '--'")
+    parser.set_defaults(handler=functools.partial(run, parser=parser))
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Check the command under each case, print the report, return the exit status."""
+    command = choices.command(args, parser)
+    if not command:
+        return EXIT_USAGE
+    described = args.asset or args.partition or args.run_id or args.job or args.extras
+    if described and args.case:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: --case runs standard cases; step options describe one step instead: not both", file=sys.stderr)
+        return EXIT_USAGE
+    cases = [_described_case(args)] if described else [c for c in STANDARD_CASES if not args.case or c.name in args.case]
+    try:
+        reports = check_command(command, cases, timeout=args.timeout)
+    except PipesExecutionError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    status = EXIT_PASSED if all(report.passed for report in reports) else EXIT_VIOLATIONS
+    if args.json:
+        for case in reports_as_json(reports):
+            print(json.dumps({"type": "case", **case}))
+        summary = {"cases": len(reports), "passed": sum(r.passed for r in reports), "exit_status": status}
+        print(json.dumps({"type": "summary", **summary}))
+    else:
+        print(format_report(reports))
+    return status
+
+
+def _described_case(args: argparse.Namespace) -> Case:
+    """The one step the step options describe."""
+    step = StepContext(args.asset or None, run_id=args.run_id, job_name=args.job, partition_key=args.partition)
+    return Case("custom", "the step given on the command line", build_context_data(step, extras=args.extras))
