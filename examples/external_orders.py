@@ -9,7 +9,14 @@ Change the import to ``from dagster_pipes import open_dagster_pipes`` and it run
 import subprocess
 import sys
 
-from pipes_fast.external import open_dagster_pipes
+from pipes_fast.external import PipesEnvVarParamsLoader, open_dagster_pipes
+
+if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
+    sys.exit(
+        "external_orders.py is a Pipes external process: launch it through an orchestrator, e.g.\n"
+        "  python examples/external_run_both.py, or\n"
+        "  pipes-fast run --asset warehouse/orders --partition 2024-06-01 --extras '{\"rows\": 1200}' -- python examples/external_orders.py"
+    )
 
 with open_dagster_pipes() as pipes:
     rows = pipes.get_extra("rows")

@@ -55,7 +55,8 @@ def test_the_readme_main_job_command():
     assert "INFO reading 600 rows of warehouse/orders for partition 2024-06-01" in done.stderr
 
 
-def test_report_orders_run_directly_says_it_needs_an_orchestrator():
-    done = subprocess.run([sys.executable, str(EXAMPLES / "report_orders.py")], capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize("example", ["report_orders.py", "external_orders.py"])
+def test_an_external_process_run_directly_says_it_needs_an_orchestrator(example):
+    done = subprocess.run([sys.executable, str(EXAMPLES / example)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert "launch it through an orchestrator" in done.stderr and "Traceback" not in done.stderr
