@@ -9,6 +9,8 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +119,19 @@ def read_pty(master: int, process: subprocess.Popen[bytes], until: str = "", tim
             break
     assert not until, f"{until!r} never appeared in {data.decode(errors='replace')!r}"
     return data.decode()
+
+
+@contextmanager
+def stderr_on_a_terminal(command: Sequence[str]) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``command`` running with its stdout a pipe and its stderr a pseudo-terminal: the process and
+    the pty's master side (for :func:`read_pty`), closed when the block ends."""
+    master, slave = os.openpty()
+    try:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=slave) as process:
+            os.close(slave)
+            slave = -1
+            yield process, master
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)

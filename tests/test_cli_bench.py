@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import read_pty
+from helpers import read_pty, stderr_on_a_terminal
 
 CLI = [sys.executable, "-m", "pipes_fast", "bench"]
 WAIT_SECONDS = 600.0
@@ -39,17 +39,9 @@ def test_quick_run_prints_the_tables_and_writes_the_report_and_plots(tmp_path: P
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
 def test_json_lines_and_the_progress_line_on_a_terminal() -> None:
-    master, slave = os.openpty()
-    try:
-        with subprocess.Popen([*CLI, "--quick", "--json"], stdout=subprocess.PIPE, stderr=slave) as process:
-            os.close(slave)
-            slave = -1
-            shown = read_pty(master, process, timeout=WAIT_SECONDS)
-            stdout = process.stdout.read().decode() if process.stdout else ""
-    finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
+    with stderr_on_a_terminal([*CLI, "--quick", "--json"]) as (process, master):
+        shown = read_pty(master, process, timeout=WAIT_SECONDS)
+        stdout = process.stdout.read().decode() if process.stdout else ""
     assert process.returncode == 0
     assert "\r\x1b[2K[1/5] reader throughput, " in shown and " s elapsed" in shown
     assert shown.endswith("\r\x1b[2K")  # the progress line is cleared at the end

@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import pytest
 
-from helpers import read_pty
+from helpers import read_pty, stderr_on_a_terminal
 from s3_server import S3Bucket
 
 CLI = [sys.executable, "-m", "pipes_fast"]
@@ -197,22 +197,11 @@ def test_logs_appear_on_stderr_as_they_arrive_and_no_progress_line_when_piped(tm
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
 def test_progress_line_on_a_terminal(tmp_path: Path) -> None:
     go = tmp_path / "go"
-    master, slave = os.openpty()
-    try:
-        with subprocess.Popen(
-            [*CLI, "run", "--", sys.executable, script(tmp_path, WAITS_FOR_GO), str(go)],
-            stdout=subprocess.PIPE, stderr=slave,
-        ) as process:
-            os.close(slave)
-            slave = -1
-            shown = read_pty(master, process, until="6 messages received")  # 5 custom messages, 1 log
-            go.touch()
-            rest = read_pty(master, process)
-            stdout = process.stdout.read().decode() if process.stdout else ""
-    finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
+    with stderr_on_a_terminal([*CLI, "run", "--", sys.executable, script(tmp_path, WAITS_FOR_GO), str(go)]) as (process, master):
+        shown = read_pty(master, process, until="6 messages received")  # 5 custom messages, 1 log
+        go.touch()
+        rest = read_pty(master, process)
+        stdout = process.stdout.read().decode() if process.stdout else ""
     assert process.returncode == 0
     text = shown + rest
     assert "\r\x1b[2K6 messages received, " in text and " s elapsed" in text

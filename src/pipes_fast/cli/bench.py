@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pipes_fast.benchmarks import report, suite
+from pipes_fast.cli import choices
 from pipes_fast.cli.live import REDRAW_SECONDS, LiveStatus
 
 EXIT_OK = 0
@@ -48,13 +49,7 @@ examples:
 
 def register(subcommands: Any) -> None:
     """Add the ``bench`` subcommand to the top-level parser's subcommands."""
-    parser: argparse.ArgumentParser = subcommands.add_parser(
-        "bench",
-        help="measure pipes_fast (and Dagster's implementation, where installed) on this machine",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = choices.subcommand(subcommands, "bench", "measure pipes_fast (and Dagster's implementation, where installed) on this machine", DESCRIPTION, EPILOG, runs_a_command=False)
     parser.add_argument("--quick", action="store_true", help="a short run: fewer messages and rounds")
     parser.add_argument("--out", metavar="DIR", type=Path, help="write REPORT.md and the plots into DIR")
     parser.add_argument("--json", action="store_true", help="write one JSON object per line instead of tables")

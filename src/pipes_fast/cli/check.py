@@ -53,14 +53,7 @@ examples:
 
 def register(subcommands: Any) -> None:
     """Add the ``check`` subcommand to the top-level parser's subcommands."""
-    parser: argparse.ArgumentParser = subcommands.add_parser(
-        "check",
-        help="check that a Pipes client in any language speaks the protocol right",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="%(prog)s [OPTIONS] -- COMMAND [ARG...]",
-    )
+    parser = choices.subcommand(subcommands, "check", "check that a Pipes client in any language speaks the protocol right", DESCRIPTION, EPILOG, runs_a_command=True)
     choices.add_step_arguments(parser.add_argument_group("one step to run the command for (instead of the standard cases)"))
     parser.add_argument("--case", metavar="NAME", action="append", choices=[case.name for case in STANDARD_CASES],
                         help="a standard case to run (repeat for several; default: all)")

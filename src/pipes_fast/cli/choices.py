@@ -119,3 +119,14 @@ def command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[s
         parser.print_usage(sys.stderr)
         print(f"{parser.prog}: error: no command to run: add '-- COMMAND [ARG...]'", file=sys.stderr)
     return given
+
+
+def subcommand(subcommands: Any, name: str, summary: str, description: str, epilog: str, *,
+               runs_a_command: bool) -> argparse.ArgumentParser:
+    """A subcommand's parser, its ``--help`` showing ``description`` and ``epilog`` as written; one
+    that ``runs_a_command`` says it takes it after ``--`` (see :func:`command`)."""
+    usage = {"usage": "%(prog)s [OPTIONS] -- COMMAND [ARG...]"} if runs_a_command else {}
+    parser: argparse.ArgumentParser = subcommands.add_parser(
+        name, help=summary, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter, **usage
+    )
+    return parser

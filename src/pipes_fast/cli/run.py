@@ -82,14 +82,7 @@ examples:
 
 def register(subcommands: Any) -> None:
     """Add the ``run`` subcommand to the top-level parser's subcommands."""
-    parser: argparse.ArgumentParser = subcommands.add_parser(
-        "run",
-        help="run a command as a Pipes external process and show what it reports",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="%(prog)s [OPTIONS] -- COMMAND [ARG...]",
-    )
+    parser = choices.subcommand(subcommands, "run", "run a command as a Pipes external process and show what it reports", DESCRIPTION, EPILOG, runs_a_command=True)
     choices.add_step_arguments(parser.add_argument_group("the step the command runs for"))
     transport = parser.add_argument_group("how the context goes in and the messages come back")
     transport.add_argument("--context-injector", metavar="KIND", type=choices.context_injector, default="env", help=f"{choices.INJECTORS} (default: env)")
