@@ -3,7 +3,8 @@
     python bench/goals.py [--rounds N] [--json]
 
 Each goal is timed in interleaved rounds (baseline, candidate, baseline, ...) and compared on the
-best round of each, which is what shared, noisy machines allow. Exit code 1 if a goal is missed.
+best round of each, which is what shared, noisy machines allow. Each goal's measurement is named on
+stderr as it starts (some take 30-40 s). Exit code 1 if a goal is missed.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     results = []
-    for measure in discover():
+    measures = discover()
+    for number, measure in enumerate(measures, 1):
+        print(f"[{number}/{len(measures)}] {measure.__module__}.{measure.__name__}", file=sys.stderr, flush=True)
         goal = measure(args.rounds)
         results.append(goal)
         if not args.json:
