@@ -3,8 +3,9 @@
 
 One extension module built from one file per idea, each mirrored by a module of the twin:
 ``framing.pyx`` ~ ``_fallback/framing.py``, ``results.pyx`` ~ ``_fallback/results.py``,
-``routing.pyx`` ~ ``_fallback/routing.py``, ``appender.pyx`` ~ ``_fallback/appender.py`` (which
-writes with orjson where ``appender.pyx`` uses its own encoder, ``jsonline.pyx``).
+``routing.pyx`` ~ ``_fallback/routing.py``, ``stdio.pyx`` ~ ``_fallback/stdio.py``,
+``appender.pyx`` ~ ``_fallback/appender.py`` (which writes with orjson where ``appender.pyx``
+uses its own encoder, ``jsonline.pyx``).
 The interface and bad-argument tests hold the two to one contract.
 """
 
@@ -15,10 +16,12 @@ __all__ = [
     "MaterializeResult",
     "MessageRouter",
     "MetadataValue",
+    "StdioDemux",
     "resolve_metadata",
 ]
 
 include "framing.pyx"
+include "stdio.pyx"
 include "results.pyx"
 include "routing.pyx"
 include "jsonline.pyx"

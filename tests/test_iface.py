@@ -17,6 +17,7 @@ def samples(module: ModuleType, fd: int) -> dict[str, Any]:
     """One instance of each public class of ``module``."""
     return {
         "LineFramer": module.LineFramer(),
+        "StdioDemux": module.StdioDemux(),
         "MetadataValue": module.MetadataValue("int", 1),
         "MaterializeResult": module.MaterializeResult(AssetKey("a")),
         "AssetCheckResult": module.AssetCheckResult(AssetKey("a"), "c", True),
@@ -75,6 +76,7 @@ def test_constructors_take_the_same_arguments(both, tmp_path):
     fd = os.open(tmp_path / "appended", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     arguments = {
         "LineFramer": {"max_line_bytes": 10},
+        "StdioDemux": {"max_line_bytes": 10},
         "MetadataValue": {"type": "url", "value": "u"},
         "MaterializeResult": {"asset_key": AssetKey("a"), "metadata": {}, "data_version": "1", "check_results": ()},
         "AssetCheckResult": {"asset_key": AssetKey("a"), "check_name": "c", "passed": True, "severity": "WARN",
@@ -117,5 +119,5 @@ def test_instances_compare_hash_and_print_alike(instances):
     compiled, pure = instances
     for name, ours in compiled.items():
         twin = pure[name]
-        assert repr(ours) == repr(twin) or name in ("LineFramer", "MessageRouter", "JsonLineAppender")
+        assert repr(ours) == repr(twin) or name in ("LineFramer", "StdioDemux", "MessageRouter", "JsonLineAppender")
         assert (type(ours).__hash__ is None) == (type(twin).__hash__ is None), name

@@ -37,6 +37,7 @@ MetadataValue = implementation.MetadataValue
 MaterializeResult = implementation.MaterializeResult
 AssetCheckResult = implementation.AssetCheckResult
 JsonLineAppender = implementation.JsonLineAppender
+StdioDemux = implementation.StdioDemux
 resolve_metadata = implementation.resolve_metadata
 
 __all__ = ["EXTENSION", "implementation", *implementation.__all__]

@@ -2,14 +2,15 @@
 
 Used where the extension is not built or when ``PIPES_FAST_NO_EXTENSIONS=1``. Mirrored file for
 file: ``framing.py`` ~ ``ext/framing.pyx``, ``results.py`` ~ ``ext/results.pyx``, ``routing.py`` ~
-``ext/routing.pyx``, ``appender.py`` ~ ``ext/appender.pyx``. The interface and bad-argument tests
-hold the two to one contract.
+``ext/routing.pyx``, ``stdio.py`` ~ ``ext/stdio.pyx``, ``appender.py`` ~ ``ext/appender.pyx``. The
+interface and bad-argument tests hold the two to one contract.
 """
 
 from pipes_fast._fallback.appender import JsonLineAppender
 from pipes_fast._fallback.framing import LineFramer
 from pipes_fast._fallback.results import AssetCheckResult, MaterializeResult, MetadataValue, resolve_metadata
 from pipes_fast._fallback.routing import MessageRouter
+from pipes_fast._fallback.stdio import StdioDemux
 
 __all__ = [
     "AssetCheckResult",
@@ -18,5 +19,6 @@ __all__ = [
     "MaterializeResult",
     "MessageRouter",
     "MetadataValue",
+    "StdioDemux",
     "resolve_metadata",
 ]
