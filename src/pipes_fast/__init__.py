@@ -44,6 +44,7 @@ _LAZY: dict[str, str] = {
     "PipesChunkedLogReader": "pipes_fast.readers",
     "PipesS3MessageReader": "pipes_fast.readers",
     "PipesS3LogReader": "pipes_fast.readers",
+    "PipesStdioMessageReader": "pipes_fast.readers",
     "PipesS3ContextInjector": "pipes_fast.injectors_s3",
     "PipesClient": "pipes_fast.clients",
     "PipesClientCompletedInvocation": "pipes_fast.clients",
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
         PipesMessageReader as PipesMessageReader,
         PipesS3LogReader as PipesS3LogReader,
         PipesS3MessageReader as PipesS3MessageReader,
+        PipesStdioMessageReader as PipesStdioMessageReader,
         PipesTempFileMessageReader as PipesTempFileMessageReader,
     )
     from pipes_fast.results import (

@@ -17,7 +17,8 @@ from pipes_fast.errors import PipesExecutionError
 from pipes_fast.handler import format_exception
 from pipes_fast.injectors import PipesContextInjector, PipesTempFileContextInjector
 from pipes_fast.protocol import PipesExtras
-from pipes_fast.readers import PipesMessageReader, PipesTempFileMessageReader
+from pipes_fast.readers import PipesMessageReader, PipesStdioMessageReader, PipesTempFileMessageReader
+from pipes_fast.readers.stdio import write_to_own_stream
 from pipes_fast.session import as_step_context, is_dagster_context, open_pipes_session
 
 _STDERR_TAIL_CHARS = 2000
@@ -80,26 +81,57 @@ def _open_pidfd(pid: int) -> Optional[int]:
         return None
 
 
+class _Pipe:
+    """Where what is read from one of the child's output pipes goes: through the stdio reader
+    first if its messages come this way, then to this process's stream of the same name, or kept."""
+
+    def __init__(self, name: str, reader: Optional[PipesStdioMessageReader], forward: bool) -> None:
+        self.name = name
+        self.captured: Optional[list[bytes]] = None if forward else []
+        self._reader = reader
+
+    @property
+    def feeds_reader(self) -> bool:
+        """Whether the stdio reader's messages come this way."""
+        return self._reader is not None
+
+    def take(self, data: bytes) -> None:
+        """Some of the pipe's bytes."""
+        self._put(data if self._reader is None else self._reader.feed(data))
+
+    def end(self) -> None:
+        """End-of-file."""
+        if self._reader is not None:
+            self._put(self._reader.end_of_stream())
+
+    def _put(self, output: bytes) -> None:
+        if not output:
+            return
+        if self.captured is None:
+            write_to_own_stream(self.name, output)
+        else:
+            self.captured.append(output)
+
+
 class _Child:
-    """A started child process and, where they were captured, its stdout and stderr pipes.
+    """A started child process and its stdout and stderr pipes (those that were made).
 
     The pipes are read concurrently in the calling thread (a chatty child never blocks), while
     waiting for the child and for at most ``STDIO_DRAIN_SECONDS`` after it exited.
     """
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], pipes: Sequence[_Pipe]) -> None:
         self.process = process
         self._selector = selectors.DefaultSelector()
-        self._chunks: dict[int, list[bytes]] = {}  # stdout first, then stderr
-        self._open: set[int] = set()  # the pipes not yet at end-of-file
+        self._pipes: dict[int, _Pipe] = {}  # stdout first, then stderr
         self._exit_fd: Optional[int] = None
-        if process.stdout is None or process.stderr is None:
-            return
-        for stream in (process.stdout, process.stderr):
-            self._chunks[stream.fileno()] = []
-            self._selector.register(stream.fileno(), selectors.EVENT_READ)
-        self._open = set(self._chunks)
-        self._exit_fd = _open_pidfd(process.pid)
+        for stream, pipe in zip((process.stdout, process.stderr), pipes):
+            if stream is not None:
+                self._pipes[stream.fileno()] = pipe
+                self._selector.register(stream.fileno(), selectors.EVENT_READ)
+        self._open = set(self._pipes)  # the pipes not yet at end-of-file
+        if self._open:
+            self._exit_fd = _open_pidfd(process.pid)
         if self._exit_fd is not None:
             self._selector.register(self._exit_fd, selectors.EVENT_READ)
 
@@ -127,14 +159,16 @@ class _Child:
         while self._open and (remaining := deadline - time.monotonic()) > 0:
             self._read(remaining)
         self.close()
-        if not self._chunks:
-            return None, None
-        stdout, stderr = (b"".join(chunks).decode("utf-8", "replace") for chunks in self._chunks.values())
+        captured = {pipe.name: pipe.captured for pipe in self._pipes.values()}
+        stdout, stderr = (
+            None if chunks is None else b"".join(chunks).decode("utf-8", "replace")
+            for chunks in (captured.get("stdout"), captured.get("stderr"))
+        )
         return stdout, stderr
 
     def close(self) -> None:
         """Stop reading: close the pipes and the exit watch (safe to call again)."""
-        self._open = set()
+        cut_short, self._open = self._open, set()
         self._selector.close()
         if self._exit_fd is not None:
             os.close(self._exit_fd)
@@ -142,6 +176,8 @@ class _Child:
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
+        for fd in cut_short:  # what the stdio reader held back from them ends here
+            self._pipes[fd].end()
 
     def _read(self, timeout: Optional[float]) -> None:
         for key, _ in self._selector.select(timeout):
@@ -150,10 +186,11 @@ class _Child:
                 os.close(key.fd)
                 self._exit_fd = None
             elif data := os.read(key.fd, _READ_BYTES):
-                self._chunks[key.fd].append(data)
+                self._pipes[key.fd].take(data)
             else:
                 self._selector.unregister(key.fd)
                 self._open.discard(key.fd)
+                self._pipes[key.fd].end()
 
 
 def _describe_exit(command: Union[str, Sequence[str]], returncode: int) -> str:
@@ -172,8 +209,11 @@ class PipesSubprocessClient(PipesClient):
 
     By default the context goes through a temporary file and messages come back through another.
     ``forward_stdio=False`` captures the child's stdout and stderr (read concurrently, so a chatty
-    child never blocks) and puts them on the completed invocation; once the child exited, they are
-    read for at most ``STDIO_DRAIN_SECONDS`` (2 s) more, so a process it left running that still
+    child never blocks) and puts them on the completed invocation. With a
+    :class:`~pipes_fast.readers.PipesStdioMessageReader`, the child's stream it names is piped and
+    read concurrently too: its messages are handled as they arrive and the rest of its output is
+    forwarded to this process's stream of the same name (or captured). Once the child exited, the
+    pipes are read for at most ``STDIO_DRAIN_SECONDS`` (2 s) more, so a process it left running that still
     holds them does not hold up ``run``. With ``forward_termination``, an interrupt
     (KeyboardInterrupt, or SIGTERM while ``run`` is in progress) sends SIGINT to the child, waits
     ``termination_timeout_seconds``, kills it if still alive, and re-raises; a second interrupt
@@ -270,22 +310,25 @@ class PipesSubprocessClient(PipesClient):
         log: Any,
     ) -> tuple[subprocess.Popen[bytes], Optional[str], Optional[str]]:
         """Start the process and wait for it; an interrupt from the moment it exists is forwarded."""
-        capture = None if self.forward_stdio else subprocess.PIPE
+        reader = self.message_reader if isinstance(self.message_reader, PipesStdioMessageReader) else None
+        pipes = [_Pipe(name, reader if reader and reader.stream == name else None, self.forward_stdio)
+                 for name in ("stdout", "stderr")]
+        stdout, stderr = (subprocess.PIPE if pipe.captured is not None or pipe.feeds_reader else None for pipe in pipes)
         process: Optional[subprocess.Popen[bytes]] = None
         child: Optional[_Child] = None
         try:
             try:
                 with _interrupts_held():
-                    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=capture, stderr=capture)
+                    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
             except OSError as exc:
                 raise self._execution_error(f"could not start external process {command!r}: {exc}") from exc
-            child = _Child(process)
+            child = _Child(process, pipes)
             child.wait()
-            stdout, stderr = child.finish()
-            return process, stdout, stderr
+            captured_stdout, captured_stderr = child.finish()
+            return process, captured_stdout, captured_stderr
         except BaseException:
             if process is not None and self.forward_termination and process.poll() is None:
-                child = child or _Child(process)
+                child = child or _Child(process, pipes)
                 self._interrupt(child, log)
             raise
         finally:

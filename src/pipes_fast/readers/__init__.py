@@ -6,6 +6,7 @@ from pipes_fast.readers.directory import PipesDirectoryMessageReader
 from pipes_fast.readers.file import PipesFileMessageReader, PipesTempFileMessageReader
 from pipes_fast.readers.logs import PipesChunkedLogReader, PipesLogReader
 from pipes_fast.readers.s3 import PipesS3LogReader, PipesS3MessageReader
+from pipes_fast.readers.stdio import PipesStdioMessageReader
 
 __all__ = [
     "MessageStream",
@@ -17,5 +18,6 @@ __all__ = [
     "PipesMessageReader",
     "PipesS3LogReader",
     "PipesS3MessageReader",
+    "PipesStdioMessageReader",
     "PipesTempFileMessageReader",
 ]
