@@ -25,7 +25,7 @@ class PipesEnvContextInjector(injectors.PipesEnvContextInjector, dagster.PipesEn
     __doc__ = injectors.PipesEnvContextInjector.__doc__
 
 
-class PipesFileContextInjector(injectors.PipesFileContextInjector, dagster.PipesFileContextInjector):  # type: ignore[misc]
+class PipesFileContextInjector(injectors.PipesFileContextInjector, dagster.PipesFileContextInjector):
     __doc__ = injectors.PipesFileContextInjector.__doc__
 
 
