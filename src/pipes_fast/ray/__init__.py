@@ -1,0 +1,23 @@
+"""pipes_fast on Ray: external processes as Ray jobs, messages back through the job's log.
+
+Switch from dagster-ray by import::
+
+    from pipes_fast.ray import PipesRayJobClient
+
+    client = PipesRayJobClient("http://127.0.0.1:8265", poll_interval=0.2)
+    client.run(context=context, submit_job_params={"entrypoint": "python job.py"}).get_results()
+
+``context`` is a ``pipes_fast.StepContext`` or a Dagster op/asset context (then results are
+Dagster's types). Needs the ``ray`` extra (``ray[default]``); the rest of pipes_fast never
+imports Ray.
+"""
+
+try:
+    import ray.job_submission as _job_submission  # noqa: F401 - only to say clearly what is missing
+except ImportError as missing:
+    raise ImportError("pipes_fast.ray needs Ray's job client: pip install 'pipes_fast[ray]'") from missing
+
+from pipes_fast.ray._client import STOP_WAIT_SECONDS, PipesRayJobClient
+from pipes_fast.ray._logs import PipesRayJobMessageReader
+
+__all__ = ["STOP_WAIT_SECONDS", "PipesRayJobClient", "PipesRayJobMessageReader"]

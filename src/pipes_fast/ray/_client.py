@@ -1,0 +1,202 @@
+"""Run an external process as a Ray job inside a Pipes session (dagster-ray's ``PipesRayJobClient``)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Optional, cast
+
+from pipes_fast.clients.base import PipesClient, PipesClientCompletedInvocation
+from pipes_fast.clients.subprocess import _sigterm_as_keyboard_interrupt
+from pipes_fast.errors import PipesExecutionError
+from pipes_fast.handler import format_exception
+from pipes_fast.injectors import PipesContextInjector, PipesEnvContextInjector
+from pipes_fast.protocol import PipesExtras
+from pipes_fast.ray._logs import PipesRayJobMessageReader, is_message_line
+from pipes_fast.readers.base import PipesMessageReader
+from pipes_fast.session import as_step_context, is_dagster_context, open_pipes_session
+
+STOP_WAIT_SECONDS = 20.0
+"""After ``stop_job`` (interrupt or timeout), how long ``run`` waits for the job to end."""
+
+_LOG_TAIL_CHARS = 2000
+_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
+
+
+def _status_name(status: Any) -> str:
+    """``JobStatus.RUNNING`` -> ``"RUNNING"`` (Ray's enum is a ``str`` enum)."""
+    return str(getattr(status, "value", status))
+
+
+def _output_tail(log: str) -> str:
+    """The last of a job's log without its Pipes message lines."""
+    lines = [line for line in log.splitlines(keepends=True) if not is_message_line(line.encode("utf-8", "replace"))]
+    return "".join(lines)[-_LOG_TAIL_CHARS:]
+
+
+class PipesRayJobClient(PipesClient):
+    """Runs an external script as a Ray job with the Pipes protocol (dagster-ray's signature).
+
+    ``address`` is the Ray dashboard's (``http://127.0.0.1:8265``; None: Ray's default lookup).
+    The context goes into the job's ``runtime_env.env_vars`` (merged with the user's); messages
+    come back through the job's log (the script prints them to stdout), or through
+    ``message_reader`` when given (a file or directory on a shared filesystem, S3). The job status
+    is polled every ``poll_interval`` seconds; a job still running after ``timeout`` seconds is
+    stopped and an error raised. With ``forward_termination``, an interrupt (KeyboardInterrupt, or
+    SIGTERM while ``run`` is in progress) stops the job, waits up to ``STOP_WAIT_SECONDS`` for it
+    to end, and re-raises.
+    """
+
+    _execution_error: type[PipesExecutionError] = PipesExecutionError
+    _invocation: Callable[..., Any] = PipesClientCompletedInvocation
+
+    def __init__(
+        self,
+        address: Optional[str] = None,
+        *,
+        context_injector: Optional[PipesContextInjector] = None,
+        message_reader: Optional[PipesMessageReader] = None,
+        forward_termination: bool = True,
+        timeout: float = 600,
+        poll_interval: float = 1,
+    ) -> None:
+        self.address = address
+        self.context_injector = context_injector or PipesEnvContextInjector()
+        self.message_reader = message_reader
+        self.forward_termination = forward_termination
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self._job_client: Any = None
+
+    @property
+    def job_client(self) -> Any:
+        """The ``ray.job_submission.JobSubmissionClient`` for ``address`` (made on first use)."""
+        if self._job_client is None:
+            from ray.job_submission import JobSubmissionClient
+
+            self._job_client = JobSubmissionClient(self.address)
+        return self._job_client
+
+    def run(  # type: ignore[override]
+        self,
+        *,
+        context: Any,
+        submit_job_params: Mapping[str, Any],
+        extras: Optional[PipesExtras] = None,
+    ) -> PipesClientCompletedInvocation:
+        """Submit the job (``JobSubmissionClient.submit_job`` arguments), wait for it to end and
+        return what it reported.
+
+        Raises ``PipesExecutionError`` if the job fails, is stopped or times out, naming its
+        status, the exception the script reported and the last of its log. Given a Dagster op or
+        asset context, results and errors are Dagster's own types.
+        """
+        if is_dagster_context(context):
+            from pipes_fast.ray._dagster import PipesRayJobClient as InDagster
+
+            in_dagster = InDagster(
+                self.address, context_injector=self.context_injector, message_reader=self.message_reader,
+                forward_termination=self.forward_termination, timeout=self.timeout, poll_interval=self.poll_interval,
+            )
+            in_dagster._job_client = self._job_client
+            return cast(PipesClientCompletedInvocation, in_dagster._run(context, submit_job_params, extras))
+        completed: PipesClientCompletedInvocation = self._run(context, submit_job_params, extras)
+        return completed
+
+    def _open_session(self, context: Any, reader: PipesMessageReader, extras: Optional[PipesExtras]) -> AbstractContextManager[Any]:
+        """The session to run in."""
+        return open_pipes_session(as_step_context(context), self.context_injector, reader, extras)
+
+    def _default_reader(self) -> PipesMessageReader:
+        return PipesRayJobMessageReader(self.job_client)
+
+    def _run(self, context: Any, submit_job_params: Mapping[str, Any], extras: Optional[PipesExtras]) -> Any:
+        """``run``, for this client's kind of session, invocation and error."""
+        client = self.job_client
+        reader = self.message_reader or self._default_reader()
+        params = dict(submit_job_params)
+        job_id = str(params.pop("submission_id", None) or f"pipes-{uuid.uuid4().hex}")
+        with _sigterm_as_keyboard_interrupt(), self._open_session(context, reader, extras) as session:
+            runtime_env = dict(params.pop("runtime_env", None) or {})
+            runtime_env["env_vars"] = {**(runtime_env.get("env_vars") or {}), **session.get_bootstrap_env_vars()}
+            try:
+                client.submit_job(submission_id=job_id, runtime_env=runtime_env, **params)
+            except Exception as exc:
+                raise self._execution_error(f"could not submit Ray job {job_id}: {exc}") from exc
+            session.report_launched({"job_id": job_id, "address": self.address})
+            ended = reader.stream_ended if isinstance(reader, PipesRayJobMessageReader) else None
+            status = self._wait(client, job_id, context_log(session), ended)
+        if status != "SUCCEEDED":
+            raise self._execution_error(self._describe_failure(client, job_id, status, session))
+        return self._invocation(session)
+
+    def _wait(self, client: Any, job_id: str, log: Any, ended: Any) -> str:
+        """Poll until the job ends; stop it on timeout or interrupt. Its final status."""
+        deadline = time.monotonic() + self.timeout
+        try:
+            while True:
+                status = _status_name(client.get_job_status(job_id))
+                if status in _TERMINAL:
+                    return status
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    log.warning(f"[pipes] Ray job {job_id} still running after {self.timeout} s: stopping it.")
+                    client.stop_job(job_id)
+                    self._wait_stopped(client, job_id)
+                    return "TIMEOUT"
+                pause = min(self.poll_interval, remaining)
+                if ended is not None and not ended.is_set():
+                    ended.wait(pause)  # the log stream ends with the job: look at once
+                else:
+                    time.sleep(pause)
+        except BaseException:
+            if self.forward_termination:
+                self._stop(client, job_id, log)
+            raise
+
+    def _stop(self, client: Any, job_id: str, log: Any) -> None:
+        """Stop the job if it still runs and wait (bounded) for it to end; a second interrupt or
+        an unreachable cluster ends the attempt."""
+        try:
+            if _status_name(client.get_job_status(job_id)) not in _TERMINAL:
+                log.info(f"[pipes] execution interrupted, stopping Ray job {job_id}.")
+                client.stop_job(job_id)
+                self._wait_stopped(client, job_id)
+        except KeyboardInterrupt:
+            log.warning(f"[pipes] interrupted again: Ray job {job_id} may still be stopping.")
+        except Exception as exc:
+            log.warning(f"[pipes] could not stop Ray job {job_id}: {exc}")
+
+    def _wait_stopped(self, client: Any, job_id: str) -> None:
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while time.monotonic() < deadline and _status_name(client.get_job_status(job_id)) not in _TERMINAL:
+            time.sleep(min(0.2, self.poll_interval))
+
+    def _describe_failure(self, client: Any, job_id: str, status: str, session: Any) -> str:
+        if status == "TIMEOUT":
+            message = f"Ray job {job_id} timed out after {self.timeout} s and was stopped"
+        else:
+            message = f"Ray job {job_id} ended with status {status}"
+            try:
+                detail = str(client.get_job_info(job_id).message or "").splitlines()
+            except Exception:
+                detail = []
+            if detail:
+                message += f": {detail[0]}"
+        exception = session.message_handler.exception
+        if exception:
+            message += f"\nThe external process reported: {format_exception(exception)}"
+        try:
+            tail = _output_tail(str(client.get_job_logs(job_id)))
+        except Exception:
+            tail = ""
+        if tail:
+            message += f"\nLast of its log:\n{tail}"
+        return message
+
+
+def context_log(session: Any) -> Any:
+    """The step's logger (a StepContext's or a Dagster context's)."""
+    return session.context.log

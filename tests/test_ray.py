@@ -1,0 +1,304 @@
+"""pipes_fast.ray against a real local Ray cluster, started once for the module."""
+
+from __future__ import annotations
+
+import _thread
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_fast[ray]'")
+
+from pipes_fast import PipesExecutionError, PipesFileMessageReader, StepContext  # noqa: E402
+from pipes_fast.ray import PipesRayJobClient, PipesRayJobMessageReader  # noqa: E402
+
+START_SECONDS = 90.0  # bound on the cluster's start, dashboard answering
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ray_executable() -> str:
+    beside = Path(sys.executable).with_name("ray")
+    return str(beside) if beside.exists() else "ray"
+
+
+def _kill_leftovers(temp_dir: str) -> None:
+    """Kill processes still running from this cluster's temp dir (ours only)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if temp_dir.encode() in cmdline:
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    """The dashboard address of a fresh local Ray cluster on 127.0.0.1 with free ports."""
+    temp_dir = tempfile.mkdtemp(prefix="pfray-")
+    dashboard = _free_port()
+    ports = {
+        "--port": _free_port(),
+        "--dashboard-port": dashboard,
+        "--ray-client-server-port": _free_port(),
+        "--node-manager-port": _free_port(),
+        "--object-manager-port": _free_port(),
+        "--dashboard-agent-listen-port": _free_port(),
+        "--dashboard-agent-grpc-port": _free_port(),
+        "--runtime-env-agent-port": _free_port(),
+        "--metrics-export-port": _free_port(),
+    }
+    command = [
+        _ray_executable(), "start", "--head", "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1",
+        "--temp-dir", temp_dir, "--disable-usage-stats", "--num-cpus", "2", "--include-dashboard", "true",
+    ]
+    for flag, port in ports.items():
+        command += [flag, str(port)]
+    address = f"http://127.0.0.1:{dashboard}"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    try:
+        started = subprocess.run(command, env=env, capture_output=True, text=True, timeout=START_SECONDS)
+        if started.returncode != 0:
+            pytest.fail(f"ray start failed:\n{started.stdout}\n{started.stderr}")
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            try:
+                with urllib.request.urlopen(f"{address}/api/version", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Ray dashboard at {address} did not answer within {START_SECONDS} s")
+            time.sleep(0.2)
+        yield address
+    finally:
+        subprocess.run([_ray_executable(), "stop", "--force"], env=env, capture_output=True, timeout=60)
+        _kill_leftovers(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def client(ray_address: str) -> PipesRayJobClient:
+    return PipesRayJobClient(ray_address, poll_interval=0.2, timeout=60)
+
+
+def _script(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "job.py"
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+def _job(script: str) -> dict[str, Any]:
+    """Submit params for ``script`` under this interpreter, with the pure/compiled choice passed on."""
+    env_vars = {k: v for k, v in os.environ.items() if k == "PIPES_FAST_NO_EXTENSIONS"}
+    return {"entrypoint": f"{sys.executable} {script}", "runtime_env": {"env_vars": {**env_vars, "JOB_FLAG": "on"}}}
+
+
+REPORTING = """
+    import os
+    from pipes_fast.external import open_dagster_pipes
+
+    with open_dagster_pipes() as pipes:
+        print("ordinary output before", flush=True)
+        pipes.log.info("hello from the job")
+        for i in range(50):
+            pipes.report_custom_message({"i": i, "flag": os.environ["JOB_FLAG"]})
+        pipes.report_asset_materialization(metadata={"rows": 3}, data_version="v1")
+        print("ordinary output after", flush=True)
+"""
+
+
+def test_standalone_run(client: PipesRayJobClient, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    context = StepContext("orders")
+    started = time.monotonic()
+    completed = client.run(context=context, submit_job_params=_job(_script(tmp_path, REPORTING)), extras={"k": 1})
+    elapsed = time.monotonic() - started
+    (result,) = completed.get_results()
+    assert result.asset_key.to_user_string() == "orders"
+    assert result.metadata["rows"].value == 3
+    assert result.data_version == "v1"
+    assert [m["i"] for m in completed.get_custom_messages()] == list(range(50))
+    assert {m["flag"] for m in completed.get_custom_messages()} == {"on"}  # the user's env_vars kept
+    out = capfd.readouterr().out
+    assert "ordinary output before" in out and "ordinary output after" in out
+    assert "__dagster_pipes_version" not in out  # messages are not forwarded as output
+    print(f"standalone run() took {elapsed:.2f} s")
+
+
+def test_inside_dagster(ray_address: str, tmp_path: Path) -> None:
+    dagster = pytest.importorskip("dagster")
+    script = _script(tmp_path, """
+        from dagster_pipes import open_dagster_pipes
+
+        with open_dagster_pipes() as pipes:
+            pipes.report_asset_materialization(metadata={"rows": 7})
+            pipes.report_asset_check("positive", passed=True)
+    """)
+    seen: list[Any] = []
+
+    @dagster.asset(check_specs=[dagster.AssetCheckSpec("positive", asset="orders")], required_resource_keys={"ray_client"})
+    def orders(context):  # type: ignore[no-untyped-def]  # Dagster reads string annotations as names
+        results = context.resources.ray_client.run(context=context, submit_job_params=_job(script)).get_results()
+        seen.extend(results)
+        return results
+
+    outcome = dagster.materialize(
+        [orders], resources={"ray_client": PipesRayJobClient(ray_address, poll_interval=0.2)}
+    )
+    assert outcome.success
+    assert [type(r) for r in seen] == [dagster.MaterializeResult, dagster.AssetCheckResult]
+    (materialization,) = outcome.asset_materializations_for_node("orders")
+    assert materialization.metadata["rows"].value == 7
+    (check,) = outcome.get_asset_check_evaluations()
+    assert check.passed
+
+
+def test_failure_names_status_exception_and_log(client: PipesRayJobClient, tmp_path: Path) -> None:
+    script = _script(tmp_path, """
+        import sys
+        from pipes_fast.external import open_dagster_pipes
+
+        with open_dagster_pipes() as pipes:
+            print("about to fail", file=sys.stderr, flush=True)
+            raise ValueError("the job broke")
+    """)
+    with pytest.raises(PipesExecutionError) as raised:
+        client.run(context=StepContext("orders"), submit_job_params=_job(script))
+    text = str(raised.value)
+    assert "FAILED" in text
+    assert "ValueError" in text and "the job broke" in text
+    assert "about to fail" in text
+
+
+def test_timeout_stops_the_job(ray_address: str, tmp_path: Path) -> None:
+    script = _script(tmp_path, """
+        import time
+        from pipes_fast.external import open_dagster_pipes
+
+        with open_dagster_pipes() as pipes:
+            pipes.report_custom_message("started")
+            time.sleep(120)
+    """)
+    client = PipesRayJobClient(ray_address, poll_interval=0.2, timeout=3)
+    params = {**_job(script), "submission_id": f"timeout-{os.getpid()}-{time.time_ns()}"}
+    started = time.monotonic()
+    with pytest.raises(PipesExecutionError, match="timed out"):
+        client.run(context=StepContext(), submit_job_params=params)
+    assert time.monotonic() - started < 30
+    assert str(client.job_client.get_job_status(params["submission_id"])) in ("STOPPED", "JobStatus.STOPPED")
+
+
+class _Recording(PipesRayJobMessageReader):
+    """The log reader, noting each piece of the log it was given (stream and final read)."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.pieces: list[str] = []
+
+    def _feed(self, text: str) -> None:
+        self.pieces.append(text)
+        super()._feed(text)
+
+
+def test_messages_torn_across_chunks(client: PipesRayJobClient, tmp_path: Path) -> None:
+    # Ray's log stream sends what a line holds when it reads it: a message written in two halves
+    # seconds apart reaches us torn, the rest of it in a later chunk or in the final full read
+    script = _script(tmp_path, """
+        import json, sys, time
+        from pipes_fast.external import open_dagster_pipes
+
+        with open_dagster_pipes() as pipes:
+            for n in range(3):
+                pipes.report_custom_message({"n": n, "blob": str(n) * 150_000})
+            line = json.dumps({"__dagster_pipes_version": "0.1", "method": "report_custom_message",
+                               "params": {"payload": {"n": 3, "blob": "torn"}}})
+            sys.stdout.write(line[:40])
+            sys.stdout.flush()
+            time.sleep(3)
+            sys.stdout.write(line[40:] + "\\n")
+            sys.stdout.flush()
+    """)
+    reader = _Recording(client.job_client)
+    torn_client = PipesRayJobClient(client.address, message_reader=reader, poll_interval=0.2)
+    completed = torn_client.run(context=StepContext(), submit_job_params=_job(script))
+    messages = completed.get_custom_messages()
+    assert [m["n"] for m in messages] == [0, 1, 2, 3]
+    assert all(m["blob"] == str(m["n"]) * 150_000 for m in messages[:3])
+    assert messages[3]["blob"] == "torn"
+    assert len(reader.pieces) >= 2  # the stream delivered, and the final read added the rest
+
+
+def test_log_demux_pieces() -> None:
+    # the same path without a cluster: output and messages split at any byte
+    from pipes_fast.handler import PipesMessageHandler
+    from pipes_fast.ray._logs import make_demux
+
+    message = b'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": 7}}'
+    stream = b"out 1\n" + message + b"\nout \xc3\xa9 2\n" + message + b"\n{not a message}\n"
+    for size in (1, 3, 7, len(stream)):
+        handler = PipesMessageHandler(StepContext(), PipesFileMessageReader(os.devnull))
+        output: list[bytes] = []
+        demux = make_demux(handler, "test", output.append)
+        for start in range(0, len(stream), size):
+            demux.feed(stream[start : start + size])
+        demux.close()
+        assert b"".join(output) == "out 1\nout é 2\n{not a message}\n".encode()
+        assert handler.get_custom_messages() == (7, 7)
+
+
+def test_file_reader_on_shared_filesystem(client: PipesRayJobClient, tmp_path: Path) -> None:
+    reader_client = PipesRayJobClient(
+        client.address, message_reader=PipesFileMessageReader(str(tmp_path / "messages")), poll_interval=0.2
+    )
+    completed = reader_client.run(context=StepContext("orders"), submit_job_params=_job(_script(tmp_path, REPORTING)))
+    assert len(completed.get_custom_messages()) == 50
+    assert completed.get_results()[0].metadata["rows"].value == 3
+
+
+def test_interrupt_stops_the_job(client: PipesRayJobClient, tmp_path: Path) -> None:
+    script = _script(tmp_path, """
+        import time
+        print("running", flush=True)
+        time.sleep(120)
+    """)
+    params = {**_job(script), "submission_id": f"interrupt-{os.getpid()}-{time.time_ns()}"}
+
+    def interrupt_once_running() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if "RUNNING" in str(client.job_client.get_job_status(params["submission_id"])):
+                    _thread.interrupt_main()
+                    return
+            except Exception:
+                pass
+            time.sleep(0.1)
+
+    threading.Thread(target=interrupt_once_running, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        client.run(context=StepContext(), submit_job_params=params)
+    assert "STOPPED" in str(client.job_client.get_job_status(params["submission_id"]))
