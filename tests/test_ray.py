@@ -252,22 +252,19 @@ def test_messages_torn_across_chunks(client: PipesRayJobClient, tmp_path: Path) 
     assert len(reader.pieces) >= 2  # the stream delivered, and the final read added the rest
 
 
-def test_log_demux_pieces() -> None:
-    # the same path without a cluster: output and messages split at any byte
-    from pipes_fast.handler import PipesMessageHandler
-    from pipes_fast.ray._logs import make_demux
+def test_log_pieces_without_a_cluster(capfd: pytest.CaptureFixture[str]) -> None:
+    # the reader's own path, fed the way Ray's stream gives the log (text pieces split anywhere)
+    from pipes_fast import PipesEnvContextInjector, open_pipes_session
 
-    message = b'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": 7}}'
-    stream = b"out 1\n" + message + b"\nout \xc3\xa9 2\n" + message + b"\n{not a message}\n"
-    for size in (1, 3, 7, len(stream)):
-        handler = PipesMessageHandler(StepContext(), PipesFileMessageReader(os.devnull))
-        output: list[bytes] = []
-        demux = make_demux(handler, "test", output.append)
-        for start in range(0, len(stream), size):
-            demux.feed(stream[start : start + size])
-        demux.close()
-        assert b"".join(output) == "out 1\nout é 2\n{not a message}\n".encode()
-        assert handler.get_custom_messages() == (7, 7)
+    message = '{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": 7}}'
+    log = f"out 1\n{message}\nout é 2\n{message}\n{{not a message}}\n"
+    for size in (1, 3, 7, len(log)):
+        reader = _Recording(None)
+        with open_pipes_session(StepContext(), PipesEnvContextInjector(), reader) as session:
+            for start in range(0, len(log), size):
+                reader._feed(log[start : start + size])
+        assert session.get_custom_messages() == (7, 7)
+        assert capfd.readouterr().out == "out 1\nout é 2\n{not a message}\n"
 
 
 def test_file_reader_on_shared_filesystem(client: PipesRayJobClient, tmp_path: Path) -> None:
