@@ -82,25 +82,25 @@ def test_asking_for_everything_after_a_bounded_drain_gets_everything(finish):
 
 @pytest.mark.reliability("drain-memory")
 def test_a_consumer_that_goes_away_does_not_leave_the_reader_waiting():
-    def readers() -> set[threading.Thread]:  # a reader runs on a kept thread, named for it while it reads
-        return {thread for thread in threading.enumerate() if thread.name == "pipes_fast file reader"}
+    def readers() -> list[threading.Thread]:  # a reader runs on a kept thread, named for it while it reads
+        return [thread for thread in threading.enumerate() if thread.name == "pipes_fast file reader"]
 
-    before = readers()  # readers of earlier tests may still end meanwhile
+    def wait_until_no_reader_runs() -> None:
+        deadline = time.monotonic() + 60
+        while readers() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
-    def started() -> list[threading.Thread]:
-        return list(readers() - before)
-
+    wait_until_no_reader_runs()  # the readers of earlier tests' sessions, which end as their consumers go away
+    assert readers() == [], "an earlier session's reader is still waiting"
     with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesTempFileMessageReader()) as session:
         writer = start_writer(session)
         session.drain_custom_messages(max_messages=10)
         assert writer.wait(timeout=120) == 0
-        assert started()  # the reader
+        assert readers()  # this session's, waiting for the consumer
     del session
     gc.collect()
-    deadline = time.monotonic() + 60
-    while started() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert started() == []
+    wait_until_no_reader_runs()
+    assert readers() == []
 
 
 def test_unbounded_draining_is_unchanged():
