@@ -33,7 +33,7 @@ import orjson
 import pipes_fast
 import pipes_fast.dagster
 from dagster_baseline import Replay, dagster_asset_context
-from goal_orchestration import CUSTOM_MESSAGES, MATERIALIZATIONS, Workload, all_delivered, prewritten, workdir
+from goal_orchestration import CUSTOM_MESSAGES, MATERIALIZATIONS, Workload, delivered_by, prewritten, workdir
 from pipes_fast._codec import encode_param
 from pipes_fast._gc import relaxed_gc
 from pipes_fast.dagster._convert import ToDagster
@@ -110,7 +110,7 @@ def floor_seconds(source: Path) -> float:
 
 def run_checked(workload: Workload, count: int, side: str, client: Any, context: Any) -> Replay:
     """:func:`run_client` over ``count`` messages of ``workload``; raise unless all were delivered."""
-    return all_delivered(run_client(client, context, prewritten(workload, count)), workload, count, side)
+    return delivered_by(side, workload, count, lambda: run_client(client, context, prewritten(workload, count)))
 
 
 def compare(workload: Workload, rounds: int) -> Goal:
