@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import _thread
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,81 +18,14 @@ pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_
 
 from pipes_fast import PipesExecutionError, PipesFileMessageReader, StepContext  # noqa: E402
 from pipes_fast.ray import PipesRayJobClient, PipesRayJobMessageReader  # noqa: E402
-
-START_SECONDS = 90.0  # bound on the cluster's start, dashboard answering
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ray_executable() -> str:
-    beside = Path(sys.executable).with_name("ray")
-    return str(beside) if beside.exists() else "ray"
-
-
-def _kill_leftovers(temp_dir: str) -> None:
-    """Kill processes still running from this cluster's temp dir (ours only)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if temp_dir.encode() in cmdline:
-            try:
-                os.kill(int(entry.name), signal.SIGKILL)
-            except OSError:
-                pass
+from pipes_fast.ray.local_cluster import local_cluster  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
     """The dashboard address of a fresh local Ray cluster on 127.0.0.1 with free ports."""
-    temp_dir = tempfile.mkdtemp(prefix="pfray-")
-    dashboard = _free_port()
-    ports = {
-        "--port": _free_port(),
-        "--dashboard-port": dashboard,
-        "--ray-client-server-port": _free_port(),
-        "--node-manager-port": _free_port(),
-        "--object-manager-port": _free_port(),
-        "--dashboard-agent-listen-port": _free_port(),
-        "--dashboard-agent-grpc-port": _free_port(),
-        "--runtime-env-agent-port": _free_port(),
-        "--metrics-export-port": _free_port(),
-    }
-    command = [
-        _ray_executable(), "start", "--head", "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1",
-        "--temp-dir", temp_dir, "--disable-usage-stats", "--num-cpus", "2", "--include-dashboard", "true",
-    ]
-    for flag, port in ports.items():
-        command += [flag, str(port)]
-    address = f"http://127.0.0.1:{dashboard}"
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    try:
-        started = subprocess.run(command, env=env, capture_output=True, text=True, timeout=START_SECONDS)
-        if started.returncode != 0:
-            pytest.fail(f"ray start failed:\n{started.stdout}\n{started.stderr}")
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            try:
-                with urllib.request.urlopen(f"{address}/api/version", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the Ray dashboard at {address} did not answer within {START_SECONDS} s")
-            time.sleep(0.2)
+    with local_cluster() as address:
         yield address
-    finally:
-        subprocess.run([_ray_executable(), "stop", "--force"], env=env, capture_output=True, timeout=60)
-        _kill_leftovers(temp_dir)
-        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
