@@ -28,6 +28,7 @@ BEYOND_DAGSTER = {
     "PipesS3MessageReader": dagster.PipesBlobStoreMessageReader,  # dagster-aws's: not a dependency here
     "PipesS3LogReader": dagster_pipes_utils.PipesChunkedLogReader,
     "PipesS3ContextInjector": dagster.PipesContextInjector,
+    "PipesStdioMessageReader": dagster.PipesMessageReader,
 }
 """pipes_fast's own names, and the Dagster class each is."""
 METHODS = ("__init__", "run", "get_results", "get_materialize_result", "get_asset_check_result", "get_custom_messages",

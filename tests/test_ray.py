@@ -65,6 +65,8 @@ def test_standalone_run(client: PipesRayJobClient, tmp_path: Path, capfd: pytest
     completed = client.run(context=context, submit_job_params=_job(_script(tmp_path, REPORTING)), extras={"k": 1})
     elapsed = time.monotonic() - started
     (result,) = completed.get_results()
+    job_id = completed.metadata["Ray Job ID"].value  # as dagster-ray's client, on every result
+    assert job_id.startswith("pipes-") and result.metadata["Ray Job ID"].value == job_id
     assert result.asset_key.to_user_string() == "orders"
     assert result.metadata["rows"].value == 3
     assert result.data_version == "v1"
@@ -86,10 +88,13 @@ def test_inside_dagster(ray_address: str, tmp_path: Path) -> None:
             pipes.report_asset_check("positive", passed=True)
     """)
     seen: list[Any] = []
+    job_ids: list[str] = []
 
     @dagster.asset(check_specs=[dagster.AssetCheckSpec("positive", asset="orders")], required_resource_keys={"ray_client"})
     def orders(context):  # type: ignore[no-untyped-def]  # Dagster reads string annotations as names
-        results = context.resources.ray_client.run(context=context, submit_job_params=_job(script)).get_results()
+        completed = context.resources.ray_client.run(context=context, submit_job_params=_job(script))
+        job_ids.append(completed.metadata["Ray Job ID"].value)
+        results = completed.get_results()
         seen.extend(results)
         return results
 
@@ -100,8 +105,21 @@ def test_inside_dagster(ray_address: str, tmp_path: Path) -> None:
     assert [type(r) for r in seen] == [dagster.MaterializeResult, dagster.AssetCheckResult]
     (materialization,) = outcome.asset_materializations_for_node("orders")
     assert materialization.metadata["rows"].value == 7
+    assert materialization.metadata["Ray Job ID"].value == job_ids[0]
+    job_metadata = PipesRayJobClient(ray_address).job_client.get_job_info(job_ids[0]).metadata
+    assert job_metadata["dagster/run-id"] == outcome.run_id  # the run's tags on the job, as dagster-ray's
     (check,) = outcome.get_asset_check_evaluations()
     assert check.passed
+
+
+def test_run_returns_at_the_jobs_end_not_after_poll_interval(ray_address: str, tmp_path: Path) -> None:
+    # the session's closed message (or the end of the log stream) is a sign the job is ending:
+    # the status is looked at again at once, whatever poll_interval says
+    client = PipesRayJobClient(ray_address, poll_interval=120, timeout=300)
+    started = time.monotonic()
+    completed = client.run(context=StepContext("orders"), submit_job_params=_job(_script(tmp_path, REPORTING)))
+    assert len(completed.get_custom_messages()) == 50
+    assert time.monotonic() - started < 60  # far less than the 120 s a look per poll_interval would take
 
 
 def test_failure_names_status_exception_and_log(client: PipesRayJobClient, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import textwrap
@@ -135,10 +136,13 @@ def test_the_reader_alone():
     assert "stderr" in reader.no_messages_debug_text()
 
 
-def test_inside_dagster():
-    pytest.importorskip("dagster")
-    code = textwrap.dedent(DAGSTER_PIPES.replace("STREAM", "stdout"))
+@pytest.mark.parametrize("module", ["pipes_fast", "pipes_fast.dagster"])
+def test_inside_dagster(module):
+    dagster = pytest.importorskip("dagster")
+    reader_class = importlib.import_module(module).PipesStdioMessageReader
+    code = textwrap.dedent(DAGSTER_PIPES.replace("STREAM", "stderr"))
     materialization = materialize_in_dagster(
-        "pipes_fast.dagster", code, context_injector=PipesEnvContextInjector(), message_reader=PipesStdioMessageReader(),
+        "pipes_fast.dagster", code, context_injector=PipesEnvContextInjector(), message_reader=reader_class("stderr"),
     )
     assert materialization.metadata["rows"].value == 3
+    assert module == "pipes_fast" or isinstance(reader_class(), dagster.PipesMessageReader)

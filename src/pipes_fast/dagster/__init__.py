@@ -34,6 +34,7 @@ from pipes_fast.dagster._io import (
     PipesS3ContextInjector,
     PipesS3LogReader,
     PipesS3MessageReader,
+    PipesStdioMessageReader,
     PipesTempFileContextInjector,
     PipesTempFileMessageReader,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "PipesS3LogReader",
     "PipesS3MessageReader",
     "PipesSession",
+    "PipesStdioMessageReader",
     "PipesSubprocessClient",
     "PipesTempFileContextInjector",
     "PipesTempFileMessageReader",

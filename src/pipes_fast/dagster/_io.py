@@ -59,6 +59,10 @@ class PipesDirectoryMessageReader(readers.PipesDirectoryMessageReader, PipesBlob
     __doc__ = readers.PipesDirectoryMessageReader.__doc__
 
 
+class PipesStdioMessageReader(_FeedsAnyHandler, readers.PipesStdioMessageReader, dagster.PipesMessageReader):
+    __doc__ = readers.PipesStdioMessageReader.__doc__
+
+
 class PipesLogReader(readers.PipesLogReader, dagster.PipesLogReader):
     __doc__ = readers.PipesLogReader.__doc__
 

@@ -14,12 +14,19 @@ from pipes_fast.errors import PipesExecutionError
 from pipes_fast.handler import format_exception
 from pipes_fast.injectors import PipesContextInjector, PipesEnvContextInjector
 from pipes_fast.protocol import PipesExtras
-from pipes_fast.ray._logs import PipesRayJobMessageReader, is_message_line
+from pipes_fast.ray._logs import LAUNCHED_ADDRESS, LAUNCHED_JOB_ID, PipesRayJobMessageReader, is_message_line
 from pipes_fast.readers.base import PipesMessageReader
 from pipes_fast.session import as_step_context, is_dagster_context, open_pipes_session
 
 STOP_WAIT_SECONDS = 20.0
 """After ``stop_job`` (interrupt or timeout), how long ``run`` waits for the job to end."""
+
+SHORTEST_PAUSE_SECONDS = 0.1
+PAUSE_FRACTION = 0.05
+"""The pause between two looks at a job's status is ``PAUSE_FRACTION`` of the time since the job
+was submitted (or since its last sign of ending), at least ``SHORTEST_PAUSE_SECONDS`` and at
+most ``poll_interval``: a short job's end is seen within a fraction of a second, a long one's
+within ``poll_interval``, for a few dozen more looks than a steady ``poll_interval`` takes."""
 
 _LOG_TAIL_CHARS = 2000
 _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
@@ -43,7 +50,8 @@ class PipesRayJobClient(PipesClient):
     The context goes into the job's ``runtime_env.env_vars`` (merged with the user's); messages
     come back through the job's log (the script prints them to stdout), or through
     ``message_reader`` when given (a file or directory on a shared filesystem, S3). The job status
-    is polled every ``poll_interval`` seconds; a job still running after ``timeout`` seconds is
+    is polled after pauses that grow with the job's age, from 0.1 s up to ``poll_interval``
+    seconds (``PAUSE_FRACTION``); a job still running after ``timeout`` seconds is
     stopped and an error raised. With ``forward_termination``, an interrupt (KeyboardInterrupt, or
     SIGTERM while ``run`` is in progress) stops the job, waits up to ``STOP_WAIT_SECONDS`` for it
     to end, and re-raises.
@@ -121,20 +129,28 @@ class PipesRayJobClient(PipesClient):
         with _sigterm_as_keyboard_interrupt(), self._open_session(context, reader, extras) as session:
             runtime_env = dict(params.pop("runtime_env", None) or {})
             runtime_env["env_vars"] = {**(runtime_env.get("env_vars") or {}), **session.get_bootstrap_env_vars()}
+            params["metadata"] = {**self._job_metadata(context), **(params.get("metadata") or {})}
             try:
                 client.submit_job(submission_id=job_id, runtime_env=runtime_env, **params)
             except Exception as exc:
                 raise self._execution_error(f"could not submit Ray job {job_id}: {exc}") from exc
-            session.report_launched({"job_id": job_id, "address": self.address})
-            ended = reader.stream_ended if isinstance(reader, PipesRayJobMessageReader) else None
-            status = self._wait(client, job_id, context_log(session), ended)
+            session.report_launched({"extras": {LAUNCHED_JOB_ID: job_id, LAUNCHED_ADDRESS: self.address}})
+            status = self._wait(client, job_id, context_log(session), _EndSigns(session, reader))
         if status != "SUCCEEDED":
             raise self._execution_error(self._describe_failure(client, job_id, status, session))
-        return self._invocation(session)
+        return self._invocation(session, metadata={"Ray Job ID": job_id})
 
-    def _wait(self, client: Any, job_id: str, log: Any, ended: Any) -> str:
-        """Poll until the job ends; stop it on timeout or interrupt. Its final status."""
-        deadline = time.monotonic() + self.timeout
+    def _job_metadata(self, context: Any) -> dict[str, str]:
+        """Metadata for the job besides the user's (a Dagster context adds its run's tags)."""
+        return {}
+
+    def _wait(self, client: Any, job_id: str, log: Any, signs: _EndSigns) -> str:
+        """Poll until the job ends; stop it on timeout or interrupt. Its final status.
+
+        Pauses between looks grow with the job's age (``PAUSE_FRACTION``); a sign of the job's
+        end starts them over."""
+        since = time.monotonic()
+        deadline = since + self.timeout
         try:
             while True:
                 status = _status_name(client.get_job_status(job_id))
@@ -146,11 +162,10 @@ class PipesRayJobClient(PipesClient):
                     client.stop_job(job_id)
                     self._wait_stopped(client, job_id)
                     return "TIMEOUT"
-                pause = min(self.poll_interval, remaining)
-                if ended is not None and not ended.is_set():
-                    ended.wait(pause)  # the log stream ends with the job: look at once
-                else:
-                    time.sleep(pause)
+                age = time.monotonic() - since
+                pause = min(max(SHORTEST_PAUSE_SECONDS, age * PAUSE_FRACTION), self.poll_interval, remaining)
+                if signs.sleep(pause):
+                    since = time.monotonic()
         except BaseException:
             if self.forward_termination:
                 self._stop(client, job_id, log)
@@ -195,6 +210,30 @@ class PipesRayJobClient(PipesClient):
         if tail:
             message += f"\nLast of its log:\n{tail}"
         return message
+
+
+class _EndSigns:
+    """Signs that a job is ending: the session's ``closed`` message arrived, or (with the job's
+    log reader) the log stream ended."""
+
+    def __init__(self, session: Any, reader: PipesMessageReader) -> None:
+        self._handler = session.message_handler
+        self._stream_ended = reader.stream_ended if isinstance(reader, PipesRayJobMessageReader) else None
+        self.seen = False
+
+    def _visible(self) -> bool:
+        stream_ended = self._stream_ended is not None and self._stream_ended.is_set()
+        return bool(self._handler.received_closed_message) or stream_ended
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep ``seconds``, cut short when the first sign appears; whether it was cut short."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if not self.seen and self._visible():
+                self.seen = True
+                return True
+            time.sleep(left if self.seen else min(SHORTEST_PAUSE_SECONDS, left))
+        return False
 
 
 def context_log(session: Any) -> Any:

@@ -19,5 +19,9 @@ class PipesRayJobClient(core.PipesRayJobClient):
     _execution_error = PipesExecutionError
     _invocation = PipesClientCompletedInvocation
 
+    def _job_metadata(self, context: Any) -> dict[str, str]:
+        """The run's tags for external resources (run id, job, partition, ...), as dagster-ray adds them."""
+        return dict(context.run.dagster_execution_info)
+
     def _open_session(self, context: Any, reader: PipesMessageReader, extras: Optional[PipesExtras]) -> AbstractContextManager[Any]:
         return open_pipes_session(context, self.context_injector, reader, extras)

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 STREAM_STOP_SECONDS = 10.0
 """How long closing the reader waits for the log-following thread to stop."""
 
+LAUNCHED_JOB_ID, LAUNCHED_ADDRESS = "ray_job_id", "ray_address"
+"""The keys of ``report_launched``'s ``extras`` (dagster-ray's): the job's id and the dashboard address."""
+
 _MESSAGE_MARK = b'"__dagster_pipes_version"'
 
 
@@ -29,7 +32,8 @@ def is_message_line(line: bytes) -> bool:
 class PipesRayJobMessageReader(PipesStdioMessageReader):
     """Reads messages a Ray job prints to stdout (params ``{"stdio": "stdout"}``), from its log.
 
-    Once the job is launched (``report_launched`` with ``{"job_id": ...}``), a thread follows the
+    Once the job is launched (``report_launched`` with ``{"extras": {"ray_job_id": ...}}``, as
+    dagster-ray's client reports it; ``"ray_address"`` too when no ``client`` is given), a thread follows the
     log with ``JobSubmissionClient.tail_job_logs``; on close, after the job ended, one read of the
     complete log (``get_job_logs``) handles whatever the stream had not delivered, so each
     message is handled exactly once. The log goes through the stdio transport
@@ -68,13 +72,16 @@ class PipesRayJobMessageReader(PipesStdioMessageReader):
                 self._finish(handler)
 
     def on_launched(self, launched_payload: Mapping[str, Any]) -> None:
-        job_id = launched_payload.get("job_id")
+        extras = launched_payload.get("extras")
+        if not isinstance(extras, Mapping):
+            return
+        job_id = extras.get(LAUNCHED_JOB_ID)
         if not isinstance(job_id, str) or not self._reading or self._job_id is not None:
             return
         if self._client is None:
             from ray.job_submission import JobSubmissionClient
 
-            self._client = JobSubmissionClient(launched_payload.get("address"))
+            self._client = JobSubmissionClient(extras.get(LAUNCHED_ADDRESS))
         self._job_id = job_id
         loop = asyncio.new_event_loop()
         self._loop = loop
