@@ -18,7 +18,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -26,6 +27,7 @@ import dagster_pipes
 
 import pipes_fast.external
 from pipes_fast import _codec
+from pipes_fast.benchmarks.throughput import bare_writes, write_all
 from pipes_fast.external import serialize, writers
 from pipes_fast.protocol import make_message
 from timing import Goal, best_of
@@ -62,20 +64,6 @@ def open_context(module: ModuleType, path: str) -> Any:
     return module.PipesContext(loader, module.PipesDefaultContextLoader(), module.PipesDefaultMessageWriter())
 
 
-def writing(channel: Any, messages: Sequence[Any]) -> Callable[[], None]:
-    """Write ``messages`` through ``channel``, then flush what it buffered (where it can)."""
-    flush = getattr(channel, "flush", None)
-
-    def write_all() -> None:
-        write = channel.write_message
-        for message in messages:
-            write(message)
-        if flush is not None:
-            flush()
-
-    return write_all
-
-
 def measure_file_writer(rounds: int) -> Goal:
     return against_dagster_pipes(rounds, "file writer", 10.0, buffered=False)
 
@@ -97,7 +85,7 @@ def against_dagster_pipes(rounds: int, name: str, target: float, *, buffered: bo
         theirs = dagster_pipes.PipesFileMessageWriterChannel(os.path.join(folder, "dagster_pipes.jsonl"))
         path = os.path.join(folder, "pipes_fast.jsonl")
         with pipes_fast.external.PipesFileMessageWriterChannel(path, buffered=buffered) as ours:
-            goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, writing(theirs, messages), writing(ours, messages))
+            goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, partial(write_all, theirs, messages), partial(write_all, ours, messages))
     return goal
 
 
@@ -112,11 +100,11 @@ def measure_write_floor(rounds: int) -> Goal:
     with tempfile.TemporaryDirectory() as folder:
         ours_path, floor_path = os.path.join(folder, "ours.jsonl"), os.path.join(folder, "floor.jsonl")
         with pipes_fast.external.PipesFileMessageWriterChannel(ours_path) as ours:
-            writing(ours, small_messages(writers.ORJSON_AFTER))()  # past the switch to orjson
+            write_all(ours, small_messages(writers.ORJSON_AFTER))  # past the switch to orjson
             lines = written_lines(ours, ours_path, messages)
             fd = os.open(floor_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             try:
-                goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, bare_writes(fd, lines), writing(ours, messages))
+                goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, partial(bare_writes, fd, lines), partial(write_all, ours, messages))
             finally:
                 os.close(fd)
     return goal
@@ -125,19 +113,10 @@ def measure_write_floor(rounds: int) -> Goal:
 def written_lines(channel: Any, path: str, messages: Sequence[Any]) -> list[bytes]:
     """Write ``messages`` through ``channel``, which appends to ``path``: the lines they became."""
     start = os.path.getsize(path)
-    writing(channel, messages)()
+    write_all(channel, messages)
     with open(path, "rb") as written:
         written.seek(start)
         return written.read().splitlines(keepends=True)
-
-
-def bare_writes(fd: int, lines: Sequence[bytes]) -> Callable[[], None]:
-    def write_all() -> None:
-        write = os.write
-        for line in lines:
-            write(fd, line)
-
-    return write_all
 
 
 SWITCH_CODE = """

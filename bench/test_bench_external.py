@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -12,7 +13,8 @@ import dagster_pipes
 import pytest
 
 import pipes_fast.external
-from goal_external import bare_writes, open_context, small_messages, writing, written_lines
+from goal_external import open_context, small_messages, written_lines
+from pipes_fast.benchmarks.throughput import bare_writes, write_all
 from pipes_fast.external import writers
 
 MESSAGES = small_messages(2_000)
@@ -24,7 +26,7 @@ SIDES = {"pipes_fast.external": pipes_fast.external, "dagster_pipes": dagster_pi
 @pytest.mark.parametrize("side", SIDES)
 def test_file_channel(benchmark: Any, tmp_path: Path, side: str) -> None:
     channel = SIDES[side].PipesFileMessageWriterChannel(str(tmp_path / "messages.jsonl"))
-    benchmark(writing(channel, MESSAGES))
+    benchmark(partial(write_all, channel, MESSAGES))
 
 
 @pytest.mark.benchmark(group="file channel vs the write floor: 2k small messages after the switch to orjson")
@@ -32,14 +34,14 @@ def test_file_channel(benchmark: Any, tmp_path: Path, side: str) -> None:
 def test_write_floor(benchmark: Any, tmp_path: Path, side: str) -> None:
     path = str(tmp_path / "messages.jsonl")
     with pipes_fast.external.PipesFileMessageWriterChannel(path) as channel:
-        writing(channel, small_messages(writers.ORJSON_AFTER))()  # past the switch to orjson
+        write_all(channel, small_messages(writers.ORJSON_AFTER))  # past the switch to orjson
         if side == "pipes_fast.external":
-            benchmark(writing(channel, MESSAGES))
+            benchmark(partial(write_all, channel, MESSAGES))
             return
         lines = written_lines(channel, path, MESSAGES)
     fd = os.open(tmp_path / "floor.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
-        benchmark(bare_writes(fd, lines))
+        benchmark(partial(bare_writes, fd, lines))
     finally:
         os.close(fd)
 
@@ -47,7 +49,7 @@ def test_write_floor(benchmark: Any, tmp_path: Path, side: str) -> None:
 @pytest.mark.benchmark(group="file channel, buffered: write_message, 2k small messages, then flush")
 def test_buffered_file_channel(benchmark: Any, tmp_path: Path) -> None:
     with pipes_fast.external.PipesFileMessageWriterChannel(str(tmp_path / "messages.jsonl"), buffered=True) as channel:
-        benchmark(writing(channel, MESSAGES))
+        benchmark(partial(write_all, channel, MESSAGES))
 
 
 @pytest.mark.benchmark(group="context: report_custom_message, 2k small payloads")

@@ -43,7 +43,8 @@ with package.open_dagster_pipes() as pipes:
 
 def session(runs: int, rounds: int) -> list[Figure]:
     """Each client's overhead over the trivial process, in ms (see the module's docstring)."""
-    command = [shutil.which("true") or sys.executable, *([] if shutil.which("true") else ["-S", "-c", ""])]
+    true = shutil.which("true")
+    command = [true] if true else [sys.executable, "-S", "-c", ""]
     quiet = logging.getLogger("pipes_fast.benchmarks.session")
     quiet.setLevel(logging.ERROR)  # the process never opens the pipes: each session warns so
     step = StepContext([ASSET], log=quiet)

@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.util import find_spec
 from typing import Any
 
@@ -119,19 +119,19 @@ def writer(count: int, rounds: int) -> list[Figure]:
         unbuffered = PipesFileMessageWriterChannel(os.path.join(folder, "unbuffered"))
         buffered = PipesFileMessageWriterChannel(os.path.join(folder, "buffered"), buffered=True)
         with unbuffered, buffered:
-            _write_all(unbuffered, custom_messages(writers.ORJSON_AFTER))  # past the switch to the hot path
+            write_all(unbuffered, custom_messages(writers.ORJSON_AFTER))  # past the switch to the hot path
             lines = [orjson.dumps(message) + b"\n" for message in messages]
             floor = os.open(os.path.join(folder, "floor"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             sides: dict[str, Callable[[], object]] = {
-                "pipes_fast, unbuffered": lambda: _write_all(unbuffered, messages),
-                "pipes_fast, buffered": lambda: _write_all(buffered, messages),
-                "floor: bare os.write": lambda: _bare_writes(floor, lines),
+                "pipes_fast, unbuffered": lambda: write_all(unbuffered, messages),
+                "pipes_fast, buffered": lambda: write_all(buffered, messages),
+                "floor: bare os.write": lambda: bare_writes(floor, lines),
             }
             if find_spec("dagster_pipes") is not None:
                 import dagster_pipes
 
                 theirs = dagster_pipes.PipesFileMessageWriterChannel(os.path.join(folder, "dagster_pipes"))
-                sides["dagster_pipes"] = lambda: _write_all(theirs, messages)
+                sides["dagster_pipes"] = lambda: write_all(theirs, messages)
             try:
                 seconds = rounds_of(sides, rounds)
             finally:
@@ -139,7 +139,8 @@ def writer(count: int, rounds: int) -> list[Figure]:
     return rates(f"writer throughput, {count:,} custom messages", seconds, count)
 
 
-def _write_all(channel: Any, messages: list[PipesMessage]) -> None:
+def write_all(channel: Any, messages: Sequence[PipesMessage]) -> None:
+    """Write ``messages`` through ``channel``, then flush what it buffered (where it can)."""
     write = channel.write_message
     for message in messages:
         write(message)
@@ -148,7 +149,8 @@ def _write_all(channel: Any, messages: list[PipesMessage]) -> None:
         flush()
 
 
-def _bare_writes(fd: int, lines: list[bytes]) -> None:
+def bare_writes(fd: int, lines: Sequence[bytes]) -> None:
+    """The floor of a writer: each pre-encoded line in one ``os.write``."""
     write = os.write
     for line in lines:
         write(fd, line)
