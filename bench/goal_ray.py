@@ -164,7 +164,7 @@ def bare_job_seconds(job_client: Any, script: str) -> float:
     return seconds
 
 
-def measure_rounds(rounds: int, address: str, folder: Path) -> dict[str, list[float]]:
+def time_rounds(rounds: int, address: str, folder: Path) -> dict[str, list[float]]:
     """``rounds`` interleaved rounds on the cluster at ``address``: each side's seconds per round."""
     from ray.job_submission import JobSubmissionClient
 
@@ -200,7 +200,7 @@ def measure_ray_job_in_dagster(rounds: int) -> Goal:
 
     # the clients forward the job's ordinary output to stdout: kept off this process's stdout
     with tempfile.TemporaryDirectory() as folder, local_cluster() as address, redirect_stdout(sys.stderr):
-        seconds = measure_rounds(rounds, address, Path(folder))
+        seconds = time_rounds(rounds, address, Path(folder))
     LAST_SECONDS.clear()
     LAST_SECONDS.update(seconds)
     goal = Goal(name, f"dagster-ray {_dagster_ray_version()} PipesRayJobClient", "pipes_fast.ray.PipesRayJobClient", TARGET)
