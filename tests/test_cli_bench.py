@@ -15,8 +15,8 @@ from helpers import read_pty, stderr_on_a_terminal
 
 CLI = [sys.executable, "-m", "pipes_fast", "bench"]
 WAIT_SECONDS = 600.0
-STEPS = ["[1/5] reader throughput", "[2/5] writer throughput", "[3/5] delivery latency", "[4/5] session overhead",
-         "[5/5] child start-up"]
+STEPS = ["[1/6] reader throughput", "[2/6] stdio throughput", "[3/6] writer throughput", "[4/6] delivery latency",
+         "[5/6] session overhead", "[6/6] child start-up"]
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -27,7 +27,8 @@ def test_quick_run_prints_the_tables_and_writes_the_report_and_plots(tmp_path: P
     done = subprocess.run([*CLI, "--quick", "--out", str(out)], capture_output=True, text=True, timeout=WAIT_SECONDS)
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stderr.splitlines() if line.startswith("[")] == STEPS  # not a terminal: a line per step
-    for section in ("reader throughput", "writer throughput", "delivery latency", "session overhead", "child start-up"):
+    for section in ("reader throughput", "stdio throughput", "writer throughput", "delivery latency", "session overhead",
+                    "child start-up"):
         assert section in done.stdout
     assert "than pipes_fast" in done.stdout and "dagster" in done.stdout
     markdown = (out / "REPORT.md").read_text()
@@ -43,7 +44,7 @@ def test_json_lines_and_the_progress_line_on_a_terminal() -> None:
         shown = read_pty(master, process, timeout=WAIT_SECONDS)
         stdout = process.stdout.read().decode() if process.stdout else ""
     assert process.returncode == 0
-    assert "\r\x1b[2K[1/5] reader throughput, " in shown and " s elapsed" in shown
+    assert "\r\x1b[2K[1/6] reader throughput, " in shown and " s elapsed" in shown
     assert shown.endswith("\r\x1b[2K")  # the progress line is cleared at the end
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert lines[-1]["type"] == "machine" and all(line["type"] == "figure" for line in lines[:-1])

@@ -42,6 +42,7 @@ def run(scale: Scale = FULL, progress: Callable[[str], None] = lambda step: None
     report = Report(machine())
     steps: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("reader throughput", lambda: throughput.reader(scale.messages, scale.rounds)),
+        ("stdio throughput", lambda: throughput.stdio(scale.messages, scale.rounds)),
         ("writer throughput", lambda: throughput.writer(scale.messages // 10, scale.rounds)),
         ("delivery latency", lambda: _latency(scale)),
         ("session overhead", lambda: overhead.session(scale.process_runs, scale.rounds)),

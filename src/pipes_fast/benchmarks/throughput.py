@@ -5,6 +5,12 @@
   is in use, and the pure twin, in the same process); the floor, a bare loop that splits and ``orjson.loads`` each
   line; Dagster's, ``json.loads`` and its ``PipesMessageHandler.handle_message`` for each line.
   Every side keeps what it decoded until the run ends, as a consumer of the whole stream does.
+- Stdio: the same messages, each after a line of ordinary output, as a script printing as it
+  reports writes them to stdout: the hot path's demultiplexer (``StdioDemux``) and router; the
+  floor, a bare loop that splits, ``orjson.loads`` each line that starts with ``{`` and holds the
+  Pipes key, and joins the other lines back into output; Dagster's,
+  ``extract_message_or_forward_to_file`` for each line (what dagster-ray does with each chunk of
+  a Ray job's log), output to ``os.devnull``.
 - Writer: ``pipes_fast.external.PipesFileMessageWriterChannel`` unbuffered (past its first
   messages, once the hot path took over) and buffered; the floor, a bare ``os.write`` loop of the
   same lines; dagster-pipes' ``PipesFileMessageWriterChannel``.
@@ -55,6 +61,86 @@ def reader(count: int, rounds: int) -> list[Figure]:
     if find_spec("dagster") is not None:
         sides["dagster"] = _dagster_handler(pieces)
     return rates(f"reader throughput, {count:,} custom messages", rounds_of(sides, rounds), count)
+
+
+def stdio(count: int, rounds: int) -> list[Figure]:
+    """Messages per second picked out of ordinary output by each side (see the module's docstring)."""
+    pieces = interleaved_pieces(count)
+    sides: dict[str, Callable[[], object]] = {}
+    if pipes_fast.EXTENSION:
+        from pipes_fast import _speedups
+
+        sides["pipes_fast (extension)"] = _demux_hot_path(_speedups, pieces, count)
+    from pipes_fast import _fallback
+
+    sides["pipes_fast (pure Python)"] = _demux_hot_path(_fallback, pieces, count)
+    sides["floor: split + orjson.loads + join"] = lambda: demux_floor(pieces)
+    if find_spec("dagster") is not None:
+        sides["dagster"] = dagster_stdio(pieces, count)
+    return rates(f"stdio throughput, {count:,} custom messages among output", rounds_of(sides, rounds), count)
+
+
+def interleaved_pieces(count: int) -> list[bytes]:
+    """``count`` custom messages, each after a line of ordinary output, in 16 KiB reads."""
+    lines = []
+    for n, message in enumerate(custom_messages(count)):
+        lines += [b"row %d: loaded 2,048 records from the warehouse in 0.25 s" % n, orjson.dumps(message)]
+    data = b"\n".join(lines) + b"\n"
+    return [data[i : i + READ_BYTES] for i in range(0, len(data), READ_BYTES)]
+
+
+def demux_floor(pieces: list[bytes]) -> None:
+    """The floor of the stdio transport: split, decode and keep the messages, join the output back."""
+    kept: list[Any] = []
+    loads, keep, tail = orjson.loads, kept.append, b""
+    with relaxed_gc():
+        for piece in pieces:
+            lines = (tail + piece).split(b"\n")
+            tail = lines.pop()
+            output = []
+            for line in lines:
+                if line[:1] == b"{" and b'"__dagster_pipes_version"' in line:
+                    keep(loads(line)["params"]["payload"])
+                else:
+                    output.append(line)
+            b"\n".join(output)
+
+
+def _demux_hot_path(implementation: Any, pieces: list[bytes], count: int) -> Callable[[], object]:
+    def read() -> None:
+        demux = implementation.StdioDemux()
+        router = implementation.MessageRouter(None, _refuse, _refuse)
+        with relaxed_gc():
+            for piece in pieces:
+                router.route_lines(demux.feed(piece)[0])
+        if len(router.custom_messages) != count:
+            raise RuntimeError(f"{implementation.__name__} did not deliver every message")
+
+    return read
+
+
+def dagster_stdio(pieces: list[bytes], count: int) -> Callable[[], object]:
+    """Dagster's stdio handling of the pieces: each line through ``extract_message_or_forward_to_file``."""
+    import dagster
+    from dagster._core.pipes.context import PipesMessageHandler
+    from dagster._core.pipes.utils import extract_message_or_forward_to_file
+
+    warnings.filterwarnings("ignore", category=dagster.PreviewWarning)
+    context = dagster.build_asset_context()
+    text = [piece.decode("utf-8", "replace") for piece in pieces]  # Ray's log chunks come as text
+
+    def read() -> None:
+        handler = PipesMessageHandler(context, dagster.PipesFileMessageReader(os.devnull))
+        with open(os.devnull, "w") as devnull:
+            for chunk in text:
+                for line in chunk.split("\n"):  # as dagster-ray: a line torn between chunks is lost
+                    if line:
+                        extract_message_or_forward_to_file(handler, line, devnull)
+        delivered = len(handler.get_custom_messages())
+        if delivered < count * 0.9:
+            raise RuntimeError(f"Dagster's handler delivered {delivered} of {count} messages")
+
+    return read
 
 
 def _hot_path(implementation: Any, pieces: list[bytes]) -> Callable[[], object]:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Optional
 
 from pipes_fast import _hotpath
+from pipes_fast._gc import relaxed_gc
 from pipes_fast.protocol import PipesParams
 from pipes_fast.readers.base import MessageStream, PipesMessageReader
 
@@ -80,7 +81,8 @@ class PipesStdioMessageReader(PipesMessageReader):
                 raise RuntimeError(f"{type(self).__name__} reads one session at a time")
             self._open = _DemuxStream(handler, f"{self.stream} message")  # its lines numbered among messages
         try:
-            yield {"stdio": self.stream}
+            with relaxed_gc():  # as a file reader streams: results kept, decoded batches let go
+                yield {"stdio": self.stream}
         finally:
             with self._lock:
                 stream, self._open = self._open, None
