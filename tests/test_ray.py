@@ -221,6 +221,30 @@ def test_file_reader_on_shared_filesystem(client: PipesRayJobClient, tmp_path: P
     assert completed.get_results()[0].metadata["rows"].value == 3
 
 
+def test_s3_blob_transport(client: PipesRayJobClient, tmp_path: Path, s3_bucket: Any) -> None:
+    # messages in S3 chunks instead of the log: the job reaches the test's S3 server (on 127.0.0.1)
+    from pipes_fast import PipesS3MessageReader
+
+    script = _script(tmp_path, """
+        import boto3
+        from pipes_fast.external import PipesS3MessageWriter, open_dagster_pipes
+
+        with open_dagster_pipes(message_writer=PipesS3MessageWriter(client=boto3.client("s3"), interval=0.2)) as pipes:
+            for i in range(50):
+                pipes.report_custom_message(i)
+            pipes.report_asset_materialization(metadata={"where": "s3"})
+    """)
+    params = _job(script)
+    params["runtime_env"]["env_vars"].update({k: v for k, v in os.environ.items() if k.startswith("AWS_")})
+    reader = PipesS3MessageReader(bucket=s3_bucket.name, client=s3_bucket.client, interval=0.2)
+    completed = PipesRayJobClient(client.address, message_reader=reader, poll_interval=0.2).run(
+        context=StepContext("orders"), submit_job_params=params
+    )
+    assert completed.get_custom_messages() == tuple(range(50))
+    assert completed.get_results()[0].metadata["where"].value == "s3"
+    assert s3_bucket.keys()  # the chunks went through the bucket
+
+
 def test_interrupt_stops_the_job(client: PipesRayJobClient, tmp_path: Path) -> None:
     script = _script(tmp_path, """
         import time
