@@ -15,8 +15,12 @@ aggregate throughput, this process's CPU time over the fan-out (all its threads:
 ``getrusage(RUSAGE_SELF)`` user + sys) as seconds, as a fraction of the wall time and per million
 messages, and the split of the wall time by the jobs' own clocks: start-up (first submit to the
 first job writing), writing (first job starting to write to the last one done) and return (last
-job done writing to the last ``run()`` returning). Ray's own start and end times of the jobs show
-whether they ran at the same time.
+job done writing to the last ``run()`` returning). Whether the jobs ran at the same time: how
+many were writing at once at most and over how long they started writing (their own clocks), and
+whether Ray's start-end intervals of the jobs overlap (Ray's start is the submission, before the
+entrypoint's process starts). Also the CPU of Ray's processes over the fan-out (its servers,
+agents and workers, not the jobs: on the same 2-vCPU machine they compete with the orchestrator),
+the jobs' own CPU, and how busy the whole machine was (``/proc/stat``, other users included).
 
 ``--single`` adds one job of M messages per round, for scale. ``--baseline`` adds the same
 fan-out through dagster-ray's ``PipesRayJobClient`` (it needs a Dagster context: every thread
@@ -135,7 +139,7 @@ class FanOut:
     cpu_user: float
     cpu_sys: float
     machine_busy: Optional[float]
-    cluster_cpu: Optional[float]
+    ray_cpu: Optional[float]
     records: list[JobRecord] = field(default_factory=list)
 
     @property
@@ -171,7 +175,7 @@ class FanOut:
             "cpu_fraction_of_wall": self.cpu_seconds / self.wall_seconds,
             "cpu_seconds_per_million": self.cpu_seconds / max(self.delivered, 1) * 1e6,
             "machine_busy_fraction": self.machine_busy,
-            "cluster_cpu_seconds": self.cluster_cpu,
+            "ray_cpu_seconds": self.ray_cpu,
         }
         timings = self._timings()
         if len(timings) == len(self.records):
@@ -188,6 +192,8 @@ class FanOut:
                 "throughput_while_writing": total / writing if writing > 0 else None,
                 "wall_minus_writing_seconds": self.wall_seconds - writing,
                 "writing_overlapped": max(t["start"] for t in timings) < min(t["end"] for t in timings),
+                "most_jobs_writing_at_once": most_at_once([(t["start"], t["end"]) for t in timings]),
+                "write_start_spread_seconds": max(t["start"] for t in timings) - write_start,
                 "return_lag_seconds": sorted(
                     r.returned - r.delivery.timing["end"] for r in self.records if r.delivery and r.delivery.timing
                 ),
@@ -199,6 +205,16 @@ class FanOut:
             out["ray_start_spread_seconds"] = max(ray_starts) - min(ray_starts)
             out["ray_job_seconds"] = sorted(e - s for s, e in zip(ray_starts, ray_ends))
         return out
+
+
+def most_at_once(intervals: Sequence[tuple[float, float]]) -> int:
+    """The largest number of ``(start, end)`` intervals that overlap at one instant."""
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    most = current = 0
+    for _, step in events:  # at a tie, an end (-1) sorts before a start: touching is not overlapping
+        current += step
+        most = max(most, current)
+    return most
 
 
 def _machine_ticks() -> Optional[tuple[int, int]]:
@@ -239,12 +255,13 @@ def cluster_session(address: str) -> Optional[int]:
 
 
 def session_cpu(session: int) -> float:
-    """CPU seconds of a session's live processes, with their reaped children's (``cutime``,
-    ``cstime``): over a window, the CPU of the cluster's servers, workers and finished jobs."""
+    """CPU seconds of a session's live processes (``utime`` + ``stime``): over a window, the CPU of
+    Ray's servers, agents and workers (a worker that ends within the window takes its share with
+    it). The jobs' processes have sessions of their own and are not counted; they report their own."""
     ticks = 0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (fields := _proc_stat(entry.name)) and int(fields[3]) == session:
-            ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            ticks += int(fields[11]) + int(fields[12])
     return ticks / _TICK
 
 
@@ -256,7 +273,7 @@ def fan_out(
     measure the wall time, this process's CPU and what each job delivered.
 
     ``job_client`` (a ``JobSubmissionClient``) gives Ray's start and end times of each job;
-    ``cluster`` (:func:`cluster_session`), the CPU the cluster used meanwhile.
+    ``cluster`` (:func:`cluster_session`), the CPU Ray's processes used meanwhile.
     """
     go = threading.Event()
     records = [JobRecord(j, "", 0.0) for j in range(jobs)]
@@ -286,7 +303,7 @@ def fan_out(
         thread.join(max(0.0, deadline - time.monotonic()))
     after = resource.getrusage(resource.RUSAGE_SELF)
     ticks_after = _machine_ticks()
-    cluster_cpu = session_cpu(cluster) - cluster_before if cluster is not None else None
+    ray_cpu = session_cpu(cluster) - cluster_before if cluster is not None else None
     for record, thread in zip(records, threads):
         if thread.is_alive():
             record.error = f"run() still going after {JOIN_SECONDS} s"
@@ -304,7 +321,7 @@ def fan_out(
     wall = max(r.returned for r in records) - min(r.submitted for r in records)
     return FanOut(
         side, jobs, messages, wall, after.ru_utime - usage.ru_utime, after.ru_stime - usage.ru_stime, busy,
-        cluster_cpu, records,
+        ray_cpu, records,
     )
 
 
@@ -345,8 +362,9 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
 
 SUMMARISED = (
     "wall_seconds", "throughput_per_second", "cpu_seconds", "cpu_fraction_of_wall", "cpu_seconds_per_million",
-    "cluster_cpu_seconds", "jobs_cpu_seconds", "startup_seconds", "writing_seconds", "return_seconds",
-    "throughput_while_writing", "wall_minus_writing_seconds",
+    "ray_cpu_seconds", "jobs_cpu_seconds", "startup_seconds", "writing_seconds", "return_seconds",
+    "throughput_while_writing", "wall_minus_writing_seconds", "write_start_spread_seconds",
+    "most_jobs_writing_at_once",
 )
 
 
@@ -372,12 +390,17 @@ def describe(figures: dict[str, Any]) -> str:
             f"; start-up {figures['startup_seconds']:.2f} s + jobs writing {figures['writing_seconds']:.2f} s "
             f"+ return {figures['return_seconds']:.2f} s"
         )
+    if "most_jobs_writing_at_once" in figures:
+        text += (
+            f"; at most {figures['most_jobs_writing_at_once']} jobs writing at once (they started writing "
+            f"over {figures['write_start_spread_seconds']:.2f} s)"
+        )
     if "ray_jobs_overlapped" in figures:
-        text += f"; Ray jobs overlapped: {figures['ray_jobs_overlapped']}"
-    if figures["cluster_cpu_seconds"] is not None:
-        text += f"; cluster CPU {figures['cluster_cpu_seconds']:.1f} s"
-        if "jobs_cpu_seconds" in figures:
-            text += f" (the jobs' processes {figures['jobs_cpu_seconds']:.1f} s)"
+        text += f"; Ray's job start-end intervals overlapped: {figures['ray_jobs_overlapped']}"
+    if figures["ray_cpu_seconds"] is not None:
+        text += f"; Ray's processes' CPU {figures['ray_cpu_seconds']:.1f} s"
+    if "jobs_cpu_seconds" in figures:
+        text += f", the jobs' {figures['jobs_cpu_seconds']:.1f} s"
     if figures["machine_busy_fraction"] is not None:
         text += f"; machine busy {figures['machine_busy_fraction']:.0%}"
     for error in figures["errors"]:

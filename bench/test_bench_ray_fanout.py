@@ -19,7 +19,9 @@ pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_
 
 from dagster_baseline import DAGSTER_WARNINGS  # noqa: E402
 from pipes_fast.ray.local_cluster import local_cluster  # noqa: E402
-from ray_fanout import DAGSTER_RAY, PIPES_FAST, dagster_ray_runner, delivery, fan_out, main, pipes_fast_runner  # noqa: E402
+from ray_fanout import (  # noqa: E402
+    DAGSTER_RAY, PIPES_FAST, dagster_ray_runner, delivery, fan_out, main, most_at_once, pipes_fast_runner,
+)
 
 JOBS, MESSAGES = 3, 2_000
 
@@ -45,6 +47,12 @@ def test_delivery_tells_loss_duplicates_order_and_strangers() -> None:
     assert not delivery(1, 3, [*sent, sent[2], timing]).exact
     assert not delivery(1, 3, [sent[1], sent[0], sent[2], timing]).exact
     assert not delivery(1, 3, [*sent, {"job": 2, "seq": 0}, timing]).exact
+
+
+def test_most_at_once() -> None:
+    assert most_at_once([]) == 0
+    assert most_at_once([(0.0, 1.0), (1.0, 2.0)]) == 1  # one ends as the next starts
+    assert most_at_once([(0.0, 3.0), (1.0, 2.0), (1.5, 4.0)]) == 3
 
 
 def test_pipes_fast_fan_out_delivers_every_message_once_in_order(ray_address: str) -> None:
