@@ -16,6 +16,7 @@ import pytest
 
 pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_fast[ray]'")
 
+from helpers import capturing_logger  # noqa: E402
 from pipes_fast import PipesExecutionError, PipesFileMessageReader, StepContext  # noqa: E402
 from pipes_fast.ray import PipesRayJobClient, PipesRayJobMessageReader  # noqa: E402
 from pipes_fast.ray.local_cluster import local_cluster  # noqa: E402
@@ -210,6 +211,27 @@ def test_log_pieces_without_a_cluster(capfd: pytest.CaptureFixture[str]) -> None
                 reader._feed(log[start : start + size])
         assert session.get_custom_messages() == (7, 7)
         assert capfd.readouterr().out == "out 1\nout é 2\n{not a message}\n"
+
+
+def test_output_that_is_not_utf8_is_a_warning_not_a_crash(client: PipesRayJobClient, tmp_path: Path) -> None:
+    # Ray's job API decodes a job's log as UTF-8: past a byte that is not, neither its stream nor
+    # get_job_logs serve the log. run() still returns, and says what is missing and why.
+    script = _script(tmp_path, """
+        import sys
+        from pipes_fast.external import open_dagster_pipes
+
+        with open_dagster_pipes() as pipes:
+            pipes.report_custom_message(1)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(b"raw \\xff\\xfe bytes\\n")
+            sys.stdout.flush()
+            pipes.report_custom_message(2)
+    """)
+    log, records = capturing_logger("ray-utf8")
+    completed = client.run(context=StepContext(log=log), submit_job_params=_job(script))
+    assert 2 not in completed.get_custom_messages()
+    warnings = [r.getMessage() for r in records.records if r.levelname == "WARNING"]
+    assert any("could not read the log of Ray job" in w and "UTF-8" in w and "message reader" in w for w in warnings), warnings
 
 
 def test_file_reader_on_shared_filesystem(client: PipesRayJobClient, tmp_path: Path) -> None:

@@ -138,6 +138,16 @@ class PipesRayJobMessageReader(PipesStdioMessageReader):
         if not stopped:
             handler.warn(f"[pipes] the log stream of Ray job {job_id} did not stop; its last messages may be missing")
             return
-        rest = str(self._client.get_job_logs(job_id))[self._consumed :]
+        try:
+            log = str(self._client.get_job_logs(job_id))
+        except Exception as exc:  # Ray's job API decodes the log as UTF-8 and fails on other bytes
+            cause = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
+            handler.warn(
+                f"[pipes] could not read the log of Ray job {job_id} ({cause[0]}): what it printed after its first "
+                f"{self._consumed} characters is missing, messages included. If a job may print bytes that are not "
+                "UTF-8, which Ray's job API cannot serve, pass a file, directory or S3 message reader."
+            )
+            return
+        rest = log[self._consumed :]
         if rest:
             self._feed(rest)
