@@ -123,6 +123,43 @@ def test_run_returns_at_the_jobs_end_not_after_poll_interval(ray_address: str, t
     assert time.monotonic() - started < 60  # far less than the 120 s a look per poll_interval would take
 
 
+def test_a_status_that_cannot_be_read_for_a_while_is_waited_out(
+    ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the dashboard unreachable for a moment (its first three answers fail): a warning, the run goes on
+    client = PipesRayJobClient(ray_address, poll_interval=0.2)
+    real = client.job_client.get_job_status
+    failures = iter(range(3))
+
+    def flaky(job_id: str) -> Any:
+        if next(failures, None) is not None:
+            raise ConnectionError("dashboard restarting")
+        return real(job_id)
+
+    monkeypatch.setattr(client.job_client, "get_job_status", flaky)
+    log, records = capturing_logger("ray-flaky")
+    completed = client.run(context=StepContext("orders", log=log), submit_job_params=_job(_script(tmp_path, REPORTING)))
+    assert len(completed.get_custom_messages()) == 50
+    warnings = [r.getMessage() for r in records.records if r.levelname == "WARNING"]
+    assert len([w for w in warnings if "could not read the status" in w and "dashboard restarting" in w]) == 1
+
+
+def test_a_status_that_cannot_be_read_at_all_fails_the_run(
+    ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipes_fast.ray import _client
+
+    monkeypatch.setattr(_client, "UNREACHABLE_SECONDS", 0.5)
+    client = PipesRayJobClient(ray_address, poll_interval=0.2)
+
+    def unreachable(job_id: str) -> Any:
+        raise ConnectionError("no route to the dashboard")
+
+    monkeypatch.setattr(client.job_client, "get_job_status", unreachable)
+    with pytest.raises(PipesExecutionError, match="lost contact with Ray job .*no route to the dashboard"):
+        client.run(context=StepContext(), submit_job_params=_job(_script(tmp_path, REPORTING)))
+
+
 def test_failure_names_status_exception_and_log(client: PipesRayJobClient, tmp_path: Path) -> None:
     script = _script(tmp_path, """
         import sys

@@ -18,7 +18,7 @@ try:
 except ImportError as missing:
     raise ImportError("pipes_fast.ray needs Ray's job client: pip install 'pipes_fast[ray]'") from missing
 
-from pipes_fast.ray._client import STOP_WAIT_SECONDS, PipesRayJobClient
+from pipes_fast.ray._client import STOP_WAIT_SECONDS, UNREACHABLE_SECONDS, PipesRayJobClient
 from pipes_fast.ray._logs import PipesRayJobMessageReader
 
-__all__ = ["STOP_WAIT_SECONDS", "PipesRayJobClient", "PipesRayJobMessageReader"]
+__all__ = ["STOP_WAIT_SECONDS", "UNREACHABLE_SECONDS", "PipesRayJobClient", "PipesRayJobMessageReader"]

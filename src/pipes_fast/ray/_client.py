@@ -21,6 +21,10 @@ from pipes_fast.session import as_step_context, is_dagster_context, open_pipes_s
 STOP_WAIT_SECONDS = 20.0
 """After ``stop_job`` (interrupt or timeout), how long ``run`` waits for the job to end."""
 
+UNREACHABLE_SECONDS = 60.0
+"""How long ``run`` goes on looking when a job's status cannot be read (the dashboard restarting,
+a network blip) before it gives up on the job."""
+
 SHORTEST_PAUSE_SECONDS = 0.1
 PAUSE_FRACTION = 0.05
 """The pause between two looks at a job's status is ``PAUSE_FRACTION`` of the time since the job
@@ -52,7 +56,8 @@ class PipesRayJobClient(PipesClient):
     ``message_reader`` when given (a file or directory on a shared filesystem, S3). The job status
     is polled after pauses that grow with the job's age, from 0.1 s up to ``poll_interval``
     seconds (``PAUSE_FRACTION``); a job still running after ``timeout`` seconds is
-    stopped and an error raised. With ``forward_termination``, an interrupt (KeyboardInterrupt, or
+    stopped and an error raised, as is one whose status cannot be read for
+    ``UNREACHABLE_SECONDS``. With ``forward_termination``, an interrupt (KeyboardInterrupt, or
     SIGTERM while ``run`` is in progress) stops the job, waits up to ``STOP_WAIT_SECONDS`` for it
     to end, and re-raises.
     """
@@ -151,9 +156,23 @@ class PipesRayJobClient(PipesClient):
         end starts them over."""
         since = time.monotonic()
         deadline = since + self.timeout
+        unreachable: Optional[float] = None  # since when the status could not be read
         try:
             while True:
-                status = _status_name(client.get_job_status(job_id))
+                try:
+                    status = _status_name(client.get_job_status(job_id))
+                    unreachable = None
+                except Exception as exc:
+                    status, now = "UNKNOWN", time.monotonic()
+                    if unreachable is None:
+                        unreachable = now
+                        log.warning(f"[pipes] could not read the status of Ray job {job_id} ({exc}); "
+                                    f"trying again for up to {UNREACHABLE_SECONDS:g} s.")
+                    elif now - unreachable > UNREACHABLE_SECONDS:
+                        raise self._execution_error(
+                            f"lost contact with Ray job {job_id}: its status could not be read for "
+                            f"{UNREACHABLE_SECONDS:g} s ({exc})"
+                        ) from exc
                 if status in _TERMINAL:
                     return status
                 remaining = deadline - time.monotonic()
