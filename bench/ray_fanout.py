@@ -15,7 +15,8 @@ aggregate throughput, this process's CPU time over the fan-out (all its threads:
 ``getrusage(RUSAGE_SELF)`` user + sys) as seconds, as a fraction of the wall time and per million
 messages, and the split of the wall time by the jobs' own clocks: start-up (first submit to the
 first job writing), writing (first job starting to write to the last one done) and return (last
-job done writing to the last ``run()`` returning). Whether the jobs ran at the same time: how
+job done writing to the last ``run()`` returning), and how long after Ray's end time of its job
+each ``run()`` returned. Whether the jobs ran at the same time: how
 many were writing at once at most and over how long they started writing (their own clocks), and
 whether Ray's start-end intervals of the jobs overlap (Ray's start is the submission, before the
 entrypoint's process starts). Also the CPU of Ray's processes over the fan-out (its servers,
@@ -23,9 +24,10 @@ agents and workers, not the jobs: on the same 2-vCPU machine they compete with t
 the jobs' own CPU, and how busy the whole machine was (``/proc/stat``, other users included).
 
 ``--single`` adds one job of M messages per round, for scale. ``--baseline`` adds the same
-fan-out through dagster-ray's ``PipesRayJobClient`` (it needs a Dagster context: every thread
-gets the context of one live ``dagster.materialize`` asset body, each its own dagster-ray
-client, whose reader is per client); its losses are counted, never fatal. Without
+fan-out inside Dagster, through dagster-ray's ``PipesRayJobClient`` (it needs a Dagster context:
+every thread gets the context of one live ``dagster.materialize`` asset body, and a dagster-ray
+client of its own, whose reader is per client) and through pipes_fast's with the same context;
+dagster-ray's losses are counted, never fatal. Without
 ``--address``, a throwaway local cluster (``pipes_fast.ray.local_cluster``) runs the jobs.
 Output forwarded from the jobs' logs goes to stderr, so that ``--json`` leaves only the JSON on
 stdout.
@@ -59,8 +61,9 @@ JOBS, MESSAGES, RUNS = 8, 100_000, 3
 JOIN_SECONDS = 1200.0
 """Bound on the wait for a fan-out's threads (every ``run()`` has its own ``timeout`` too)."""
 
-PIPES_FAST, DAGSTER_RAY = "pipes_fast.ray", "dagster_ray"
-"""The sides: pipes_fast's client with ``StepContext``s, dagster-ray's inside a Dagster asset."""
+PIPES_FAST, PIPES_FAST_IN_DAGSTER, DAGSTER_RAY = "pipes_fast.ray", "pipes_fast.ray in Dagster", "dagster_ray"
+"""The sides: pipes_fast's client with ``StepContext``s, then pipes_fast's and dagster-ray's
+clients inside a Dagster asset."""
 
 RunJob = Callable[[int, dict[str, Any]], Sequence[Any]]
 """Runs job ``j`` with the given submit params through a client; returns its custom messages."""
@@ -204,6 +207,9 @@ class FanOut:
             out["ray_jobs_overlapped"] = max(ray_starts) < min(ray_ends)
             out["ray_start_spread_seconds"] = max(ray_starts) - min(ray_starts)
             out["ray_job_seconds"] = sorted(e - s for s, e in zip(ray_starts, ray_ends))
+            after_end = sorted(r.returned - e for r, e in zip(self.records, ray_ends))
+            out["return_after_ray_end_seconds"] = after_end
+            out["slowest_return_after_ray_end_seconds"] = after_end[-1]
         return out
 
 
@@ -337,9 +343,10 @@ def pipes_fast_runner(address: str, poll_interval: float) -> tuple[RunJob, Any]:
 
 
 @contextmanager
-def dagster_ray_runner(address: str, poll_interval: float) -> Iterator[tuple[RunJob, Any]]:
-    """dagster-ray's ``PipesRayJobClient``, one per run (its reader belongs to the client), inside
-    the asset body of one live ``dagster.materialize`` run whose context every thread shares."""
+def in_dagster_runners(address: str, poll_interval: float) -> Iterator[dict[str, RunJob]]:
+    """``{side: run_job}`` inside the asset body of one live ``dagster.materialize`` run, whose
+    context every thread shares: dagster-ray's ``PipesRayJobClient`` (one per run: its reader
+    belongs to the client) and pipes_fast's (one shared, returning Dagster's types here)."""
     import warnings
 
     from dagster_ray.core.pipes import PipesRayJobClient as DagsterRayClient
@@ -347,13 +354,17 @@ def dagster_ray_runner(address: str, poll_interval: float) -> Iterator[tuple[Run
     from pipes_fast.benchmarks._dagster import dagster_asset_context
 
     warnings.filterwarnings("ignore", message="AssetExecutionContext.run_id is deprecated")
+    fast = PipesRayJobClient(address, poll_interval=poll_interval)
     with dagster_asset_context(["fanout"]) as context:
 
-        def run_job(job: int, params: dict[str, Any]) -> Sequence[Any]:
+        def dagster_ray_job(job: int, params: dict[str, Any]) -> Sequence[Any]:
             client = DagsterRayClient(address, poll_interval=poll_interval)
             return client.run(context=context, submit_job_params=params).get_custom_messages()  # type: ignore[arg-type]
 
-        yield run_job, PipesRayJobClient(address).job_client
+        def pipes_fast_job(job: int, params: dict[str, Any]) -> Sequence[Any]:
+            return fast.run(context=context, submit_job_params=params).get_custom_messages()
+
+        yield {DAGSTER_RAY: dagster_ray_job, PIPES_FAST_IN_DAGSTER: pipes_fast_job}
 
 
 def _spread(values: Sequence[float]) -> dict[str, float]:
@@ -364,7 +375,7 @@ SUMMARISED = (
     "wall_seconds", "throughput_per_second", "cpu_seconds", "cpu_fraction_of_wall", "cpu_seconds_per_million",
     "ray_cpu_seconds", "jobs_cpu_seconds", "startup_seconds", "writing_seconds", "return_seconds",
     "throughput_while_writing", "wall_minus_writing_seconds", "write_start_spread_seconds",
-    "most_jobs_writing_at_once",
+    "most_jobs_writing_at_once", "slowest_return_after_ray_end_seconds",
 )
 
 
@@ -390,6 +401,9 @@ def describe(figures: dict[str, Any]) -> str:
             f"; start-up {figures['startup_seconds']:.2f} s + jobs writing {figures['writing_seconds']:.2f} s "
             f"+ return {figures['return_seconds']:.2f} s"
         )
+    if "return_after_ray_end_seconds" in figures:
+        after_end = figures["return_after_ray_end_seconds"]
+        text += f" (run() returned {after_end[0]:.2f}-{after_end[-1]:.2f} s after Ray's end time of its job)"
     if "most_jobs_writing_at_once" in figures:
         text += (
             f"; at most {figures['most_jobs_writing_at_once']} jobs writing at once (they started writing "
@@ -414,7 +428,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=MESSAGES, help="custom messages per job")
     parser.add_argument("--runs", type=int, default=RUNS, help="rounds (each: the fan-out, then the extras asked for)")
     parser.add_argument("--single", action="store_true", help="also one job of --messages per round")
-    parser.add_argument("--baseline", action="store_true", help="also the fan-out through dagster-ray per round")
+    parser.add_argument(
+        "--baseline", action="store_true",
+        help="also the fan-out inside a Dagster asset, through dagster-ray and through pipes_fast.ray, per round",
+    )
     parser.add_argument("--writer", choices=["pipes_fast", "dagster_pipes"], default="pipes_fast")
     parser.add_argument("--poll-interval", type=float, default=1.0, help="both clients' poll_interval (their default: 1)")
     parser.add_argument("--address", help="an existing cluster's dashboard address (default: a throwaway local one)")
@@ -437,17 +454,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         cluster = cluster_session(address)
         stack.enter_context(redirect_stdout(sys.stderr))  # the jobs' forwarded output
         fast, job_client = pipes_fast_runner(address, args.poll_interval)
-        baseline = stack.enter_context(dagster_ray_runner(address, args.poll_interval)) if args.baseline else None
+        in_dagster = stack.enter_context(in_dagster_runners(address, args.poll_interval)) if args.baseline else {}
         shapes: list[tuple[str, RunJob, int]] = [(PIPES_FAST, fast, args.jobs)]
         if args.single:
             shapes.append((f"{PIPES_FAST} single", fast, 1))
-        if baseline:
-            shapes.append((DAGSTER_RAY, baseline[0], args.jobs))
+        shapes += [(side, run_job, args.jobs) for side, run_job in in_dagster.items()]
         for round_ in range(args.runs):
-            for name, run_job, jobs in shapes:
-                side = name.split()[0]
+            for side, run_job, jobs in shapes:
                 figures = fan_out(side, run_job, job_client, jobs, args.messages, args.writer, cluster).figures()
-                runs.setdefault(f"{name} {jobs}x{args.messages}", []).append(figures)
+                runs.setdefault(f"{side} {jobs}x{args.messages}", []).append(figures)
                 say(f"[round {round_ + 1}] {describe(figures)}")
     summaries = {key: summary(value) for key, value in runs.items()}
     for key, spread in summaries.items():
