@@ -113,6 +113,24 @@ def test_inside_dagster(ray_address: str, tmp_path: Path) -> None:
     assert check.passed
 
 
+def test_address_from_ray_address_reaches_the_reader(ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # address=None: Ray's own lookup (RAY_ADDRESS); the reader, given no client, follows the log
+    # at the resolved address the launch reports, as dagster-ray's launch payload carries it
+    monkeypatch.setenv("RAY_ADDRESS", ray_address)
+    launched: list[Any] = []
+
+    class Noting(PipesRayJobMessageReader):
+        def on_launched(self, launched_payload: Any) -> None:
+            launched.append(launched_payload)
+            super().on_launched(launched_payload)
+
+    client = PipesRayJobClient(message_reader=Noting(), poll_interval=0.2)
+    completed = client.run(context=StepContext("orders"), submit_job_params=_job(_script(tmp_path, REPORTING)))
+    assert len(completed.get_custom_messages()) == 50
+    (payload,) = launched
+    assert payload["extras"] == {"ray_job_id": completed.metadata["Ray Job ID"].value, "ray_address": ray_address}
+
+
 def test_run_returns_at_the_jobs_end_not_after_poll_interval(ray_address: str, tmp_path: Path) -> None:
     # the session's closed message (or the end of the log stream) is a sign the job is ending:
     # the status is looked at again at once, whatever poll_interval says
