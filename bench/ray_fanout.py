@@ -77,6 +77,7 @@ class Delivery:
     delivered: int
     unique: int
     in_order: bool
+    in_range: bool
     foreign: int
     timing: Optional[dict[str, float]]
 
@@ -84,7 +85,7 @@ class Delivery:
     def exact(self) -> bool:
         """All sent, each once, in order, none of another job's, and the job's timing."""
         return (
-            self.delivered == self.unique == self.sent and self.in_order and not self.foreign
+            self.delivered == self.unique == self.sent and self.in_order and self.in_range and not self.foreign
             and self.timing is not None
         )
 
@@ -102,7 +103,8 @@ def delivery(job: int, sent: int, payloads: Sequence[Any]) -> Delivery:
         else:
             seqs.append(payload["seq"])
     in_order = all(a < b for a, b in zip(seqs, seqs[1:]))
-    return Delivery(sent, len(seqs), len(set(seqs)), in_order, foreign, timing)
+    in_range = all(0 <= seq < sent for seq in seqs)
+    return Delivery(sent, len(seqs), len(set(seqs)), in_order, in_range, foreign, timing)
 
 
 def submit_params(job: int, messages: int, writer: str = "pipes_fast") -> dict[str, Any]:
@@ -470,9 +472,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for figure, values in spread.items():
             say(f"    {figure}: {values['min']:.3g} / {values['median']:.3g} / {values['max']:.3g}")
     ok = all(f["exact"] for key, value in runs.items() if key.startswith(PIPES_FAST) for f in value)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+    say(f"this process's peak RSS over all rounds: {peak_mb:.0f} MB")
     if args.json:
         json.dump(
-            {"vcpus": os.cpu_count(), "args": vars(args), "runs": runs, "summary": summaries, "ok": ok},
+            {
+                "vcpus": os.cpu_count(), "args": vars(args), "runs": runs, "summary": summaries, "ok": ok,
+                "orchestrator_peak_rss_mb": peak_mb,
+            },
             report, indent=1, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else str(o),
         )
         report.write("\n")

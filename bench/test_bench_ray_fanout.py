@@ -38,7 +38,7 @@ def ray_address() -> Iterator[str]:
         yield address
 
 
-def test_delivery_tells_loss_duplicates_order_and_strangers() -> None:
+def test_delivery_tells_loss_duplicates_order_and_strays() -> None:
     timing = {"job": 1, "timing": {"start": 0.0, "end": 1.0, "seconds": 1.0}}
     sent = [{"job": 1, "seq": i} for i in range(3)]
     assert delivery(1, 3, [*sent, timing]).exact
@@ -47,6 +47,7 @@ def test_delivery_tells_loss_duplicates_order_and_strangers() -> None:
     assert not delivery(1, 3, [*sent, sent[2], timing]).exact
     assert not delivery(1, 3, [sent[1], sent[0], sent[2], timing]).exact
     assert not delivery(1, 3, [*sent, {"job": 2, "seq": 0}, timing]).exact
+    assert not delivery(1, 3, [*sent[1:], {"job": 1, "seq": 3}, timing]).exact  # one lost, one never sent
 
 
 def test_most_at_once() -> None:
