@@ -2,6 +2,7 @@
 """Compiled hot path of pipes_fast; ``pipes_fast._fallback`` is its pure-Python twin.
 
 One extension module built from one file per idea, each mirrored by a module of the twin:
+``held.pxi`` ~ ``_fallback/held.py`` (the held line, the base of the framer and the demux),
 ``framing.pyx`` ~ ``_fallback/framing.py``, ``results.pyx`` ~ ``_fallback/results.py``,
 ``routing.pyx`` ~ ``_fallback/routing.py``, ``stdio.pyx`` ~ ``_fallback/stdio.py``,
 ``appender.pyx`` ~ ``_fallback/appender.py`` (which writes with orjson where ``appender.pyx``
@@ -20,6 +21,7 @@ __all__ = [
     "resolve_metadata",
 ]
 
+include "held.pxi"
 include "framing.pyx"
 include "stdio.pyx"
 include "results.pyx"

@@ -4,11 +4,10 @@
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.string cimport memchr
 
-from pipes_fast._contract import positive_int
 from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES
 
 
-cdef class LineFramer:
+cdef class LineFramer(HeldLine):
     """Turns a byte stream, fed in arbitrary pieces, into complete lines.
 
     A line without its newline yet is kept until the newline arrives. ``\\r\\n`` endings are
@@ -16,23 +15,11 @@ cdef class LineFramer:
     (the rest is skipped up to its newline) and counted in ``truncated_lines``.
     """
 
-    cdef readonly Py_ssize_t max_line_bytes
-    cdef readonly Py_ssize_t truncated_lines
-    cdef list _pieces
-    cdef Py_ssize_t _pending
     cdef bint _skipping
 
     def __init__(self, max_line_bytes=DEFAULT_MAX_LINE_BYTES):
-        self.max_line_bytes = positive_int("max_line_bytes", max_line_bytes)
-        self.truncated_lines = 0
-        self._pieces = []
-        self._pending = 0
+        HeldLine.__init__(self, max_line_bytes)
         self._skipping = False
-
-    @property
-    def pending(self):
-        """Bytes held back while waiting for the end of their line."""
-        return self._pending
 
     def feed(self, data):
         """Add ``data`` (bytes-like) and return the lines it completed, in order."""
@@ -91,12 +78,5 @@ cdef class LineFramer:
         self._pieces.append(piece)
         self._pending += PyBytes_GET_SIZE(piece)
         if self._pending > self.max_line_bytes:
-            lines.append(self._take_pending()[:self.max_line_bytes])
-            self.truncated_lines += 1
+            lines.append(self._truncate(self._take_pending()))
             self._skipping = True
-
-    cdef bytes _take_pending(self):
-        cdef bytes line = b"".join(self._pieces)
-        self._pieces = []
-        self._pending = 0
-        return line

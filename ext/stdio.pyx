@@ -4,7 +4,6 @@
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.string cimport memchr, memcmp
 
-from pipes_fast._contract import positive_int
 from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES
 
 cdef const char* _STDIO_KEY = b'"__dagster_pipes_version"'
@@ -21,7 +20,7 @@ cdef inline Py_ssize_t _first_non_blank(const char* p, Py_ssize_t start, Py_ssiz
     return start
 
 
-cdef class StdioDemux:
+cdef class StdioDemux(HeldLine):
     """Splits a stream of ordinary output, fed in arbitrary pieces, from the Pipes messages in it.
 
     ``feed`` and ``flush`` return ``(messages, output)``: the complete lines that are Pipes
@@ -32,25 +31,13 @@ cdef class StdioDemux:
     rest is skipped up to its newline) and counted in ``truncated_lines``.
     """
 
-    cdef readonly Py_ssize_t max_line_bytes
-    cdef readonly Py_ssize_t truncated_lines
-    cdef list _pieces
-    cdef Py_ssize_t _pending
     cdef _StdioMode _mode
     cdef bint _brace  # the held line's first non-blank byte, ``{``, has arrived
 
     def __init__(self, max_line_bytes=DEFAULT_MAX_LINE_BYTES):
-        self.max_line_bytes = positive_int("max_line_bytes", max_line_bytes)
-        self.truncated_lines = 0
-        self._pieces = []
-        self._pending = 0
+        HeldLine.__init__(self, max_line_bytes)
         self._mode = _LINE_START
         self._brace = False
-
-    @property
-    def pending(self):
-        """Bytes held back while waiting for the end of their line."""
-        return self._pending
 
     def feed(self, data):
         """Add ``data`` (bytes-like) and return the messages and output it completed."""
@@ -166,15 +153,8 @@ cdef class StdioDemux:
             return
         held = self._take_pending()
         if self._is_message(PyBytes_AS_STRING(held), PyBytes_GET_SIZE(held)):
-            messages.append(held[:self.max_line_bytes])
-            self.truncated_lines += 1
+            messages.append(self._truncate(held))
             self._mode = _SKIPPING
         else:
             out.append(held)
             self._mode = _OUTPUT
-
-    cdef bytes _take_pending(self):
-        cdef bytes line = b"".join(self._pieces)
-        self._pieces = []
-        self._pending = 0
-        return line

@@ -1,9 +1,10 @@
 """Pure-Python twin of the compiled hot path (``ext/_speedups.pyx``).
 
 Used where the extension is not built or when ``PIPES_FAST_NO_EXTENSIONS=1``. Mirrored file for
-file: ``framing.py`` ~ ``ext/framing.pyx``, ``results.py`` ~ ``ext/results.pyx``, ``routing.py`` ~
-``ext/routing.pyx``, ``stdio.py`` ~ ``ext/stdio.pyx``, ``appender.py`` ~ ``ext/appender.pyx``. The
-interface and bad-argument tests hold the two to one contract.
+file: ``held.py`` ~ ``ext/held.pxi`` (the base of the framer and the demux), ``framing.py`` ~
+``ext/framing.pyx``, ``results.py`` ~ ``ext/results.pyx``, ``routing.py`` ~ ``ext/routing.pyx``,
+``stdio.py`` ~ ``ext/stdio.pyx``, ``appender.py`` ~ ``ext/appender.pyx``. The interface and
+bad-argument tests hold the two to one contract.
 """
 
 from pipes_fast._fallback.appender import JsonLineAppender

@@ -5,11 +5,11 @@ Twin of ``ext/framing.pyx``.
 
 from __future__ import annotations
 
-from pipes_fast._contract import positive_int
+from pipes_fast._fallback.held import HeldLine
 from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES
 
 
-class LineFramer:
+class LineFramer(HeldLine):
     """Turns a byte stream, fed in arbitrary pieces, into complete lines.
 
     A line without its newline yet is kept until the newline arrives. ``\\r\\n`` endings are
@@ -17,27 +17,11 @@ class LineFramer:
     (the rest is skipped up to its newline) and counted in ``truncated_lines``.
     """
 
-    __slots__ = ("_max_line_bytes", "_truncated_lines", "_pieces", "_pending", "_skipping")
+    __slots__ = ("_skipping",)
 
     def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
-        self._max_line_bytes = positive_int("max_line_bytes", max_line_bytes)
-        self._truncated_lines = 0
-        self._pieces: list[bytes] = []
-        self._pending = 0
+        super().__init__(max_line_bytes)
         self._skipping = False
-
-    @property
-    def max_line_bytes(self) -> int:
-        return self._max_line_bytes
-
-    @property
-    def truncated_lines(self) -> int:
-        return self._truncated_lines
-
-    @property
-    def pending(self) -> int:
-        """Bytes held back while waiting for the end of their line."""
-        return self._pending
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add ``data`` (bytes-like) and return the lines it completed, in order."""
@@ -94,12 +78,5 @@ class LineFramer:
         self._pieces.append(piece)
         self._pending += len(piece)
         if self._pending > self._max_line_bytes:
-            lines.append(self._take_pending()[: self._max_line_bytes])
-            self._truncated_lines += 1
+            lines.append(self._truncate(self._take_pending()))
             self._skipping = True
-
-    def _take_pending(self) -> bytes:
-        line = b"".join(self._pieces)
-        self._pieces = []
-        self._pending = 0
-        return line

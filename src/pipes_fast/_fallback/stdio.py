@@ -5,7 +5,7 @@ Twin of ``ext/stdio.pyx``.
 
 from __future__ import annotations
 
-from pipes_fast._contract import positive_int
+from pipes_fast._fallback.held import HeldLine
 from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES
 
 _KEY = b'"__dagster_pipes_version"'
@@ -21,7 +21,7 @@ def _first_non_blank(data: bytes, start: int, end: int) -> int:
     return start
 
 
-class StdioDemux:
+class StdioDemux(HeldLine):
     """Splits a stream of ordinary output, fed in arbitrary pieces, from the Pipes messages in it.
 
     ``feed`` and ``flush`` return ``(messages, output)``: the complete lines that are Pipes
@@ -32,28 +32,12 @@ class StdioDemux:
     rest is skipped up to its newline) and counted in ``truncated_lines``.
     """
 
-    __slots__ = ("_max_line_bytes", "_truncated_lines", "_pieces", "_pending", "_mode", "_brace")
+    __slots__ = ("_mode", "_brace")
 
     def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
-        self._max_line_bytes = positive_int("max_line_bytes", max_line_bytes)
-        self._truncated_lines = 0
-        self._pieces: list[bytes] = []
-        self._pending = 0
+        super().__init__(max_line_bytes)
         self._mode = _LINE_START
         self._brace = False  # the held line's first non-blank byte, "{", has arrived
-
-    @property
-    def max_line_bytes(self) -> int:
-        return self._max_line_bytes
-
-    @property
-    def truncated_lines(self) -> int:
-        return self._truncated_lines
-
-    @property
-    def pending(self) -> int:
-        """Bytes held back while waiting for the end of their line."""
-        return self._pending
 
     def feed(self, data: bytes) -> tuple[list[bytes], bytes]:
         """Add ``data`` (bytes-like) and return the messages and output it completed."""
@@ -152,15 +136,8 @@ class StdioDemux:
             return
         held = self._take_pending()
         if self._is_message(held, 0, len(held)):
-            messages.append(held[: self._max_line_bytes])
-            self._truncated_lines += 1
+            messages.append(self._truncate(held))
             self._mode = _SKIPPING
         else:
             out.append(held)
             self._mode = _OUTPUT
-
-    def _take_pending(self) -> bytes:
-        line = b"".join(self._pieces)
-        self._pieces = []
-        self._pending = 0
-        return line
