@@ -23,11 +23,13 @@ from timing import Goal  # noqa: E402
 
 
 def discover() -> list[Callable[[int], Goal]]:
-    """Every ``measure_*`` function of the ``goal_*.py`` modules beside this file."""
+    """Every ``measure_*`` function defined in the ``goal_*.py`` modules beside this file (not
+    the ones they import)."""
     measures = []
     for path in sorted(Path(__file__).parent.glob("goal_*.py")):
         module = importlib.import_module(path.stem)
-        measures += [getattr(module, n) for n in sorted(dir(module)) if n.startswith("measure_")]
+        found = [getattr(module, n) for n in sorted(dir(module)) if n.startswith("measure_")]
+        measures += [measure for measure in found if measure.__module__ == module.__name__]
     return measures
 
 
