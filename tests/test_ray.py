@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import _thread
 import os
+import signal
+import subprocess
 import sys
 import textwrap
 import threading
@@ -345,3 +347,43 @@ def test_interrupt_stops_the_job(client: PipesRayJobClient, tmp_path: Path) -> N
     with pytest.raises(KeyboardInterrupt):
         client.run(context=StepContext(), submit_job_params=params)
     assert "STOPPED" in str(client.job_client.get_job_status(params["submission_id"]))
+
+
+def test_sigterm_stops_the_job(client: PipesRayJobClient, tmp_path: Path) -> None:
+    # an orchestrator process told to stop (SIGTERM, as a scheduler or Dagster's run worker
+    # would) stops its Ray job before it exits
+    job_script = _script(tmp_path, """
+        import time
+        print("running", flush=True)
+        time.sleep(120)
+    """)
+    job_id = f"sigterm-{os.getpid()}-{time.time_ns()}"
+    params = {**_job(job_script), "submission_id": job_id}
+    orchestrator = tmp_path / "orchestrator.py"
+    orchestrator.write_text(textwrap.dedent(f"""
+        from pipes_fast import StepContext
+        from pipes_fast.ray import PipesRayJobClient
+
+        PipesRayJobClient({client.address!r}, poll_interval=0.2).run(context=StepContext(), submit_job_params={params!r})
+    """))
+    process = subprocess.Popen([sys.executable, str(orchestrator)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while "RUNNING" not in _status_or_none(client, job_id):
+            assert time.monotonic() < deadline and process.poll() is None, "the job never ran"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode != 0
+    assert "STOPPED" in _status_or_none(client, job_id), stderr.decode()
+
+
+def _status_or_none(client: PipesRayJobClient, job_id: str) -> str:
+    try:
+        return str(client.job_client.get_job_status(job_id))
+    except Exception:  # not submitted yet
+        return "NONE"
