@@ -47,33 +47,18 @@ def custom_messages(count: int) -> list[PipesMessage]:
 
 def reader(count: int, rounds: int) -> list[Figure]:
     """Messages per second read by each side (see the module's docstring)."""
-    data = b"".join(orjson.dumps(message) + b"\n" for message in custom_messages(count))
-    pieces = [data[i : i + READ_BYTES] for i in range(0, len(data), READ_BYTES)]
-    sides: dict[str, Callable[[], object]] = {}
-    if pipes_fast.EXTENSION:  # (not built, or PIPES_FAST_NO_EXTENSIONS=1: the pure twin only)
-        from pipes_fast import _speedups
-
-        sides["pipes_fast (extension)"] = _hot_path(_speedups, pieces)
-    from pipes_fast import _fallback
-
-    sides["pipes_fast (pure Python)"] = _hot_path(_fallback, pieces)
+    pieces = _reads(b"".join(orjson.dumps(message) + b"\n" for message in custom_messages(count)))
+    sides = _hot_paths(pieces, count, stdio=False)
     sides["floor: split + orjson.loads"] = lambda: _bare_loop(pieces)
     if find_spec("dagster") is not None:
-        sides["dagster"] = _dagster_handler(pieces)
+        sides["dagster"] = _dagster_handler(pieces, count)
     return rates(f"reader throughput, {count:,} custom messages", rounds_of(sides, rounds), count)
 
 
 def stdio(count: int, rounds: int) -> list[Figure]:
     """Messages per second picked out of ordinary output by each side (see the module's docstring)."""
     pieces = interleaved_pieces(count)
-    sides: dict[str, Callable[[], object]] = {}
-    if pipes_fast.EXTENSION:
-        from pipes_fast import _speedups
-
-        sides["pipes_fast (extension)"] = _demux_hot_path(_speedups, pieces, count)
-    from pipes_fast import _fallback
-
-    sides["pipes_fast (pure Python)"] = _demux_hot_path(_fallback, pieces, count)
+    sides = _hot_paths(pieces, count, stdio=True)
     sides["floor: split + orjson.loads + join"] = lambda: demux_floor(pieces)
     if find_spec("dagster") is not None:
         sides["dagster"] = dagster_stdio(pieces, count)
@@ -85,7 +70,11 @@ def interleaved_pieces(count: int) -> list[bytes]:
     lines = []
     for n, message in enumerate(custom_messages(count)):
         lines += [b"row %d: loaded 2,048 records from the warehouse in 0.25 s" % n, orjson.dumps(message)]
-    data = b"\n".join(lines) + b"\n"
+    return _reads(b"\n".join(lines) + b"\n")
+
+
+def _reads(data: bytes) -> list[bytes]:
+    """``data`` cut into the reads the file reader makes."""
     return [data[i : i + READ_BYTES] for i in range(0, len(data), READ_BYTES)]
 
 
@@ -104,19 +93,6 @@ def demux_floor(pieces: list[bytes]) -> None:
                 else:
                     output.append(line)
             b"\n".join(output)
-
-
-def _demux_hot_path(implementation: Any, pieces: list[bytes], count: int) -> Callable[[], object]:
-    def read() -> None:
-        demux = implementation.StdioDemux()
-        router = implementation.MessageRouter(None, _refuse, _refuse)
-        with relaxed_gc():
-            for piece in pieces:
-                router.route_lines(demux.feed(piece)[0])
-        if len(router.custom_messages) != count:
-            raise RuntimeError(f"{implementation.__name__} did not deliver every message")
-
-    return read
 
 
 def dagster_stdio(pieces: list[bytes], count: int) -> Callable[[], object]:
@@ -143,14 +119,36 @@ def dagster_stdio(pieces: list[bytes], count: int) -> Callable[[], object]:
     return read
 
 
-def _hot_path(implementation: Any, pieces: list[bytes]) -> Callable[[], object]:
+def _hot_paths(pieces: list[bytes], count: int, *, stdio: bool) -> dict[str, Callable[[], object]]:
+    """The hot path of each implementation in use: the pure twin, and the extension where it is
+    built (not with PIPES_FAST_NO_EXTENSIONS=1)."""
+    from pipes_fast import _fallback
+
+    implementations = {"pipes_fast (pure Python)": _fallback}
+    if pipes_fast.EXTENSION:
+        from pipes_fast import _speedups
+
+        implementations = {"pipes_fast (extension)": _speedups, **implementations}
+    return {side: _hot_path(module, pieces, count, stdio=stdio) for side, module in implementations.items()}
+
+
+def _hot_path(implementation: Any, pieces: list[bytes], count: int, *, stdio: bool) -> Callable[[], object]:
+    """Frame (``stdio``: pick out of output) and route the pieces, checking all ``count`` arrived."""
+
     def read() -> None:
-        framer = implementation.LineFramer()
+        if stdio:
+            demux = implementation.StdioDemux().feed
+
+            def frame(piece: bytes) -> list[bytes]:
+                return demux(piece)[0]  # type: ignore[no-any-return]
+
+        else:
+            frame = implementation.LineFramer().feed
         router = implementation.MessageRouter(None, _refuse, _refuse)
         with relaxed_gc():
             for piece in pieces:
-                router.route_lines(framer.feed(piece))
-        if len(router.custom_messages) != _lines(pieces):
+                router.route_lines(frame(piece))
+        if len(router.custom_messages) != count:
             raise RuntimeError(f"{implementation.__name__} did not deliver every message")
 
     return read
@@ -171,7 +169,7 @@ def _bare_loop(pieces: list[bytes]) -> None:
                 keep(loads(line)["params"]["payload"])
 
 
-def _dagster_handler(pieces: list[bytes]) -> Callable[[], object]:
+def _dagster_handler(pieces: list[bytes], count: int) -> Callable[[], object]:
     import dagster
     from dagster._core.pipes.context import PipesMessageHandler
 
@@ -186,14 +184,10 @@ def _dagster_handler(pieces: list[bytes]) -> Callable[[], object]:
             tail = lines.pop()
             for line in lines:
                 handle(loads(line))
-        if len(handler.get_custom_messages()) != _lines(pieces):
+        if len(handler.get_custom_messages()) != count:
             raise RuntimeError("Dagster's handler did not deliver every message")
 
     return read
-
-
-def _lines(pieces: list[bytes]) -> int:
-    return sum(piece.count(b"\n") for piece in pieces)
 
 
 def writer(count: int, rounds: int) -> list[Figure]:
