@@ -140,9 +140,10 @@ class PipesRayJobClient(PipesClient):
             except Exception as exc:
                 raise self._execution_error(f"could not submit Ray job {job_id}: {exc}") from exc
             address = client.get_address()  # resolved, where ``address`` was None
-            context_log(session).info(f"[pipes] Ray job {job_id} submitted to {address}; waiting for it to end.")
+            log = context_log(session)
+            log.info(f"[pipes] Ray job {job_id} submitted to {address}; waiting for it to end.")
             session.report_launched({"extras": {LAUNCHED_JOB_ID: job_id, LAUNCHED_ADDRESS: address}})
-            status = self._wait(client, job_id, context_log(session), _EndSigns(session, reader))
+            status = self._wait(client, job_id, log, _EndSigns(session, reader))
         if status != "SUCCEEDED":
             raise self._execution_error(self._describe_failure(client, job_id, status, session))
         return self._invocation(session, metadata={"Ray Job ID": job_id})

@@ -56,7 +56,6 @@ class PipesRayJobMessageReader(PipesStdioMessageReader):
         self._task: Optional[asyncio.Task[None]] = None
         self.stream_ended = threading.Event()
         """Set once the log stream ended (the job reached a terminal state) or failed."""
-        self.stream_error: Optional[BaseException] = None
 
     @contextmanager
     def read_messages(self, handler: PipesMessageHandler) -> Iterator[PipesParams]:
@@ -98,8 +97,8 @@ class PipesRayJobMessageReader(PipesStdioMessageReader):
             self._loop.run_until_complete(self._task)
         except asyncio.CancelledError:
             pass
-        except Exception as exc:  # the stream broke: the final read of the full log covers it
-            self.stream_error = exc
+        except Exception:  # the stream broke: the final read of the full log covers it
+            pass
         finally:
             self._loop.close()
             self.stream_ended.set()

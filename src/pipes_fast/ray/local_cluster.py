@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Optional
 
 START_SECONDS = 90.0
 """Bound on ``ray start`` and on the dashboard's first answer."""
@@ -44,33 +45,25 @@ def _ray_executable() -> str:
     return str(beside) if beside.exists() else "ray"
 
 
+def _live_stat(pid: int) -> Optional[tuple[int, int]]:
+    """A live process's parent and session, from Linux's ``/proc`` (None if it is gone or a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state, ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]  # after "pid (comm) "
+    return None if state == "Z" else (int(ppid), int(session))
+
+
 def _cluster_processes(session_id: int) -> list[int]:
     """The live processes of a session and all their descendants (job entrypoints run in
-    sessions of their own), from Linux's ``/proc``; elsewhere none are found."""
-    parents: dict[int, int] = {}
-    sessions: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]  # after "pid (comm) "
-        if state != "Z":
-            parents[int(entry.name)] = int(ppid)
-            sessions[int(entry.name)] = int(session)
-    found = {pid for pid, session in sessions.items() if session == session_id}
-    while grown := {pid for pid, ppid in parents.items() if ppid in found and pid not in found}:
+    sessions of their own); elsewhere than Linux none are found."""
+    stats = {int(entry.name): _live_stat(int(entry.name)) for entry in Path("/proc").iterdir() if entry.name.isdigit()}
+    live = {pid: stat for pid, stat in stats.items() if stat is not None}
+    found = {pid for pid, (_ppid, session) in live.items() if session == session_id}
+    while grown := {pid for pid, (ppid, _session) in live.items() if ppid in found and pid not in found}:
         found |= grown
     return sorted(found)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return not Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].startswith(" Z")
-    except OSError:
-        return False
 
 
 def _signal_all(pids: list[int], signum: int) -> None:
@@ -86,7 +79,7 @@ def _stop_session(session_id: int) -> None:
     members = _cluster_processes(session_id)
     _signal_all(members, signal.SIGTERM)
     deadline = time.monotonic() + STOP_SECONDS
-    while (alive := [pid for pid in members if _alive(pid)]) and time.monotonic() < deadline:
+    while (alive := [pid for pid in members if _live_stat(pid) is not None]) and time.monotonic() < deadline:
         time.sleep(0.1)
     _signal_all(alive + _cluster_processes(session_id), signal.SIGKILL)
 
