@@ -82,6 +82,14 @@ CASES: dict[str, Case] = {
     "blob-chunks": Case(
         "Bad blob-store chunks", "message chunks that are not JSON, empty, truncated, missing (the writer skipped "
         "one), compressed bombs"),
+    "zstd-chunks": Case(
+        "zstd chunks", "a chunk of two zstd frames, a skippable frame first, text after a frame, a corrupt second "
+        "frame, a bomb just under and just over 1 GiB (peak memory measured)",
+        "n/a: dagster-pipes' blob-store writers do not compress"),
+    "stdio-lookalikes": Case(
+        "Stdio lines that look like messages", "ordinary output lines starting with `{` that contain "
+        "`\"__dagster_pipes_version\"` but not as the top-level key of a JSON object (nested, as a value, invalid "
+        "JSON)"),
 }
 
 _OBSERVATIONS = pytest.StashKey[list[str]]()
