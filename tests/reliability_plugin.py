@@ -73,6 +73,15 @@ CASES: dict[str, Case] = {
     "repeated-signals": Case(
         "Repeated signals", "a second SIGTERM/SIGINT during the termination grace period",
         "not run here (a Dagster run's interrupts go through its own run machinery)"),
+    "check-verdicts": Case(
+        "`pipes-fast check` verdicts", "clients that report an asset or a check twice, open with `\"params\": {}`, "
+        "log a handled exception's traceback; the checker passes each exactly when Dagster's step succeeds"),
+    "check-process-cleanup": Case(
+        "`pipes-fast check` and background processes", "a checked client that exits 0 leaving a background process "
+        "holding its stderr open", "n/a: Dagster has no conformance checker"),
+    "check-memory": Case(
+        "`pipes-fast check` memory", "a checked client writing 300 MB to stderr, or a 300 MB message line",
+        "n/a: Dagster has no conformance checker"),
     "concurrent-sessions": Case(
         "Concurrent sessions", "32 sessions at once in one orchestrator, each with its own writer",
         "not compared"),

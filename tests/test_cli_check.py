@@ -81,7 +81,9 @@ def test_json_lines_hold_each_case_and_a_summary(tmp_path: Path) -> None:
     assert [line["type"] for line in lines] == ["case", "case", "summary"]
     assert [line["case"] for line in lines[:2]] == ["single-asset", "op"]
     violations = {(v["rule"], v["line"]) for v in lines[1]["violations"]}
-    assert {("version", 2), ("missing-closed", None), ("exit-status", None)} <= violations
+    assert {("missing-closed", None), ("exit-status", None)} <= violations
+    warnings = {(v["rule"], v["line"]) for v in lines[1]["warnings"]}
+    assert warnings == {("version", 2), ("stderr-traceback", None)}
     assert lines[1]["exit_status"] == 3 and lines[1]["passed"] is False
     assert lines[2] == {"type": "summary", "cases": 2, "passed": 0, "exit_status": 1}
 

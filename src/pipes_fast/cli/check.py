@@ -11,6 +11,7 @@ from typing import Any
 from pipes_fast.cli import choices
 from pipes_fast.conformance import RULES, STANDARD_CASES, Case, check_command, format_report, reports_as_json
 from pipes_fast.conformance.runner import DEFAULT_TIMEOUT
+from pipes_fast.conformance.violations import WARNING_RULES
 from pipes_fast.context import StepContext, build_context_data
 from pipes_fast.errors import PipesExecutionError
 
@@ -25,18 +26,23 @@ runs once per step (by default the standard cases below; with step options, the 
 describe), with the context injected as Dagster injects it and its messages going to a file of
 their own. Everything it writes is checked: opened first, closed last, the envelope and version,
 every method's params and their types, metadata types and values, asset keys within the step,
-check severities, crashes on stderr, its exit status. A report per case names each violation
-with its rule and the offending line; the exit status says whether any was found."""
+each asset and check reported once, check severities, its exit status. A violation is what an
+orchestrator (Dagster's or pipes_fast's) would refuse or misread; what both accept (a traceback
+on stderr, "opened" without extras, ...) is a warning, shown but failing no case. A report per
+case names each violation and warning with its rule and the offending line; the exit status says
+whether any violation was found. The command's stderr is read until it exits (and 1 s more);
+then what is left of its process group is killed."""
 
 EPILOG = f"""\
 standard cases (--case, repeat for several; default: all):
 {chr(10).join(f"  {case.name:<16} {case.description}" for case in STANDARD_CASES)}
 
-rules:
-{chr(10).join(f"  {rule:<26} {what}" for rule, what in RULES.items())}
+rules (* a warning: both orchestrators accept it):
+{chr(10).join(f"  {rule + '*' * (rule in WARNING_RULES):<26} {what}" for rule, what in RULES.items())}
 
 --json output, one object per line: a "case" per case (case, lines, violations [{{rule, line,
-text, message}}], exit_status, stderr_tail, passed), then a "summary" (cases, passed, exit_status).
+text, message}}], exit_status, stderr_tail, warnings [same], passed), then a "summary" (cases,
+passed, exit_status).
 
 exit status:
   {EXIT_PASSED}     every case passed

@@ -108,14 +108,15 @@ def metadata_problems(metadata: Any) -> list[Problem]:
         return [("params", f"param 'metadata' must be an object or null, got {metadata!r:.60}")]
     problems: list[Problem] = []
     for name, entry in metadata.items():
-        if type(entry) is not dict or entry.keys() != _ENTRY_KEYS:
+        if type(entry) is not dict or not _ENTRY_KEYS <= entry.keys():
             problems.append(
-                (
-                    "metadata-entry",
-                    f"metadata {name!r} must be an object of exactly 'raw_value' and 'type', got {entry!r:.60}",
-                )
+                ("metadata-entry", f"metadata {name!r} must be an object of 'raw_value' and 'type', got {entry!r:.60}")
             )
             continue
+        problems += [
+            ("extra-field", f"metadata {name!r} has field {extra!r:.40}, which the protocol does not define")
+            for extra in entry.keys() - _ENTRY_KEYS
+        ]
         kind, value = entry["type"], entry["raw_value"]
         if type(kind) is not str or kind not in METADATA_TYPES:
             problems.append(("metadata-type", f"metadata {name!r} has unknown type {kind!r:.40}"))

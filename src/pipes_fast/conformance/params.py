@@ -2,13 +2,16 @@
 
 As strict as the two orchestration sides together: Dagster's handler calls
 ``handler(**params)``, so every param its signature names without a default must be present
-(``null`` where the value is optional) and no other may be; pipes_fast checks the types.
+(``null`` where the value is optional) and no other may be; pipes_fast checks the types. The
+params of ``opened`` and ``closed`` are passed whole instead: a param they do not define is
+ignored (``extra-field``, a warning), and so are ``opened``'s params altogether
+(``ignored-param``, a warning, as for ``log_external_stream``'s extras).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Callable
 
 from pipes_fast.conformance.metadata import Problem, metadata_problems
@@ -50,19 +53,28 @@ def _metadata(name: str, value: Any) -> list[Problem]:
 _STRING = _typed(lambda v: type(v) is str, "a string")
 _OPTIONAL_STRING = _typed(lambda v: v is None or type(v) is str, "a string or null")
 _STRINGS = _typed(lambda v: type(v) is list and all(type(s) is str for s in v), "a list of strings")
-_OPTIONAL_OBJECT = _typed(lambda v: v is None or type(v) is dict, "an object or null")
+# values both orchestration sides ignore: a wrong one is an ``ignored-param`` warning
+_IGNORED_OBJECT = _typed(lambda v: type(v) is dict, "an object", "ignored-param")
+_IGNORED_OPTIONAL_OBJECT = _typed(lambda v: v is None or type(v) is dict, "an object or null", "ignored-param")
 _EXCEPTION_KEYS = frozenset(("message", "stack", "name", "cause", "context"))
 
 
 def _exception(name: str, value: Any) -> list[Problem]:
-    """A ``PipesException``: message, stack (strings), name, and a cause and context of the same shape."""
+    """A ``PipesException``: message, stack (strings), name, and a cause and context of the same
+    shape (Dagster reads each of the five; other fields are ignored)."""
     if value is None:
         return []
-    if type(value) is not dict or value.keys() != _EXCEPTION_KEYS:
-        return [("params", f"param {name!r} must be an object of exactly {sorted(_EXCEPTION_KEYS)}, got {value!r:.60}")]
-    problems = _STRING(f"{name}.message", value["message"]) + _STRINGS(f"{name}.stack", value["stack"])
+    if type(value) is not dict or not _EXCEPTION_KEYS <= value.keys():
+        return [("params", f"param {name!r} must be an object of {sorted(_EXCEPTION_KEYS)}, got {value!r:.60}")]
+    problems = _extra_fields(f"param {name!r}", value.keys() - _EXCEPTION_KEYS)
+    problems += _STRING(f"{name}.message", value["message"]) + _STRINGS(f"{name}.stack", value["stack"])
     problems += _OPTIONAL_STRING(f"{name}.name", value["name"])
     return problems + _exception(f"{name}.cause", value["cause"]) + _exception(f"{name}.context", value["context"])
+
+
+def _extra_fields(where: str, names: Iterable[str]) -> list[Problem]:
+    """An ``extra-field`` warning per field ``where`` does not define."""
+    return [("extra-field", f"{where} has field {name!r:.40}, which the protocol does not define") for name in names]
 
 
 _SEVERITIES = frozenset(severity.value for severity in AssetCheckSeverity)
@@ -71,7 +83,7 @@ _ASSET_KEY = Param(
 )
 
 METHOD_PARAMS: Mapping[str, tuple[Param, ...]] = {
-    "opened": (Param("extras", True, _typed(lambda v: type(v) is dict, "an object")),),
+    "opened": (Param("extras", True, _IGNORED_OBJECT, "ignored-param"),),
     "closed": (Param("exception", False, _exception),),
     "log": (
         Param("message", True, _STRING),
@@ -97,10 +109,13 @@ METHOD_PARAMS: Mapping[str, tuple[Param, ...]] = {
     "log_external_stream": (
         Param("stream", True, _typed(lambda v: type(v) is str and v in ("stdout", "stderr"), '"stdout" or "stderr"')),
         Param("text", True, _STRING),
-        Param("extras", False, _OPTIONAL_OBJECT),
+        Param("extras", False, _IGNORED_OPTIONAL_OBJECT),
     ),
 }
 """Every method's params; ``closed`` also accepts null params."""
+
+_WHOLE_PARAMS = frozenset(("opened", "closed"))
+"""The methods whose params Dagster's handler takes whole rather than as keyword arguments."""
 
 
 def param_problems(method: str, params: Any) -> list[Problem]:
@@ -108,14 +123,16 @@ def param_problems(method: str, params: Any) -> list[Problem]:
     if params is None and method == "closed":
         return []
     if type(params) is not dict:
-        return [("params", f"params of {method!r} must be an object, got {params!r:.60}")]
+        rule = "ignored-param" if method == "opened" else "params"
+        return [(rule, f"params of {method!r} must be an object, got {params!r:.60}")]
     spec = METHOD_PARAMS[method]
     known = {param.name for param in spec}
-    problems: list[Problem] = [
-        ("params", f"{method!r} takes no param {name!r} (it takes {', '.join(sorted(known))})")
-        for name in params
-        if name not in known
-    ]
+    unknown = [name for name in params if name not in known]
+    if method in _WHOLE_PARAMS:
+        problems = _extra_fields(f"{method!r}", unknown)
+    else:
+        takes = ", ".join(sorted(known))
+        problems = [("params", f"{method!r} takes no param {name!r} (it takes {takes})") for name in unknown]
     for param in spec:
         if param.name in params:
             problems += param.check(param.name, params[param.name])

@@ -1,7 +1,10 @@
 """The protocol's rules over a message stream: pure logic, no I/O.
 
 ``StreamValidator`` takes the stream's lines one at a time (as read, without their newline) and
-says what each breaks; ``validate_stream`` runs one over a whole stream.
+says what each breaks; ``validate_stream`` runs one over a whole stream. Each rule follows what
+Dagster's orchestration side does with the line (its handler, and the step that yields the
+results: an asset materialized twice, or a check reported twice, fails the step) and what
+pipes_fast's does; a breach both accept is a warning (see ``WARNING_RULES``).
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ class StreamValidator:
         self._opened_line: Optional[int] = None
         self._closed_line: Optional[int] = None
         self._materialized: dict[str, int] = {}
+        self._checked: dict[tuple[str, Any], int] = {}
 
     def feed(self, number: int, line: bytes) -> list[Violation]:
         """What line ``number`` (1-based) of the stream breaks."""
-        if self._closed_line is not None:
-            return [violation("after-closed", f"a line follows closed (line {self._closed_line})", number, line)]
-        problems = self._message_problems(number, line)
+        problems: list[Problem] = []
+        if self._closed_line is not None:  # both sides warn and handle it still
+            problems.append(("after-closed", f"a line follows closed (line {self._closed_line})"))
+        problems += self._message_problems(number, line)
         return [violation(rule, message, number, line) for rule, message in problems]
 
     def finish(self) -> list[Violation]:
@@ -58,18 +63,21 @@ class StreamValidator:
         if type(message) is not dict:
             return [("envelope", f"a message is a JSON object, got {type(message).__name__}")]
         if PIPES_PROTOCOL_VERSION_FIELD not in message:
-            return [("version", f"no {PIPES_PROTOCOL_VERSION_FIELD!r} field")]
+            return [("missing-version", f"no {PIPES_PROTOCOL_VERSION_FIELD!r} field")]
+        if not _ENVELOPE_KEYS <= message.keys():
+            return [("envelope", f"the envelope needs {sorted(_ENVELOPE_KEYS - message.keys())}")]
+        envelope: list[Problem] = [
+            ("extra-field", f"the envelope has field {name!r:.40}, which the protocol does not define")
+            for name in sorted(message.keys() - _ENVELOPE_KEYS)
+        ]
         version = message[PIPES_PROTOCOL_VERSION_FIELD]
-        if version != PIPES_PROTOCOL_VERSION:
-            return [("version", f"{PIPES_PROTOCOL_VERSION_FIELD} is {version!r:.40}, not {PIPES_PROTOCOL_VERSION!r}")]
-        if message.keys() != _ENVELOPE_KEYS:
-            missing, extra = sorted(_ENVELOPE_KEYS - message.keys()), sorted(message.keys() - _ENVELOPE_KEYS)
-            return [
-                (
-                    "envelope",
-                    f"the envelope must have exactly {sorted(_ENVELOPE_KEYS)}: missing {missing}, extra {extra}",
-                )
-            ]
+        if version != PIPES_PROTOCOL_VERSION:  # neither side reads the value
+            envelope.append(
+                ("version", f"{PIPES_PROTOCOL_VERSION_FIELD} is {version!r:.40}, not {PIPES_PROTOCOL_VERSION!r}")
+            )
+        return envelope + self._method_problems(number, message)
+
+    def _method_problems(self, number: int, message: dict[str, Any]) -> list[Problem]:
         method = message["method"]
         if type(method) is not str:
             return [("envelope", f"method must be a string, got {method!r:.40}")]
@@ -103,14 +111,14 @@ class StreamValidator:
                 ("asset-key-outside-step", f"asset key {key!r:.60} is not one of the step's {sorted(self._step_keys)}")
             ]
         if method == "report_asset_materialization":
-            if key in self._materialized:
-                return [
-                    (
-                        "duplicate-materialization",
-                        f"asset {key!r:.60} was materialized at line {self._materialized[key]}",
-                    )
-                ]
-            self._materialized[key] = number
+            first = self._materialized.setdefault(key, number)
+            if first != number:
+                return [("duplicate-materialization", f"asset {key!r:.60} was materialized at line {first}")]
+        else:
+            check_name = params.get("check_name")
+            first = self._checked.setdefault((key, check_name), number) if type(check_name) is str else number
+            if first != number:
+                return [("duplicate-check", f"check {check_name!r:.60} of {key!r:.60} was reported at line {first}")]
         return []
 
 
