@@ -99,6 +99,14 @@ CASES: dict[str, Case] = {
         "Stdio lines that look like messages", "ordinary output lines starting with `{` that contain "
         "`\"__dagster_pipes_version\"` but not as the top-level key of a JSON object (nested, as a value, invalid "
         "JSON)"),
+    "cli-existing-paths": Case(
+        "Command line: existing paths", "`pipes-fast run` given `file:PATH` for its messages or context where a "
+        "file, a link or a dangling link already is, with and without `--overwrite`",
+        "n/a: Dagster has no command line that runs a Pipes process"),
+    "cli-hostile-output": Case(
+        "Command line: hostile payloads", "`pipes-fast run` showing lone surrogates, NaN and infinities, a payload "
+        "nested 500 deep, as a table and as JSON lines; SIGINT or SIGTERM to it while the child runs",
+        "n/a: Dagster has no command line that runs a Pipes process"),
 }
 
 _OBSERVATIONS = pytest.StashKey[list[str]]()

@@ -48,7 +48,9 @@ class PipesFileContextInjector(PipesContextInjector):
     """Writes the context data to ``path`` (owner-only) and deletes it when the session closes.
 
     The file is never written through a symbolic link; anything but a regular file at ``path`` is
-    refused with a :class:`PipesError`. An existing regular file is overwritten.
+    refused with a :class:`PipesError`. As with Dagster's injector, ``path`` is the injector's own:
+    an existing regular file is overwritten, then removed with the session (``pipes-fast run``
+    refuses an existing path unless given ``--overwrite``).
     """
 
     def __init__(self, path: str) -> None:

@@ -63,7 +63,7 @@ def register(subcommands: Any) -> None:
     choices.add_step_arguments(parser.add_argument_group("one step to run the command for (instead of the standard cases)"))
     parser.add_argument("--case", metavar="NAME", action="append", choices=[case.name for case in STANDARD_CASES],
                         help="a standard case to run (repeat for several; default: all)")
-    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT,
+    parser.add_argument("--timeout", metavar="SECONDS", type=choices.seconds, default=DEFAULT_TIMEOUT,
                         help=f"how long one run may take before it is killed (default: {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--json", action="store_true", help="write one JSON object per line instead of the report")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to check and its arguments, after '--'")

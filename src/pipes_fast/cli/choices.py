@@ -1,25 +1,30 @@
-"""The options ``run`` and ``check`` share: the step (``--asset``, ``--partition``, ``--run-id``,
-``--job``, ``--extras``), ``--context-injector`` and ``--message-reader``, each value parsed into
-what it names or an ``argparse.ArgumentTypeError`` (a usage error) saying what was wrong; and the
-command after ``--``."""
+"""The options ``run`` and ``check`` share, and their values: the step (``--asset``,
+``--partition``, ``--run-id``, ``--job``, ``--extras``), ``--context-injector`` and
+``--message-reader`` (each parsed into a :data:`Maker` of what it names), durations
+(:func:`seconds`); a value that cannot be parsed is an ``argparse.ArgumentTypeError`` (a usage
+error) saying what was wrong. And the command after ``--``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from pipes_fast._files import open_private_file, removed_on_exit
+from pipes_fast.errors import PipesError
 from pipes_fast.injectors import (
     PipesContextInjector,
     PipesEnvContextInjector,
     PipesFileContextInjector,
     PipesTempFileContextInjector,
+    context_json,
 )
-from pipes_fast.protocol import PipesExtras, PipesParams
+from pipes_fast.protocol import PipesContextData, PipesExtras, PipesParams
 from pipes_fast.readers import (
     PipesDirectoryMessageReader,
     PipesFileMessageReader,
@@ -27,6 +32,9 @@ from pipes_fast.readers import (
     PipesS3MessageReader,
     PipesTempFileMessageReader,
 )
+
+if TYPE_CHECKING:
+    from pipes_fast.handler import PipesMessageHandler
 
 BLOB_POLL_SECONDS = 1.0
 """How often the directory and S3 readers look for a new chunk (they also read the rest at once
@@ -49,30 +57,81 @@ class _PrefixedS3MessageReader(PipesS3MessageReader):
             yield {**params, "key_prefix": f"{self.prefix}/{params['key_prefix']}"}
 
 
-def context_injector(value: str) -> PipesContextInjector:
+_T = TypeVar("_T")
+Maker = Callable[[bool], _T]
+"""What ``--context-injector`` and ``--message-reader`` parse into: given whether ``--overwrite``
+was passed, it makes the injector or reader (a ``PipesError`` if its path cannot be used)."""
+
+
+class _NewFileContextInjector(PipesFileContextInjector):
+    """The file injector creating its file, never taking one already there (so what it removes
+    afterwards is its own)."""
+
+    @contextmanager
+    def inject_context(self, context_data: PipesContextData) -> Iterator[PipesParams]:
+        fd = open_private_file(self.path, context_json(context_data), what="context file", exclusive=True)
+        with removed_on_exit(self.path, fd):
+            yield {"path": self.path}
+
+
+class _NewFileMessageReader(PipesFileMessageReader):
+    """The file reader creating its file, never truncating one already there."""
+
+    def read_messages(self, handler: PipesMessageHandler) -> AbstractContextManager[PipesParams]:
+        return self._read_messages(handler, exclusive=True)
+
+
+def _file(path: str, what: str, existing: Callable[[str], _T], new: Callable[[str], _T]) -> Maker[_T]:
+    """The maker for ``file:PATH``: ``existing(path)`` with ``--overwrite``; else ``new(path)``,
+    which creates the file, and a ``PipesError`` naming the path if anything is there already."""
+
+    def make(overwrite: bool) -> _T:
+        if overwrite:
+            return existing(path)
+        if os.path.lexists(path):
+            raise PipesError(f"refusing to use {path} as the {what}: it already exists (pass --overwrite to replace a regular file)")
+        return new(path)
+
+    return make
+
+
+def context_injector(value: str) -> Maker[PipesContextInjector]:
     """``env``, ``file:PATH`` or ``tempfile``."""
     if value == "env":
-        return PipesEnvContextInjector()
+        return lambda overwrite: PipesEnvContextInjector()
     if value == "tempfile":
-        return PipesTempFileContextInjector()
+        return lambda overwrite: PipesTempFileContextInjector()
     if value.startswith("file:") and value[5:]:
-        return PipesFileContextInjector(value[5:])
+        return _file(value[5:], "context file", PipesFileContextInjector, _NewFileContextInjector)
     raise argparse.ArgumentTypeError(f"unknown context injector {value!r}: expected {INJECTORS}")
 
 
-def message_reader(value: str) -> PipesMessageReader:
+def message_reader(value: str) -> Maker[PipesMessageReader]:
     """``tempfile``, ``file:PATH``, ``dir:DIR`` or ``s3://BUCKET[/PREFIX]``."""
     if value == "tempfile":
-        return PipesTempFileMessageReader()
+        return lambda overwrite: PipesTempFileMessageReader()
     if value.startswith("file:") and value[5:]:
-        return PipesFileMessageReader(value[5:], cleanup_file=False)
+        return _file(value[5:], "message file", lambda path: PipesFileMessageReader(path, cleanup_file=False),
+                     lambda path: _NewFileMessageReader(path, cleanup_file=False))
     if value.startswith("dir:") and value[4:]:
         if not os.path.isdir(value[4:]):
             raise argparse.ArgumentTypeError(f"message directory {value[4:]!r} does not exist or is not a directory")
-        return PipesDirectoryMessageReader(value[4:], interval=BLOB_POLL_SECONDS)
+        return lambda overwrite: PipesDirectoryMessageReader(value[4:], interval=BLOB_POLL_SECONDS)
     if value.startswith("s3://"):
-        return _s3_reader(value)
+        reader = _s3_reader(value)
+        return lambda overwrite: reader
     raise argparse.ArgumentTypeError(f"unknown message reader {value!r}: expected {READERS}")
+
+
+def seconds(value: str) -> float:
+    """A duration in seconds: a finite number above 0."""
+    try:
+        parsed = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r:.200}") from None
+    if not (math.isfinite(parsed) and parsed > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0, got {value!r:.200}")
+    return parsed
 
 
 def _s3_reader(value: str) -> PipesMessageReader:

@@ -4,7 +4,9 @@ JSON object per line as results arrive (each with a ``"type"``), closed by a ``"
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional, TextIO
 
@@ -14,24 +16,44 @@ from pipes_fast.results import AssetCheckResult, MetadataValue, PipesExecutionRe
 
 SHOWN_CUSTOM_MESSAGES = 3
 """How many custom message payloads the table shows (the rest are counted)."""
+MAX_DEPTH = 100
+"""Objects and arrays nested deeper than this in one output line are cut there, replaced by ``CUT``."""
+CUT = f"<cut: nested deeper than {MAX_DEPTH} levels>"
 _CELL_CHARS = 60  # a table cell longer than this is cut, ending in "..."
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # a lone surrogate: not valid Unicode, cannot be written as UTF-8
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # by repr(): strict JSON has no such number
 
 
 def _key(key: Optional[AssetKey]) -> Optional[str]:
     return None if key is None else key.to_user_string()
 
 
-def _plain(value: Any) -> Any:
-    """``value`` as JSON can hold it: asset keys as user strings, metadata values as their value."""
+def _escaped(surrogate: re.Match[str]) -> str:
+    return f"\\u{ord(surrogate[0]):04x}"
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """``value`` as strict JSON holds it, whatever came from the wire: asset keys as user strings,
+    metadata values as their value, a lone surrogate as the text ``\\udXXX``, NaN and infinities as
+    the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, what is nested deeper than ``MAX_DEPTH``
+    as ``CUT``, any other object as its ``str()``."""
+    if isinstance(value, str):
+        return _SURROGATE.sub(_escaped, value)
+    if value is None or isinstance(value, int):  # bool included
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _NON_FINITE[repr(value)]
     if isinstance(value, AssetKey):
-        return value.to_user_string()
+        return _plain(value.to_user_string())
     if isinstance(value, MetadataValue):
-        return _plain(value.value)
+        return _plain(value.value, depth)
+    if isinstance(value, (Mapping, list, tuple)) and depth >= MAX_DEPTH:
+        return CUT
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {_plain(str(k)): _plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+        return [_plain(v, depth + 1) for v in value]
+    return _plain(str(value))
 
 
 def _is_check(result: PipesExecutionResult) -> bool:
@@ -39,11 +61,12 @@ def _is_check(result: PipesExecutionResult) -> bool:
 
 
 def result_record(result: PipesExecutionResult) -> dict[str, Any]:
-    """A result as a JSON object: ``materialization`` or ``check``, metadata as ``{name: {type, value}}``."""
-    metadata = {name: {"type": m.type, "value": _plain(m.value)} for name, m in result.metadata.items()}
+    """A result as a JSON object (see :func:`_plain`): ``materialization`` or ``check``, metadata
+    as ``{name: {type, value}}``."""
+    metadata = {name: {"type": m.type, "value": m.value} for name, m in result.metadata.items()}
     if _is_check(result):
         check: AssetCheckResult = result  # type: ignore[assignment]
-        return {
+        record = {
             "type": "check",
             "asset_key": _key(check.asset_key),
             "check_name": check.check_name,
@@ -51,16 +74,19 @@ def result_record(result: PipesExecutionResult) -> dict[str, Any]:
             "severity": check.severity.value,
             "metadata": metadata,
         }
-    return {
-        "type": "materialization",
-        "asset_key": _key(result.asset_key),
-        "data_version": getattr(result, "data_version", None),
-        "metadata": metadata,
-    }
+    else:
+        record = {
+            "type": "materialization",
+            "asset_key": _key(result.asset_key),
+            "data_version": getattr(result, "data_version", None),
+            "metadata": metadata,
+        }
+    plain: dict[str, Any] = _plain(record)
+    return plain
 
 
 def _json(value: Any) -> str:
-    return json.dumps(_plain(value), default=str, ensure_ascii=False)
+    return json.dumps(_plain(value), ensure_ascii=False)
 
 
 def _cell(text: str) -> str:
@@ -144,7 +170,7 @@ class Report:
             lines.append(f"  ... and {self.custom_messages - len(self._first_payloads)} more")
         if exception:
             lines.append("Exception reported by the process:")
-            lines += [f"  {line}" for line in format_exception(exception).splitlines()]
+            lines += [f"  {line}" for line in format_exception(_plain(exception)).splitlines()]
         lines.append(f"Exit status: {summary['exit_status']} ({summary['outcome']})")
         self._emit("\n".join(lines) + "\n")
 
@@ -170,6 +196,7 @@ class JsonReport(Report):
     def finish(self, exception: Any, summary: Mapping[str, Any]) -> None:
         records: list[Mapping[str, Any]] = []
         if exception:
-            records.append({"type": "exception", **(exception if isinstance(exception, Mapping) else {"message": str(exception)})})
+            fields = exception if isinstance(exception, Mapping) else {"message": exception}
+            records.append({"type": "exception", **{k: v for k, v in fields.items() if k != "type"}})  # "type" is ours
         records.append({"type": "summary", **summary})
         self._emit("".join(_json(record) + "\n" for record in records))

@@ -14,10 +14,11 @@ from typing import Any, Optional, TextIO
 
 from pipes_fast.cli import choices
 from pipes_fast.cli.live import REDRAW_SECONDS, LiveStatus, live_logger
-from pipes_fast.cli.output import JsonReport, Report
+from pipes_fast.cli.output import CUT, MAX_DEPTH, JsonReport, Report
 from pipes_fast.clients.subprocess import PipesSubprocessClient, _sigterm_as_keyboard_interrupt
 from pipes_fast.context import StepContext
 from pipes_fast.errors import PipesError, PipesExecutionError
+from pipes_fast.handler import PipesMessageHandler
 from pipes_fast.session import PipesSession, open_pipes_session
 
 EXIT_OK = 0
@@ -40,18 +41,21 @@ JSON object per line, written as results arrive."""
 EPILOG = f"""\
 context injectors (--context-injector):
   env          the context inline in DAGSTER_PIPES_CONTEXT (default)
-  file:PATH    the context in the file PATH (owner-only; removed afterwards)
+  file:PATH    the context in the new file PATH (owner-only; removed afterwards)
   tempfile     the context in a new temporary file
 
 message readers (--message-reader):
   tempfile               a new temporary file the process appends to (default)
-  file:PATH              the file PATH (kept afterwards)
+  file:PATH              the new file PATH (owner-only; kept afterwards)
   dir:DIR                chunk files DIR/1.json, DIR/2.json, ... (DIR must exist; the
                          command writes them with PipesUnityCatalogVolumesMessageWriter)
   s3://BUCKET[/PREFIX]   chunks in BUCKET under PREFIX/<random>/ (the command writes them with
                          PipesS3MessageWriter; needs boto3: pip install 'pipes_fast[s3]';
                          credentials and endpoint as boto3 finds them)
   The directory and S3 readers look for chunks every {choices.BLOB_POLL_SECONDS:g} s.
+  file:PATH refuses a PATH that already exists (a usage error, the file left as it was); with
+  --overwrite it takes a regular file there: the message file is emptied and made owner-only,
+  the context file replaced and then removed. A link at PATH is never followed, even then.
 
 --json output, one object per line, each with a "type":
   materialization   asset_key, data_version, metadata {{name: {{type, value}}}}
@@ -59,9 +63,15 @@ message readers (--message-reader):
   custom_message    payload
   exception         name, message, stack, cause, context (as the process reported it)
   summary           materializations, checks, custom_messages, messages, opened, closed,
-                    returncode, exit_status, outcome
+                    returncode (null when interrupted while the command ran), exit_status,
+                    outcome ("success", "interrupted", or why it failed)
 Only what the process reported is shown (no implicit materializations). With --json, what the
 command itself prints on stdout goes to stderr, so that stdout holds only the JSON lines.
+Whatever the process sends, the output is valid UTF-8, and with --json strict JSON: NaN and
+infinities become the strings "NaN", "Infinity" and "-Infinity"; a lone surrogate (not valid
+Unicode) becomes the six characters \\udXXX; arrays and objects nested more than {MAX_DEPTH} deep in
+a line are cut there, replaced by the string "{CUT}".
+The table shows values the same way.
 
 exit status:
   0     the command exited 0 and opened and closed the pipes
@@ -69,7 +79,8 @@ exit status:
   {EXIT_USAGE}     usage error (bad option or value, no command, an unusable path)
   {EXIT_PROTOCOL}     protocol failure: the command exited 0 but never opened the pipes, or never closed them
   {EXIT_CANNOT_START}   the command could not be started
-  {EXIT_INTERRUPTED}   interrupted (Ctrl-C or SIGTERM; the command got SIGINT first)
+  {EXIT_INTERRUPTED}   interrupted (Ctrl-C or SIGTERM; the command got SIGINT first): what came back and
+        the summary are still shown
 
 examples:
   pipes-fast run --asset warehouse/orders --partition 2024-06-01 --extras '{{"rows": 600}}' \\
@@ -87,6 +98,7 @@ def register(subcommands: Any) -> None:
     transport = parser.add_argument_group("how the context goes in and the messages come back")
     transport.add_argument("--context-injector", metavar="KIND", type=choices.context_injector, default="env", help=f"{choices.INJECTORS} (default: env)")
     transport.add_argument("--message-reader", metavar="KIND", type=choices.message_reader, default="tempfile", help=f"{choices.READERS} (default: tempfile)")
+    transport.add_argument("--overwrite", action="store_true", help="let file:PATH use a regular file that already exists (never a link)")
     parser.add_argument("--json", action="store_true", help="write one JSON object per line instead of a table")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run and its arguments, after '--'")
     parser.set_defaults(handler=functools.partial(run, parser=parser))
@@ -161,7 +173,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         status = LiveStatus(sys.stderr)
         try:
             return _run(command, args, report, status, parser.prog)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # again, while the summary was being written
             exit_status, problem = EXIT_INTERRUPTED, "interrupted"
         except PipesExecutionError as exc:  # the command could not start
             exit_status, problem = EXIT_CANNOT_START, f"error: {exc}"
@@ -174,40 +186,58 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _run(command: list[str], args: argparse.Namespace, report: Report, status: LiveStatus, prog: str) -> int:
-    """``run`` once its output is set up; an interrupt or a ``PipesError`` is left to the caller."""
+    """``run`` once its output is set up; a ``PipesError`` is left to the caller. An interrupt
+    (the command gets SIGINT first) ends the run early, what came back still shown."""
     log = live_logger(status)
     context = StepContext(args.asset or None, run_id=args.run_id, job_name=args.job, partition_key=args.partition, log=log)
+    injector, reader = args.context_injector(args.overwrite), args.message_reader(args.overwrite)
     client = PipesSubprocessClient()  # its process handling: interrupts forwarded, the child reaped
+    handler: Optional[PipesMessageHandler] = None
+    returncode: Optional[int] = None
+    interrupted = False
     with _sigterm_as_keyboard_interrupt():
-        with open_pipes_session(context, args.context_injector, args.message_reader, args.extras) as session:
-            env = {**os.environ, **session.get_bootstrap_env_vars()}
-            with _Collector(session, report, status) as collector:
-                process, _, _ = client._run_process(command, None, env, log)
-        collector.drain_rest()
+        try:
+            with open_pipes_session(context, injector, reader, args.extras) as session:
+                handler = session.message_handler
+                env = {**os.environ, **session.get_bootstrap_env_vars()}
+                with _Collector(session, report, status) as collector:
+                    try:
+                        returncode = client._run_process(command, None, env, log)[0].returncode
+                    except KeyboardInterrupt:  # the command is gone: the session reads what it sent
+                        interrupted = True
+            collector.drain_rest()
+        except KeyboardInterrupt:  # before the command started, or again while the session closed
+            interrupted = True
     status.clear()
-    handler = session.message_handler
-    exit_status, outcome = _outcome(process.returncode, handler.received_opened_message, handler.received_closed_message)
+    opened = handler is not None and handler.received_opened_message
+    closed = handler is not None and handler.received_closed_message
+    exit_status, outcome = _outcome(None if interrupted else returncode, opened, closed)
     if exit_status == EXIT_PROTOCOL:
         print(f"{prog}: protocol failure: {outcome}", file=sys.stderr)
     report.finish(
-        handler.exception,
+        handler.exception if handler else None,
         {
             "materializations": report.materializations,
             "checks": report.checks,
             "custom_messages": report.custom_messages,
             "messages": status.messages,
-            "opened": handler.received_opened_message,
-            "closed": handler.received_closed_message,
-            "returncode": process.returncode,
+            "opened": opened,
+            "closed": closed,
+            "returncode": returncode,
             "exit_status": exit_status,
             "outcome": outcome,
         },
     )
+    if interrupted:
+        print(f"{prog}: interrupted", file=sys.stderr)
     return exit_status
 
 
-def _outcome(returncode: int, opened: bool, closed: bool) -> tuple[int, str]:
-    """The exit status (a killed command's as a shell reports it: 128+N) and a few words saying why."""
+def _outcome(returncode: Optional[int], opened: bool, closed: bool) -> tuple[int, str]:
+    """The exit status (a killed command's as a shell reports it: 128+N) and a few words saying why;
+    ``returncode`` None: the run was interrupted."""
+    if returncode is None:
+        return EXIT_INTERRUPTED, "interrupted"
     if returncode < 0:
         return 128 - returncode, f"the command was killed by signal {-returncode}"
     if returncode:

@@ -30,7 +30,9 @@ class PipesFileMessageReader(PipesMessageReader):
     closes. Torn writes wait for their newline; lines that are not messages are reported with
     their line number and skipped. The path is followed like ``tail -F``: when the file is
     removed, replaced or truncated, the rest of it is read, then the new file from its start,
-    with a warning.
+    with a warning. As with Dagster's reader, ``path`` is the reader's own: a regular file already
+    there is truncated and, with ``cleanup_file``, removed afterwards (``pipes-fast run`` refuses an
+    existing path unless given ``--overwrite``).
     """
 
     _tailer_class: type[FileTailer] = FileTailer
