@@ -82,6 +82,10 @@ CASES: dict[str, Case] = {
     "check-memory": Case(
         "`pipes-fast check` memory", "a checked client writing 300 MB to stderr, or a 300 MB message line",
         "n/a: Dagster has no conformance checker"),
+    "store-faults": Case(
+        "Blob stores under faults (the fault matrix)", "a real external process (pipes_fast's or dagster-pipes' "
+        "writer) reporting through S3 behind a fault proxy or through a directory, the store down before, during "
+        "and at close, never answering at close, resetting one chunk, slow (`tests/test_fault_matrix.py`)"),
     "concurrent-sessions": Case(
         "Concurrent sessions", "32 sessions at once in one orchestrator, each with its own writer",
         "not compared"),
@@ -110,6 +114,7 @@ CASES: dict[str, Case] = {
 }
 
 _OBSERVATIONS = pytest.StashKey[list[str]]()
+_FIGURES = pytest.StashKey[dict[str, Any]]()
 
 
 def case_of(item: pytest.Item) -> str | None:
@@ -182,6 +187,15 @@ def observe(request: pytest.FixtureRequest) -> Callable[[str], None]:
     return request.node.stash.setdefault(_OBSERVATIONS, []).append
 
 
+@pytest.fixture
+def record_figures(request: pytest.FixtureRequest) -> Callable[[dict[str, Any]], None]:
+    """``record_figures(mapping)`` adds figures of this reliability test (JSON values) to its record,
+    for the report's tables (the fault matrix's)."""
+    if case_of(request.node) is None:
+        pytest.fail("the record_figures fixture is for tests marked @pytest.mark.reliability(...)")
+    return request.node.stash.setdefault(_FIGURES, {}).update
+
+
 _WORSE = {"passed": 0, "skipped": 1, "failed": 2}
 
 
@@ -227,6 +241,7 @@ class Recorder:
             "doc": doc.splitlines()[0] if doc else "",
             "side": "dagster" if "observe" in getattr(item, "fixturenames", ()) else "pipes_fast",
             "observations": item.stash.get(_OBSERVATIONS, []),
+            "figures": item.stash.get(_FIGURES, {}),
         }
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

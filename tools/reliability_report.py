@@ -104,6 +104,43 @@ def case_section(runs: dict[str, dict[str, Any]], case_id: str) -> list[str]:
     for test, doc in sorted(tests.items()):
         cells = [CELL[outcome.get(test, "not run")] for outcome in outcomes]
         lines.append(f"| {escape(f'`{test}`' + (f' — {doc}' if doc else ''))} | " + " | ".join(cells) + " |")
+    return [*lines, *figures_table(runs, case_id)]
+
+
+def figure_cell(record: dict[str, Any]) -> str:
+    """One matrix cell: messages delivered/expected, `closed`, close time against the budget."""
+    f = record["figures"]
+    text = f"{f['delivered']}/{f['expected']}"
+    if f["uploaded"] != f["expected"]:
+        text += f" ({f['uploaded']} uploaded)"
+    text += ", closed" if f["closed_received"] else (", **closed lost**" if f["closed_uploaded"] else ", no closed")
+    text += f", {f['close_seconds']:.2f} s" + (f" / {f['budget']:g} s" if f.get("budget") is not None else "")
+    return text + (" **FAIL**" if record["outcome"] == "failed" else "")
+
+
+def figures_table(runs: dict[str, dict[str, Any]], case_id: str) -> list[str]:
+    """The figures a case's tests recorded (the fault matrix: ``side, store, writer, fault``), one row
+    per store, writer and fault, a column per side and run (Dagster's side: the first run's)."""
+    cells: dict[tuple[str, str, str], dict[str, str]] = {}
+    columns: list[str] = []
+    for name, run in runs.items():
+        for record in run["tests"]:
+            f = record.get("figures")
+            if record["case"] != case_id or not f:
+                continue
+            column = f"{f['side']} ({name})" if f["side"] == "pipes_fast" else f["side"]
+            row = cells.setdefault((f["store"], f["writer"], f["fault"]), {})
+            if column not in row:
+                row[column] = figure_cell(record)
+                columns += [column] if column not in columns else []
+    if not cells:
+        return []
+    columns.sort(key=lambda column: not column.startswith("pipes_fast"))  # Dagster's side last
+    lines = ["", "**Figures** (messages delivered/expected, `closed`, seconds from the process's exit to the "
+             "session's end against the reader's close budget):", "",
+             "| store | writer | fault | " + " | ".join(columns) + " |", "| --- | --- | --- |" + " --- |" * len(columns)]
+    for key, row in cells.items():
+        lines.append("| " + " | ".join(key) + " | " + " | ".join(row.get(column, "—") for column in columns) + " |")
     return lines
 
 
