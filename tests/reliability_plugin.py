@@ -92,6 +92,12 @@ CASES: dict[str, Case] = {
     "concurrent-writers": Case(
         "Concurrent writers", "threads and forked processes appending to one message file at once",
         "not compared"),
+    "store-retries": Case(
+        "A failing store, one fault at a time", "a blob store that fails, is unreachable or does not answer "
+        "while the writer uploads and while the reader reads, at close included; a gap of many chunks"),
+    "chunk-locations": Case(
+        "Reused and shared chunk locations", "a message directory used again by a second run, and one "
+        "blob-store reader shared by sessions running at the same time"),
     "blob-chunks": Case(
         "Bad blob-store chunks", "message chunks that are not JSON, empty, truncated, missing (the writer skipped "
         "one), compressed bombs"),

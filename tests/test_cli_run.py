@@ -380,7 +380,8 @@ def test_injectors_readers_and_both_writer_packages(tmp_path: Path, injector: st
     if reader.startswith("file:"):
         assert '"report_asset_materialization"' in (chunks / "messages.jsonl").read_text()  # kept
     if reader.startswith("dir:"):
-        assert (chunks / "1.json").exists()
+        (session,) = chunks.iterdir()  # a new sub-directory for the run, its chunks kept there
+        assert session.name.startswith("pipes-") and (session / "1.json").exists()
 
 
 S3_REPORTER = """\

@@ -72,8 +72,17 @@ def run(folder: Path, library: str, count: int, *, interval: float = 0.05, zstd:
     return client.run(context=StepContext(["orders"]), command=command)
 
 
+def chunk_folder(folder: Path) -> Path:
+    """Where the chunks are: the session's sub-directory that a directory reader given ``folder``
+    made there, or ``folder`` itself where a test gave it to a writer directly."""
+    made = [p for p in folder.iterdir() if p.is_dir() and p.name.startswith("pipes-")]
+    assert len(made) <= 1, made
+    return made[0] if made else folder
+
+
 def chunks(folder: Path) -> list[bytes]:
     """The chunk files, in order: 1.json, 2.json, ..."""
+    folder = chunk_folder(folder)
     names = sorted((p for p in folder.iterdir() if p.suffix == ".json"), key=lambda p: int(p.stem))
     assert [int(p.stem) for p in names] == list(range(1, len(names) + 1))
     return [p.read_bytes() for p in names]
@@ -107,8 +116,8 @@ def test_a_script_is_delivered_whole_and_in_order(tmp_path: Path, zstd: bool) ->
     written = chunks(tmp_path)
     assert len(written) > 1, "several chunks were uploaded while the script ran"
     assert all(data.startswith(ZSTD_MAGIC) == zstd for data in written)
-    assert not [p for p in tmp_path.iterdir() if p.suffix != ".json"], "no temporary file is left behind"
-    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in tmp_path.iterdir())
+    assert not [p for p in chunk_folder(tmp_path).iterdir() if p.suffix != ".json"], "no temporary file is left behind"
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in chunk_folder(tmp_path).iterdir())
 
 
 def test_plain_chunks_are_written_as_dagster_pipes_writes_them(tmp_path: Path) -> None:
@@ -151,8 +160,8 @@ class Store(blob.PipesBlobStoreMessageWriterChannel):
 
     compressible = True
 
-    def __init__(self, failures: int = 0, *, interval: float = 0.01) -> None:
-        super().__init__(interval=interval)
+    def __init__(self, failures: int = 0, *, interval: float = 0.01, close_timeout: float = 60) -> None:
+        super().__init__(interval=interval, close_timeout=close_timeout)
         self.chunks: dict[int, Any] = {}
         self.failures = failures
 
@@ -171,26 +180,43 @@ def custom(payload: Any) -> Any:
     return {"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": payload}}
 
 
-def test_a_failed_upload_is_retried_with_the_same_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(blob, "CLOSING_RETRY_SECONDS", 0.01)
+@pytest.mark.reliability("store-retries")
+def test_a_failed_upload_is_retried_with_the_same_chunk() -> None:
     channel = Store(failures=3)
-    with channel.buffered_upload_loop():
-        for i in range(100):
-            channel.write_message(custom(i))
-            time.sleep(0.001)
+    with pytest.warns(ours.DagsterPipesWarning, match="could not upload chunk 1, trying again"):
+        with channel.buffered_upload_loop():
+            for i in range(100):
+                channel.write_message(custom(i))
+                time.sleep(0.001)
     assert channel.messages() == list(range(100))
     assert sorted(channel.chunks) == list(range(1, len(channel.chunks) + 1)), "no chunk number was skipped"
 
 
-def test_a_chunk_that_never_uploads_is_given_up_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(blob, "CLOSING_RETRY_SECONDS", 0.01)
-    channel = Store(failures=blob.MAX_UPLOAD_ATTEMPTS, interval=30)
-    with pytest.warns(ours.DagsterPipesWarning, match="gave up uploading chunk 1 after 5 attempts"):
+@pytest.mark.reliability("store-retries")
+def test_while_the_process_runs_a_chunk_is_retried_until_the_store_is_back() -> None:
+    """Dozens of failures in a row (an outage of several intervals) lose nothing and skip no number."""
+    channel = Store(failures=40, interval=0.01)
+    with pytest.warns(ours.DagsterPipesWarning, match="could not upload chunk 1"):
+        with channel.buffered_upload_loop():
+            channel.write_message(custom(0))
+            deadline = time.monotonic() + 30
+            while channel.failures and time.monotonic() < deadline:
+                time.sleep(0.01)
+            for i in range(1, 50):
+                channel.write_message(custom(i))
+    assert channel.failures == 0
+    assert channel.messages() == list(range(50))
+    assert sorted(channel.chunks) == list(range(1, len(channel.chunks) + 1))
+
+
+@pytest.mark.reliability("store-retries")
+def test_at_close_a_chunk_that_never_uploads_is_given_up_after_close_timeout_with_a_warning() -> None:
+    channel = Store(failures=10**9, interval=30, close_timeout=0.3)
+    with pytest.warns(ours.DagsterPipesWarning, match="gave up uploading chunk 1 after 0.3 s .*2 in all, are lost"):
         with channel.buffered_upload_loop():
             channel.write_message(custom("lost"))
+            channel.write_message(custom("lost too"))
     assert channel.chunks == {}
-    with channel.buffered_upload_loop():
-        pass
 
 
 def test_closing_uploads_the_last_chunk_at_once(tmp_path: Path) -> None:
@@ -290,12 +316,19 @@ def parameters(function: Any) -> list[tuple[str, Any, Any]]:
 
 @pytest.mark.parametrize("name", CLASSES)
 def test_each_class_has_dagster_pipes_public_methods_and_parameters(name: str) -> None:
+    """dagster-pipes' methods and parameters, in order; beyond them only keyword-only parameters
+    with defaults (``close_timeout``), so every call written for dagster-pipes works."""
     mine, theirs = getattr(ours, name), getattr(dagster_pipes, name)
     public = [m for m in dir(theirs) if not m.startswith("_") or m == "__init__"]
     for method in public:
         assert hasattr(mine, method), f"{name}.{method}"
         if callable(getattr(theirs, method)):
-            assert parameters(getattr(mine, method)) == parameters(getattr(theirs, method)), f"{name}.{method}"
+            their_parameters = parameters(getattr(theirs, method))
+            my_parameters = parameters(getattr(mine, method))
+            assert my_parameters[: len(their_parameters)] == their_parameters, f"{name}.{method}"
+            extra = my_parameters[len(their_parameters):]
+            assert all(kind == inspect.Parameter.KEYWORD_ONLY and default is not inspect.Parameter.empty
+                       for _, kind, default in extra), f"{name}.{method}: {extra}"
     bases = [base.__name__ for base in theirs.__mro__ if base.__module__ == "dagster_pipes"]
     assert all(issubclass(mine, getattr(ours, base)) for base in bases)
 

@@ -207,7 +207,7 @@ def test_bad_chunks_are_reported_by_key_and_the_stream_goes_on(s3_bucket: S3Buck
     assert result.data_version == "v1"
     assert session.message_handler.received_closed_message
     warnings = "\n".join(run.warnings)
-    assert f"the writer skipped {run.url(1)}: reading on from {run.url(2)}" in warnings
+    assert f"the writer never uploaded {run.url(1)}: reading on from {run.url(2)}" in warnings
     assert f"{run.url(3)} is empty" in warnings
     assert f"line of {run.url(4)} line 2:" in warnings
     assert f"line of {run.url(5)} line 1:" in warnings

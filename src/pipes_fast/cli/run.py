@@ -47,8 +47,9 @@ context injectors (--context-injector):
 message readers (--message-reader):
   tempfile               a new temporary file the process appends to (default)
   file:PATH              the new file PATH (owner-only; kept afterwards)
-  dir:DIR                chunk files DIR/1.json, DIR/2.json, ... (DIR must exist; the
-                         command writes them with PipesUnityCatalogVolumesMessageWriter)
+  dir:DIR                chunk files 1.json, 2.json, ... in a new sub-directory of DIR,
+                         DIR/pipes-<random>/ (DIR must exist; the command writes them with
+                         PipesUnityCatalogVolumesMessageWriter; kept afterwards)
   s3://BUCKET[/PREFIX]   chunks in BUCKET under PREFIX/<random>/ (the command writes them with
                          PipesS3MessageWriter; needs boto3: pip install 'pipes_fast[s3]';
                          credentials and endpoint as boto3 finds them)

@@ -5,9 +5,11 @@ Beyond dagster-pipes:
 
 - Prompt: the upload thread waits on an event, so it uploads every ``interval`` seconds (not in
   whole-second steps) and, when the block closes, uploads the last chunk at once.
-- Lossless: a failed upload is retried at the next turn with the same chunk (new messages go to the
-  next one); after ``MAX_UPLOAD_ATTEMPTS`` failures the chunk is given up with a warning on stderr,
-  and the reader reports the chunk as skipped.
+- Lossless and in order: a failed upload is tried again with the same chunk, after a pause that
+  grows to ``interval`` (new messages go to the next chunk), for as long as the process runs: a
+  chunk number is never skipped. Once the block closes, what is left is tried for up to
+  ``close_timeout`` seconds (60 by default, dagster-pipes' wait for its upload thread); what could
+  still not be uploaded then is a warning on stderr naming the chunk and the messages lost.
 - Compressed: when the reader's params list ``"zstd"`` under ``"accept_compression"``, a channel
   that uploads bytes (``compressible``) writes each chunk as one zstd frame, under the same names.
 - Messages are encoded by the file writer's appender (orjson, ``json.dumps`` where it would differ),
@@ -44,12 +46,10 @@ else:
 
 ACCEPT_COMPRESSION_KEY = "accept_compression"
 """The params key where the reader lists the chunk compressions it reads."""
-MAX_UPLOAD_ATTEMPTS = 5
-"""How many times a chunk is tried before it is given up."""
-CLOSING_RETRY_SECONDS = 0.5
-"""The pause between attempts at a failed chunk once the block has closed (before: ``interval``)."""
-JOIN_TIMEOUT_SECONDS = 60
-"""How long closing waits for the upload thread, as dagster-pipes does."""
+CLOSE_TIMEOUT_SECONDS = 60.0
+"""How long closing tries to upload what is left, by default (dagster-pipes waits as long for its thread)."""
+RETRY_PAUSES = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+"""The pauses between attempts at a chunk that failed to upload (the last repeats; never above ``interval``)."""
 
 
 class PipesBlobStoreMessageWriter(PipesMessageWriter[T_BlobStoreMessageWriterChannel]):
@@ -62,8 +62,9 @@ class PipesBlobStoreMessageWriter(PipesMessageWriter[T_BlobStoreMessageWriterCha
 
     INCLUDE_STDIO_IN_MESSAGES_KEY: str = "include_stdio_in_messages"
 
-    def __init__(self, *, interval: float = 10) -> None:
+    def __init__(self, *, interval: float = 10, close_timeout: float = CLOSE_TIMEOUT_SECONDS) -> None:
         self.interval = interval
+        self.close_timeout = close_timeout
 
     @contextmanager
     def open(self, params: PipesParams) -> Iterator[T_BlobStoreMessageWriterChannel]:
@@ -93,16 +94,17 @@ class PipesBlobStoreMessageWriterChannel(PipesMessageWriterChannel):
 
     The payload given to :meth:`upload_messages_chunk` is text (``StringIO``), the messages'
     JSON lines joined by newlines, or, where the channel is ``compressible`` and the reader accepts
-    it, a zstd frame of that text (``BytesIO``).
+    it, a zstd frame of that text (``BytesIO``). A failed upload is retried as the module says.
     """
 
     compressible = False
     """Whether :meth:`upload_messages_chunk` takes a binary payload too (subclasses that can say so)."""
 
-    def __init__(self, *, interval: float = 10) -> None:
+    def __init__(self, *, interval: float = 10, close_timeout: float = CLOSE_TIMEOUT_SECONDS) -> None:
         from pipes_fast.external.serialize import line_appender
 
         self._interval = interval
+        self._close_timeout = close_timeout
         self._counter = 1
         self.compression: str | None = None
         """``"zstd"`` to upload each chunk as a zstd frame; set by the writer from the reader's params."""
@@ -111,7 +113,9 @@ class PipesBlobStoreMessageWriterChannel(PipesMessageWriterChannel):
         self._append = line_appender(self._spool)
         self._chunk: bytes | None = None
         """The chunk being uploaded at ``_counter`` (kept while its upload fails), payload bytes."""
-        self._failures = 0
+        self._chunk_messages = 0
+        self._failure: Exception | None = None
+        """The last upload's error while it keeps failing (warned about once)."""
 
     def write_message(self, message: PipesMessage) -> None:
         """Buffer ``message`` for the next chunk (it is encoded now: a bad message fails here)."""
@@ -142,40 +146,65 @@ class PipesBlobStoreMessageWriterChannel(PipesMessageWriterChannel):
             yield
         finally:
             session_closed.set()
-            thread.join(JOIN_TIMEOUT_SECONDS)
+            thread.join(self._close_timeout + 1.0)
             if thread.is_alive():
-                _warn(f"gave up waiting for the upload of chunk {self._counter} after {JOIN_TIMEOUT_SECONDS} s")
+                _warn(f"gave up waiting for the upload of chunk {self._counter} after {self._close_timeout:g} s:"
+                      " the store did not answer, it and any messages after it may be lost")
             else:
                 self._close_spool()
 
     def _upload_loop(self, session_closed: threading.Event) -> None:
-        while not session_closed.wait(self._interval):
-            self._upload_turn()
+        """A turn every ``interval`` seconds (sooner to retry a failed chunk) until the block
+        closes; then turns until nothing is left, or ``close_timeout`` has passed."""
+        failures = 0
+        while not session_closed.wait(self._pause(failures)):
+            failures = 0 if self._upload_turn() else failures + 1
+        deadline = time.monotonic() + self._close_timeout
+        failures = 0
         while self._chunk is not None or self._has_buffered():
-            if not self._upload_turn():
-                time.sleep(CLOSING_RETRY_SECONDS)
+            if self._upload_turn():
+                failures = 0
+                continue
+            failures += 1
+            if time.monotonic() + self._pause(failures) > deadline:
+                self._give_up()
+                return
+            time.sleep(self._pause(failures))
+
+    def _pause(self, failures: int) -> float:
+        """The wait before the next turn: ``interval``, or less after ``failures`` failed uploads in a row."""
+        if not failures:
+            return self._interval
+        return min(self._interval, RETRY_PAUSES[min(failures, len(RETRY_PAUSES)) - 1])
 
     def _upload_turn(self) -> bool:
         """Upload the chunk that failed before, or else the messages buffered since the last one;
-        False if the upload failed (and will be tried again)."""
+        False if the upload failed (it will be tried again)."""
         if self._chunk is None:
             text = self._take_buffered()[:-1]  # lines joined by newlines, none at the end
             if not text:
                 return True
             self._chunk = self._compressed(text) if self.compression else text
+            self._chunk_messages = text.count(b"\n") + 1
         payload: IO[Any] = io.BytesIO(self._chunk) if self.compression else io.StringIO(self._chunk.decode("utf-8"))
         try:
             self.upload_messages_chunk(payload, self._counter)
-        except Exception as exc:  # noqa: BLE001 - the store failing: try again, then say so
-            self._failures += 1
-            if self._failures < MAX_UPLOAD_ATTEMPTS:
-                return False
-            _warn(f"gave up uploading chunk {self._counter} after {self._failures} attempts, its messages are lost:"
-                  f" {exc!r:.300}")
+        except Exception as exc:  # noqa: BLE001 - the store failing: try again
+            if self._failure is None:
+                _warn(f"could not upload chunk {self._counter}, trying again: {exc!r:.300}")
+            self._failure = exc
+            return False
         self._chunk = None
-        self._failures = 0
+        self._failure = None
         self._counter += 1
         return True
+
+    def _give_up(self) -> None:
+        """Past ``close_timeout`` at close: say which chunk and how many messages are lost."""
+        lost = self._chunk_messages + self._take_buffered().count(b"\n")
+        _warn(f"gave up uploading chunk {self._counter} after {self._close_timeout:g} s of failures at close:"
+              f" it and the messages after it, {lost} in all, are lost (last error: {self._failure!r:.300})")
+        self._chunk = None
 
     def _compressed(self, text: bytes) -> bytes:
         import zstandard
@@ -211,8 +240,8 @@ class PipesBufferedFilesystemMessageWriterChannel(PipesBlobStoreMessageWriterCha
 
     compressible = True
 
-    def __init__(self, path: str, *, interval: float = 10) -> None:
-        super().__init__(interval=interval)
+    def __init__(self, path: str, *, interval: float = 10, close_timeout: float = CLOSE_TIMEOUT_SECONDS) -> None:
+        super().__init__(interval=interval, close_timeout=close_timeout)
         self._path = path
 
     def upload_messages_chunk(self, payload: IO, index: int) -> None:  # type: ignore[type-arg]
@@ -234,7 +263,7 @@ class PipesUnityCatalogVolumesMessageWriter(PipesBlobStoreMessageWriter[PipesBuf
 
     def make_channel(self, params: PipesParams) -> PipesBufferedFilesystemMessageWriterChannel:
         path = param_of_type(params, "path", str, self)
-        return PipesBufferedFilesystemMessageWriterChannel(path, interval=self.interval)
+        return PipesBufferedFilesystemMessageWriterChannel(path, interval=self.interval, close_timeout=self.close_timeout)
 
 
 def _spool_fd() -> int:

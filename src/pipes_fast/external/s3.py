@@ -6,7 +6,7 @@ context loader that reads the context from an object, as dagster-pipes' S3 class
 
 from __future__ import annotations
 
-from pipes_fast.external.blob import PipesBlobStoreMessageWriter, PipesBlobStoreMessageWriterChannel
+from pipes_fast.external.blob import CLOSE_TIMEOUT_SECONDS, PipesBlobStoreMessageWriter, PipesBlobStoreMessageWriterChannel
 from pipes_fast.external.loaders import LoadedContext, PipesContextLoader
 from pipes_fast.external.validation import param_of_type
 
@@ -21,8 +21,8 @@ class PipesS3MessageWriter(PipesBlobStoreMessageWriter["PipesS3MessageWriterChan
     """Uploads message chunks to the bucket and key prefix the params name
     (``{"bucket": B, "key_prefix": P}``) every ``interval`` seconds."""
 
-    def __init__(self, client: Any, *, interval: float = 10) -> None:
-        super().__init__(interval=interval)
+    def __init__(self, client: Any, *, interval: float = 10, close_timeout: float = CLOSE_TIMEOUT_SECONDS) -> None:
+        super().__init__(interval=interval, close_timeout=close_timeout)
         self._client = client
 
     def make_channel(self, params: PipesParams) -> PipesS3MessageWriterChannel:
@@ -34,6 +34,7 @@ class PipesS3MessageWriter(PipesBlobStoreMessageWriter["PipesS3MessageWriterChan
             bucket=param_of_type(params, "bucket", str, self),
             key_prefix=key_prefix,
             interval=self.interval,
+            close_timeout=self.close_timeout,
         )
 
 
@@ -42,8 +43,11 @@ class PipesS3MessageWriterChannel(PipesBlobStoreMessageWriterChannel):
 
     compressible = True
 
-    def __init__(self, client: Any, bucket: str, key_prefix: str | None, *, interval: float = 10) -> None:
-        super().__init__(interval=interval)
+    def __init__(
+        self, client: Any, bucket: str, key_prefix: str | None, *, interval: float = 10,
+        close_timeout: float = CLOSE_TIMEOUT_SECONDS,
+    ) -> None:
+        super().__init__(interval=interval, close_timeout=close_timeout)
         self._client = client
         self._bucket = bucket
         self._key_prefix = key_prefix

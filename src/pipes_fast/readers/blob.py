@@ -1,69 +1,96 @@
 """Readers of message chunks that the external process uploads to a blob store, numbered from 1.
 
 The writer buffers messages and uploads them every ``interval`` seconds as chunk 1, 2, ...: one
-JSON message per line, plain, or a zstd frame when the reader advertised that it accepts one
-(``"accept_compression": ["zstd"]`` in its params). The reader keeps a counter in step with the
-writer's: a thread downloads the chunk the counter names, every ``interval`` seconds, and as many
-more as are there; each goes through the same hot path as a message file, its lines numbered
-within the chunk. A chunk is read once.
+JSON message per line, plain, or zstd frames when the reader advertised that it accepts them
+(``"accept_compression": ["zstd"]`` in its params). Each session has its own reading thread and
+its own counter, kept in step with the writer's: the thread downloads the chunk the counter names
+every ``interval`` seconds, and as many more as are there; each goes through the same hot path as
+a message file, its lines numbered within the chunk. A chunk is read once.
 
-Closing is prompt. Once ``closed`` has arrived the thread stops polling. When the session closes
-(the external process has exited, so every chunk it uploaded is there) the thread wakes at once,
-reads what is left — output captured with ``include_stdio_in_messages`` comes after ``closed``,
-as with a message file — and stops. A chunk the writer skipped does not stall it: at that last sweep, if
-chunk N is missing but one of the next ``MAX_SKIPPED_CHUNKS`` exists, the missing ones are
-reported and reading goes on from there.
+Closing is prompt and bounded. Once ``closed`` has arrived the thread stops polling. When the
+session closes (the external process has exited, so every chunk it uploaded is there) the thread
+wakes at once and makes the final sweep: it reads what is left (output captured with
+``include_stdio_in_messages`` comes after ``closed``, as with a message file), retrying a store
+that fails with a growing pause, and goes past chunks the writer never uploaded to the last one it
+did (found by listing the store, or by looking ``MAX_SKIPPED_CHUNKS`` ahead where the store cannot
+list). The whole sweep gets ``close_timeout`` seconds: whatever could not be read by then, the
+store failing or not answering, is a warning naming the chunks, and the session closes anyway.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-import zstandard
-
 from pipes_fast.errors import PipesError
 from pipes_fast.protocol import PipesParams
+from pipes_fast.readers._chunk import MAX_CHUNK_BYTES, feed_chunk
 from pipes_fast.readers.base import MessageStream, PipesMessageReader
 from pipes_fast.readers.logs import PipesLogReader
 
 if TYPE_CHECKING:
     from pipes_fast.handler import PipesMessageHandler
 
+__all__ = [
+    "ACCEPT_COMPRESSION_KEY", "CLOSE_TIMEOUT_SECONDS", "MAX_CHUNK_BYTES", "MAX_SKIPPED_CHUNKS",
+    "Chunk", "PipesBlobStoreMessageReader", "chunk_index",
+]
+
 ACCEPT_COMPRESSION_KEY = "accept_compression"
 """The params key where a reader lists the chunk compressions it reads (``["zstd"]``)."""
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-"""The first bytes of a zstd frame: how a compressed chunk is recognised."""
-MAX_CHUNK_BYTES = 1 << 30
-"""A compressed chunk decompressing to more than this is refused (a bomb)."""
 MAX_SKIPPED_CHUNKS = 16
-"""How far past a missing chunk the last sweep looks for the writer's next one."""
+"""How far past a missing chunk the final sweep looks, where the store cannot list its chunks."""
+CLOSE_TIMEOUT_SECONDS = 30.0
+"""The default budget of the final sweep, from the session closing to the reader returning."""
+RETRY_PAUSES = (0.05, 0.1, 0.2, 0.5, 1.0)
+"""The pauses between attempts at a store that failed (the last one repeats)."""
 
 Chunk = Union[str, bytes]
+
+_CHUNK_NAME = re.compile(r"([1-9][0-9]{0,17})\.json")
+
+
+def chunk_index(name: str) -> Optional[int]:
+    """The number of the chunk a file or object is named after (``"12.json"``: 12), or None."""
+    match = _CHUNK_NAME.fullmatch(name)
+    return int(match[1]) if match else None
 
 
 class PipesBlobStoreMessageReader(PipesMessageReader):
     """Reads message chunks 1, 2, ... from a blob store; subclass it for a store.
 
-    A subclass provides :meth:`get_params` (where the writer puts chunks),
-    :meth:`download_messages_chunk` (one chunk, or None while it does not exist) and
-    :meth:`no_messages_debug_text`; optionally :meth:`messages_are_readable` and
-    :meth:`chunk_name`. ``log_readers`` start once the external process has opened the pipes.
+    A subclass provides :meth:`get_params` (where the writer puts chunks: a new place for each
+    session), :meth:`download_messages_chunk` (one chunk, or None while it does not exist) and
+    :meth:`no_messages_debug_text`; optionally :meth:`list_chunks`, :meth:`chunk_is_settled`,
+    :meth:`messages_are_readable` and :meth:`chunk_name`. ``log_readers`` start once the external
+    process has opened the pipes. ``close_timeout`` bounds the final sweep (see the module).
+
+    Sessions may run at the same time through one reader, each reading its own chunks, unless the
+    reader has log readers (they follow one log each): then a second session at the same time is
+    refused with a :class:`PipesError`.
     """
 
-    def __init__(self, interval: float = 10, log_readers: Optional[Sequence[PipesLogReader]] = None) -> None:
+    def __init__(
+        self,
+        interval: float = 10,
+        log_readers: Optional[Sequence[PipesLogReader]] = None,
+        *,
+        close_timeout: float = CLOSE_TIMEOUT_SECONDS,
+    ) -> None:
         self.interval = interval
         self.log_readers: list[PipesLogReader] = list(log_readers or ())
+        self.close_timeout = close_timeout
         self.counter = 1
-        """The number of the next chunk to read."""
-        self.final_sweep = False
-        """True during the sweep after the session closed, when the writer has finished: a store
-        where a chunk can be seen half-written (a plain filesystem) reads its newest chunk only then."""
+        """The number of the next chunk the most recently opened session reads (as Dagster's reader has it)."""
         self.opened_payload: Optional[Mapping[str, Any]] = None
         self.launched_payload: Optional[Mapping[str, Any]] = None
+        self._open_sessions = 0
+        self._sessions_lock = threading.Lock()
 
     @abstractmethod
     def get_params(self) -> AbstractContextManager[PipesParams]:
@@ -75,6 +102,17 @@ class PipesBlobStoreMessageReader(PipesMessageReader):
 
         Raise :class:`PipesError` for a chunk that will never be readable (it is skipped with a
         warning saying why); any other exception is taken as the store failing for now."""
+
+    def list_chunks(self, params: PipesParams) -> Optional[Collection[int]]:
+        """The numbers of the chunks that exist now, or None where the store cannot list them.
+
+        Raise for a store failing for now (the final sweep tries again)."""
+        return None
+
+    def chunk_is_settled(self, index: int, params: PipesParams) -> bool:
+        """Whether chunk ``index`` can be read before the final sweep: False for a store where a
+        chunk can be seen half-written (the writer writes in place), until the writer has moved on."""
+        return True
 
     def messages_are_readable(self, params: PipesParams) -> bool:
         """Whether chunks can be read yet (e.g. the store exists); checked until it is True."""
@@ -96,116 +134,228 @@ class PipesBlobStoreMessageReader(PipesMessageReader):
 
     @contextmanager
     def read_messages(self, handler: PipesMessageHandler) -> Iterator[PipesParams]:
-        # a client runs every session through the same reader: each starts from chunk 1
-        self.counter, self.final_sweep, self.opened_payload, self.launched_payload = 1, False, None, None
-        with self.get_params() as params:
-            session_closed = threading.Event()
-            thread = threading.Thread(
-                target=self._read, args=(handler, params, session_closed), name="pipes_fast blob reader", daemon=True
-            )
-            thread.start()
+        with self._session_slot(), self.get_params() as params:
+            self.counter, self.opened_payload, self.launched_payload = 1, None, None
+            session = _ChunkSession(self, handler, params)
+            session.start()
             try:
                 yield {**params, ACCEPT_COMPRESSION_KEY: ["zstd"]}
             finally:
-                session_closed.set()
-                thread.join()
+                session.close()
 
-    def _read(self, handler: PipesMessageHandler, params: PipesParams, session_closed: threading.Event) -> None:
-        """The reader thread: chunks every ``interval`` seconds until ``closed`` arrives, then
-        nothing until the session closes; then the last sweep."""
-        logs = _LogReaders(self, session_closed)
+    @contextmanager
+    def _session_slot(self) -> Iterator[None]:
+        """Counts the open sessions; refuses a second one at a time when there are log readers."""
+        with self._sessions_lock:
+            if self._open_sessions and self.log_readers:
+                raise PipesError(
+                    f"this {type(self).__name__} is already reading a session and has log readers, which"
+                    " follow one log each: give each concurrent session a reader of its own")
+            self._open_sessions += 1
+        try:
+            yield
+        finally:
+            with self._sessions_lock:
+                self._open_sessions -= 1
+
+
+class _StoreFailing(Exception):
+    """The store failed at something the final sweep needs, past its budget."""
+
+
+class _ChunkSession:
+    """One session's reading of its chunks: the thread, its counter and its close."""
+
+    def __init__(self, reader: PipesBlobStoreMessageReader, handler: PipesMessageHandler, params: PipesParams) -> None:
+        self.reader = reader
+        self.handler = handler
+        self.params = params
+        self.counter = 1
+        self.closing = threading.Event()
+        self.deadline = float("inf")
+        """When the final sweep must end (set as the session closes)."""
+        self.abandoned = False
+        """Set when close stopped waiting: the thread hands nothing more to the handler."""
+        self.handing = threading.Lock()
+        """Held while a chunk goes to the handler, so that close never cuts one in half."""
+        self.failing_since: Optional[int] = None
+        """The chunk whose download failed last (its failure already warned about)."""
+        self.thread = threading.Thread(target=self._run, name="pipes_fast blob reader", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def close(self) -> None:
+        """Wake the thread for the final sweep; wait for it at most ``close_timeout`` (and a moment)."""
+        self.deadline = time.monotonic() + self.reader.close_timeout
+        self.closing.set()
+        self.thread.join(self.reader.close_timeout + 1.0)
+        if self.thread.is_alive():
+            abandoned = self.handing.acquire(timeout=5.0)
+            self.abandoned = True
+            if abandoned:
+                self.handing.release()
+            self.handler.warn(
+                f"[pipes] gave up reading after {self.reader.close_timeout:g} s, the store not answering:"
+                f" {self._name(self.counter)} and any after it were not read")
+
+    # ----- the thread -----
+
+    def _run(self) -> None:
+        """Chunks every ``interval`` seconds until ``closed`` arrives, then nothing until the
+        session closes; then the final sweep."""
+        reader, handler = self.reader, self.handler
+        logs = _LogReaders(reader, handler, self.closing)
+        params = self.params
         readable = False
         try:
-            while True:
-                closing = session_closed.is_set()  # seen before the sweep: every chunk uploaded before is read
-                if not readable:
-                    params = {**params, **(self.launched_payload or {})}
-                    readable = self.messages_are_readable(params)
+            while not self.closing.is_set():
+                readable = readable or self._readable(params)
                 if readable:
-                    self.final_sweep = closing
-                    self._read_available(handler, params)
-                logs.start_readable(params, handler)
-                if closing:
-                    break
-                session_closed.wait(None if handler.received_closed_message else self.interval)
-            if not readable:
-                handler.warn(f"[pipes] the messages of {type(self).__name__} never became readable")
+                    params = {**self.params, **(reader.launched_payload or {})}
+                    self._poll(params)
+                logs.start_readable(params)
+                self.closing.wait(None if handler.received_closed_message else reader.interval)
+            params = {**self.params, **(reader.launched_payload or {})}
+            if readable or self._readable(params):
+                self._final_sweep(params)
+            else:
+                handler.warn(f"[pipes] the messages of {type(reader).__name__} never became readable")
         finally:
-            logs.stop(params, handler)
+            logs.stop(params)
 
-    def _read_available(self, handler: PipesMessageHandler, params: PipesParams) -> None:
-        """Read chunks from the counter on while they exist; on the final sweep, skip missing ones
-        (until ``closed`` has arrived: nothing is expected after it but trailing output)."""
-        refused = 0
-        while refused < MAX_SKIPPED_CHUNKS:
+    def _readable(self, params: PipesParams) -> bool:
+        try:
+            return self.reader.messages_are_readable({**params, **(self.reader.launched_payload or {})})
+        except Exception as exc:  # the store failing for now: not readable yet
+            self._warn_failure(0, exc)
+            return False
+
+    def _poll(self, params: PipesParams) -> None:
+        """Read settled chunks from the counter on while they exist; a failure waits for the next poll."""
+        while not self.closing.is_set():
+            if not self.reader.chunk_is_settled(self.counter, params):
+                return
             try:
-                chunk = self.download_messages_chunk(self.counter, params)
-                if chunk is None and self.final_sweep and not handler.received_closed_message:
-                    chunk = self._skip_missing(handler, params)
-            except PipesError as refusal:  # this chunk will never do: say why and go on
-                handler.warn(f"[pipes] skipped {self.chunk_name(self.counter, params)}: {refusal}")
-                self.counter += 1
-                refused += 1
+                chunk = self.reader.download_messages_chunk(self.counter, params)
+            except PipesError as refusal:
+                self._skip(refusal, params)
                 continue
             except Exception as exc:  # the store failing now and then: try again at the next poll
-                handler.warn(f"[pipes] could not download {self.chunk_name(self.counter, params)}: {exc!r:.300}")
+                self._warn_failure(self.counter, exc)
                 return
             if chunk is None:
                 return
-            refused = 0
-            self._handle_chunk(handler, self.counter, params, chunk)
-            self.counter += 1
+            self._hand(chunk, params)
 
-    def _skip_missing(self, handler: PipesMessageHandler, params: PipesParams) -> Optional[Chunk]:
-        """The next chunk within ``MAX_SKIPPED_CHUNKS`` past a missing one (the counter moved to
-        it, the missing ones reported), or None if there is none."""
+    def _final_sweep(self, params: PipesParams) -> None:
+        """Read everything the writer uploaded, past gaps, retrying failures until the deadline."""
+        listed_missing = 0  # a chunk the store lists but does not serve: tried once more, then skipped
+        try:
+            while True:
+                try:
+                    chunk = self._retrying(self.reader.download_messages_chunk, self.counter, params)
+                    if chunk is None and listed_missing == self.counter:
+                        raise PipesError("the store lists it but does not serve it")
+                except PipesError as refusal:
+                    self._skip(refusal, params)
+                    continue
+                if chunk is not None:
+                    self._hand(chunk, params)
+                    continue
+                later = self._next_existing(params)
+                if later is None:
+                    return
+                if later == self.counter:  # it is there now (the store was failing a moment ago)
+                    listed_missing = later
+                    continue
+                missing = ", ".join(self._name(index) for index in range(self.counter, later))
+                self.handler.warn(f"[pipes] the writer never uploaded {missing}: reading on from {self._name(later)}")
+                self._advance(later)
+        except _StoreFailing as failing:
+            self.handler.warn(
+                f"[pipes] gave up reading at close after {self.reader.close_timeout:g} s, the store failing:"
+                f" {self._name(self.counter)} and any after it were not read ({failing})")
+
+    def _next_existing(self, params: PipesParams) -> Optional[int]:
+        """The first chunk from the counter's (found missing) on that exists, or None: by listing
+        the store, or, where it cannot list, by looking ``MAX_SKIPPED_CHUNKS`` ahead (not after
+        ``closed``: nothing but trailing output is expected then, and it comes in order)."""
+        listed = self._retrying(self.reader.list_chunks, params)
+        if listed is not None:
+            return min((index for index in listed if index >= self.counter), default=None)
+        if self.handler.received_closed_message:
+            return None
         for later in range(self.counter + 1, self.counter + 1 + MAX_SKIPPED_CHUNKS):
-            chunk = self.download_messages_chunk(later, params)
-            if chunk is not None:
-                missing = ", ".join(self.chunk_name(i, params) for i in range(self.counter, later))
-                handler.warn(f"[pipes] the writer skipped {missing}: reading on from {self.chunk_name(later, params)}")
-                self.counter = later
-                return chunk
+            if self._retrying(self.reader.download_messages_chunk, later, params) is not None:
+                return later
         return None
 
-    def _handle_chunk(self, handler: PipesMessageHandler, index: int, params: PipesParams, chunk: Chunk) -> None:
-        name = self.chunk_name(index, params)
-        data = chunk.encode("utf-8", "surrogateescape") if isinstance(chunk, str) else chunk
-        if data.startswith(ZSTD_MAGIC):
+    def _retrying(self, call: Any, *args: Any) -> Any:
+        """``call(*args)``, tried again after a pause while it fails and the deadline allows."""
+        attempt = 0
+        while True:
             try:
-                data = _decompress(data)
-            except zstandard.ZstdError as exc:
-                handler.warn(f"[pipes] skipped {name}: not a readable zstd frame ({exc})")
+                return call(*args)
+            except PipesError:
+                raise
+            except Exception as exc:
+                self._warn_failure(self.counter, exc)
+                pause = RETRY_PAUSES[min(attempt, len(RETRY_PAUSES) - 1)]
+                if time.monotonic() + pause >= self.deadline:
+                    raise _StoreFailing(f"{exc!r:.300}") from exc
+                time.sleep(pause)
+                attempt += 1
+
+    def _hand(self, chunk: Chunk, params: PipesParams) -> None:
+        """Chunk ``counter`` to the handler (unless close gave up on this thread); the counter moves on."""
+        name = self._name(self.counter)
+        with self.handing:
+            if self.abandoned:
                 return
-        if not data or data.isspace():
-            handler.warn(f"[pipes] {name} is empty")
-            return
-        stream = MessageStream(handler, f"line of {name}")
-        stream.feed(data)
-        stream.close()  # the last line of a chunk has no newline
+            if self.failing_since is not None:
+                self.handler.warn(f"[pipes] read {name} after the store failed")
+                self.failing_since = None
+            data = chunk.encode("utf-8", "surrogateescape") if isinstance(chunk, str) else chunk
+            if not data or data.isspace():
+                self.handler.warn(f"[pipes] {name} is empty")
+            else:
+                stream = MessageStream(self.handler, f"line of {name}")
+                feed_chunk(stream, data, name, self.handler.warn)
+                stream.close()  # the last line of a chunk has no newline
+        self._advance(self.counter + 1)
 
+    def _skip(self, refusal: PipesError, params: PipesParams) -> None:
+        self.handler.warn(f"[pipes] skipped {self._name(self.counter)}: {refusal}")
+        self._advance(self.counter + 1)
 
-def _decompress(data: bytes) -> bytes:
-    """A zstd frame's content, refused past ``MAX_CHUNK_BYTES`` (its size is not always in the header)."""
-    reader = zstandard.ZstdDecompressor().stream_reader(data)
-    content = reader.read(MAX_CHUNK_BYTES + 1)
-    if len(content) > MAX_CHUNK_BYTES:
-        raise zstandard.ZstdError(f"it decompresses to more than {MAX_CHUNK_BYTES} bytes")
-    return content
+    def _advance(self, counter: int) -> None:
+        self.counter = self.reader.counter = counter
+
+    def _warn_failure(self, index: int, exc: BaseException) -> None:
+        """Warn about the store failing, once until a chunk is read again."""
+        if self.failing_since is None:
+            what = self._name(index) if index else "the store"
+            self.handler.warn(f"[pipes] could not read {what}, trying again: {exc!r:.300}")
+            self.failing_since = index
+
+    def _name(self, index: int) -> str:
+        return self.reader.chunk_name(index, self.params)
 
 
 class _LogReaders:
-    """A message reader's log readers: started once the pipes are opened and their target is
-    readable, stopped at close (each reads what is left first)."""
+    """A session's log readers: started once the pipes are opened and their target is readable,
+    stopped at close (each reads what is left first)."""
 
-    def __init__(self, reader: PipesBlobStoreMessageReader, session_closed: threading.Event) -> None:
+    def __init__(self, reader: PipesBlobStoreMessageReader, handler: PipesMessageHandler, session_closed: threading.Event) -> None:
         self._reader = reader
+        self._handler = handler
         self._session_closed = session_closed
         self._started: list[PipesLogReader] = []
         self._failed: list[PipesLogReader] = []
 
-    def start_readable(self, params: PipesParams, handler: PipesMessageHandler) -> None:
-        opened = self._reader.opened_payload
+    def start_readable(self, params: PipesParams) -> None:
+        opened = self._handler.opened_payload
         if opened is None:
             return
         params = {**params, **opened}
@@ -217,16 +367,16 @@ class _LogReaders:
                     log_reader.start(params, self._session_closed)
                     self._started.append(log_reader)
             except Exception as exc:  # one log reader failing must not stop the messages
-                handler.warn(log_reader.with_debug_info(f"[pipes] {log_reader.name} could not start: {exc!r:.300}"))
+                self._handler.warn(log_reader.with_debug_info(f"[pipes] {log_reader.name} could not start: {exc!r:.300}"))
                 self._failed.append(log_reader)
 
-    def stop(self, params: PipesParams, handler: PipesMessageHandler) -> None:
-        self.start_readable(params, handler)  # one last look: logs are often uploaded as the process ends
+    def stop(self, params: PipesParams) -> None:
+        self.start_readable(params)  # one last look: logs are often uploaded as the process ends
         for log_reader in self._reader.log_readers:
             if log_reader in self._started:
                 try:
                     log_reader.stop()
                 except Exception as exc:
-                    handler.warn(log_reader.with_debug_info(f"[pipes] {log_reader.name} did not stop cleanly: {exc!r:.300}"))
-            elif log_reader not in self._failed and self._reader.opened_payload is not None:
-                handler.warn(log_reader.with_debug_info(f"[pipes] the log of {log_reader.name} was never readable"))
+                    self._handler.warn(log_reader.with_debug_info(f"[pipes] {log_reader.name} did not stop cleanly: {exc!r:.300}"))
+            elif log_reader not in self._failed and self._handler.opened_payload is not None:
+                self._handler.warn(log_reader.with_debug_info(f"[pipes] the log of {log_reader.name} was never readable"))

@@ -17,7 +17,7 @@ from typing import IO, Any, Optional
 from pipes_fast._s3 import error_code, random_key_prefix, s3_url
 from pipes_fast.errors import PipesError
 from pipes_fast.protocol import PipesParams
-from pipes_fast.readers.blob import PipesBlobStoreMessageReader
+from pipes_fast.readers.blob import CLOSE_TIMEOUT_SECONDS, PipesBlobStoreMessageReader, chunk_index
 from pipes_fast.readers.logs import PipesChunkedLogReader, PipesLogReader
 
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"})
@@ -42,7 +42,9 @@ class PipesS3MessageReader(PipesBlobStoreMessageReader):
 
     ``include_stdio_in_messages`` asks the writer to send the process's stdout and stderr as
     messages too. A chunk S3 will never serve (an archived object) is skipped with a warning; any
-    other error is retried at the next poll.
+    other error is retried at the next poll, and at close within ``close_timeout`` (see
+    :class:`PipesBlobStoreMessageReader`). At close, the chunks under the prefix are listed to
+    find the writer's last one past a gap (a client that may not list the bucket looks a few ahead).
     """
 
     def __init__(
@@ -53,8 +55,9 @@ class PipesS3MessageReader(PipesBlobStoreMessageReader):
         interval: float = 10,
         log_readers: Optional[Sequence[PipesLogReader]] = None,
         include_stdio_in_messages: bool = False,
+        close_timeout: float = CLOSE_TIMEOUT_SECONDS,
     ) -> None:
-        super().__init__(interval=interval, log_readers=log_readers)
+        super().__init__(interval=interval, log_readers=log_readers, close_timeout=close_timeout)
         self.bucket = bucket
         self.client = client
         self.include_stdio_in_messages = include_stdio_in_messages
@@ -78,6 +81,25 @@ class PipesS3MessageReader(PipesBlobStoreMessageReader):
                 raise PipesError("the object is archived and must be restored before it can be read") from None
             raise
         return _read_body(response)
+
+    def list_chunks(self, params: PipesParams) -> Optional[list[int]]:
+        prefix = f"{params['key_prefix']}/"
+        indices: list[int] = []
+        token: dict[str, str] = {}
+        while True:
+            try:
+                page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **token)
+            except Exception as exc:
+                if error_code(exc) in _MISSING:  # may not list: look ahead instead
+                    return None
+                raise
+            for item in page.get("Contents", ()):
+                index = chunk_index(item["Key"][len(prefix):])
+                if index is not None:
+                    indices.append(index)
+            if not page.get("IsTruncated"):
+                return indices
+            token = {"ContinuationToken": page["NextContinuationToken"]}
 
     def chunk_name(self, index: int, params: PipesParams) -> str:
         return s3_url(self.bucket, self._chunk_key(index, params))
