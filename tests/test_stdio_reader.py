@@ -112,19 +112,40 @@ def test_a_hundred_thousand_messages_arrive_in_order_among_output():
     assert invocation.stdout == "".join(f"progress {n}\n" for n in range(0, 100_000, 1000))
 
 
-def test_a_broken_message_is_reported_and_a_failure_names_the_output_tail():
+@pytest.mark.reliability("stdio-lookalikes")
+def test_lookalike_lines_are_output_and_a_failure_names_the_output_tail():
     code = """
         import sys
         from dagster_pipes import PipesDefaultMessageWriter, open_dagster_pipes
         with open_dagster_pipes(message_writer=PipesDefaultMessageWriter()) as pipes:
             print('{"__dagster_pipes_version": "0.1", "method": broken', flush=True)
+            print('{"wrapped": {"__dagster_pipes_version": "0.1", "method": "log"}}', flush=True)
             print("about to fail", file=sys.stderr)
             raise SystemExit(3)
     """
     logger, records = capturing_logger("stdio_reader_test")
     with pytest.raises(PipesExecutionError, match="(?s)failed with code 3.*about to fail"):
         run(code, context=StepContext("orders", log=logger))
-    assert any("skipped stdout message line 2: invalid JSON" in message for message in records.messages(logging.WARNING))
+    assert not any("skipped" in message for message in records.messages(logging.WARNING)), records.messages()
+
+
+@pytest.mark.reliability("stdio-lookalikes")
+def test_lookalike_lines_come_out_byte_for_byte_and_a_bad_message_is_reported_by_position():
+    code = """
+        from dagster_pipes import PipesDefaultMessageWriter, open_dagster_pipes
+        with open_dagster_pipes(message_writer=PipesDefaultMessageWriter()) as pipes:
+            print('{"__dagster_pipes_version": "0.1", "method": broken')
+            print('{"note": "__dagster_pipes_version"}')
+            print('{"__dagster_pipes_version": "0.1", "method": "no_such_method", "params": {}}')
+            pipes.report_custom_message(1)
+    """
+    logger, records = capturing_logger("stdio_reader_lookalikes")
+    invocation = run(code, context=StepContext("orders", log=logger))
+    assert invocation.get_custom_messages() == (1,)
+    assert invocation.stdout == '{"__dagster_pipes_version": "0.1", "method": broken\n{"note": "__dagster_pipes_version"}\n'
+    warnings = records.messages(logging.WARNING)
+    assert any("no_such_method message at line 2: unknown method" in message for message in warnings), warnings
+    assert len([message for message in warnings if "skipped" in message]) == 1, warnings
 
 
 def test_the_reader_alone():

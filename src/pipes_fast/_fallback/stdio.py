@@ -5,31 +5,84 @@ Twin of ``ext/stdio.pyx``.
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Optional
+
+import orjson
+
 from pipes_fast._fallback.held import HeldLine
-from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES
+from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES, PIPES_PROTOCOL_VERSION_FIELD
 
 _KEY = b'"__dagster_pipes_version"'
-_BLANKS = b" \t"
+_ESCAPE = b"\\u"  # the key may be written with escapes: a line holding one is parsed too
+_BLANKS = b" \t\r"  # JSON's blanks but the newline
+_STRUCTURE = re.compile(rb'["{}\[\]]')
+_STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_COLON = re.compile(rb"[ \t\r]*:")
 
 _LINE_START, _OUTPUT, _HELD, _SKIPPING = range(4)
 
 
 def _first_non_blank(data: bytes, start: int, end: int) -> int:
-    """The index of the first byte in [start, end) that is not a space or a tab, or ``end``."""
+    """The index of the first byte in [start, end) that is not a space, a tab or a ``\\r``, or ``end``."""
     while start < end and data[start] in _BLANKS:
         start += 1
     return start
+
+
+def _parses_as_message(text: bytes) -> bool:
+    """``text`` is a JSON object with the version key at its top level (as Python's json reads it)."""
+    try:
+        value = orjson.loads(text)
+    except ValueError:  # orjson.JSONDecodeError; Python's json also reads NaN, Infinity, lone surrogates
+        try:
+            value = json.loads(text.decode("utf-8"))
+        except (ValueError, RecursionError):  # json.JSONDecodeError, UnicodeDecodeError
+            return False
+    return type(value) is dict and PIPES_PROTOCOL_VERSION_FIELD in value
+
+
+def _key_at_top_level(line: bytes, brace: int, end: int) -> bool:
+    """The object opening at ``brace`` has the version key (written plainly) among its own keys
+    before ``end``: what can be told of a line too long to parse."""
+    depth = 1
+    pos = brace + 1
+    while True:
+        found = _STRUCTURE.search(line, pos, end)
+        if found is None:
+            return False
+        at = found.start()
+        pos = at + 1
+        char = line[at]
+        if char == 34:  # '"': a string, a key if a ':' follows it
+            if depth == 1 and line.startswith(_KEY, at, end) and _COLON.match(line, at + len(_KEY), end):
+                return True
+            rest = _STRING_REST.match(line, pos, end)
+            if rest is None:
+                return False
+            pos = rest.end()
+        elif char == 123 or char == 91:  # "{" or "["
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                return False
 
 
 class StdioDemux(HeldLine):
     """Splits a stream of ordinary output, fed in arbitrary pieces, from the Pipes messages in it.
 
     ``feed`` and ``flush`` return ``(messages, output)``: the complete lines that are Pipes
-    messages (first non-blank byte ``{`` and the ``"__dagster_pipes_version"`` key within the
-    first ``max_line_bytes`` bytes), without their ``\\r\\n`` or ``\\n``, and every other byte,
-    in order and untouched. A partial line that cannot be a message is output at once; one that
-    may be is held until its newline. A message longer than ``max_line_bytes`` is cut there (the
-    rest is skipped up to its newline) and counted in ``truncated_lines``.
+    messages, without their ``\\r\\n`` or ``\\n``, and every other byte, in order and untouched.
+    A line is a message when it is a JSON object with ``"__dagster_pipes_version"`` among its
+    top-level keys, as Dagster's ``extract_message_or_forward_to_file`` decides; only a line whose
+    first non-blank byte is ``{`` and that holds the key (or a ``\\u`` escape) is parsed to tell.
+    A partial line that cannot be a message is output at once; one that may be is held until its
+    newline. A line longer than ``max_line_bytes`` is not parsed: it is a message when the key
+    stands, plainly written, among its top-level keys within the first ``max_line_bytes`` bytes;
+    such a message is cut there (the rest is skipped up to its newline) and counted in
+    ``truncated_lines``.
     """
 
     __slots__ = ("_mode", "_brace")
@@ -77,10 +130,11 @@ class StdioDemux(HeldLine):
             stop = data.find(b"\n", pos)
             if stop < 0:
                 break
-            if self._is_message(data, pos, stop):
+            message = self._message(data, pos, stop)
+            if message is not None:
                 if pos > out_start:
                     out.append(data[out_start:pos])
-                self._emit(messages, data[pos:stop])
+                messages.append(message)
                 out_start = stop + 1
             pos = stop + 1
         if pos < end:
@@ -107,27 +161,32 @@ class StdioDemux(HeldLine):
         self._mode = _LINE_START
         return messages, b"".join(out)
 
-    def _is_message(self, line: bytes, start: int, end: int) -> bool:
+    def _message(self, line: bytes, start: int, end: int) -> Optional[bytes]:
+        """The message that the whole line ``line[start:end]`` (without its newline) is, without its
+        ``\\r`` and cut at the limit (counted); None if the line is output."""
         first = _first_non_blank(line, start, end)
         if first == end or line[first] != 123:  # "{"
-            return False
-        return line.find(_KEY, first + 1, min(end, start + self._max_line_bytes)) >= 0
-
-    def _emit(self, messages: list[bytes], line: bytes) -> None:
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if len(line) > self._max_line_bytes:
-            line = line[: self._max_line_bytes]
+            return None
+        if line[end - 1] == 13:  # "\r"
+            end -= 1
+        limit = start + self._max_line_bytes
+        if end > limit:
+            if not _key_at_top_level(line, first, limit):
+                return None
             self._truncated_lines += 1
-        messages.append(line)
+            return line[start:limit]
+        if line.find(_KEY, first + 1, end) < 0 and line.find(_ESCAPE, first + 1, end) < 0:
+            return None
+        text = line[start:end]
+        return text if _parses_as_message(text) else None
 
     def _complete(self, messages: list[bytes], out: list[bytes], line: bytes) -> None:
         """A held line has ended (``line`` keeps its newline, if it had one)."""
-        end = len(line) - 1 if line.endswith(b"\n") else len(line)
-        if self._is_message(line, 0, end):
-            self._emit(messages, line[:end])
-        else:
+        message = self._message(line, 0, len(line) - 1 if line.endswith(b"\n") else len(line))
+        if message is None:
             out.append(line)
+        else:
+            messages.append(message)
 
     def _hold(self, messages: list[bytes], out: list[bytes], piece: bytes) -> None:
         self._pieces.append(piece)
@@ -135,7 +194,8 @@ class StdioDemux(HeldLine):
         if self._pending <= self._max_line_bytes + 1:  # + 1: a "\r" may yet end it
             return
         held = self._take_pending()
-        if self._is_message(held, 0, len(held)):
+        first = _first_non_blank(held, 0, len(held))
+        if first < len(held) and held[first] == 123 and _key_at_top_level(held, first, self._max_line_bytes):
             messages.append(self._truncate(held))
             self._mode = _SKIPPING
         else:
