@@ -279,13 +279,13 @@ class _ChunkSession:
 
     def _next_existing(self, params: PipesParams) -> Optional[int]:
         """The first chunk from the counter's (found missing) on that exists, or None: by listing
-        the store, or, where it cannot list, by looking ``MAX_SKIPPED_CHUNKS`` ahead (not after
-        ``closed``: nothing but trailing output is expected then, and it comes in order)."""
+        the store, or, where it cannot list, by looking ``MAX_SKIPPED_CHUNKS`` ahead. Not after
+        ``closed``: nothing but trailing output comes then, in order, so closing costs no listing."""
+        if self.handler.received_closed_message:
+            return None
         listed = self._retrying(self.reader.list_chunks, params)
         if listed is not None:
             return min((index for index in listed if index >= self.counter), default=None)
-        if self.handler.received_closed_message:
-            return None
         for later in range(self.counter + 1, self.counter + 1 + MAX_SKIPPED_CHUNKS):
             if self._retrying(self.reader.download_messages_chunk, later, params) is not None:
                 return later
