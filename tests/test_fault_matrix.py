@@ -208,6 +208,7 @@ class DirectoryStore(Store):
         self.store.slow(0.1)  # the reader's side only: see faults.directory
 
     def chunks(self, params: PipesParams) -> dict[int, bytes]:
+        self.store.restore()  # an outage may outlast the session
         return self.store.chunks(Path(params["path"]))
 
     def chunk_name(self, params: PipesParams, index: int) -> str:
@@ -256,8 +257,9 @@ FAULTS = [
           arm=lambda store, params: store.outage(OUTAGE)),
     Fault("outage-during", f"the store down for both sides for {OUTAGE:g} s from the writer's upload of chunk 1",
           arm=lambda store, params: store.on_writer_chunk(params, 1, lambda: store.outage(OUTAGE))),
-    Fault("outage-at-close", f"the store down for {OUTAGE:g} s as the writer closes, and again as the session closes",
-          at_gate=lambda store: store.outage(OUTAGE), at_exit=lambda store: store.outage(OUTAGE)),
+    Fault("outage-at-close", f"the store down for {OUTAGE:g} s as the writer closes, and again as the session closes "
+          "(the reader reads at its final sweep)",
+          at_gate=lambda store: store.outage(OUTAGE), at_exit=lambda store: store.outage(OUTAGE), reader_interval=10),
     _blackhole_at_close("blackhole-at-close"),
     _blackhole_at_close("blackhole-at-close-default-client", default_client=True, stores=("s3",)),
     Fault("reset-one-upload", "the writer's first upload of chunk 2 fails (S3: the connection reset; directory: "
