@@ -73,6 +73,42 @@ CASES: dict[str, Case] = {
     "repeated-signals": Case(
         "Repeated signals", "a second SIGTERM/SIGINT during the termination grace period",
         "not run here (a Dagster run's interrupts go through its own run machinery)"),
+    "concurrent-sessions": Case(
+        "Concurrent sessions", "32 sessions at once in one orchestrator, each with its own writer",
+        "not compared"),
+    "concurrent-writers": Case(
+        "Concurrent writers", "threads and forked processes appending to one message file at once",
+        "not compared"),
+    "stdio-lookalikes": Case(
+        "Stdio lines that look like messages", "ordinary output lines starting with `{` that contain "
+        "`\"__dagster_pipes_version\"` but not as the top-level key of a JSON object (nested, as a value, invalid "
+        "JSON)"),
+    "blob-chunks": Case(
+        "Bad blob-store chunks", "message chunks that are not JSON, empty, truncated, missing (the writer skipped "
+        "one), compressed bombs"),
+    "zstd-chunks": Case(
+        "zstd chunks", "a chunk of two zstd frames, a skippable frame first, text after a frame, a corrupt second "
+        "frame, a bomb just under and just over 1 GiB (peak memory measured)",
+        "n/a: dagster-pipes' blob-store writers do not compress"),
+    "chunk-locations": Case(
+        "Reused and shared chunk locations", "a message directory used again by a second run, and one "
+        "blob-store reader shared by sessions running at the same time"),
+    "store-retries": Case(
+        "A failing store, one fault at a time", "a blob store that fails, is unreachable or does not answer "
+        "while the writer uploads and while the reader reads, at close included; a gap of many chunks",
+        "see the fault matrix below: dagster-aws's reader and dagster-pipes' writer under the same faults"),
+    "store-faults": Case(
+        "Blob stores under faults (the fault matrix)", "a real external process (pipes_fast's or dagster-pipes' "
+        "writer) reporting through S3 behind a fault proxy or through a directory, the store down before, during "
+        "and at close, never answering at close, resetting one chunk, slow (`tests/test_fault_matrix.py`)"),
+    "cli-existing-paths": Case(
+        "Command line: existing paths", "`pipes-fast run` given `file:PATH` for its messages or context where a "
+        "file, a link or a dangling link already is, with and without `--overwrite`",
+        "n/a: Dagster has no command line that runs a Pipes process"),
+    "cli-hostile-output": Case(
+        "Command line: hostile payloads", "`pipes-fast run` showing lone surrogates, NaN and infinities, a payload "
+        "nested 500 deep, as a table and as JSON lines; SIGINT or SIGTERM to it while the child runs",
+        "n/a: Dagster has no command line that runs a Pipes process"),
     "check-verdicts": Case(
         "`pipes-fast check` verdicts", "clients that report an asset or a check twice, open with `\"params\": {}`, "
         "log a handled exception's traceback; the checker passes each exactly when Dagster's step succeeds"),
@@ -82,41 +118,6 @@ CASES: dict[str, Case] = {
     "check-memory": Case(
         "`pipes-fast check` memory", "a checked client writing 300 MB to stderr, or a 300 MB message line",
         "n/a: Dagster has no conformance checker"),
-    "store-faults": Case(
-        "Blob stores under faults (the fault matrix)", "a real external process (pipes_fast's or dagster-pipes' "
-        "writer) reporting through S3 behind a fault proxy or through a directory, the store down before, during "
-        "and at close, never answering at close, resetting one chunk, slow (`tests/test_fault_matrix.py`)"),
-    "concurrent-sessions": Case(
-        "Concurrent sessions", "32 sessions at once in one orchestrator, each with its own writer",
-        "not compared"),
-    "concurrent-writers": Case(
-        "Concurrent writers", "threads and forked processes appending to one message file at once",
-        "not compared"),
-    "store-retries": Case(
-        "A failing store, one fault at a time", "a blob store that fails, is unreachable or does not answer "
-        "while the writer uploads and while the reader reads, at close included; a gap of many chunks"),
-    "chunk-locations": Case(
-        "Reused and shared chunk locations", "a message directory used again by a second run, and one "
-        "blob-store reader shared by sessions running at the same time"),
-    "blob-chunks": Case(
-        "Bad blob-store chunks", "message chunks that are not JSON, empty, truncated, missing (the writer skipped "
-        "one), compressed bombs"),
-    "zstd-chunks": Case(
-        "zstd chunks", "a chunk of two zstd frames, a skippable frame first, text after a frame, a corrupt second "
-        "frame, a bomb just under and just over 1 GiB (peak memory measured)",
-        "n/a: dagster-pipes' blob-store writers do not compress"),
-    "stdio-lookalikes": Case(
-        "Stdio lines that look like messages", "ordinary output lines starting with `{` that contain "
-        "`\"__dagster_pipes_version\"` but not as the top-level key of a JSON object (nested, as a value, invalid "
-        "JSON)"),
-    "cli-existing-paths": Case(
-        "Command line: existing paths", "`pipes-fast run` given `file:PATH` for its messages or context where a "
-        "file, a link or a dangling link already is, with and without `--overwrite`",
-        "n/a: Dagster has no command line that runs a Pipes process"),
-    "cli-hostile-output": Case(
-        "Command line: hostile payloads", "`pipes-fast run` showing lone surrogates, NaN and infinities, a payload "
-        "nested 500 deep, as a table and as JSON lines; SIGINT or SIGTERM to it while the child runs",
-        "n/a: Dagster has no command line that runs a Pipes process"),
 }
 
 _OBSERVATIONS = pytest.StashKey[list[str]]()

@@ -176,7 +176,7 @@ class FaultProxy:
         self._listener = socket.create_server((HOST, 0))
         self._listener.settimeout(0.05)
         self.url = f"http://{HOST}:{self._listener.getsockname()[1]}"
-        self._spawn(self._accept_loop, "accept")
+        self._accepting = self._spawn(self._accept_loop, "accept")
 
     # ----- faults -----
 
@@ -232,12 +232,15 @@ class FaultProxy:
         """Stop: every connection cut, every thread joined; RuntimeError if one is left running."""
         self._closing.set()
         self.schedule.close(JOIN_SECONDS)
-        self._cut_live()
         deadline = time.monotonic() + JOIN_SECONDS
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self._accepting.join(JOIN_SECONDS)  # no connection is accepted (and no thread started) after this
         self._listener.close()
-        left = [thread.name for thread in self._threads if thread.is_alive()]
+        self._cut_live()
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        left = [thread.name for thread in threads if thread.is_alive()]
         if left:
             raise RuntimeError(f"{self.name}: threads still running after close: {left}")
 
@@ -254,12 +257,13 @@ class FaultProxy:
             self.rules.append(rule)
         return rule
 
-    def _spawn(self, target: Callable[..., None], what: str, *args: object) -> None:
+    def _spawn(self, target: Callable[..., None], what: str, *args: object) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, name=f"{self.name} {what}", daemon=True)
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()]
             self._threads.append(thread)
         thread.start()
+        return thread
 
     def _cut_live(self) -> None:
         with self._lock:

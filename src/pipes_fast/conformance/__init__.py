@@ -1,4 +1,4 @@
-"""Protocol conformance for Pipes clients in any language: the engine of ``pipes-fast check``.
+r"""Protocol conformance for Pipes clients in any language: the engine of ``pipes-fast check``.
 
 ``check_command(COMMAND)`` runs COMMAND as a Pipes external process once per case of
 :data:`STANDARD_CASES` (single asset, several assets, partitioned, op without assets, extras with

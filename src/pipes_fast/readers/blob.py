@@ -47,6 +47,8 @@ MAX_SKIPPED_CHUNKS = 16
 """How far past a missing chunk the final sweep looks, where the store cannot list its chunks."""
 CLOSE_TIMEOUT_SECONDS = 30.0
 """The default budget of the final sweep, from the session closing to the reader returning."""
+HANDING_WAIT_SECONDS = 5.0
+"""How long close waits, past ``close_timeout``, for a chunk being handed to the handler then."""
 RETRY_PAUSES = (0.05, 0.1, 0.2, 0.5, 1.0)
 """The pauses between attempts at a store that failed (the last one repeats)."""
 
@@ -186,14 +188,15 @@ class _ChunkSession:
         self.thread.start()
 
     def close(self) -> None:
-        """Wake the thread for the final sweep; wait for it at most ``close_timeout`` (and a moment)."""
+        """Wake the thread for the final sweep; wait for it at most ``close_timeout`` (and for the
+        chunk it may be handing to the handler then)."""
         self.deadline = time.monotonic() + self.reader.close_timeout
         self.closing.set()
-        self.thread.join(self.reader.close_timeout + 1.0)
+        self.thread.join(self.reader.close_timeout)
         if self.thread.is_alive():
-            abandoned = self.handing.acquire(timeout=5.0)
+            handing = self.handing.acquire(timeout=HANDING_WAIT_SECONDS)
             self.abandoned = True
-            if abandoned:
+            if handing:
                 self.handing.release()
             self.handler.warn(
                 f"[pipes] gave up reading after {self.reader.close_timeout:g} s, the store not answering:"

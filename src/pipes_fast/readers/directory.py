@@ -68,6 +68,8 @@ class PipesDirectoryMessageReader(PipesBlobStoreMessageReader):
         try:
             fd = os.open(self._chunk_path(index, params), READ_FLAGS)
         except FileNotFoundError:
+            if not os.path.isdir(params["path"]):  # the store is gone, not the chunk: a failure
+                raise FileNotFoundError(f"the directory {params['path']} is not there") from None
             return None
         except OSError as exc:
             if exc.errno == errno.ELOOP:
