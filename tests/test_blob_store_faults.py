@@ -273,8 +273,11 @@ def test_a_store_that_never_answers_is_abandoned_at_the_close_budget(tmp_path: P
     assert any("gave up reading after 1 s" in w and "2.json and any after it were not read" in w
                for w in run.warnings), run.warnings
     release.set()  # the abandoned download returns now: it must not reach the closed session
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while any(t.name == "pipes_fast blob reader" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert session.get_custom_messages() == (1,)
+    assert not any(t.name == "pipes_fast blob reader" for t in threading.enumerate()), "the thread ended"
 
 
 # ----- the writer -----

@@ -165,6 +165,10 @@ class _StoreFailing(Exception):
     """The store failed at something the final sweep needs, past its budget."""
 
 
+class _Abandoned(Exception):
+    """Close stopped waiting for this session's thread: it ends without touching the handler."""
+
+
 class _ChunkSession:
     """One session's reading of its chunks: the thread, its counter and its close."""
 
@@ -224,6 +228,8 @@ class _ChunkSession:
                 self._final_sweep(params)
             else:
                 handler.warn(f"[pipes] the messages of {type(reader).__name__} never became readable")
+        except _Abandoned:
+            pass  # the session has closed without this thread: nothing more reaches its handler
         finally:
             logs.stop(params)
 
@@ -315,7 +321,7 @@ class _ChunkSession:
         name = self._name(self.counter)
         with self.handing:
             if self.abandoned:
-                return
+                raise _Abandoned
             if self.failing_since is not None:
                 self.handler.warn(f"[pipes] read {name} after the store failed")
                 self.failing_since = None
