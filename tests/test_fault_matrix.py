@@ -419,8 +419,9 @@ CELLS = [pytest.param(store, writer, fault, id=f"{store}-{writer}-{fault.name}")
 @pytest.mark.parametrize(("kind", "writer", "fault"), CELLS)
 def test_the_matrix(kind: str, writer: str, fault: Fault, make_store: Callable[[str], Store], tmp_path: Path,
                     record_figures: Callable[[dict[str, Any]], None]) -> None:
-    """Everything the writer uploaded is delivered once and in order, `closed` with it, within the
-    close budget; what a store that never answers kept from the reader is named in a warning."""
+    """Everything uploaded is delivered once, in order, with `closed`, within the close budget.
+
+    What a store that never answers kept from the reader is named in a warning instead."""
     store = make_store(kind)
     log, records = capturing_logger(f"fault-matrix-{tmp_path.name}")
     reader = store.reader(interval=fault.reader_interval, default_client=fault.default_client)
