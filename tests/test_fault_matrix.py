@@ -391,7 +391,9 @@ def _report_rows() -> Iterator[None]:
 
 def record(figures: Figures, record_figures: Callable[[dict[str, Any]], None]) -> None:
     _ROWS.append(figures)
-    record_figures({key: value for key, value in asdict(figures).items() if key not in ("warnings", "writer_stderr")})
+    named = bool(figures.unread_chunks) and any("were not read" in warning for warning in figures.warnings)
+    record_figures({**{key: value for key, value in asdict(figures).items() if key not in ("warnings", "writer_stderr")},
+                    "unread_named": named})
 
 
 # ----- the stores -----

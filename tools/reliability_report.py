@@ -113,11 +113,10 @@ def figure_cell(record: dict[str, Any]) -> str:
     text = f"{f['delivered']}/{f['expected']}"
     if f["uploaded"] != f["expected"]:
         text += f" ({f['uploaded']} uploaded)"
-    warned = f["unread"] and any("were not read" in warning for warning in f.get("warnings") or ())
     if f["closed_received"]:
         text += ", closed"
-    elif warned:  # the store never answered: what it kept is named, not lost without a word
-        text += f", unread from chunk {min(f['unread'])} on, named in a warning"
+    elif f.get("unread_named"):  # the store never answered: what it kept is named, not lost without a word
+        text += f", unread from chunk {min(f['unread_chunks'])} on, named in a warning"
     else:
         text += ", **closed lost**" if f["closed_uploaded"] else ", no closed"
     text += f", {f['close_seconds']:.2f} s" + (f" / {f['budget']:g} s" if f.get("budget") is not None else "")
