@@ -555,7 +555,14 @@ def test_the_valid_streams_of_pipes_fast_testing_break_nothing(data: st.DataObje
         METHODS - {"opened", "closed", "report_asset_materialization"}, context["asset_keys"] or ()
     )
     case = data.draw(pipes_testing.message_streams(body, max_messages=8))
-    assert validate_stream(case.data.split(b"\n")[:-1], context) == []
+    # and a check is reported once per step (Dagster fails the step for a second): repeats are dropped
+    lines, checks = [], set()
+    for line, message in zip(case.data.split(b"\n")[:-1], case.messages):
+        check = (message["params"]["asset_key"], message["params"]["check_name"]) if message["method"] == "report_asset_check" else None
+        if check is None or check not in checks:
+            lines.append(line)
+            checks.add(check)
+    assert validate_stream(lines, context) == []
 
 
 @given(pipes_testing.adversarial_streams(max_lines=8))
