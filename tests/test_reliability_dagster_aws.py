@@ -69,7 +69,11 @@ def test_dagster_aws_shares_one_readers_chunks_among_concurrent_sessions(
     assert errors == []
     own = [sum(1 for tag in got if tag == number) for number, got in enumerate(delivered)]
     foreign = [len(got) - mine for got, mine in zip(delivered, own)]
-    assert own != [COUNT] * SESSIONS or any(foreign), "dagster-aws delivered exactly: the observation is out of date"
+    assert all(0 <= mine <= COUNT for mine in own)
+    exact = own == [COUNT] * SESSIONS and not any(foreign)
     observe(f"{SESSIONS} sessions at once through one reader, {COUNT} messages each: each session received "
-            f"{', '.join(map(str, own))} of its own and {', '.join(map(str, foreign))} of the others' messages "
-            "(the reader's one counter and one thread serve whichever session started last)")
+            f"{', '.join(map(str, own))} of its own and {', '.join(map(str, foreign))} of the others' messages"
+            + (" (this time exactly; how much is lost depends on how the sessions overlap: the reader's one counter"
+               " and one thread serve whichever session opened last)" if exact else
+               " (the reader's one counter and one thread serve whichever session opened last; how much is lost"
+               " depends on how the sessions overlap)"))
