@@ -17,6 +17,8 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from streams import pipes_session_stream, small_custom_messages
@@ -24,6 +26,7 @@ from streams import pipes_session_stream, small_custom_messages
 import pipes_fast
 from pipes_fast import PipesDirectoryMessageReader, PipesEnvContextInjector, StepContext, open_pipes_session
 from pipes_fast.external import PipesUnityCatalogVolumesMessageWriter
+from pipes_fast.protocol import PipesParams
 
 KINDS = {"plain": False, "zstd": True}
 """The chunk formats compared, and whether the writer was offered zstd."""
@@ -45,12 +48,25 @@ def stored(folder: Path) -> tuple[int, int]:
     return sum(sizes), len(sizes)
 
 
+class WrittenChunksReader(PipesDirectoryMessageReader):
+    """A directory reader of chunks written before the session (a session's reader would make a
+    new directory of its own): what is timed is the reading alone."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+    @contextmanager
+    def get_params(self) -> Iterator[PipesParams]:
+        yield {"path": str(self.folder)}
+
+
 def read_chunks(folder: Path, count: int) -> float:
     """Seconds for a session over a directory reader of ``folder`` to deliver its ``count`` custom
     messages; raises unless all of them arrived, in order."""
     gc.collect()
     started = time.perf_counter()
-    with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesDirectoryMessageReader(str(folder))) as session:
+    with open_pipes_session(StepContext(), PipesEnvContextInjector(), WrittenChunksReader(folder)) as session:
         pass
     messages = session.get_custom_messages()
     seconds = time.perf_counter() - started
