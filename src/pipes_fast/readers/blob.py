@@ -184,8 +184,8 @@ class _ChunkSession:
         """Set when close stopped waiting: the thread hands nothing more to the handler."""
         self.handing = threading.Lock()
         """Held while a chunk goes to the handler, so that close never cuts one in half."""
-        self.failing_since: Optional[int] = None
-        """The chunk whose download failed last (its failure already warned about)."""
+        self.store_failing = False
+        """Whether the store's last answer was a failure (warned about once, until a chunk is read)."""
         self.thread = threading.Thread(target=self._run, name="pipes_fast blob reader", daemon=True)
 
     def start(self) -> None:
@@ -248,14 +248,14 @@ class _ChunkSession:
             try:
                 chunk = self.reader.download_messages_chunk(self.counter, params)
             except PipesError as refusal:
-                self._skip(refusal, params)
+                self._skip(refusal)
                 continue
             except Exception as exc:  # the store failing now and then: try again at the next poll
                 self._warn_failure(self.counter, exc)
                 return
             if chunk is None:
                 return
-            self._hand(chunk, params)
+            self._hand(chunk)
 
     def _final_sweep(self, params: PipesParams) -> None:
         """Read everything the writer uploaded, past gaps, retrying failures until the deadline."""
@@ -267,10 +267,10 @@ class _ChunkSession:
                     if chunk is None and listed_missing == self.counter:
                         raise PipesError("the store lists it but does not serve it")
                 except PipesError as refusal:
-                    self._skip(refusal, params)
+                    self._skip(refusal)
                     continue
                 if chunk is not None:
-                    self._hand(chunk, params)
+                    self._hand(chunk)
                     continue
                 later = self._next_existing(params)
                 if later is None:
@@ -316,15 +316,15 @@ class _ChunkSession:
                 time.sleep(pause)
                 attempt += 1
 
-    def _hand(self, chunk: Chunk, params: PipesParams) -> None:
+    def _hand(self, chunk: Chunk) -> None:
         """Chunk ``counter`` to the handler (unless close gave up on this thread); the counter moves on."""
         name = self._name(self.counter)
         with self.handing:
             if self.abandoned:
                 raise _Abandoned
-            if self.failing_since is not None:
+            if self.store_failing:
                 self.handler.warn(f"[pipes] read {name} after the store failed")
-                self.failing_since = None
+                self.store_failing = False
             data = chunk.encode("utf-8", "surrogateescape") if isinstance(chunk, str) else chunk
             if not data or data.isspace():
                 self.handler.warn(f"[pipes] {name} is empty")
@@ -334,7 +334,7 @@ class _ChunkSession:
                 stream.close()  # the last line of a chunk has no newline
         self._advance(self.counter + 1)
 
-    def _skip(self, refusal: PipesError, params: PipesParams) -> None:
+    def _skip(self, refusal: PipesError) -> None:
         self.handler.warn(f"[pipes] skipped {self._name(self.counter)}: {refusal}")
         self._advance(self.counter + 1)
 
@@ -343,10 +343,10 @@ class _ChunkSession:
 
     def _warn_failure(self, index: int, exc: BaseException) -> None:
         """Warn about the store failing, once until a chunk is read again."""
-        if self.failing_since is None:
+        if not self.store_failing:
             what = self._name(index) if index else "the store"
             self.handler.warn(f"[pipes] could not read {what}, trying again: {exc!r:.300}")
-            self.failing_since = index
+            self.store_failing = True
 
     def _name(self, index: int) -> str:
         return self.reader.chunk_name(index, self.params)
