@@ -20,6 +20,7 @@ _LAZY: dict[str, str] = {
     "PipesError": "pipes_fast.errors",
     "PipesParamError": "pipes_fast.errors",
     "PipesExecutionError": "pipes_fast.errors",
+    "PipesInvariantViolationError": "pipes_fast.errors",
     "PipesWarning": "pipes_fast.errors",
     "AssetKey": "pipes_fast.assets",
     "StepContext": "pipes_fast.context",
@@ -39,6 +40,7 @@ _LAZY: dict[str, str] = {
     "PipesFileMessageReader": "pipes_fast.readers",
     "PipesTempFileMessageReader": "pipes_fast.readers",
     "PipesBlobStoreMessageReader": "pipes_fast.readers",
+    "PipesCompositeMessageReader": "pipes_fast.readers",
     "PipesDirectoryMessageReader": "pipes_fast.readers",
     "PipesLogReader": "pipes_fast.readers",
     "PipesChunkedLogReader": "pipes_fast.readers",
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
     from pipes_fast.errors import (
         PipesError as PipesError,
         PipesExecutionError as PipesExecutionError,
+        PipesInvariantViolationError as PipesInvariantViolationError,
         PipesParamError as PipesParamError,
         PipesWarning as PipesWarning,
     )
@@ -80,6 +83,7 @@ if TYPE_CHECKING:
     from pipes_fast.readers import (
         PipesBlobStoreMessageReader as PipesBlobStoreMessageReader,
         PipesChunkedLogReader as PipesChunkedLogReader,
+        PipesCompositeMessageReader as PipesCompositeMessageReader,
         PipesDirectoryMessageReader as PipesDirectoryMessageReader,
         PipesFileMessageReader as PipesFileMessageReader,
         PipesLogReader as PipesLogReader,

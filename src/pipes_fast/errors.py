@@ -30,6 +30,11 @@ def require_param(params: Any, name: str, kind: type) -> Any:
     return value
 
 
+class PipesInvariantViolationError(PipesError, ValueError):
+    """pipes_fast's classes were put together in a way they do not support (a composite reader
+    without readers, or inside another)."""
+
+
 class PipesExecutionError(PipesError):
     """The external process failed: it exited non-zero, was killed, or could not start."""
 

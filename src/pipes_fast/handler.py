@@ -4,12 +4,17 @@ The reader calls :meth:`PipesMessageHandler.handle_lines` from its own thread wi
 message lines; results are queued for the session to drain. A message that cannot be handled
 (unknown method, malformed params, an asset outside the step) is logged as a warning and skipped:
 the stream goes on.
+
+A reader of several writers (``PipesCompositeMessageReader``) gives each of its own readers the
+:class:`WriterHandler` of :meth:`PipesMessageHandler.for_writer`: the writers share the session's
+results and count towards its ``opened``/``closed`` state, each keeps its own order.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -97,7 +102,14 @@ class PipesMessageHandler:
         """Decode and handle message lines in order (the first numbered as given); returns the
         lines that were not messages, for :meth:`report_bad_lines`."""
         self.received_opened_message = False
+        """True once at least one writer has opened the pipes."""
         self.received_closed_message = False
+        """True once every expected writer (the reader's ``expected_writer_count``) has closed them."""
+        self._expected_writers: int = getattr(message_reader, "expected_writer_count", 1)
+        self._opened_count = 0
+        self._closed_count = 0
+        self._turns = threading.Lock()  # writers of one session take turns at the router
+        self._writer: Optional[WriterHandler] = None  # the writer whose lines are being routed
         self.opened_payload: Optional[Mapping[str, Any]] = None
         self.exception: Optional[PipesException] = None
         """The exception the external process reported in its ``closed`` message, if any."""
@@ -151,6 +163,21 @@ class PipesMessageHandler:
 
     # ----- what the reader feeds -----
 
+    def for_writer(self, reader: Any) -> WriterHandler:
+        """The handler that ``reader``, one of several writers' readers in this session, feeds."""
+        return WriterHandler(self, reader)
+
+    @contextmanager
+    def turn(self, writer: Optional[WriterHandler] = None) -> Iterator[None]:
+        """Hold the router for one writer's batch: writers' threads take turns, and the
+        ``opened``/``closed`` messages routed meanwhile are ``writer``'s too."""
+        with self._turns:
+            self._writer = writer
+            try:
+                yield
+            finally:
+                self._writer = None
+
     def handle_message(self, message: Mapping[str, Any]) -> None:
         """Handle one decoded message."""
         self._router.route((message,))
@@ -196,7 +223,8 @@ class PipesMessageHandler:
 
     def _on_opened(self, params: Any) -> None:
         self._record_opened(params)
-        self._log.info("[pipes] external process successfully opened dagster pipes.")
+        if self._opened_count == 1:  # as Dagster: once, whatever the number of writers
+            self._log.info("[pipes] external process successfully opened dagster pipes.")
         self._message_reader.on_opened(params or {})
 
     def _on_closed(self, params: Any) -> None:
@@ -206,17 +234,25 @@ class PipesMessageHandler:
             self._log.error(f"[pipes] external process pipes closed with exception: {detail}")
 
     def _record_opened(self, params: Any) -> None:
-        """The state an ``opened`` message leaves behind."""
+        """The state an ``opened`` message leaves behind (the writer's too, if one has the turn)."""
+        self._opened_count += 1
         self.received_opened_message = True
         self.opened_payload = params or {}
+        if self._writer is not None:
+            self._writer.record_opened(self.opened_payload)
 
     def _record_closed(self, params: Any) -> None:
-        """The state a ``closed`` message leaves behind: later messages are skipped."""
-        self.received_closed_message = True
-        self._router.closed = True
+        """The state a ``closed`` message leaves behind: once every writer has closed, later
+        messages are warned about."""
+        self._closed_count += 1
+        if self._closed_count >= self._expected_writers:
+            self.received_closed_message = True
+            self._router.closed = True
         exception = params.get("exception") if isinstance(params, dict) else None
         if exception:
             self.exception = exception
+        if self._writer is not None:
+            self._writer.record_closed(exception)
 
     def _on_log(self, params: Any) -> None:
         message = require_param(params, "message", str)
@@ -235,6 +271,65 @@ class PipesMessageHandler:
             write_text(sys.stderr, text)
         else:
             raise MalformedParams(f"param 'stream' must be 'stdout' or 'stderr', got {stream!r:.50}")
+
+
+class _WriterFlow:
+    """One writer's flow control: its reader waits for room as a session's reader does, but
+    never defers the session's close (it reads its stream to the end then, unbounded)."""
+
+    def __init__(self, gate: DrainGate) -> None:
+        self._gate = gate
+        self.wait_for_room = gate.wait_for_room
+
+    def defer(self) -> bool:
+        self._gate.release()  # the consumer is not draining while the session closes
+        return False
+
+    def reader_finished(self) -> bool:
+        return False
+
+
+class WriterHandler:
+    """What one writer's reader feeds when several writers report into one session.
+
+    Its lines go to the session's handler (writers take turns, a batch at a time): results, custom
+    messages, logs and the ``opened``/``closed`` counts are the session's. What is the writer's
+    own is kept here for its reader: its ``opened`` payload (passed to the reader's
+    ``on_opened``), whether it has closed, the exception it closed with.
+    """
+
+    def __init__(self, handler: PipesMessageHandler, reader: Any) -> None:
+        self._handler = handler
+        self._reader = reader
+        self.flow = _WriterFlow(handler.flow)
+        self.received_opened_message = False
+        self.received_closed_message = False
+        self.opened_payload: Optional[Mapping[str, Any]] = None
+        self.exception: Optional[PipesException] = None
+        self.warn = handler.warn
+        self.report_bad_lines = handler.report_bad_lines
+        self.report_truncated_lines = handler.report_truncated_lines
+
+    def handle_lines(self, lines: list[bytes], first_line: int) -> list[BadLine]:
+        """Decode and handle this writer's message lines in order (see the handler's)."""
+        with self._handler.turn(self):
+            return self._handler.handle_lines(lines, first_line)
+
+    def handle_message(self, message: Mapping[str, Any]) -> None:
+        """Handle one decoded message of this writer."""
+        with self._handler.turn(self):
+            self._handler.handle_message(message)
+
+    def record_opened(self, payload: Mapping[str, Any]) -> None:
+        """This writer opened the pipes: its reader hears of it."""
+        self.received_opened_message = True
+        self.opened_payload = payload
+        self._reader.on_opened(payload)
+
+    def record_closed(self, exception: Optional[PipesException]) -> None:
+        """This writer closed the pipes (with ``exception``, if it reported one)."""
+        self.received_closed_message = True
+        self.exception = exception or self.exception
 
 
 def write_text(stream: Any, text: str) -> None:

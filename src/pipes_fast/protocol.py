@@ -28,6 +28,10 @@ from pipes_fast.errors import MalformedParams
 PipesExtras = Mapping[str, Any]
 PipesParams = Mapping[str, Any]
 
+PIPES_COMPOSITE_WRITERS_KEY = "dagster_pipes_composite_writers"
+"""The messages param of a session with several writers holds their params, one each, under this
+key (Dagster's reserved key); ``PipesSession.get_per_writer_bootstrap_env_vars`` unpacks them."""
+
 Method = Literal[
     "opened",
     "closed",

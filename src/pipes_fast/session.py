@@ -19,6 +19,7 @@ from pipes_fast.protocol import (
     DAGSTER_PIPES_CONTEXT_ENV_VAR,
     DAGSTER_PIPES_MESSAGES_CLI_ARG,
     DAGSTER_PIPES_MESSAGES_ENV_VAR,
+    PIPES_COMPOSITE_WRITERS_KEY,
     PipesContextData,
     PipesExtras,
     PipesParams,
@@ -74,11 +75,28 @@ class PipesSession:
 
     def get_bootstrap_env_vars(self) -> dict[str, str]:
         """The bootstrap params as environment variables (json, zlib, base64)."""
-        return {name: _codec.encode_bootstrap_param(value) for name, value in self.get_bootstrap_params().items()}
+        return _encoded(self.get_bootstrap_params())
 
     def get_bootstrap_cli_arguments(self) -> dict[str, str]:
         """The bootstrap params as CLI arguments: ``{"--dagster-pipes-context": ..., ...}``."""
-        return {_CLI_ARGS[name]: value for name, value in self.get_bootstrap_env_vars().items()}
+        return _as_cli_arguments(self.get_bootstrap_env_vars())
+
+    def get_per_writer_bootstrap_env_vars(self) -> list[dict[str, str]]:
+        """Each writer's bootstrap params as environment variables: one mapping per reader of a
+        ``PipesCompositeMessageReader``, in its order (pass each to its own external process);
+        for any other reader, ``[get_bootstrap_env_vars()]``."""
+        return [_encoded(params) for params in self._per_writer_bootstrap_params()]
+
+    def get_per_writer_bootstrap_cli_arguments(self) -> list[dict[str, str]]:
+        """Each writer's bootstrap params as CLI arguments (see :meth:`get_per_writer_bootstrap_env_vars`)."""
+        return [_as_cli_arguments(env_vars) for env_vars in self.get_per_writer_bootstrap_env_vars()]
+
+    def _per_writer_bootstrap_params(self) -> list[dict[str, Any]]:
+        writers = self.message_reader_params.get(PIPES_COMPOSITE_WRITERS_KEY, [self.message_reader_params])
+        return [
+            {DAGSTER_PIPES_CONTEXT_ENV_VAR: self.context_injector_params, DAGSTER_PIPES_MESSAGES_ENV_VAR: params}
+            for params in writers
+        ]
 
     def get_results(
         self, *, implicit_materializations: bool = True, metadata: Optional[Mapping[str, Any]] = None
@@ -124,6 +142,14 @@ class PipesSession:
     def report_launched(self, launched_payload: Mapping[str, Any]) -> None:
         """Pass information about the launched process (e.g. an external run id) to the reader."""
         self.message_handler.on_launched(launched_payload)
+
+
+def _encoded(params: Mapping[str, Any]) -> dict[str, str]:
+    return {name: _codec.encode_bootstrap_param(value) for name, value in params.items()}
+
+
+def _as_cli_arguments(env_vars: Mapping[str, str]) -> dict[str, str]:
+    return {_CLI_ARGS[name]: value for name, value in env_vars.items()}
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from pipes_fast.readers.base import MessageStream, PipesMessageReader
 from pipes_fast.readers.blob import PipesBlobStoreMessageReader
+from pipes_fast.readers.composite import PipesCompositeMessageReader
 from pipes_fast.readers.directory import PipesDirectoryMessageReader
 from pipes_fast.readers.file import PipesFileMessageReader, PipesTempFileMessageReader
 from pipes_fast.readers.logs import PipesChunkedLogReader, PipesLogReader
@@ -12,6 +13,7 @@ __all__ = [
     "MessageStream",
     "PipesBlobStoreMessageReader",
     "PipesChunkedLogReader",
+    "PipesCompositeMessageReader",
     "PipesDirectoryMessageReader",
     "PipesFileMessageReader",
     "PipesLogReader",
