@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 
 from pipes_fast import _wire
 from pipes_fast.errors import PipesParamError
-from pipes_fast.external.errors import DagsterPipesError
+from pipes_fast.external.errors import DagsterPipesError, error_like
 
 TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.external
 if TYPE_CHECKING:
@@ -26,23 +26,44 @@ if TYPE_CHECKING:
 
 def encode_param(value: Any) -> str:
     """``base64(zlib(json(value)))``, as dagster-pipes encodes it; raises DagsterPipesError if
-    ``value`` is not JSON-serializable."""
+    ``value`` is not JSON-serializable (one that is also a ``ValueError`` if it contains itself)."""
     from pipes_fast._codec import encode_param as encode
 
     try:
         encoded: str = encode(value)
     except PipesParamError as exc:
-        raise DagsterPipesError(str(exc)) from None
+        kinds = (ValueError,) if isinstance(exc.__context__, ValueError) else ()
+        raise error_like(kinds, str(exc)) from None
     return encoded
 
 
 def decode_param(value: str) -> Any:
-    """The value of an encoded param; raises ``PipesParamError`` (a ``ValueError``) naming the step
-    that failed (base64, zlib, size, JSON). The params loaders turn it into a ``DagsterPipesError``
-    naming the environment variable or flag."""
+    """The value of an encoded param; raises a ``DagsterPipesError`` naming the step that failed
+    (base64, zlib, size, JSON) which is also a ``PipesParamError`` (a ``ValueError``) and what
+    dagster-pipes raises at that step (``binascii.Error``, ``zlib.error``, ``JSONDecodeError``...)."""
     from pipes_fast._codec import decode_param as decode
 
-    return decode(value)
+    try:
+        return decode(value)
+    except PipesParamError as exc:
+        raise _decode_error(value, exc, str(exc)) from None
+
+
+def _decode_error(value: object, exc: PipesParamError, message: str) -> DagsterPipesError:
+    """``exc`` (from pipes_fast's codec) as the error dagster-pipes' decoding raises for ``value``."""
+    original = exc.__context__  # the codec raises `from None`: what failed is still its context
+    if original is not None:
+        return error_like((PipesParamError, type(original)), message, original)
+    if not isinstance(value, (str, bytes)):
+        return error_like((PipesParamError, TypeError), message)
+    import zlib  # empty, truncated or too big: where dagster-pipes' zlib.decompress fails (or inflates it all)
+
+    return error_like((PipesParamError, zlib.error), message)
+
+
+# dagster-pipes' older names, deprecated there
+encode_env_var = encode_param
+decode_env_var = decode_param
 
 
 class PipesParamsLoader(ABC):
@@ -64,6 +85,9 @@ class PipesParamsLoader(ABC):
 class _NamedParamsLoader(PipesParamsLoader):
     """A loader that finds each param under a name: an environment variable, a command-line flag."""
 
+    _MISSING: type[Exception] = TypeError
+    """The error dagster-pipes' loader raises (besides DagsterPipesError) when a param was not passed."""
+
     def is_dagster_pipes_process(self) -> bool:
         return self._find(self._name("context")) is not None
 
@@ -77,11 +101,15 @@ class _NamedParamsLoader(PipesParamsLoader):
         name = self._name(param)
         value = self._find(name)
         if value is None:
-            raise DagsterPipesError(f"{name} was not passed: the orchestration side gave no {param} param.")
+            raise error_like(
+                (self._MISSING,), f"{name} was not passed: the orchestration side gave no {param} param."
+            )
+        from pipes_fast._codec import decode_param as decode
+
         try:
-            params = decode_param(value)
+            params = decode(value)
         except PipesParamError as exc:
-            raise DagsterPipesError(f"Invalid {param} params in {name}: {exc}.") from None
+            raise _decode_error(value, exc, f"Invalid {param} params in {name}: {exc}.") from None
         if not isinstance(params, dict):
             raise DagsterPipesError(
                 f"Invalid {param} params in {name}: expected a JSON object such as"
@@ -100,6 +128,8 @@ class _NamedParamsLoader(PipesParamsLoader):
 
 class PipesMappingParamsLoader(_NamedParamsLoader):
     """Reads the params from a mapping of names to encoded values (like ``os.environ``)."""
+
+    _MISSING: type[Exception] = KeyError
 
     def __init__(self, mapping: Mapping[str, str]) -> None:
         self._mapping = mapping

@@ -13,7 +13,9 @@ infinities (which ``json.dumps`` writes as ``NaN`` and ``Infinity``), nesting de
 All write ``uuid.UUID`` (as its string) and ``enum.Enum`` members (as their value), which plain
 ``json.dumps`` refuses for enums that are not also ``str`` or ``int``; a value can only be one of
 those if its module was imported, so they are looked up in ``sys.modules``, never imported here.
-Values none can write raise :class:`DagsterPipesError` saying where in the message they are.
+Values none can write raise what ``json.dumps`` raises for them (``TypeError``, ``ValueError`` for
+a value that contains itself, ``RecursionError``), as a :class:`DagsterPipesError` that says where
+in the message they are (see :func:`~pipes_fast.external.errors.error_like`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sys
 import _json
 
 from pipes_fast._fdio import write_all
-from pipes_fast.external.errors import DagsterPipesError
+from pipes_fast.external.errors import error_like
 
 TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.external
 if TYPE_CHECKING:
@@ -77,7 +79,7 @@ def json_line(message: Any) -> str:
     try:
         return json.dumps(message, default=_as_orjson_writes) + "\n"
     except (TypeError, ValueError, RecursionError) as exc:
-        raise DagsterPipesError(_why_unserializable(message, exc)) from None
+        raise error_like((type(exc),), _why_unserializable(message, exc)) from None
 
 
 def line_appender(fd: int) -> Callable[[Any], None]:
@@ -102,7 +104,7 @@ def _why_unserializable(message: Any, exc: Exception) -> str:
     if isinstance(exc, RecursionError):
         return f"{head}: it is nested too deeply to be written as JSON."
     problem = _first_problem(message.get("params") if method else message, "params" if method else "it", set())
-    return f"{head}: {problem or exc}."
+    return f"{exc}. {head}: {problem}." if problem else f"{head}: {exc}."  # json.dumps' words first
 
 
 def _first_problem(value: Any, where: str, ancestors: set[int]) -> str | None:
