@@ -1,7 +1,10 @@
 """pipes_fast.external: what an external process imports to read its context and report back.
 
 A drop-in for ``dagster_pipes`` 1.13: change ``from dagster_pipes import ...`` to
-``from pipes_fast.external import ...`` and nothing else. The file message writer keeps its file
+``from pipes_fast.external import ...`` and nothing else. Every public name of dagster-pipes is
+here (but its GCS, Azure Blob and DBFS classes), with the same signature, and a call that
+dagster-pipes refuses with a builtin error (``TypeError``...) raises a ``DagsterPipesError`` that
+is also that error. The file message writer keeps its file
 open and writes each message with a single ``write``. The blob-store writers (a directory, S3)
 upload promptly, atomically where the store allows, and zstd-compressed when the reader accepts it.
 
@@ -22,7 +25,9 @@ from pipes_fast.external.params import (
     PipesEnvVarParamsLoader,
     PipesMappingParamsLoader,
     PipesParamsLoader,
+    decode_env_var,
     decode_param,
+    encode_env_var,
     encode_param,
 )
 from pipes_fast.external.writers import (
@@ -34,6 +39,8 @@ from pipes_fast.external.writers import (
     PipesStreamMessageWriterChannel,
 )
 
+from pipes_fast._wire import make_message as _make_message  # noqa: F401 - dagster-pipes' own tests import it
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pipes_fast.external.blob import (
@@ -41,6 +48,28 @@ if TYPE_CHECKING:
         PipesBlobStoreMessageWriterChannel as PipesBlobStoreMessageWriterChannel,
         PipesBufferedFilesystemMessageWriterChannel as PipesBufferedFilesystemMessageWriterChannel,
         PipesUnityCatalogVolumesMessageWriter as PipesUnityCatalogVolumesMessageWriter,
+    )
+    from pipes_fast.external.cli import DAGSTER_PIPES_CLI_PARSER as DAGSTER_PIPES_CLI_PARSER
+    from pipes_fast.external.databricks import (
+        DAGSTER_PIPES_CONTEXT_WIDGET_KEY as DAGSTER_PIPES_CONTEXT_WIDGET_KEY,
+        DAGSTER_PIPES_MESSAGES_WIDGET_KEY as DAGSTER_PIPES_MESSAGES_WIDGET_KEY,
+        PipesDatabricksNotebookWidgetsParamsLoader as PipesDatabricksNotebookWidgetsParamsLoader,
+        PipesUnityCatalogVolumesContextLoader as PipesUnityCatalogVolumesContextLoader,
+    )
+    from pipes_fast.external.keys import to_asset_key_path as to_asset_key_path
+    from pipes_fast.external.log_writers import (
+        PipesDefaultLogWriter as PipesDefaultLogWriter,
+        PipesDefaultLogWriterChannel as PipesDefaultLogWriterChannel,
+        PipesLogWriter as PipesLogWriter,
+        PipesLogWriterChannel as PipesLogWriterChannel,
+        PipesStdioFileLogWriter as PipesStdioFileLogWriter,
+        PipesStdioFileLogWriterChannel as PipesStdioFileLogWriterChannel,
+        PipesStdioLogWriter as PipesStdioLogWriter,
+        PipesStdioLogWriterChannel as PipesStdioLogWriterChannel,
+    )
+    from pipes_fast.external.prefect import (
+        PipesPrefectLogsMessageWriter as PipesPrefectLogsMessageWriter,
+        PipesPrefectLogsMessageWriterChannel as PipesPrefectLogsMessageWriterChannel,
     )
     from pipes_fast.external.s3 import (
         PipesS3ContextLoader as PipesS3ContextLoader,
@@ -50,6 +79,14 @@ if TYPE_CHECKING:
     from pipes_fast.external.stdio import (
         PipesStdioCapture as PipesStdioCapture,
         PipesStdioCapturingChannel as PipesStdioCapturingChannel,
+    )
+    from pipes_fast.external.threads import ExcThread as ExcThread
+    from pipes_fast.external.typed import (
+        PipesLogWriterOpenedData as PipesLogWriterOpenedData,
+        PipesMetadataRawValue as PipesMetadataRawValue,
+        T_BlobStoreMessageWriterChannel as T_BlobStoreMessageWriterChannel,
+        T_LogChannel as T_LogChannel,
+        T_MessageChannel as T_MessageChannel,
     )
     from pipes_fast.protocol import (
         DAGSTER_PIPES_CONTEXT_CLI_ARG,
@@ -92,6 +129,48 @@ _LAZY: dict[str, tuple[str, str]] = {
     **{
         name: ("pipes_fast.external.s3", name)
         for name in ("PipesS3ContextLoader", "PipesS3MessageWriter", "PipesS3MessageWriterChannel")
+    },
+    **{
+        name: (f"pipes_fast.external.{module}", name)
+        for module, names in (
+            ("cli", ["DAGSTER_PIPES_CLI_PARSER"]),
+            ("keys", ["to_asset_key_path"]),
+            ("threads", ["ExcThread"]),
+            (
+                "databricks",
+                [
+                    "DAGSTER_PIPES_CONTEXT_WIDGET_KEY",
+                    "DAGSTER_PIPES_MESSAGES_WIDGET_KEY",
+                    "PipesDatabricksNotebookWidgetsParamsLoader",
+                    "PipesUnityCatalogVolumesContextLoader",
+                ],
+            ),
+            (
+                "log_writers",
+                [
+                    "PipesDefaultLogWriter",
+                    "PipesDefaultLogWriterChannel",
+                    "PipesLogWriter",
+                    "PipesLogWriterChannel",
+                    "PipesStdioFileLogWriter",
+                    "PipesStdioFileLogWriterChannel",
+                    "PipesStdioLogWriter",
+                    "PipesStdioLogWriterChannel",
+                ],
+            ),
+            ("prefect", ["PipesPrefectLogsMessageWriter", "PipesPrefectLogsMessageWriterChannel"]),
+            (
+                "typed",
+                [
+                    "PipesLogWriterOpenedData",
+                    "PipesMetadataRawValue",
+                    "T_BlobStoreMessageWriterChannel",
+                    "T_LogChannel",
+                    "T_MessageChannel",
+                ],
+            ),
+        )
+        for name in names
     },
     "PipesStdioCapture": ("pipes_fast.external.stdio", "PipesStdioCapture"),
     "PipesStdioCapturingChannel": ("pipes_fast.external.stdio", "PipesStdioCapturingChannel"),
@@ -156,7 +235,9 @@ __all__ = [
     "PipesMessageWriterChannel",
     "PipesParamsLoader",
     "PipesStreamMessageWriterChannel",
+    "decode_env_var",
     "decode_param",
+    "encode_env_var",
     "encode_param",
     "open_dagster_pipes",
     "open_pipes",

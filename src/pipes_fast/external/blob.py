@@ -34,13 +34,11 @@ from pipes_fast.external.writers import PipesMessageWriter, PipesMessageWriterCh
 TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.external
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
-    from typing import IO, Any, TypeVar
+    from typing import IO, Any
 
     from pipes_fast.protocol import PipesMessage, PipesParams
 
-    T_BlobStoreMessageWriterChannel = TypeVar(
-        "T_BlobStoreMessageWriterChannel", bound="PipesBlobStoreMessageWriterChannel"
-    )
+    from pipes_fast.external.typed import T_BlobStoreMessageWriterChannel
 else:
     T_BlobStoreMessageWriterChannel = None
 

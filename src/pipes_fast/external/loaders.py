@@ -30,16 +30,21 @@ class PipesDefaultContextLoader(PipesContextLoader):
 
     def load_context(self, params: PipesParams) -> ContextManager[PipesContextData]:
         if self.FILE_PATH_KEY in params:
-            from pipes_fast._codec import decode_json
-
-            with open(param_of_type(params, self.FILE_PATH_KEY, str, self), encoding="utf-8") as file:
-                return LoadedContext(decode_json(file.read()))
+            return load_context_file(param_of_type(params, self.FILE_PATH_KEY, str, self))
         if self.DIRECT_KEY in params:
             return LoadedContext(param_of_type(params, self.DIRECT_KEY, dict, self))
         raise DagsterPipesError(
             f"Invalid params for {type(self).__name__}, expected key {self.FILE_PATH_KEY!r} or"
             f" {self.DIRECT_KEY!r}, received {dict(params)}."
         )
+
+
+def load_context_file(path: str) -> LoadedContext:
+    """The context data in the JSON file at ``path``."""
+    from pipes_fast._codec import decode_json
+
+    with open(path, encoding="utf-8") as file:
+        return LoadedContext(decode_json(file.read()))
 
 
 class LoadedContext:

@@ -22,6 +22,7 @@ from pipes_fast.protocol import make_message
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Callable
 
     from pipes_fast.protocol import PipesMessage
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     """Called with a stream name ("stdout" or "stderr") and text read from it."""
 
 _CHUNK_BYTES = 64 * 1024
+_FDS = {"stdout": 1, "stderr": 2}
 
 
 class _Redirect:
@@ -59,13 +61,19 @@ class PipesStdioCapture:
 
     ``eof_timeout`` bounds how long :meth:`stop` waits for child processes that still hold the
     streams (a background process left running); what they wrote until then is reported.
+    ``streams`` names the streams to capture ("stdout", "stderr"): both by default.
     """
 
-    def __init__(self, report: PipesStdioReport, eof_timeout: float = 1.0) -> None:
+    def __init__(
+        self, report: PipesStdioReport, eof_timeout: float = 1.0, streams: Sequence[str] = ("stdout", "stderr")
+    ) -> None:
+        unknown = [name for name in streams if name not in _FDS]
+        if unknown:
+            raise ValueError(f"stream must be 'stdout' or 'stderr', got {unknown[0]!r}")
         self._report = report
         self.eof_timeout = eof_timeout
         _flush_python_streams()
-        self._redirects = [_Redirect(name, fd) for name, fd in (("stdout", 1), ("stderr", 2)) if _is_open(fd)]
+        self._redirects = [_Redirect(name, _FDS[name]) for name in streams if _is_open(_FDS[name])]
         self._wake_read, self._wake_write = os.pipe()
         self._reporting = True
         self._thread: threading.Thread | None = threading.Thread(

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
     from pipes_fast.protocol import PipesExtras, PipesMessage, PipesOpenedData, PipesParams
 
-    T_MessageChannel = TypeVar("T_MessageChannel", bound="PipesMessageWriterChannel")
+    from pipes_fast.external.typed import T_MessageChannel
+
     T_Channel = TypeVar("T_Channel", bound="PipesMessageWriterChannel")
 else:
 
