@@ -26,6 +26,7 @@ from pipes_fast.dagster._handler import PipesMessageHandler
 from pipes_fast.dagster._io import (
     PipesBlobStoreMessageReader,
     PipesChunkedLogReader,
+    PipesCompositeMessageReader,
     PipesDirectoryMessageReader,
     PipesEnvContextInjector,
     PipesFileContextInjector,
@@ -44,6 +45,7 @@ __all__ = [
     "PipesBlobStoreMessageReader",
     "PipesChunkedLogReader",
     "PipesClientCompletedInvocation",
+    "PipesCompositeMessageReader",
     "PipesDirectoryMessageReader",
     "PipesEnvContextInjector",
     "PipesExecutionError",

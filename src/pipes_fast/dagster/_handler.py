@@ -14,9 +14,10 @@ import sys
 from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import dagster
+from dagster._core.pipes import utils as dagster_pipes_utils
 
 from pipes_fast import handler as core
 from pipes_fast._flow import DrainGate, take_oldest
@@ -126,7 +127,8 @@ class PipesMessageHandler(dagster.PipesMessageHandler):
             yield params
 
     def handle_message(self, message: Any) -> None:
-        self.core.handle_message(message)
+        with self.core.turn():  # readers of several writers (Dagster's composite's) call it from their threads
+            self.core.handle_message(message)
 
     @property
     def received_opened_message(self) -> bool:
@@ -160,11 +162,19 @@ class PipesMessageHandler(dagster.PipesMessageHandler):
             core.write_text(sys.stdout if stream == "stdout" else sys.stderr, text)
 
 
+DagsterChildHandler: Any = getattr(dagster_pipes_utils, "_ChildMessageHandler", ())
+"""What Dagster's ``PipesCompositeMessageReader`` gives each of its readers (Dagster 1.13 and later)."""
+
+
 def core_handler(handler: Any, message_reader: Any) -> core.PipesMessageHandler:
     """The pipes_fast handler a pipes_fast reader feeds for ``handler``: itself, the core of ours,
-    or a bridge into Dagster's own handler."""
-    if isinstance(handler, core.PipesMessageHandler):
-        return handler
+    or a bridge into Dagster's own handler; for one of the readers of Dagster's
+    ``PipesCompositeMessageReader``, that handler's for the reader's writer."""
+    if isinstance(handler, DagsterChildHandler):
+        writer = core_handler(handler._handler, message_reader).for_writer(handler._reader)
+        return cast(core.PipesMessageHandler, writer)  # it has all a reader uses
+    if isinstance(handler, (core.PipesMessageHandler, core.WriterHandler)):
+        return handler  # type: ignore[return-value]  # a WriterHandler has all a reader uses
     if isinstance(handler, PipesMessageHandler):
         return handler.core
     if isinstance(handler, dagster.PipesMessageHandler):

@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import dagster
+from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.pipes.utils import PipesChunkedLogReader as DagsterChunkedLogReader
 
 from pipes_fast import injectors, injectors_s3, readers
 from pipes_fast.readers import s3 as readers_s3
-from pipes_fast.dagster._handler import core_handler
+from pipes_fast.dagster._handler import DagsterBridge, DagsterChildHandler, core_handler
 from pipes_fast.protocol import PipesParams
 
 
@@ -61,6 +62,20 @@ class PipesDirectoryMessageReader(readers.PipesDirectoryMessageReader, PipesBlob
 
 class PipesStdioMessageReader(_FeedsAnyHandler, readers.PipesStdioMessageReader, dagster.PipesMessageReader):
     __doc__ = readers.PipesStdioMessageReader.__doc__
+
+
+class PipesCompositeMessageReader(readers.PipesCompositeMessageReader, dagster.PipesCompositeMessageReader):  # type: ignore[misc]
+    __doc__ = readers.PipesCompositeMessageReader.__doc__
+    _refusal = DagsterInvariantViolationError
+
+    def _child_handler(self, handler: Any, reader: Any) -> Any:
+        """pipes_fast's readers feed the hot path; Dagster's, Dagster's handler in Dagster's wrapper."""
+        if isinstance(reader, readers.PipesMessageReader):
+            return core_handler(handler, reader).for_writer(reader)
+        dagster_handler = handler._dagster_handler if isinstance(handler, DagsterBridge) else handler
+        if not isinstance(dagster_handler, dagster.PipesMessageHandler):
+            raise TypeError(f"Dagster's {type(reader).__name__} feeds Dagster's message handler, not {type(handler).__name__}")
+        return DagsterChildHandler(dagster_handler, reader)
 
 
 class PipesLogReader(readers.PipesLogReader, dagster.PipesLogReader):
