@@ -52,8 +52,8 @@ def test_a_plain_pipes_fast_session_in_an_asset_yields_dagsters_results(tmp_path
     def orders(context):  # noqa: ANN001 - Dagster reads the annotation, which would be a string here
         with open_pipes_session(context, PipesEnvContextInjector(), PipesTempFileMessageReader()) as session:
             subprocess.run(script(tmp_path, steps), env=session.get_bootstrap_env_vars(), check=True)
-            yield from session.get_results()
-        yield from session.get_results()
+            yield from session.drain_results()
+        yield from session.drain_results()
 
     result = dg.materialize([orders])
     (event,) = result.get_asset_materialization_events()

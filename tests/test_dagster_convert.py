@@ -7,6 +7,7 @@ hot path (the implementation this process runs) and conversion; the Dagster resu
 from __future__ import annotations
 
 import logging
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,12 @@ from hypothesis import strategies as st
 
 from helpers import closed, line, opened, script
 from pipes_fast import AssetKey, _hotpath
-from pipes_fast.dagster import PipesSubprocessClient
+from pipes_fast.dagster import (
+    PipesSubprocessClient,
+    PipesTempFileContextInjector,
+    PipesTempFileMessageReader,
+    open_pipes_session,
+)
 from pipes_fast.dagster._convert import ToDagster, _trusted_materialize_result, checked_materialize_result
 from pipes_fast.protocol import make_message
 
@@ -156,7 +162,7 @@ def test_the_trusted_constructor_builds_what_dagsters_checked_one_does(
 
 
 @pytest.mark.reliability("handler-exceptions")
-def test_a_result_dagster_refuses_is_a_warning_and_the_stream_goes_on(tmp_path: Path) -> None:
+def test_a_result_dagster_refuses_is_a_warning_the_stream_goes_on_and_the_step_fails_naming_it(tmp_path: Path) -> None:
     bad_table = {"table": {"raw_value": {"records": "not a list"}, "type": "table"}}
     good = {"rows": {"raw_value": 3, "type": "int"}}
     lines = opened() + line("report_asset_materialization", {"asset_key": "orders", "metadata": bad_table, "data_version": None})
@@ -165,15 +171,23 @@ def test_a_result_dagster_refuses_is_a_warning_and_the_stream_goes_on(tmp_path: 
 
     @dagster.asset
     def orders(context):  # noqa: ANN001, ANN202 - Dagster reads the annotation, which would be a string here
-        invocation = PipesSubprocessClient().run(context=context, command=script(tmp_path, [{"write": lines}]))
-        seen["results"] = invocation.get_results()
-        return seen["results"]
+        try:
+            with open_pipes_session(context, PipesTempFileContextInjector(), PipesTempFileMessageReader()) as session:
+                subprocess.run(script(tmp_path, [{"write": lines}]), env=session.get_bootstrap_env_vars(), check=True)
+        finally:
+            seen["reported"] = session.get_reported_results()
+        return session.get_results()
 
     instance = dagster.DagsterInstance.ephemeral()
-    result = dagster.materialize([orders], instance=instance)
-    assert result.success
-    (materialization,) = seen["results"]
+    result = dagster.materialize([orders], instance=instance, raise_on_error=False)
+    assert not result.success
+    (materialization,) = seen["reported"]  # the stream went on past the refused result
     assert materialization.metadata == {"rows": dagster.MetadataValue.int(3)}
     assert materialization.data_version == dagster.DataVersion("v2")
+    (failure,) = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert error.cause.cls_name == "PipesExecutionError"
+    assert "1 result(s) this step cannot record" in error.cause.message
+    assert "report_asset_materialization message at line 2: Dagster refuses metadata entry 'table'" in error.cause.message
     logged = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
-    assert any(m.startswith("[pipes] skipped a result Dagster refused") and "not a list" in m for m in logged), logged
+    assert any(m.startswith("[pipes] skipped a report_asset_materialization message at line 2") for m in logged), logged

@@ -187,15 +187,31 @@ def not_a_message_reason(value: Any) -> str:
     return f"JSON object without a {PIPES_PROTOCOL_VERSION_FIELD!r} field"
 
 
-def skipped_message(line: int, message: Any, problem: Any, *, handled: bool = False) -> str:
+class SkippedMessage(str):
+    """A warning about one skipped message (the text), with what it is about as attributes."""
+
+    method: Optional[str]
+    """The message's method, if it had a readable one."""
+    line: int
+    """Its line in the stream, 0 if unknown."""
+    handled: bool
+    """True for a message that arrived after ``closed`` and was handled all the same."""
+
+
+def skipped_message(line: int, message: Any, problem: Any, *, handled: bool = False) -> SkippedMessage:
     """The warning for a message that could not be handled (``problem``: why, or the exception
     raised), or with ``handled``, one that arrived after ``closed``; ``line`` 0 if unknown."""
     where = f" at line {line}" if line else ""
     excerpt = f"{message!r:.300}"
-    if handled:
-        return f"[pipes] unexpected message{where} received after closed: {excerpt}"
-    if isinstance(problem, BaseException) and not isinstance(problem, MalformedParams):
-        problem = f"{type(problem).__name__}: {problem}"
     method = message.get("method") if isinstance(message, dict) else None
-    what = f"a {method:.50} message" if isinstance(method, str) else "a message"
-    return f"[pipes] skipped {what}{where}: {problem}: {excerpt}"
+    method = method[:50] if isinstance(method, str) else None
+    if handled:
+        text = f"[pipes] unexpected message{where} received after closed: {excerpt}"
+    else:
+        if isinstance(problem, BaseException) and not isinstance(problem, MalformedParams):
+            problem = f"{type(problem).__name__}: {problem}"
+        what = "a message" if method is None else f"a {method} message"
+        text = f"[pipes] skipped {what}{where}: {problem}: {excerpt}"
+    warning = SkippedMessage(text)
+    warning.method, warning.line, warning.handled = method, line, handled
+    return warning

@@ -21,7 +21,8 @@ try:
 except ImportError as missing:
     raise ImportError("pipes_fast.dagster needs Dagster: pip install 'pipes_fast[dagster]'") from missing
 
-from pipes_fast.dagster._client import PipesClientCompletedInvocation, PipesExecutionError, PipesSubprocessClient
+from pipes_fast.dagster._client import PipesClientCompletedInvocation, PipesSubprocessClient
+from pipes_fast.dagster._errors import PipesExecutionError
 from pipes_fast.dagster._handler import PipesMessageHandler
 from pipes_fast.dagster._io import (
     PipesBlobStoreMessageReader,

@@ -8,26 +8,17 @@ from contextlib import AbstractContextManager
 from typing import Any, Optional, Union
 
 import dagster
-from dagster._core.errors import DagsterPipesExecutionError
 
-from pipes_fast import errors
 from pipes_fast.clients import subprocess as core
-from pipes_fast.dagster._convert import DagsterResult
+from pipes_fast.dagster._errors import PipesExecutionError
 from pipes_fast.dagster._io import PipesTempFileContextInjector, PipesTempFileMessageReader
-from pipes_fast.dagster._session import PipesSession, open_pipes_session, with_metadata
+from pipes_fast.dagster._session import PipesSession, open_pipes_session
 from pipes_fast.protocol import PipesExtras
 
 
-class PipesExecutionError(DagsterPipesExecutionError, errors.PipesExecutionError):
-    """The external process failed: Dagster's ``DagsterPipesExecutionError`` and pipes_fast's
-    ``PipesExecutionError`` at once, so either ``except`` catches it."""
-
-
 class PipesClientCompletedInvocation(dagster.PipesClientCompletedInvocation):
-    """Dagster's completed invocation; every getter may be called any number of times.
-
-    ``stdout``/``stderr`` hold the captured output where the client captured it (else None).
-    """
+    """Dagster's completed invocation; ``stdout``/``stderr`` hold the captured output where the
+    client captured it (else None)."""
 
     def __init__(
         self,
@@ -38,15 +29,8 @@ class PipesClientCompletedInvocation(dagster.PipesClientCompletedInvocation):
         stderr: Optional[str] = None,
     ) -> None:
         super().__init__(session, metadata)
-        self._reported = session.get_results(implicit_materializations=False)
-        self._implicit = session.get_results()  # only the implied ones are left
         self.stdout = stdout
         self.stderr = stderr
-
-    def get_results(self, *, implicit_materializations: bool = True) -> tuple[DagsterResult, ...]:
-        """Every result, in order, with implied materializations for selected assets last."""
-        results = self._reported + (self._implicit if implicit_materializations else ())
-        return with_metadata(results, self.metadata)
 
 
 class PipesSubprocessClient(core.PipesSubprocessClient, dagster.PipesSubprocessClient):  # type: ignore[misc]

@@ -21,6 +21,7 @@ from dagster._core.definitions.metadata.external_metadata import metadata_value_
 from dagster._core.definitions.utils import NoValueSentinel
 
 from pipes_fast.assets import AssetKey
+from pipes_fast.errors import MalformedParams
 from pipes_fast.results import AssetCheckResult, MaterializeResult, MetadataValue
 
 DagsterResult = Union[dagster.MaterializeResult[Any], dagster.AssetCheckResult]
@@ -98,7 +99,18 @@ class ToDagster:
     def metadata(self, metadata: Mapping[str, Any]) -> dict[str, dagster.MetadataValue]:
         """A metadata mapping of Dagster metadata values."""
         convert = self.metadata_value
-        return {name: convert(value) for name, value in metadata.items()}
+        try:
+            return {name: convert(value) for name, value in metadata.items()}
+        except Exception:
+            for name, value in metadata.items():  # name the entry Dagster refused
+                try:
+                    convert(value)
+                except Exception as exc:
+                    raise MalformedParams(
+                        f"Dagster refuses metadata entry {name!r} of type {value.type!r:.50}"
+                        f" = {value.value!r:.100}: {type(exc).__name__}: {exc}"
+                    ) from exc
+            raise
 
     def result(self, result: Union[MaterializeResult, AssetCheckResult]) -> DagsterResult:
         """Dagster's ``MaterializeResult`` or ``AssetCheckResult`` for a pipes_fast one."""

@@ -10,21 +10,22 @@ readers written for Dagster feed it message by message.
 
 from __future__ import annotations
 
+import json
 import sys
-from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Optional, cast
+from typing import Any, Callable, Optional, cast
 
 import dagster
 from dagster._core.pipes import utils as dagster_pipes_utils
 
+from pipes_fast import _hotpath
 from pipes_fast import handler as core
 from pipes_fast._flow import DrainGate, take_oldest
-from pipes_fast.dagster._context import step_context
+from pipes_fast.dagster._context import DagsterStep
 from pipes_fast.dagster._convert import DagsterResult, ToDagster
 from pipes_fast.errors import MalformedParams
-from pipes_fast.protocol import PipesException, PipesParams
+from pipes_fast.protocol import PipesException, PipesParams, SkippedMessage, skipped_message
 from pipes_fast.readers import PipesMessageReader as PipesFastReader
 
 
@@ -34,22 +35,49 @@ class DagsterBridge(core.PipesMessageHandler):
     ``dagster_handler`` is the Dagster ``PipesMessageHandler`` whose handling of ``opened``,
     ``closed``, ``log`` and ``log_external_stream`` runs. With ``sink``, results and custom
     messages go into its queues as they come, for Dagster's own session to read; without, they
-    stay here for :class:`PipesMessageHandler`.
+    are kept here for :class:`PipesMessageHandler`, every one for the whole session, as Dagster's
+    handler keeps them.
+
+    A result the step cannot record (a key outside the step, a check it does not run, metadata
+    Dagster refuses) is skipped with a warning naming its line, and listed in :attr:`refused`.
     """
 
     def __init__(
         self, context: Any, message_reader: Any, dagster_handler: dagster.PipesMessageHandler, *, sink: bool = False
     ) -> None:
-        super().__init__(step_context(context), message_reader)
+        step = DagsterStep(context)
+        super().__init__(step, message_reader)
+        self._step = step
         self._dagster_handler = dagster_handler
         self._sink = dagster_handler if sink else None
         self._to_dagster = ToDagster()
-        self._results: deque[DagsterResult] = deque()  # type: ignore[assignment]  # converted as they come
+        self.results: list[DagsterResult] = []
+        """Every result received, converted, oldest first (without ``sink``)."""
+        self._drained = 0
+        self.refused: list[str] = []
+        """Warnings about the results that were skipped (the first ``_MAX_REFUSALS_KEPT``)."""
+        self.refused_count = 0
         self.handle_lines = self._route_lines
+        # the router knows the step's asset keys; materializations need a look of their own only
+        # when some of those keys are just the assets of checks (a standalone @asset_check)
+        self._check_every_result = step.materializable is not None and step.materializable != set(step.asset_keys or ())
+        self._check_checks = step.checks is not None
 
     def handle_message(self, message: Mapping[str, Any]) -> None:
         self._router.route((message,))
-        self._pass_on()
+        self._pass_on(lambda index: (0, message))
+
+    def get_reported_results(self) -> tuple[DagsterResult, ...]:  # type: ignore[override]
+        """Every result received so far (the whole stream's, once it has been read)."""
+        self.flow.finish()
+        return tuple(self.results)
+
+    def drain_results(self) -> list[DagsterResult]:  # type: ignore[override]
+        """Results received since the last drain, oldest first (they stay in :attr:`results`)."""
+        self.flow.finish()
+        end = len(self.results)
+        drained, self._drained = self.results[self._drained : end], end
+        return drained
 
     def dagster_asset_key(self, key: Any) -> dagster.AssetKey:
         """Dagster's key for a pipes_fast one."""
@@ -57,28 +85,72 @@ class DagsterBridge(core.PipesMessageHandler):
 
     def _route_lines(self, lines: list[bytes], first_line: int) -> list[Any]:
         bad: list[Any] = self._router.route_lines(lines, first_line)
-        self._pass_on()
+        self._pass_on(lambda index: self._source_of_result(lines, first_line, index))
         return bad
 
-    def _pass_on(self) -> None:
-        """Convert what the router produced; hand it to the sink, if any."""
+    def _pass_on(self, source: Callable[[int], tuple[int, Any]]) -> None:
+        """Convert what the router produced and keep it, or hand it to the sink; ``source(i)`` is
+        the line number and message of the batch's ``i``-th result, to name one that is refused."""
         routed = self._router.results
         if routed:
-            convert = self._to_dagster.result
-            for result in take_oldest(routed):
+            convert, refusal, kept = self._to_dagster.result, self._refusal, self.results
+            every, checks, materialization = self._check_every_result, self._check_checks, _hotpath.MaterializeResult
+            for index, result in enumerate(take_oldest(routed)):
                 try:
-                    self._results.append(convert(result))
+                    if every or (checks and type(result) is not materialization):
+                        refusal(result)
+                    kept.append(convert(result))
                 except Exception as exc:  # one result Dagster refuses must not stop the stream
-                    self._warn_skipped(f"[pipes] skipped a result Dagster refused: {result!r:.300}: {exc!r:.300}")
+                    line, message = source(index)
+                    self._warn_skipped(skipped_message(line, message, exc))
         if self._sink is not None:
-            if self._results:
+            if self.results:
                 put = self._sink._result_queue.put
-                for converted in take_oldest(self._results):
+                for converted in self.results:
                     put(converted)
+                self.results.clear()
             if self._custom_messages:
                 put = self._sink._extra_msg_queue.put
                 for payload in take_oldest(self._custom_messages):
                     put(payload)
+
+    def _refusal(self, result: Any) -> None:
+        """Raise if the step may not record ``result`` (the router knows only the asset keys)."""
+        step = self._step
+        if isinstance(result, _hotpath.MaterializeResult):
+            if result.asset_key not in step.materializable:  # type: ignore[operator]
+                raise MalformedParams(
+                    f"asset key {result.asset_key.to_user_string()!r} is not materialized by this step"
+                    f" (it materializes {sorted(key.to_user_string() for key in step.materializable or ())})"
+                )
+        elif (result.asset_key, result.check_name) not in step.checks:  # type: ignore[operator]
+            runs = sorted(f"{key.to_user_string()}:{name}" for key, name in step.checks or ())
+            raise MalformedParams(
+                f"check {result.check_name!r} of asset {result.asset_key.to_user_string()!r} is not"
+                f" one of the checks this step runs: {runs}"
+            )
+
+    def _source_of_result(self, lines: list[bytes], first_line: int, index: int) -> tuple[int, Any]:
+        """The line number and message of the ``index``-th result ``lines`` produced: the lines
+        are routed again one at a time, without effect, counting results (only for a refusal)."""
+        keys = {key.to_escaped_user_string(): key for key in self._step.asset_keys or ()}
+        scratch = _hotpath.MessageRouter(None if self._step.asset_keys is None else keys, _ignore, _ignore)
+        for offset, line in enumerate(lines):
+            scratch.route_lines([line], 1)
+            if len(scratch.results) > index:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    message = line
+                return first_line + offset, message
+        return 0, None
+
+    def _warn_skipped(self, text: str) -> None:
+        super()._warn_skipped(text)
+        if isinstance(text, SkippedMessage) and text.method in RESULT_METHODS and not text.handled:
+            self.refused_count += 1
+            if len(self.refused) < _MAX_REFUSALS_KEPT:
+                self.refused.append(text)
 
     def _handle_other(self, message: Mapping[str, Any]) -> None:
         try:
@@ -89,6 +161,14 @@ class DagsterBridge(core.PipesMessageHandler):
                 self._record_opened(params)
             elif method == "closed":
                 self._record_closed(params)
+
+
+RESULT_METHODS = frozenset({"report_asset_materialization", "report_asset_check"})
+_MAX_REFUSALS_KEPT = 20
+
+
+def _ignore(_: Any) -> None:
+    pass
 
 
 def handle_in_dagster(handler: dagster.PipesMessageHandler, message: Mapping[str, Any]) -> None:
@@ -149,7 +229,7 @@ class PipesMessageHandler(dagster.PipesMessageHandler):
         return self.core.exception
 
     def get_reported_results(self) -> tuple[DagsterResult, ...]:
-        return self.core.get_reported_results()  # type: ignore[return-value]
+        return self.core.get_reported_results()
 
     def get_custom_messages(self) -> tuple[Any, ...]:
         return self.core.get_custom_messages()
