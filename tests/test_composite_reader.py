@@ -9,6 +9,7 @@ and readers is held to what Dagster's composite on Dagster's own readers makes o
 No ``from __future__ import annotations``: Dagster reads the asset's context annotation.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -177,8 +178,15 @@ class DagsterDirectoryReader(dg.PipesBlobStoreMessageReader):
         return Path(params["path"]).is_dir()
 
     def download_messages_chunk(self, index: int, params: Any) -> Optional[str]:
+        """The chunk once it is whole: dagster-pipes writes chunk files in place, so a read may
+        catch one half-written (then it is read again at the next poll)."""
         path = Path(params["path"]) / f"{index}.json"
-        return path.read_text() if path.exists() else None
+        text = path.read_text() if path.exists() else ""
+        try:
+            [json.loads(line) for line in text.splitlines() if line]
+        except ValueError:
+            return None
+        return text or None  # dagster-pipes never writes an empty chunk: it is one not written yet
 
     def no_messages_debug_text(self) -> str:
         return "Attempted to read messages from a local directory."
