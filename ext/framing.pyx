@@ -40,7 +40,7 @@ cdef class LineFramer(HeldLine):
             if nl == NULL:
                 self._hold(lines, buf)
                 return lines
-            self._pieces.append(buf[:nl - base])
+            self._pieces.append(memoryview(buf)[:nl - base])  # joined without a copy of its own
             self._emit_bytes(lines, self._take_pending())
             start = nl - base + 1
         while start < end:
@@ -72,7 +72,12 @@ cdef class LineFramer(HeldLine):
         lines.append(PyBytes_FromStringAndSize(line, n))
 
     cdef void _emit_bytes(self, list lines, bytes line):
-        self._emit(lines, PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line))
+        """``_emit`` for a line held whole: appended itself where it needs no cut (no copy)."""
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(line)
+        if 0 < n <= self.max_line_bytes and PyBytes_AS_STRING(line)[n - 1] != b"\r":
+            lines.append(line)
+        else:
+            self._emit(lines, PyBytes_AS_STRING(line), n)
 
     cdef void _hold(self, list lines, bytes piece):
         self._pieces.append(piece)

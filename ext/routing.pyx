@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import orjson
 
 from pipes_fast._contract import callable_argument, positive_int
+from pipes_fast._huge import HUGE_LINE_BYTES, decode_huge
 from pipes_fast.errors import MalformedParams, require_param
 from pipes_fast.protocol import (
     CANONICAL_ENVELOPES,
@@ -27,6 +28,7 @@ from pipes_fast.protocol import (
 cdef object _loads = orjson.loads
 cdef object _json_loads = json.loads
 cdef str _VERSION_FIELD = PIPES_PROTOCOL_VERSION_FIELD
+cdef Py_ssize_t _HUGE_LINE_BYTES = HUGE_LINE_BYTES
 
 
 cdef inline bint _is_digit(unsigned char c) noexcept:
@@ -206,20 +208,31 @@ cdef class MessageRouter:
         """Decode message lines (bytes) and handle each message as soon as it is decoded.
 
         Lines in a canonical envelope are handled from their params alone, custom messages from
-        their payload alone. Returns the lines that were not messages, as ``BadLine`` reports;
-        ``first_line`` numbers the first line.
+        their payload alone. A line of ``HUGE_LINE_BYTES`` or more is decoded by
+        ``pipes_fast._huge``, and let go of first: in a list, its item becomes None. Returns the
+        lines that were not messages, as ``BadLine`` reports; ``first_line`` numbers the first line.
         """
         cdef list bad = []
-        cdef Py_ssize_t number = positive_int("first_line", first_line) - 1
+        cdef Py_ssize_t first = positive_int("first_line", first_line)
+        cdef Py_ssize_t number = first - 1
         cdef Py_ssize_t start = 0, payload_start
         cdef object method, value, message
         cdef bytes line
         cdef object item
+        cdef list held
         for item in lines:
             if type(item) is not bytes:
                 raise TypeError(f"Expected bytes, got {type(item).__name__}")
             line = <bytes>item
             number += 1
+            if PyBytes_GET_SIZE(line) >= _HUGE_LINE_BYTES:
+                held, line, item = [line], None, None
+                if type(lines) is list:
+                    (<list>lines)[number - first] = None
+                message = decode_huge(held, number, bad)
+                if message is not None:
+                    self._route((<dict>message).get("method"), (<dict>message).get("params"), message, number)
+                continue
             method = self._canonical_method(line, &start)
             if method is not None:
                 if method is _CUSTOM and not self.closed:

@@ -41,7 +41,7 @@ class LineFramer(HeldLine):
             if nl < 0:
                 self._hold(lines, data)
                 return lines
-            self._pieces.append(data[:nl])
+            self._pieces.append(memoryview(data)[:nl])  # joined without a copy of its own
             self._emit(lines, self._take_pending())
             start = nl + 1
         while start < end:

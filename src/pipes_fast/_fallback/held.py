@@ -21,7 +21,7 @@ class HeldLine:
     def __init__(self, max_line_bytes: int) -> None:
         self._max_line_bytes = positive_int("max_line_bytes", max_line_bytes)
         self._truncated_lines = 0
-        self._pieces: list[bytes] = []
+        self._pieces: list[bytes | memoryview] = []
         self._pending = 0
 
     @property

@@ -15,6 +15,7 @@ import orjson
 
 from pipes_fast._contract import callable_argument, positive_int
 from pipes_fast._fallback.results import AssetCheckResult, MaterializeResult, resolve_metadata
+from pipes_fast._huge import HUGE_LINE_BYTES, decode_huge
 from pipes_fast.assets import AssetKey
 from pipes_fast.errors import MalformedParams, require_param
 from pipes_fast.protocol import (
@@ -168,16 +169,26 @@ class MessageRouter:
         """Decode message lines (bytes) and handle each message as soon as it is decoded.
 
         Lines in a canonical envelope are handled from their params alone, custom messages from
-        their payload alone. Returns the lines that were not messages, as ``BadLine`` reports;
-        ``first_line`` numbers the first line.
+        their payload alone. A line of ``HUGE_LINE_BYTES`` or more is decoded by
+        ``pipes_fast._huge``, and let go of first: in a list, its item becomes None. Returns the
+        lines that were not messages, as ``BadLine`` reports; ``first_line`` numbers the first line.
         """
         bad: list[BadLine] = []
-        number = positive_int("first_line", first_line) - 1
+        first = positive_int("first_line", first_line)
+        number = first - 1
         custom_messages = self._custom_messages
         for line in lines:
             if type(line) is not bytes:
                 raise TypeError(f"Expected bytes, got {type(line).__name__}")
             number += 1
+            if len(line) >= HUGE_LINE_BYTES:
+                held, line = [line], None
+                if type(lines) is list:
+                    lines[number - first] = None
+                message = decode_huge(held, number, bad)
+                if message is not None:
+                    self._route(message.get("method"), message.get("params"), message, number)
+                continue
             method, start = _canonical_method(line)
             if method is not None:
                 if method is _CUSTOM and not self.closed:

@@ -53,9 +53,24 @@ class MessageStream:
 
     def feed(self, data: bytes) -> None:
         """Handle every message that ``data`` completes."""
-        lines = self._framer.feed(data)
+        self.handle(self._framer.feed(data))
+
+    def frame(self, data: bytes) -> list[bytes]:
+        """The lines that ``data`` completes, for :meth:`handle`: a caller that lets go of ``data``
+        in between does not hold the last piece of a huge line while the line is decoded."""
+        lines: list[bytes] = self._framer.feed(data)
+        return lines
+
+    def handle(self, lines: list[bytes]) -> None:
+        """Handle framed lines (an empty list is fine)."""
         if lines:
             self._handle(lines)
+
+    @property
+    def pending(self) -> int:
+        """Bytes of a line held back until its newline arrives."""
+        pending: int = self._framer.pending
+        return pending
 
     def close(self) -> None:
         """End of stream: a last line without its newline is handled too."""

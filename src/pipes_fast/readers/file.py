@@ -13,6 +13,7 @@ from pipes_fast import _threads
 from pipes_fast._files import PrivateFolder, open_private_file, remove_if_same
 from pipes_fast._tailer import FileTailer
 from pipes_fast._gc import relaxed_gc
+from pipes_fast._huge import HUGE_LINE_BYTES
 from pipes_fast.protocol import PipesParams
 from pipes_fast.readers.base import MessageStream, PipesMessageReader
 
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
     from pipes_fast.handler import PipesMessageHandler
 
 _log = logging.getLogger(__name__)
+
+HUGE_LINE_READ_BYTES = 32 << 20
+"""What the reader asks for at a time while it holds a huge line (``pipes_fast._huge``): glibc's
+malloc maps a request this big on its own (the most its dynamic mmap threshold rises to on 64-bit,
+mallopt(3)), so the pieces of the line go back to the system once joined, where thousands of
+16 kB reads would leave the line's size of freed heap resident."""
 
 
 class PipesFileMessageReader(PipesMessageReader):
@@ -85,16 +92,21 @@ class PipesFileMessageReader(PipesMessageReader):
         source = f"line of file {self.path}"
         stream = MessageStream(handler, source)
         restarts = tailer.restarts
+        chunk_bytes = tailer.chunk_bytes
         try:
             with relaxed_gc():
                 while True:
                     closing = session_closed.is_set()  # seen before the read: what was written before is read now
+                    tailer.chunk_bytes = HUGE_LINE_READ_BYTES if stream.pending >= HUGE_LINE_BYTES else chunk_bytes
                     data = tailer.read()
                     if tailer.restarts != restarts:  # a new file, or this one truncated: its torn line ends here
                         stream.close()
                         stream, restarts = MessageStream(handler, source), tailer.restarts
                     if data:
-                        stream.feed(data)
+                        lines = stream.frame(data)
+                        del data  # the last piece of a huge line: not held while the line is decoded
+                        stream.handle(lines)
+                        del lines
                     elif closing:
                         break
                     else:
