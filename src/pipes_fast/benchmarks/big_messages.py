@@ -62,8 +62,9 @@ def _reset_peak() -> int:
 
 
 def _whole_lines_reader(folder: str) -> Any:
-    """Dagster's file reader, its thread held until the process has ended: it reads a line that
-    is being written as two (two JSON errors, the message lost), so it is given whole lines."""
+    """Dagster's file reader, its thread held until the process has ended, so that it reads whole
+    lines: tailing, it parses the part of a big line written so far, and the JSON error ends its
+    thread (that message and every later one lost, no memory spent on them)."""
     import dagster
 
     class WholeLinesReader(dagster.PipesFileMessageReader):
