@@ -22,6 +22,7 @@ pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_
 dagster = pytest.importorskip("dagster")
 pytest.importorskip("dagster_ray", reason="needs dagster-ray: pip install 'pipes_fast[test]'")
 
+from dagster._core.pipes.reattach import PIPES_LAUNCH_HANDLE_METADATA_KEY  # noqa: E402
 from dagster_events import Events, Step, events_of  # noqa: E402
 from dagster_ray.core.pipes import PipesRayJobClient as DagsterRayJobClient  # noqa: E402
 
@@ -122,9 +123,19 @@ def submit_params(script: str) -> dict[str, Any]:
     return {"entrypoint": f"{sys.executable} {script}", "runtime_env": {"env_vars": env_vars}}
 
 
+def is_launch_handle(entry: Any) -> bool:
+    """Whether a log entry records a Pipes launch handle (pipes_fast's client records one per job
+    it launches, so that a retried step reattaches; dagster-ray's records none)."""
+    event = entry.dagster_event
+    return event is not None and event.event_type_value == "ENGINE_EVENT" and PIPES_LAUNCH_HANDLE_METADATA_KEY in (
+        event.engine_event_data.metadata
+    )
+
+
 def materialize_with(client: Any, script: str, capfd: pytest.CaptureFixture[str]) -> tuple[Events, str]:
     """Materialize the asset with ``client`` as its ``ray_client``; the run's normalised events
-    (custom messages as the asset body got them) and what reached this process's stdout."""
+    (custom messages as the asset body got them; launch handles left out) and what reached this
+    process's stdout."""
     step = Step()
 
     @dagster.asset(name=ASSET, check_specs=[dagster.AssetCheckSpec(CHECK, asset=ASSET)], required_resource_keys={"ray_client"})
@@ -137,6 +148,7 @@ def materialize_with(client: Any, script: str, capfd: pytest.CaptureFixture[str]
     with dagster.DagsterInstance.ephemeral() as instance:
         result = dagster.materialize([orders], resources={"ray_client": client}, instance=instance, raise_on_error=False)
         entries = instance.all_logs(result.run_id)
+    entries = [entry for entry in entries if not is_launch_handle(entry)]  # tests/test_ray_reattach.py's subject
     stdout = capfd.readouterr().out
     return events_of(entries, result.success, step, stdout, ""), stdout
 

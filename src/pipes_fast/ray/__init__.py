@@ -8,7 +8,8 @@ Switch from dagster-ray by import::
     client.run(context=context, submit_job_params={"entrypoint": "python job.py"}).get_results()
 
 ``context`` is a ``pipes_fast.StepContext`` or a Dagster op/asset context (then results are
-Dagster's types). ``local_cluster()`` (``pipes_fast.ray.local_cluster``) starts a throwaway
+Dagster's types, and a retried step reattaches to the job its earlier attempt launched, if that
+job is still running or succeeded, instead of launching another). ``local_cluster()`` (``pipes_fast.ray.local_cluster``) starts a throwaway
 cluster on 127.0.0.1 for tests. Needs the ``ray`` extra (``ray[default]``); the rest of pipes_fast never
 imports Ray.
 """

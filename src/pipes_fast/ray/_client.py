@@ -60,6 +60,12 @@ class PipesRayJobClient(PipesClient):
     ``UNREACHABLE_SECONDS``. With ``forward_termination``, an interrupt (KeyboardInterrupt, or
     SIGTERM while ``run`` is in progress) stops the job, waits up to ``STOP_WAIT_SECONDS`` for it
     to end, and re-raises.
+
+    Inside Dagster each job launched is recorded (Dagster's ``PipesLaunchHandle``); a later attempt
+    of the step running a job with the same ``submit_job_params`` follows that job from the start
+    of its log if it is pending, running or succeeded, and launches a new one if it failed, was
+    stopped or cannot be found, or if messages come through another ``message_reader``. The
+    ``timeout`` counts from the reattachment. Outside Dagster every ``run`` launches a new job.
     """
 
     _execution_error: type[PipesExecutionError] = PipesExecutionError
@@ -129,24 +135,70 @@ class PipesRayJobClient(PipesClient):
         """``run``, for this client's kind of session, invocation and error."""
         client = self.job_client
         reader = self.message_reader or self._default_reader()
-        params = dict(submit_job_params)
-        job_id = str(params.pop("submission_id", None) or f"pipes-{uuid.uuid4().hex}")
         with _sigterm_as_keyboard_interrupt(), self._open_session(context, reader, extras) as session:
-            runtime_env = dict(params.pop("runtime_env", None) or {})
-            runtime_env["env_vars"] = {**(runtime_env.get("env_vars") or {}), **session.get_bootstrap_env_vars()}
-            params["metadata"] = {**self._job_metadata(context), **(params.get("metadata") or {})}
-            try:
-                client.submit_job(submission_id=job_id, runtime_env=runtime_env, **params)
-            except Exception as exc:
-                raise self._execution_error(f"could not submit Ray job {job_id}: {exc}") from exc
-            address = client.get_address()  # resolved, where ``address`` was None
             log = context_log(session)
-            log.info(f"[pipes] Ray job {job_id} submitted to {address}; waiting for it to end.")
+            address = client.get_address()  # resolved, where ``address`` was None
+            job_id = self._reattach(context, client, reader, log, submit_job_params)
+            if job_id is None:
+                job_id = self._submit(context, client, session, submit_job_params)
+                self._record_launch(context, job_id, address, submit_job_params)
+                log.info(f"[pipes] Ray job {job_id} submitted to {address}; waiting for it to end.")
             session.report_launched({"extras": {LAUNCHED_JOB_ID: job_id, LAUNCHED_ADDRESS: address}})
             status = self._wait(client, job_id, log, _EndSigns(session, reader))
         if status != "SUCCEEDED":
             raise self._execution_error(self._describe_failure(client, job_id, status, session))
         return self._invocation(session, metadata={"Ray Job ID": job_id})
+
+    def _submit(self, context: Any, client: Any, session: Any, submit_job_params: Mapping[str, Any]) -> str:
+        """Submit a new job with the session's bootstrap env vars; its id."""
+        params = dict(submit_job_params)
+        job_id = str(params.pop("submission_id", None) or f"pipes-{uuid.uuid4().hex}")
+        runtime_env = dict(params.pop("runtime_env", None) or {})
+        runtime_env["env_vars"] = {**(runtime_env.get("env_vars") or {}), **session.get_bootstrap_env_vars()}
+        params["metadata"] = {**self._job_metadata(context), **(params.get("metadata") or {})}
+        try:
+            client.submit_job(submission_id=job_id, runtime_env=runtime_env, **params)
+        except Exception as exc:
+            raise self._execution_error(f"could not submit Ray job {job_id}: {exc}") from exc
+        return job_id
+
+    def _reattach(
+        self, context: Any, client: Any, reader: PipesMessageReader, log: Any, submit_job_params: Mapping[str, Any]
+    ) -> Optional[str]:
+        """The job an earlier attempt of this step launched with these params, if it is pending,
+        running or succeeded and its messages come through its log (this attempt then follows it
+        from the start); else None (a new job is launched)."""
+        handle = self._launch_handle(context, submit_job_params)
+        if handle is None:
+            return None
+        job_id = str(handle.external_run_id)
+        earlier = f"[pipes] Ray job {job_id}, launched by an earlier attempt of this step,"
+        if not isinstance(reader, PipesRayJobMessageReader):
+            log.info(f"{earlier} is left alone: its messages go to that attempt's message reader. Launching a new job.")
+            return None
+        try:
+            status = _status_name(client.get_job_status(job_id))
+        except Exception as exc:
+            log.warning(f"{earlier} cannot be found ({exc}); launching a new job.")
+            return None
+        if status in ("FAILED", "STOPPED"):
+            log.info(f"{earlier} ended {status}; launching a new job.")
+            return None
+        self._record_reattach(context, handle)
+        log.info(f"{earlier} is {status}: reattaching and reading its messages from the start.")
+        return job_id
+
+    def _launch_handle(self, context: Any, submit_job_params: Mapping[str, Any]) -> Any:
+        """The record (a ``PipesLaunchHandle``) of the job an earlier attempt of this step launched
+        with these params, that no other ``run`` of this attempt follows, or None. Outside Dagster
+        nothing is recorded: every ``run`` launches a new job."""
+        return None
+
+    def _record_launch(self, context: Any, job_id: str, address: str, submit_job_params: Mapping[str, Any]) -> None:
+        """Record the job just launched, for a later attempt of this step to find."""
+
+    def _record_reattach(self, context: Any, handle: Any) -> None:
+        """Record that this attempt reattached to ``handle``'s job."""
 
     def _job_metadata(self, context: Any) -> dict[str, str]:
         """Metadata for the job besides the user's (a Dagster context adds its run's tags)."""
