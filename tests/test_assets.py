@@ -21,7 +21,7 @@ def test_escaping_matches_dagster(path):
     assert ours.to_user_string() == theirs.to_user_string()
 
 
-@pytest.mark.parametrize("text", ["a", "a/b", "a/", "/a", "a//b", "a\\/b/c", "a\\\\/b", "x\\"])
+@pytest.mark.parametrize("text", ["a", "a/b", "a/", "/a", "a//b", "a\\/b/c", "a\\\\/b", "x\\", "a/\\", ""])
 def test_parsing_edge_cases_match_dagster(text):
     assert AssetKey.from_escaped_user_string(text).path == tuple(dagster.AssetKey.from_escaped_user_string(text).path)
     assert AssetKey.from_user_string(text).path == tuple(dagster.AssetKey.from_user_string(text).path)

@@ -58,3 +58,27 @@ def make_message(method: Method, params: Optional[Mapping[str, Any]]) -> PipesMe
         "params": params,
     }
     return message  # type: ignore[return-value]
+
+
+def to_asset_key_path(asset_key: str) -> list[str]:
+    r"""The parts of an escaped asset key: ``"a/b\/c"`` is ``["a", "b/c"]``.
+
+    As Dagster and dagster-pipes read it: an empty last part is left out (``"a/"`` is ``["a"]``,
+    ``""`` is ``[]``) and a ``\`` at the very end is dropped.
+    """
+    if ESCAPE_CHARACTER not in asset_key:
+        parts = asset_key.split("/")
+        return parts[:-1] if not parts[-1] else parts
+    parts = []
+    part: list[str] = []
+    characters = iter(asset_key)
+    for character in characters:
+        if character == ESCAPE_CHARACTER:
+            part.append(next(characters, ""))
+        elif character == "/":
+            parts.append("".join(part))
+            part = []
+        else:
+            part.append(character)
+    last = "".join(part)
+    return [*parts, last] if last else parts

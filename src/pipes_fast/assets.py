@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Union
 
-from pipes_fast.protocol import ESCAPE_CHARACTER
+from pipes_fast._wire import to_asset_key_path
 
 
 class AssetKey:
@@ -35,25 +35,7 @@ class AssetKey:
 
         As in Dagster, an empty last part (a trailing slash) is dropped.
         """
-        if ESCAPE_CHARACTER not in escaped:
-            split = escaped.split("/")
-            if not split[-1]:
-                split.pop()
-            return AssetKey(split)
-        parts: list[str] = []
-        current: list[str] = []
-        chars = iter(escaped)
-        for char in chars:
-            if char == ESCAPE_CHARACTER:
-                current.append(next(chars, ""))
-            elif char == "/":
-                parts.append("".join(current))
-                current = []
-            else:
-                current.append(char)
-        if current:
-            parts.append("".join(current))
-        return AssetKey(parts)
+        return AssetKey(to_asset_key_path(escaped))
 
     @classmethod
     def coerce(cls, key: Union[AssetKey, str, Iterable[str]]) -> AssetKey:

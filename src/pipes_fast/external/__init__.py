@@ -56,7 +56,7 @@ if TYPE_CHECKING:
         PipesDatabricksNotebookWidgetsParamsLoader as PipesDatabricksNotebookWidgetsParamsLoader,
         PipesUnityCatalogVolumesContextLoader as PipesUnityCatalogVolumesContextLoader,
     )
-    from pipes_fast.external.keys import to_asset_key_path as to_asset_key_path
+    from pipes_fast._wire import to_asset_key_path as to_asset_key_path
     from pipes_fast.external.log_writers import (
         PipesDefaultLogWriter as PipesDefaultLogWriter,
         PipesDefaultLogWriterChannel as PipesDefaultLogWriterChannel,
@@ -134,7 +134,6 @@ _LAZY: dict[str, tuple[str, str]] = {
         name: (f"pipes_fast.external.{module}", name)
         for module, names in (
             ("cli", ["DAGSTER_PIPES_CLI_PARSER"]),
-            ("keys", ["to_asset_key_path"]),
             ("threads", ["ExcThread"]),
             (
                 "databricks",
@@ -173,6 +172,7 @@ _LAZY: dict[str, tuple[str, str]] = {
         for name in names
     },
     "PipesStdioCapture": ("pipes_fast.external.stdio", "PipesStdioCapture"),
+    "to_asset_key_path": ("pipes_fast._wire", "to_asset_key_path"),
     "PipesStdioCapturingChannel": ("pipes_fast.external.stdio", "PipesStdioCapturingChannel"),
     "DAGSTER_PIPES_CONTEXT_CLI_ARGUMENT": ("pipes_fast.protocol", "DAGSTER_PIPES_CONTEXT_CLI_ARG"),
     "DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT": ("pipes_fast.protocol", "DAGSTER_PIPES_MESSAGES_CLI_ARG"),
