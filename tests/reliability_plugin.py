@@ -119,6 +119,18 @@ CASES: dict[str, Case] = {
     "check-memory": Case(
         "`pipes-fast check` memory", "a checked client writing 300 MB to stderr, or a 300 MB message line",
         "n/a: Dagster has no conformance checker"),
+    "one-import-dagster": Case(
+        "One import changed inside Dagster", "a standalone `@asset_check`, `get_results()` called inside the block, "
+        "again and again, and through Dagster's own completed invocation; a result the step cannot record (unknown "
+        "key, a check it does not run, metadata Dagster refuses); a directly invoked asset; several writers through "
+        "Dagster's composite reader; a Ray step retried while its job runs"),
+    "one-import-external": Case(
+        "One import changed in the external process", "every public name and signature of dagster-pipes 1.13, about "
+        "100 bad calls compared for their exception types, the log writers, the Prefect writer's size limit, closing "
+        "twice and messages after close"),
+    "big-message-memory": Case(
+        "Memory of one big message inside Dagster", "a 32 MB log line and a 32 MB custom payload through a real "
+        "`dagster.materialize`: peak growth of the orchestrator against Dagster's client on the same message"),
 }
 
 _OBSERVATIONS = pytest.StashKey[list[str]]()

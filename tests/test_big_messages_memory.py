@@ -24,7 +24,7 @@ TOLERANCE = 2 << 20
 the allocator keeps or returns); at 32 MB, the pipes_fast side was 14 MB (payload) and 32 MB (log
 line) under Dagster's when this was written, and one more copy of the message would be 32 MB over."""
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.reliability("big-message-memory"), pytest.mark.timeout(600)]
 
 
 @pytest.mark.parametrize("kind", ["log", "custom"])

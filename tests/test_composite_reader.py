@@ -28,6 +28,7 @@ from dagster_events import Events, Step, run_events
 from helpers import capturing_logger, closed, custom, line, opened
 
 pytestmark = [
+    pytest.mark.reliability("one-import-dagster"),
     pytest.mark.timeout(180),
     pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::dagster.PreviewWarning", "ignore::dagster.BetaWarning"),
 ]

@@ -19,7 +19,7 @@ from helpers import closed, custom, line, materialization, opened, script
 
 APIS = {"dagster": dg, "pipes_fast.dagster": pipes_fast.dagster}
 
-pytestmark = pytest.mark.filterwarnings("ignore::dagster.PreviewWarning", "ignore::DeprecationWarning")
+pytestmark = [pytest.mark.reliability("one-import-dagster"), pytest.mark.filterwarnings("ignore::dagster.PreviewWarning", "ignore::DeprecationWarning")]
 
 
 @pytest.fixture(params=sorted(APIS))
@@ -91,12 +91,13 @@ def test_a_standalone_asset_check_reports_its_result_as_with_dagster(tmp_path: P
     assert seen["pipes_fast.dagster"] == seen["dagster"] == [("orders", "rows_positive", True, {"rows": dg.MetadataValue.int(3)})]
 
 
-def test_a_standalone_asset_check_may_pass_its_own_context(tmp_path: Path) -> None:
+def test_a_standalone_asset_check_may_pass_its_own_context(tmp_path: Path, observe: Callable[[str], None]) -> None:
     """Deliberately better: Dagster's client needs ``context.op_execution_context`` here and fails
     with an AttributeError given the check's own context; pipes_fast.dagster takes either."""
     command = dagster_pipes_script(tmp_path, CHECK_BODY)
     theirs = dg.materialize([orders, standalone_check(dg, command, unwrap=False)], raise_on_error=False)
     assert "has no attribute 'has_assets_def'" in failure_message(theirs)
+    observe("Given the check's own context, Dagster's client fails the step: " + failure_message(theirs).splitlines()[-1])
     ours = dg.materialize([orders, standalone_check(pipes_fast.dagster, command, unwrap=False)], raise_on_error=False)
     assert ours.success
     assert check_evaluations(ours) == [("orders", "rows_positive", True, {"rows": dg.MetadataValue.int(3)})]
@@ -213,7 +214,7 @@ def test_pipes_fast_streams_with_drain_results_each_result_once(tmp_path: Path) 
     ids=["metadata Dagster refuses", "unknown asset key"],
 )
 def test_a_result_the_step_cannot_record_fails_it_naming_the_message_and_line(
-    tmp_path: Path, api: ModuleType, params: dict[str, Any], reason: str
+    tmp_path: Path, api: ModuleType, params: dict[str, Any], reason: str, observe: Callable[[str], None]
 ) -> None:
     lines = opened() + line("log", {"message": "hello", "level": "INFO"}) + line("report_asset_materialization", params)
     lines += materialization("orders", {"rows": {"raw_value": 3, "type": "int"}}) + closed()
@@ -227,6 +228,8 @@ def test_a_result_the_step_cannot_record_fails_it_naming_the_message_and_line(
     gc.collect()  # a failed step's generator must not close in a later test
     if api is dg:  # what Dagster does, for the record: hide bad metadata, fail on the unknown key
         assert result.success == (reason.startswith("Dagster refuses")), failure_message(result) if not result.success else ""
+        materialized = [e.materialization.metadata for e in result.get_asset_materialization_events()]
+        observe(f"{params['asset_key']!r}: the step {'succeeds, materializations ' + repr(materialized) if result.success else 'fails: ' + failure_message(result).strip().splitlines()[-1]}")
         return
     assert not result.success
     message = failure_message(result)

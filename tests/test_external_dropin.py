@@ -21,6 +21,8 @@ from hypothesis import given, strategies as st
 
 import pipes_fast.external
 
+pytestmark = pytest.mark.reliability("one-import-external")
+
 THEIRS, OURS = dagster_pipes, pipes_fast.external
 
 LATER = {  # come with their readers, in the cloud-stores issue

@@ -23,6 +23,8 @@ import pytest
 
 import pipes_fast.external
 
+pytestmark = pytest.mark.reliability("one-import-external")
+
 THEIRS, OURS = dagster_pipes, pipes_fast.external
 
 

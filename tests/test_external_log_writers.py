@@ -24,7 +24,7 @@ import pipes_fast.external
 MODULES = {"dagster_pipes": dagster_pipes, "pipes_fast.external": pipes_fast.external}
 SWAP = "import pipes_fast.external\nsys.modules['dagster_pipes'] = pipes_fast.external\n"
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.reliability("one-import-external"), pytest.mark.timeout(300)]
 
 
 def run(script: str, folder: Path, swap: bool) -> tuple[Any, str]:

@@ -29,6 +29,7 @@ from pipes_fast.ray import _client  # noqa: E402
 from pipes_fast.ray.local_cluster import local_cluster  # noqa: E402
 
 pytestmark = [
+    pytest.mark.reliability("one-import-dagster"),
     pytest.mark.filterwarnings("ignore::dagster.PreviewWarning"),
     pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),
     pytest.mark.filterwarnings("ignore:ssl=None is deprecated:DeprecationWarning"),  # Ray's tail_job_logs
