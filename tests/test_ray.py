@@ -324,16 +324,19 @@ def test_s3_blob_transport(client: PipesRayJobClient, tmp_path: Path, s3_bucket:
     assert s3_bucket.keys()  # the chunks went through the bucket
 
 
-def test_interrupt_stops_the_job(client: PipesRayJobClient, tmp_path: Path) -> None:
+def test_interrupt_stops_the_job(ray_address: str, tmp_path: Path) -> None:
     script = _script(tmp_path, """
         import time
         print("running", flush=True)
-        time.sleep(120)
+        time.sleep(600)
     """)
     params = {**_job(script), "submission_id": f"interrupt-{os.getpid()}-{time.time_ns()}"}
+    # a loaded machine may take long to start the job: the interrupt must come before the client's
+    # own timeout would end the run (which once made this test fail with a timeout error)
+    client = PipesRayJobClient(ray_address, poll_interval=0.2, timeout=250)
 
     def interrupt_once_running() -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 200
         while time.monotonic() < deadline:
             try:
                 if "RUNNING" in str(client.job_client.get_job_status(params["submission_id"])):
