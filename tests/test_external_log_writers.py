@@ -76,10 +76,13 @@ STDERR = "to stderr 0\nto stderr 1\nto stderr 2\nchild to stderr\n"
 
 
 def assert_same_output(ours: dict[str, str], theirs: dict[str, str]) -> None:
-    """The same stderr, and dagster-pipes' stdout holds ours, in order, with stderr's lines mixed in."""
+    """The same stderr, and dagster-pipes' stdout holds ours, in order, with stderr's output mixed
+    in wherever its tee wrote it (a line's text and its newline may land apart)."""
     assert ours["stderr"] == theirs["stderr"]
-    their_stdout = [line for line in theirs["stdout"].splitlines() if line not in ours["stderr"].splitlines()]
-    assert their_stdout == ours["stdout"].splitlines()
+    their_stdout = theirs["stdout"]
+    for line in ours["stderr"].splitlines():
+        their_stdout = their_stdout.replace(line, "", 1)
+    assert [line for line in their_stdout.splitlines() if line] == ours["stdout"].splitlines()
 
 
 DEFAULT_LOG_WRITER = WRITE_SOME_OUTPUT + """
