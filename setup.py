@@ -41,7 +41,7 @@ def extensions() -> list[Extension]:
     except ImportError as exc:
         print("\n" + WARNING.format(exc) + "\n", file=sys.stderr)
         return []
-    ext = Extension("pipes_fast._speedups", [os.path.join("ext", "_speedups.pyx")])
+    ext = Extension("pipes_fast._hotpath.compiled", [os.path.join("ext", "compiled.pyx")])
     return cythonize([ext], compiler_directives={"language_level": "3"}, quiet=True)
 
 

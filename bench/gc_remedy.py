@@ -18,7 +18,7 @@ Then, with the kept payloads still alive, it times one full collection (``gc.col
 every later full collection of the process repeats, and the same after ``gc.freeze()``.
 
 Each round runs every mode once, interleaved; the table shows the best and worst seconds of each.
-pipes_fast itself raises only the first generation's threshold while it reads (``pipes_fast._gc``)
+pipes_fast itself raises only the first generation's threshold while it reads (``pipes_fast._system.gc``)
 and never disables or freezes the collector: that is the consumer's call, for its own objects.
 """
 

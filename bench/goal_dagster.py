@@ -34,8 +34,8 @@ import pipes_fast
 import pipes_fast.dagster
 from dagster_baseline import Replay, dagster_asset_context
 from goal_orchestration import CUSTOM_MESSAGES, MATERIALIZATIONS, Workload, delivered_by, prewritten, workdir
-from pipes_fast._codec import encode_param
-from pipes_fast._gc import relaxed_gc
+from pipes_fast._logic.codec import encode_param
+from pipes_fast._system.gc import relaxed_gc
 from pipes_fast.dagster._convert import ToDagster
 from streams import ASSET_KEYS
 from timing import Goal

@@ -26,7 +26,7 @@ from typing import Any
 import dagster_pipes
 
 import pipes_fast.external
-from pipes_fast import _codec
+from pipes_fast._logic import codec as _codec
 from pipes_fast.benchmarks.throughput import bare_writes, write_all
 from pipes_fast.external import serialize, writers
 from pipes_fast.protocol import make_message

@@ -9,7 +9,7 @@ from streams import as_pieces, custom_message_lines
 
 
 def measure_frame_and_decode(rounds: int) -> Goal:
-    from pipes_fast import _speedups
+    from pipes_fast._hotpath import compiled
 
     lines = custom_message_lines(100_000)
     pieces = as_pieces(lines)
@@ -19,14 +19,14 @@ def measure_frame_and_decode(rounds: int) -> Goal:
         for line in lines:
             loads(line)
 
-    def extension() -> None:
-        framer = _speedups.LineFramer()
-        router = _speedups.MessageRouter(None, print, print)
+    def compiled_path() -> None:
+        framer = compiled.LineFramer()
+        router = compiled.MessageRouter(None, print, print)
         drained = router.custom_messages
         for piece in pieces:
             router.route_lines(framer.feed(piece))
             drained.clear()  # a consumer drains as messages come, as the bare loop keeps nothing
 
-    goal = Goal("frame+route 100k custom messages", "bare orjson.loads loop over pre-split lines", "extension", 0.8)
-    goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, bare, extension)
+    goal = Goal("frame+route 100k custom messages", "bare orjson.loads loop over pre-split lines", "compiled", 0.8)
+    goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, bare, compiled_path)
     return goal

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from pipes_fast import StepContext
-from pipes_fast._codec import encode_param
+from pipes_fast._logic.codec import encode_param
 from pipes_fast.context import build_context_data
 from timing import Goal
 

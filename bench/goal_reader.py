@@ -24,8 +24,8 @@ from typing import Any
 import orjson
 
 import pipes_fast
-from pipes_fast._gc import relaxed_gc
-from pipes_fast._tailer import FileTailer
+from pipes_fast._system.gc import relaxed_gc
+from pipes_fast._system.tailer import FileTailer
 from pipes_fast.handler import PipesMessageHandler
 from pipes_fast.readers.base import MessageStream
 from streams import ASSET_KEYS, READ_BYTES, materialization_messages, pipes_session_stream, small_custom_messages, write_message_file

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from streams import as_pieces, custom_message_lines
-from pipes_fast import _codec
+from pipes_fast._logic import codec as _codec
 
 LINES = custom_message_lines(100_000)
 PIECES = as_pieces(LINES)

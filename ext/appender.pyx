@@ -1,5 +1,5 @@
 # Appending message lines: the external side's writer, one write per message or per buffer.
-# Twin: src/pipes_fast/_fallback/appender.py
+# Twin: src/pipes_fast/_hotpath/pure/appender.py
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -20,7 +20,7 @@ from posix.unistd cimport write as c_write
 
 import os
 
-from pipes_fast._contract import callable_argument, integer, positive_int
+from pipes_fast._logic.contract import callable_argument, integer, positive_int
 
 cdef enum:
     _WOKE = 2  # what JsonLineAppender._add returns when the buffer was empty (_UNSUPPORTED: jsonline.pyx)

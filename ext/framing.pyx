@@ -1,5 +1,5 @@
 # Line framing: a byte stream, fed in arbitrary pieces, into complete lines.
-# Twin: src/pipes_fast/_fallback/framing.py
+# Twin: src/pipes_fast/_hotpath/pure/framing.py
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.string cimport memchr

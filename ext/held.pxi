@@ -1,7 +1,7 @@
 # The held line: what LineFramer and StdioDemux keep of a line until its newline arrives.
-# Twin: src/pipes_fast/_fallback/held.py
+# Twin: src/pipes_fast/_hotpath/pure/held.py
 
-from pipes_fast._contract import positive_int
+from pipes_fast._logic.contract import positive_int
 
 
 cdef class HeldLine:

@@ -1,12 +1,12 @@
 # What the external process reports: metadata values, materializations and check results.
-# Twin: src/pipes_fast/_fallback/results.py
+# Twin: src/pipes_fast/_hotpath/pure/results.py
 #
 # Not tracked by the cyclic garbage collector: a stream's results can run to millions, and
 # nothing the wire delivers can make a value or a result refer back to itself.
 
 cimport cython
 
-from pipes_fast._contract import metadata_type
+from pipes_fast._logic.contract import metadata_type
 from pipes_fast.assets import AssetKey
 from pipes_fast.errors import MalformedParams
 from pipes_fast.protocol import (

@@ -1,5 +1,5 @@
 # Routing: message lines decoded and handled in one pass, results and payloads built directly.
-# Twin: src/pipes_fast/_fallback/routing.py
+# Twin: src/pipes_fast/_hotpath/pure/routing.py
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_Contains
@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 import orjson
 
-from pipes_fast._contract import callable_argument, positive_int
-from pipes_fast._huge import HUGE_LINE_BYTES, decode_huge
+from pipes_fast._logic.contract import callable_argument, positive_int
+from pipes_fast._logic.huge import HUGE_LINE_BYTES, decode_huge
 from pipes_fast.errors import MalformedParams, require_param
 from pipes_fast.protocol import (
     CANONICAL_ENVELOPES,
@@ -209,7 +209,7 @@ cdef class MessageRouter:
 
         Lines in a canonical envelope are handled from their params alone, custom messages from
         their payload alone. A line of ``HUGE_LINE_BYTES`` or more is decoded by
-        ``pipes_fast._huge``, and let go of first: in a list, its item becomes None. Returns the
+        ``pipes_fast._logic.huge``, and let go of first: in a list, its item becomes None. Returns the
         lines that were not messages, as ``BadLine`` reports; ``first_line`` numbers the first line.
         """
         cdef list bad = []

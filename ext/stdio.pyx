@@ -1,5 +1,5 @@
 # Stdio demultiplexing: Pipes messages picked out of a process's ordinary output.
-# Twin: src/pipes_fast/_fallback/stdio.py
+# Twin: src/pipes_fast/_hotpath/pure/stdio.py
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.string cimport memchr, memcmp

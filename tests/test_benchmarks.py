@@ -34,9 +34,9 @@ def test_every_measurement_reports_each_side(measured: tuple[Report, list[str]])
                      "[4/6] delivery latency", "[5/6] session overhead", "[6/6] child start-up"]
     sides = {section.split(",")[0]: {f.side for f in figures} for section, figures in result.sections().items()}
     reader = {"pipes_fast (pure Python)", "floor: split + orjson.loads", "dagster"}
-    assert sides["reader throughput"] == reader | ({"pipes_fast (extension)"} if pipes_fast.EXTENSION else set())
+    assert sides["reader throughput"] == reader | ({"pipes_fast (compiled)"} if pipes_fast.EXTENSION else set())
     stdio = {"pipes_fast (pure Python)", "floor: split + orjson.loads + join", "dagster"}
-    assert sides["stdio throughput"] == stdio | ({"pipes_fast (extension)"} if pipes_fast.EXTENSION else set())
+    assert sides["stdio throughput"] == stdio | ({"pipes_fast (compiled)"} if pipes_fast.EXTENSION else set())
     assert sides["writer throughput"] == {"pipes_fast, unbuffered", "pipes_fast, buffered", "floor: bare os.write", "dagster_pipes"}
     assert sides["delivery latency"] == {"dagster", "pipes_fast (poll)", "pipes_fast (inotify)"}
     assert sides["session overhead around `true`"] == {"pipes_fast", "dagster"}

@@ -4,7 +4,7 @@ Dagster's own (issue 20, item 6), and a huge line is decoded like any other.
 Each side runs a real ``dagster.materialize`` in a fresh process whose child (dagster-pipes) sends
 one 32 MB message; the figure is that process's peak resident set over its size just before the
 message (``pipes_fast.benchmarks.big_messages``). Runs on the hot-path implementation in use;
-the router's handling of huge lines (``pipes_fast._huge``) is tested on both.
+the router's handling of huge lines (``pipes_fast._logic.huge``) is tested on both.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import pytest
 
 from pipes_fast import EXTENSION, AssetKey
-from pipes_fast._huge import HUGE_LINE_BYTES
+from pipes_fast._logic.huge import HUGE_LINE_BYTES
 from pipes_fast.benchmarks.big_messages import environment, measure
 from pipes_fast.protocol import make_message
 

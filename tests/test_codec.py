@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pipes_fast
-from pipes_fast import _codec
+from pipes_fast._logic import codec as _codec
 from pipes_fast.errors import PipesError, PipesParamError
 
 # every JSON value, big integers included (the codec decodes as the standard json module does)

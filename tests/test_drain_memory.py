@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from pipes_fast import PipesEnvContextInjector, PipesTempFileMessageReader, StepContext, _flow, open_pipes_session
+from pipes_fast import PipesEnvContextInjector, PipesTempFileMessageReader, StepContext, open_pipes_session
+from pipes_fast._logic import flow as _flow
 
 LIMIT = 2_000
 MESSAGES = 60_000

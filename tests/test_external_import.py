@@ -11,12 +11,13 @@ from typing import get_args
 import dagster_pipes
 
 import pipes_fast.external
-from pipes_fast import MaterializeResult, PipesSubprocessClient, StepContext, _wire, protocol
+from pipes_fast import MaterializeResult, PipesSubprocessClient, StepContext, protocol
+from pipes_fast._logic import wire as _wire
 
 EXTERNAL_MODULES = [
     "pipes_fast",
     "pipes_fast._version",
-    "pipes_fast._wire",
+    "pipes_fast._logic.wire",
     "pipes_fast.errors",
     "pipes_fast.external",
     "pipes_fast.external.context",

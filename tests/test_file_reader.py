@@ -17,7 +17,7 @@ import pytest
 
 from helpers import capturing_logger, closed, custom, line, opened, script
 from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, PipesTempFileMessageReader, StepContext, open_pipes_session
-from pipes_fast._tailer import FileTailer
+from pipes_fast._system.tailer import FileTailer
 
 
 def read_stream(tmp_path, steps, logger=None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 from pipes_fast import PipesEnvContextInjector, PipesTempFileMessageReader, StepContext, open_pipes_session
-from pipes_fast._gc import RELAXED_THRESHOLD, relaxed_gc
+from pipes_fast._system.gc import RELAXED_THRESHOLD, relaxed_gc
 
 
 def test_raised_while_active_and_restored_after():

@@ -19,10 +19,10 @@ def _python(code: str, **env: str) -> str:
 
 
 def test_extension_flag_follows_what_is_in_use():
-    compiled = importlib.util.find_spec("pipes_fast._speedups") is not None
+    compiled = importlib.util.find_spec("pipes_fast._hotpath.compiled") is not None
     code = "import pipes_fast, pipes_fast._hotpath as h; print(pipes_fast.EXTENSION, h.implementation.__name__)"
-    assert _python(code) == ("True pipes_fast._speedups" if compiled else "False pipes_fast._fallback")
-    assert _python(code, PIPES_FAST_NO_EXTENSIONS="1") == "False pipes_fast._fallback"
+    assert _python(code) == ("True pipes_fast._hotpath.compiled" if compiled else "False pipes_fast._hotpath.pure")
+    assert _python(code, PIPES_FAST_NO_EXTENSIONS="1") == "False pipes_fast._hotpath.pure"
     assert _python(code, PIPES_FAST_NO_EXTENSIONS="0") == _python(code)
 
 

@@ -95,8 +95,8 @@ def test_outcomes_docstrings_and_observations_are_recorded(tmp_path: Path) -> No
 def test_the_report_has_every_case_and_says_where_no_test_exists_yet() -> None:
     record: dict[str, Any] = {"case": "torn-writes", "test": "t.py::test_a", "nodeid": "t.py::test_a",
                               "outcome": "passed", "doc": "Pipes | inside.", "side": "pipes_fast", "observations": []}
-    runs = {"compiled": {"implementation": "pipes_fast._speedups", "tests": [record]},
-            "pure": {"implementation": "pipes_fast._fallback", "tests": [{**record, "outcome": "failed"}]}}
+    runs = {"compiled": {"implementation": "pipes_fast._hotpath.compiled", "tests": [record]},
+            "pure": {"implementation": "pipes_fast._hotpath.pure", "tests": [{**record, "outcome": "failed"}]}}
     document = load_report().render(runs)
     assert all(f"(`{case_id}`)" in document for case_id in CASES)
     assert "| [Torn writes](#torn-writes) | pass (1 test) | **FAIL** | — |" in document

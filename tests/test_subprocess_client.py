@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from helpers import closed, materialization, opened, script
-from pipes_fast import _threads, _wake
+from pipes_fast._system import threads as _threads
+from pipes_fast._system import wake as _wake
 from pipes_fast import (
     AssetCheckResult,
     AssetKey,

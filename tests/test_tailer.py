@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pipes_fast._tailer import FileTailer
+from pipes_fast._system.tailer import FileTailer
 from test_tailer_wake import wake  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.usefixtures("wake")

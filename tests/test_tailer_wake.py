@@ -25,8 +25,9 @@ import pytest
 
 from helpers import closed, custom, opened
 from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, StepContext, open_pipes_session
-from pipes_fast import _tailer, _wake
-from pipes_fast._tailer import FileTailer
+from pipes_fast._system import tailer as _tailer
+from pipes_fast._system import wake as _wake
+from pipes_fast._system.tailer import FileTailer
 from test_file_following import wait_for
 
 WAKE_PATHS = ["inotify", "poll"]
@@ -248,8 +249,8 @@ def test_changes_inotify_does_not_report_make_the_tailer_poll(
 def test_a_kept_inotify_instance_watches_again_and_is_not_shared_with_a_fork(tmp_path: Path) -> None:
     code = textwrap.dedent('''
         import os, sys
-        from pipes_fast import _wake
-        from pipes_fast._tailer import FileTailer
+        from pipes_fast._system import wake as _wake
+        from pipes_fast._system.tailer import FileTailer
         path = sys.argv[1]
         tailer = FileTailer(path)
         tailer.wait(timeout=0)

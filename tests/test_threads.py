@@ -1,4 +1,4 @@
-"""The threads kept between sessions (``pipes_fast._threads``): jobs run, finish, and nothing leaks."""
+"""The threads kept between sessions (``pipes_fast._system.threads``): jobs run, finish, and nothing leaks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipes_fast import _threads
+from pipes_fast._system import threads as _threads
 
 TIMEOUT = 30.0
 

@@ -15,8 +15,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
     "EXTENSION": "pipes_fast._hotpath",
-    "encode_param": "pipes_fast._codec",
-    "decode_param": "pipes_fast._codec",
+    "encode_param": "pipes_fast._logic.codec",
+    "decode_param": "pipes_fast._logic.codec",
     "PipesError": "pipes_fast.errors",
     "PipesParamError": "pipes_fast.errors",
     "PipesExecutionError": "pipes_fast.errors",
@@ -47,7 +47,7 @@ _LAZY: dict[str, str] = {
     "PipesS3MessageReader": "pipes_fast.readers",
     "PipesS3LogReader": "pipes_fast.readers",
     "PipesStdioMessageReader": "pipes_fast.readers",
-    "PipesS3ContextInjector": "pipes_fast.injectors_s3",
+    "PipesS3ContextInjector": "pipes_fast.injectors.s3",
     "PipesClient": "pipes_fast.clients",
     "PipesClientCompletedInvocation": "pipes_fast.clients",
     "PipesSubprocessClient": "pipes_fast.clients",
@@ -56,7 +56,7 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:
     from typing import Any
 
-    from pipes_fast._codec import decode_param as decode_param, encode_param as encode_param
+    from pipes_fast._logic.codec import decode_param as decode_param, encode_param as encode_param
     from pipes_fast._hotpath import EXTENSION as EXTENSION
     from pipes_fast.assets import AssetKey as AssetKey
     from pipes_fast.clients import (
@@ -79,7 +79,7 @@ if TYPE_CHECKING:
         PipesFileContextInjector as PipesFileContextInjector,
         PipesTempFileContextInjector as PipesTempFileContextInjector,
     )
-    from pipes_fast.injectors_s3 import PipesS3ContextInjector as PipesS3ContextInjector
+    from pipes_fast.injectors.s3 import PipesS3ContextInjector as PipesS3ContextInjector
     from pipes_fast.readers import (
         PipesBlobStoreMessageReader as PipesBlobStoreMessageReader,
         PipesChunkedLogReader as PipesChunkedLogReader,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Union
 
-from pipes_fast._wire import to_asset_key_path
+from pipes_fast._logic.wire import to_asset_key_path
 
 
 class AssetKey:

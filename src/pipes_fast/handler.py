@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pipes_fast import _hotpath
-from pipes_fast._contract import positive_int
-from pipes_fast._flow import DrainGate, take_oldest
+from pipes_fast._logic.contract import positive_int
+from pipes_fast._logic.flow import DrainGate, take_oldest
 from pipes_fast.assets import AssetKey
 from pipes_fast.context import StepContext
 from pipes_fast.errors import MalformedParams, require_param
@@ -138,7 +138,7 @@ class PipesMessageHandler:
         """Custom message payloads received since the last drain, oldest first; they are not kept.
 
         With ``max_messages``, at most that many, and the reader keeps memory bounded for this
-        consumer (see :class:`pipes_fast._flow.DrainGate`); without, after a deferred close, the
+        consumer (see :class:`pipes_fast._logic.flow.DrainGate`); without, after a deferred close, the
         rest of the stream is read first."""
         if max_messages is None:
             self.flow.finish()

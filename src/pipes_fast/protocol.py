@@ -1,7 +1,7 @@
 """The Dagster Pipes wire protocol: names, shapes and message construction.
 
 Pure data, no I/O: both sides of the package and both hot-path implementations build on it. The
-names and ``make_message`` live in :mod:`pipes_fast._wire` (re-exported here), which an external
+names and ``make_message`` live in :mod:`pipes_fast._logic.wire` (re-exported here), which an external
 process imports without the ``typing`` and ``enum`` the shapes below need.
 """
 
@@ -11,7 +11,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Optional, TypedDict
 
-from pipes_fast._wire import (
+from pipes_fast._logic.wire import (
     DAGSTER_PIPES_CONTEXT_CLI_ARG as DAGSTER_PIPES_CONTEXT_CLI_ARG,
     DAGSTER_PIPES_CONTEXT_ENV_VAR as DAGSTER_PIPES_CONTEXT_ENV_VAR,
     DAGSTER_PIPES_MESSAGES_CLI_ARG as DAGSTER_PIPES_MESSAGES_CLI_ARG,

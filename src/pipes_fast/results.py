@@ -13,7 +13,7 @@ from pipes_fast import _hotpath
 from pipes_fast.protocol import AssetCheckSeverity
 
 if TYPE_CHECKING:  # the pure twin carries the annotations of both
-    from pipes_fast._fallback.results import AssetCheckResult, MaterializeResult, MetadataValue
+    from pipes_fast._hotpath.pure.results import AssetCheckResult, MaterializeResult, MetadataValue
 else:
     MetadataValue = _hotpath.MetadataValue
     MaterializeResult = _hotpath.MaterializeResult

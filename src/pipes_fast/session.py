@@ -9,8 +9,9 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, Callable, Optional, Protocol, TypeVar
 
-from pipes_fast import _codec, _hotpath
-from pipes_fast._flow import DrainGate
+from pipes_fast import _hotpath
+from pipes_fast._logic import codec as _codec
+from pipes_fast._logic.flow import DrainGate
 from pipes_fast.context import StepContext, build_context_data
 from pipes_fast.handler import PipesMessageHandler
 from pipes_fast.injectors import PipesContextInjector

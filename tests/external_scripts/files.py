@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Optional
 
-from pipes_fast._tailer import FileTailer
+from pipes_fast._system.tailer import FileTailer
 from pipes_fast.external import PipesContext, PipesMappingParamsLoader, encode_param
 
 from .orchestrators import SCRIPT

@@ -15,7 +15,7 @@ class Figure:
     section: str
     """What is measured, e.g. ``"reader throughput, 200,000 custom messages"``."""
     side: str
-    """Whose figure, e.g. ``"pipes_fast (extension)"``, ``"dagster"``, ``"floor: bare os.write"``."""
+    """Whose figure, e.g. ``"pipes_fast (compiled)"``, ``"dagster"``, ``"floor: bare os.write"``."""
     best: float
     worst: float
     unit: str

@@ -29,7 +29,7 @@ _WORDS = {"msg/s": ("faster", "slower"), "ms": ("shorter", "longer")}
 
 def comparison(figure: Figure, section: list[Figure]) -> str:
     """How ``figure`` compares with pipes_fast's best figure in its section, e.g.
-    ``"5.07x slower than pipes_fast (extension)"`` (empty for that figure itself)."""
+    ``"5.07x slower than pipes_fast (compiled)"`` (empty for that figure itself)."""
     ours = [f for f in section if f.side.startswith("pipes_fast")]
     if not ours:
         return ""

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 import pipes_fast
-from pipes_fast._gc import relaxed_gc
+from pipes_fast._system.gc import relaxed_gc
 from pipes_fast.benchmarks.figures import Figure, rates, rounds_of
 from pipes_fast.protocol import PipesMessage, make_message
 
@@ -122,13 +122,13 @@ def dagster_stdio(pieces: list[bytes], count: int) -> Callable[[], object]:
 def _hot_paths(pieces: list[bytes], count: int, *, stdio: bool) -> dict[str, Callable[[], object]]:
     """The hot path of each implementation in use: the pure twin, and the extension where it is
     built (not with PIPES_FAST_NO_EXTENSIONS=1)."""
-    from pipes_fast import _fallback
+    from pipes_fast._hotpath import pure
 
-    implementations = {"pipes_fast (pure Python)": _fallback}
+    implementations = {"pipes_fast (pure Python)": pure}
     if pipes_fast.EXTENSION:
-        from pipes_fast import _speedups
+        from pipes_fast._hotpath import compiled
 
-        implementations = {"pipes_fast (extension)": _speedups, **implementations}
+        implementations = {"pipes_fast (compiled)": compiled, **implementations}
     return {side: _hot_path(module, pieces, count, stdio=stdio) for side, module in implementations.items()}
 
 

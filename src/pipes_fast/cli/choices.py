@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pipes_fast._files import open_private_file, removed_on_exit
+from pipes_fast._system.files import open_private_file, removed_on_exit
 from pipes_fast.errors import PipesError
 from pipes_fast.injectors import (
     PipesContextInjector,

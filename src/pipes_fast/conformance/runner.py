@@ -23,8 +23,8 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Optional
 
-from pipes_fast._codec import encode_param
-from pipes_fast._files import removed_on_exit, temp_private_file
+from pipes_fast._logic.codec import encode_param
+from pipes_fast._system.files import removed_on_exit, temp_private_file
 from pipes_fast.conformance.cases import STANDARD_CASES, Case
 from pipes_fast.conformance.report import CaseReport
 from pipes_fast.conformance.rules import StreamValidator

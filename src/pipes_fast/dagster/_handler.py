@@ -21,7 +21,7 @@ from dagster._core.pipes import utils as dagster_pipes_utils
 
 from pipes_fast import _hotpath
 from pipes_fast import handler as core
-from pipes_fast._flow import DrainGate, take_oldest
+from pipes_fast._logic.flow import DrainGate, take_oldest
 from pipes_fast.dagster._context import DagsterStep
 from pipes_fast.dagster._convert import DagsterResult, ToDagster
 from pipes_fast.errors import MalformedParams

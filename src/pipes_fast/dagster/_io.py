@@ -16,7 +16,8 @@ import dagster
 from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.pipes.utils import PipesChunkedLogReader as DagsterChunkedLogReader
 
-from pipes_fast import injectors, injectors_s3, readers
+from pipes_fast import injectors, readers
+from pipes_fast.injectors import s3 as injectors_s3
 from pipes_fast.readers import s3 as readers_s3
 from pipes_fast.dagster._handler import DagsterBridge, DagsterChildHandler, core_handler
 from pipes_fast.protocol import PipesParams

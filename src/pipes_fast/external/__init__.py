@@ -39,7 +39,7 @@ from pipes_fast.external.writers import (
     PipesStreamMessageWriterChannel,
 )
 
-from pipes_fast._wire import make_message as _make_message  # noqa: F401 - dagster-pipes' own tests import it
+from pipes_fast._logic.wire import make_message as _make_message  # noqa: F401 - dagster-pipes' own tests import it
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
         PipesDatabricksNotebookWidgetsParamsLoader as PipesDatabricksNotebookWidgetsParamsLoader,
         PipesUnityCatalogVolumesContextLoader as PipesUnityCatalogVolumesContextLoader,
     )
-    from pipes_fast._wire import to_asset_key_path as to_asset_key_path
+    from pipes_fast._logic.wire import to_asset_key_path as to_asset_key_path
     from pipes_fast.external.log_writers import (
         PipesDefaultLogWriter as PipesDefaultLogWriter,
         PipesDefaultLogWriterChannel as PipesDefaultLogWriterChannel,
@@ -172,7 +172,7 @@ _LAZY: dict[str, tuple[str, str]] = {
         for name in names
     },
     "PipesStdioCapture": ("pipes_fast.external.stdio", "PipesStdioCapture"),
-    "to_asset_key_path": ("pipes_fast._wire", "to_asset_key_path"),
+    "to_asset_key_path": ("pipes_fast._logic.wire", "to_asset_key_path"),
     "PipesStdioCapturingChannel": ("pipes_fast.external.stdio", "PipesStdioCapturingChannel"),
     "DAGSTER_PIPES_CONTEXT_CLI_ARGUMENT": ("pipes_fast.protocol", "DAGSTER_PIPES_CONTEXT_CLI_ARG"),
     "DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT": ("pipes_fast.protocol", "DAGSTER_PIPES_MESSAGES_CLI_ARG"),

@@ -26,7 +26,7 @@ import time
 from abc import abstractmethod
 from contextlib import contextmanager
 
-from pipes_fast._files import open_private_file
+from pipes_fast._system.files import open_private_file
 from pipes_fast.external.errors import DagsterPipesError, DagsterPipesWarning
 from pipes_fast.external.validation import param_of_type
 from pipes_fast.external.writers import PipesMessageWriter, PipesMessageWriterChannel

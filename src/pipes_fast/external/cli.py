@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipes_fast import _wire
+from pipes_fast._logic import wire as _wire
 
 DAGSTER_PIPES_CLI_PARSER = argparse.ArgumentParser(description="Dagster Pipes CLI interface")
 for _flag, _param in ((_wire.DAGSTER_PIPES_CONTEXT_CLI_ARG, "context"), (_wire.DAGSTER_PIPES_MESSAGES_CLI_ARG, "messages")):

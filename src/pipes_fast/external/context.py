@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pipes_fast._wire import make_message
+from pipes_fast._logic.wire import make_message
 from pipes_fast.external import validation as check
 from pipes_fast.external.errors import DagsterPipesError, DagsterPipesWarning
 from pipes_fast.external.loaders import PipesContextLoader, PipesDefaultContextLoader

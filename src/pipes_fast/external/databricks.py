@@ -5,7 +5,7 @@ widgets (a job's base parameters). The message writer for volumes is
 
 from __future__ import annotations
 
-from pipes_fast import _wire
+from pipes_fast._logic import wire as _wire
 from pipes_fast.external.loaders import PipesContextLoader, load_context_file
 from pipes_fast.external.params import PipesMappingParamsLoader
 from pipes_fast.external.validation import param_of_type

@@ -41,7 +41,7 @@ class PipesDefaultContextLoader(PipesContextLoader):
 
 def load_context_file(path: str) -> LoadedContext:
     """The context data in the JSON file at ``path``."""
-    from pipes_fast._codec import decode_json
+    from pipes_fast._logic.codec import decode_json
 
     with open(path, encoding="utf-8") as file:
         return LoadedContext(decode_json(file.read()))

@@ -3,7 +3,7 @@
 Two params, ``DAGSTER_PIPES_CONTEXT`` and ``DAGSTER_PIPES_MESSAGES``, each ``base64(zlib(json))``,
 come as environment variables (the default) or as ``--dagster-pipes-context`` /
 ``--dagster-pipes-messages`` command-line arguments. The codec is pipes_fast's own
-(``pipes_fast._codec``), loaded on first use; its decoder imports neither ``json`` nor ``base64``.
+(``pipes_fast._logic.codec``), loaded on first use; its decoder imports neither ``json`` nor ``base64``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import sys
 from abc import ABC, abstractmethod
 
-from pipes_fast import _wire
+from pipes_fast._logic import wire as _wire
 from pipes_fast.errors import PipesParamError
 from pipes_fast.external.errors import DagsterPipesError, error_like
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 def encode_param(value: Any) -> str:
     """``base64(zlib(json(value)))``, as dagster-pipes encodes it; raises DagsterPipesError if
     ``value`` is not JSON-serializable (one that is also a ``ValueError`` if it contains itself)."""
-    from pipes_fast._codec import encode_param as encode
+    from pipes_fast._logic.codec import encode_param as encode
 
     try:
         encoded: str = encode(value)
@@ -41,7 +41,7 @@ def decode_param(value: str) -> Any:
     """The value of an encoded param; raises a ``DagsterPipesError`` naming the step that failed
     (base64, zlib, size, JSON) which is also a ``PipesParamError`` (a ``ValueError``) and what
     dagster-pipes raises at that step (``binascii.Error``, ``zlib.error``, ``JSONDecodeError``...)."""
-    from pipes_fast._codec import decode_param as decode
+    from pipes_fast._logic.codec import decode_param as decode
 
     try:
         return decode(value)
@@ -104,7 +104,7 @@ class _NamedParamsLoader(PipesParamsLoader):
             raise error_like(
                 (self._MISSING,), f"{name} was not passed: the orchestration side gave no {param} param."
             )
-        from pipes_fast._codec import decode_param as decode
+        from pipes_fast._logic.codec import decode_param as decode
 
         try:
             params = decode(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from pipes_fast._wire import make_message
+from pipes_fast._logic.wire import make_message
 from pipes_fast.external.serialize import json_line
 from pipes_fast.external.validation import param_of_type
 from pipes_fast.external.writers import PipesMessageWriter, PipesMessageWriterChannel

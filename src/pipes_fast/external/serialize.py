@@ -24,7 +24,7 @@ import sys
 
 import _json
 
-from pipes_fast._fdio import write_all
+from pipes_fast._system.fdio import write_all
 from pipes_fast.external.errors import error_like
 
 TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.external

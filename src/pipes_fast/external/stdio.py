@@ -16,7 +16,7 @@ import select
 import sys
 import threading
 
-from pipes_fast._fdio import write_all
+from pipes_fast._system.fdio import write_all
 from pipes_fast.external.writers import PipesMessageWriterChannel
 from pipes_fast.protocol import make_message
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipes_fast._wire import METADATA_TYPES, PIPES_METADATA_TYPE_INFER
+from pipes_fast._logic.wire import METADATA_TYPES, PIPES_METADATA_TYPE_INFER
 from pipes_fast.external.errors import DagsterPipesError
 
 TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.external

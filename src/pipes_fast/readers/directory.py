@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Optional
 
-from pipes_fast._files import READ_FLAGS, why_not_regular
+from pipes_fast._system.files import READ_FLAGS, why_not_regular
 from pipes_fast.errors import PipesError
 from pipes_fast.protocol import PipesParams
 from pipes_fast.readers.blob import CLOSE_TIMEOUT_SECONDS, PipesBlobStoreMessageReader, chunk_index

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from pipes_fast import _threads
-from pipes_fast._files import PrivateFolder, open_private_file, remove_if_same
-from pipes_fast._tailer import FileTailer
-from pipes_fast._gc import relaxed_gc
-from pipes_fast._huge import HUGE_LINE_BYTES
+from pipes_fast._system import threads as _threads
+from pipes_fast._system.files import PrivateFolder, open_private_file, remove_if_same
+from pipes_fast._system.tailer import FileTailer
+from pipes_fast._system.gc import relaxed_gc
+from pipes_fast._logic.huge import HUGE_LINE_BYTES
 from pipes_fast.protocol import PipesParams
 from pipes_fast.readers.base import MessageStream, PipesMessageReader
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 HUGE_LINE_READ_BYTES = 32 << 20
-"""What the reader asks for at a time while it holds a huge line (``pipes_fast._huge``): glibc's
+"""What the reader asks for at a time while it holds a huge line (``pipes_fast._logic.huge``): glibc's
 malloc maps a request this big on its own (the most its dynamic mmap threshold rises to on 64-bit,
 mallopt(3)), so the pieces of the line go back to the system once joined, where thousands of
 16 kB reads would leave the line's size of freed heap resident."""

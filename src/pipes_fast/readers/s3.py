@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, Optional
 
-from pipes_fast._s3 import error_code, random_key_prefix, s3_url
+from pipes_fast._logic.s3 import error_code, random_key_prefix, s3_url
 from pipes_fast.errors import PipesError
 from pipes_fast.protocol import PipesParams
 from pipes_fast.readers.blob import CLOSE_TIMEOUT_SECONDS, PipesBlobStoreMessageReader, chunk_index

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Optional
 
 from pipes_fast import _hotpath
-from pipes_fast._gc import relaxed_gc
+from pipes_fast._system.gc import relaxed_gc
 from pipes_fast.protocol import PipesParams
 from pipes_fast.readers.base import MessageStream, PipesMessageReader
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from typing import Any, Optional, Union
 
-from pipes_fast._tailer import FileTailer
+from pipes_fast._system.tailer import FileTailer
 from pipes_fast.assets import AssetKey
 from pipes_fast.context import StepContext
 from pipes_fast.handler import PipesMessageHandler

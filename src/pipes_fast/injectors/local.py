@@ -1,4 +1,4 @@
-"""Context injectors: where the orchestration side puts the context for the external process."""
+"""Context injectors that keep the context on this machine: in the environment or in a file."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from pipes_fast._files import open_private_file, removed_on_exit, temp_private_file
+from pipes_fast._system.files import open_private_file, removed_on_exit, temp_private_file
 from pipes_fast.errors import PipesError
 from pipes_fast.protocol import PipesContextData, PipesParams
 

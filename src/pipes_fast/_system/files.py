@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Optional
 
-from pipes_fast._fdio import write_all
+from pipes_fast._system.fdio import write_all
 from pipes_fast.errors import PipesError
 
 FileId = tuple[int, int]

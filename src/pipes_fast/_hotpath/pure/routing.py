@@ -13,9 +13,9 @@ from typing import Any, Callable, Optional
 
 import orjson
 
-from pipes_fast._contract import callable_argument, positive_int
-from pipes_fast._fallback.results import AssetCheckResult, MaterializeResult, resolve_metadata
-from pipes_fast._huge import HUGE_LINE_BYTES, decode_huge
+from pipes_fast._logic.contract import callable_argument, positive_int
+from pipes_fast._hotpath.pure.results import AssetCheckResult, MaterializeResult, resolve_metadata
+from pipes_fast._logic.huge import HUGE_LINE_BYTES, decode_huge
 from pipes_fast.assets import AssetKey
 from pipes_fast.errors import MalformedParams, require_param
 from pipes_fast.protocol import (
@@ -170,7 +170,7 @@ class MessageRouter:
 
         Lines in a canonical envelope are handled from their params alone, custom messages from
         their payload alone. A line of ``HUGE_LINE_BYTES`` or more is decoded by
-        ``pipes_fast._huge``, and let go of first: in a list, its item becomes None. Returns the
+        ``pipes_fast._logic.huge``, and let go of first: in a list, its item becomes None. Returns the
         lines that were not messages, as ``BadLine`` reports; ``first_line`` numbers the first line.
         """
         bad: list[BadLine] = []

@@ -1,7 +1,7 @@
 """Follows a file the external process appends messages to.
 
 One source for both hot-path implementations: waiting on a file is I/O-bound, and compiling it
-gains nothing. On Linux a waiting tailer is woken by inotify (:mod:`pipes_fast._wake`); elsewhere,
+gains nothing. On Linux a waiting tailer is woken by inotify (:mod:`pipes_fast._system.wake`); elsewhere,
 with ``PIPES_FAST_NO_INOTIFY=1``, or where inotify fails, it polls.
 """
 
@@ -14,8 +14,8 @@ import threading
 import time
 from typing import Callable, Optional
 
-from pipes_fast._files import READ_FLAGS, FileId, file_id, why_not_regular
-from pipes_fast._wake import DirectoryWatch
+from pipes_fast._system.files import READ_FLAGS, FileId, file_id, why_not_regular
+from pipes_fast._system.wake import DirectoryWatch
 
 _POLL_SECONDS = (0.001, 0.05)
 """A polling wait's first sleep, and the longest it doubles to."""

@@ -1,4 +1,4 @@
-"""Pure-Python twin of the compiled hot path (``ext/_speedups.pyx``).
+"""Pure-Python twin of the compiled hot path (``ext/compiled.pyx``).
 
 Used where the extension is not built or when ``PIPES_FAST_NO_EXTENSIONS=1``. Mirrored file for
 file: ``held.py`` ~ ``ext/held.pxi`` (the base of the framer and the demux), ``framing.py`` ~
@@ -7,11 +7,11 @@ file: ``held.py`` ~ ``ext/held.pxi`` (the base of the framer and the demux), ``f
 bad-argument tests hold the two to one contract.
 """
 
-from pipes_fast._fallback.appender import JsonLineAppender
-from pipes_fast._fallback.framing import LineFramer
-from pipes_fast._fallback.results import AssetCheckResult, MaterializeResult, MetadataValue, resolve_metadata
-from pipes_fast._fallback.routing import MessageRouter
-from pipes_fast._fallback.stdio import StdioDemux
+from pipes_fast._hotpath.pure.appender import JsonLineAppender
+from pipes_fast._hotpath.pure.framing import LineFramer
+from pipes_fast._hotpath.pure.results import AssetCheckResult, MaterializeResult, MetadataValue, resolve_metadata
+from pipes_fast._hotpath.pure.routing import MessageRouter
+from pipes_fast._hotpath.pure.stdio import StdioDemux
 
 __all__ = [
     "AssetCheckResult",

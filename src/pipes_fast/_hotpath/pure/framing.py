@@ -5,7 +5,7 @@ Twin of ``ext/framing.pyx``.
 
 from __future__ import annotations
 
-from pipes_fast._fallback.held import HeldLine
+from pipes_fast._hotpath.pure.held import HeldLine
 from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES
 
 

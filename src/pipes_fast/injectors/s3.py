@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
-from pipes_fast._s3 import random_key_prefix, s3_url
+from pipes_fast._logic.s3 import random_key_prefix, s3_url
 from pipes_fast.injectors import PipesContextInjector, context_json
 from pipes_fast.protocol import PipesContextData, PipesParams
 

@@ -11,7 +11,7 @@ from typing import Optional
 
 import orjson
 
-from pipes_fast._fallback.held import HeldLine
+from pipes_fast._hotpath.pure.held import HeldLine
 from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES, PIPES_PROTOCOL_VERSION_FIELD
 
 _KEY = b'"__dagster_pipes_version"'

@@ -1,11 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""Compiled hot path of pipes_fast; ``pipes_fast._fallback`` is its pure-Python twin.
+"""Compiled hot path of pipes_fast; ``pipes_fast._hotpath.pure`` is its pure-Python twin.
 
 One extension module built from one file per idea, each mirrored by a module of the twin:
-``held.pxi`` ~ ``_fallback/held.py`` (the held line, the base of the framer and the demux),
-``framing.pyx`` ~ ``_fallback/framing.py``, ``results.pyx`` ~ ``_fallback/results.py``,
-``routing.pyx`` ~ ``_fallback/routing.py``, ``stdio.pyx`` ~ ``_fallback/stdio.py``,
-``appender.pyx`` ~ ``_fallback/appender.py`` (which writes with orjson where ``appender.pyx``
+``held.pxi`` ~ ``_hotpath/pure/held.py`` (the held line, the base of the framer and the demux),
+``framing.pyx`` ~ ``_hotpath/pure/framing.py``, ``results.pyx`` ~ ``_hotpath/pure/results.py``,
+``routing.pyx`` ~ ``_hotpath/pure/routing.py``, ``stdio.pyx`` ~ ``_hotpath/pure/stdio.py``,
+``appender.pyx`` ~ ``_hotpath/pure/appender.py`` (which writes with orjson where ``appender.pyx``
 uses its own encoder, ``jsonline.pyx``).
 The interface and bad-argument tests hold the two to one contract.
 """

@@ -12,8 +12,8 @@ from typing import Any, Callable, Optional
 
 import orjson
 
-from pipes_fast._contract import callable_argument, integer, positive_int
-from pipes_fast._fdio import write_all
+from pipes_fast._logic.contract import callable_argument, integer, positive_int
+from pipes_fast._system.fdio import write_all
 
 _dumps = orjson.dumps
 _OPTIONS = (  # what orjson would write differently from json.dumps raises TypeError instead

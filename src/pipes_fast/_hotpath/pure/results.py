@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
-from pipes_fast._contract import metadata_type
+from pipes_fast._logic.contract import metadata_type
 from pipes_fast.assets import AssetKey
 from pipes_fast.errors import MalformedParams
 from pipes_fast.protocol import (

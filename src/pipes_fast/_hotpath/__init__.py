@@ -11,7 +11,7 @@ import importlib
 import os
 from types import ModuleType
 
-MODULES = {"compiled": "pipes_fast._speedups", "pure": "pipes_fast._fallback"}
+MODULES = {"compiled": "pipes_fast._hotpath.compiled", "pure": "pipes_fast._hotpath.pure"}
 
 
 def load(name: str) -> ModuleType:

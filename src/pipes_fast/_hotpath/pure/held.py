@@ -5,7 +5,7 @@ Twin of ``ext/held.pxi``.
 
 from __future__ import annotations
 
-from pipes_fast._contract import positive_int
+from pipes_fast._logic.contract import positive_int
 
 
 class HeldLine:
