@@ -21,11 +21,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import dagster
 import pytest
+from streams import append_file
 
 from pipes_fast.benchmarks._dagster import dagster_asset_context, quiet_run_config  # noqa: F401 (re-exported)
-from streams import append_file
 
 DAGSTER_WARNINGS = [
     pytest.mark.filterwarnings("ignore::dagster.PreviewWarning"),

@@ -50,8 +50,10 @@ def main() -> None:
     while batch := session.drain_custom_messages(**bound):
         received += len(batch)
     assert received == args.messages, received
-    print(f"{'compiled' if EXTENSION else 'pure'}, {'bounded' if args.bounded else 'unbounded'} drain:"
-          f" {received:,} messages, peak RSS {while_running} MB while the child ran, {peak_mb()} MB overall")
+    print(
+        f"{'compiled' if EXTENSION else 'pure'}, {'bounded' if args.bounded else 'unbounded'} drain:"
+        f" {received:,} messages, peak RSS {while_running} MB while the child ran, {peak_mb()} MB overall"
+    )
 
 
 if __name__ == "__main__":

@@ -36,9 +36,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from streams import append_file, pipes_session_stream, write_message_file  # noqa: E402
+
 import pipes_fast  # noqa: E402
 from pipes_fast.protocol import PipesMessage, make_message  # noqa: E402
-from streams import append_file, pipes_session_stream, write_message_file  # noqa: E402
 
 BATCH = 10_000
 
@@ -46,7 +47,9 @@ BATCH = 10_000
 def list_payloads(count: int) -> Iterator[PipesMessage]:
     """``count`` custom messages whose payloads hold a list (about 140 bytes a line)."""
     for i in range(count):
-        yield make_message("report_custom_message", {"payload": {"i": i, "name": f"item-{i:08d}", "tags": ["a", "b"], "ok": True}})
+        yield make_message(
+            "report_custom_message", {"payload": {"i": i, "name": f"item-{i:08d}", "tags": ["a", "b"], "ok": True}}
+        )
 
 
 def keep(session: Any, during: bool) -> int:
@@ -79,7 +82,9 @@ def open_session(target: Path) -> Any:
     quiet = logging.getLogger("pipes_fast.bench.gc")
     quiet.setLevel(logging.ERROR)
     return pipes_fast.open_pipes_session(
-        pipes_fast.StepContext(log=quiet), pipes_fast.PipesEnvContextInjector(), pipes_fast.PipesFileMessageReader(str(target))
+        pipes_fast.StepContext(log=quiet),
+        pipes_fast.PipesEnvContextInjector(),
+        pipes_fast.PipesFileMessageReader(str(target)),
     )
 
 

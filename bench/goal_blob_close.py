@@ -36,12 +36,12 @@ from types import ModuleType
 from typing import Any, Optional
 
 import dagster
-
-import pipes_fast
-import pipes_fast.dagster
 from dagster_baseline import dagster_asset_context
 from streams import ASSET_KEYS
 from timing import Goal
+
+import pipes_fast
+import pipes_fast.dagster
 
 sys.path.append(str(Path(__file__).parents[1] / "tests"))
 from s3_server import S3Bucket, new_bucket, s3_client, s3_server  # noqa: E402
@@ -70,7 +70,9 @@ class Side:
     reader: type
     context: Any
 
-    def close_seconds(self, bucket: S3Bucket, stamp: Path, *, interval: float = INTERVAL, count: int = MESSAGES) -> float:
+    def close_seconds(
+        self, bucket: S3Bucket, stamp: Path, *, interval: float = INTERVAL, count: int = MESSAGES
+    ) -> float:
         """Run the child through a fresh client; seconds from its exit to ``run`` returning.
 
         Raises unless all ``count`` messages were delivered."""
@@ -99,17 +101,37 @@ def dagster_aws_pipes() -> Optional[ModuleType]:
 
 def pipes_fast_side(context: Any) -> Side:
     """pipes_fast's core client for ``context`` (a ``StepContext``)."""
-    return Side("pipes_fast", pipes_fast.PipesSubprocessClient, pipes_fast.PipesS3ContextInjector, pipes_fast.PipesS3MessageReader, context)
+    return Side(
+        "pipes_fast",
+        pipes_fast.PipesSubprocessClient,
+        pipes_fast.PipesS3ContextInjector,
+        pipes_fast.PipesS3MessageReader,
+        context,
+    )
 
 
 def dagster_sides(context: dagster.AssetExecutionContext, dagster_aws: Optional[ModuleType]) -> list[Side]:
     """The clients run in a Dagster asset body: dagster-aws's (when installed), then pipes_fast.dagster's."""
     api = pipes_fast.dagster
-    sides = [Side("pipes_fast.dagster", api.PipesSubprocessClient, api.PipesS3ContextInjector, api.PipesS3MessageReader, context)]
+    sides = [
+        Side(
+            "pipes_fast.dagster",
+            api.PipesSubprocessClient,
+            api.PipesS3ContextInjector,
+            api.PipesS3MessageReader,
+            context,
+        )
+    ]
     if dagster_aws is not None:
         sides.insert(
             0,
-            Side(DAGSTER_AWS, dagster.PipesSubprocessClient, dagster_aws.PipesS3ContextInjector, dagster_aws.PipesS3MessageReader, context),
+            Side(
+                DAGSTER_AWS,
+                dagster.PipesSubprocessClient,
+                dagster_aws.PipesS3ContextInjector,
+                dagster_aws.PipesS3MessageReader,
+                context,
+            ),
         )
     return sides
 
@@ -125,8 +147,16 @@ def measure_s3_close(rounds: int) -> Goal:
     rounds = min(rounds, MAX_ROUNDS)
     dagster_aws = dagster_aws_pipes()
     if dagster_aws is None:
-        print(f"  S3 close: {DAGSTER_AWS_MISSING}; pipes_fast is measured against the budget alone", file=sys.stderr, flush=True)
-    with tempfile.TemporaryDirectory() as folder, s3_server(Path(folder)) as endpoint, dagster_asset_context(ASSET_KEYS) as context:
+        print(
+            f"  S3 close: {DAGSTER_AWS_MISSING}; pipes_fast is measured against the budget alone",
+            file=sys.stderr,
+            flush=True,
+        )
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        s3_server(Path(folder)) as endpoint,
+        dagster_asset_context(ASSET_KEYS) as context,
+    ):
         bucket = new_bucket(s3_client(endpoint))
         sides = [*dagster_sides(context, dagster_aws), pipes_fast_side(pipes_fast.StepContext())]
         closes: dict[str, list[float]] = {side.name: [] for side in sides}

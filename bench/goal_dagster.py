@@ -29,16 +29,16 @@ from typing import Any
 
 import dagster
 import orjson
+from dagster_baseline import Replay, dagster_asset_context
+from goal_orchestration import CUSTOM_MESSAGES, MATERIALIZATIONS, Workload, delivered_by, prewritten, workdir
+from streams import ASSET_KEYS
+from timing import Goal
 
 import pipes_fast
 import pipes_fast.dagster
-from dagster_baseline import Replay, dagster_asset_context
-from goal_orchestration import CUSTOM_MESSAGES, MATERIALIZATIONS, Workload, delivered_by, prewritten, workdir
 from pipes_fast._logic.codec import encode_param
 from pipes_fast._system.gc import relaxed_gc
 from pipes_fast.dagster._convert import ToDagster
-from streams import ASSET_KEYS
-from timing import Goal
 
 MAX_ROUNDS = 5
 """Rounds per goal at most: a Dagster round takes about 0.7 s (custom messages) to 1.5 s (materializations)."""

@@ -24,13 +24,13 @@ from types import ModuleType
 from typing import Any
 
 import dagster_pipes
+from timing import Goal, best_of
 
 import pipes_fast.external
 from pipes_fast._logic import codec as _codec
 from pipes_fast.benchmarks.throughput import bare_writes, write_all
 from pipes_fast.external import serialize, writers
 from pipes_fast.protocol import make_message
-from timing import Goal, best_of
 
 WRITER_MESSAGES = 20_000
 
@@ -38,7 +38,9 @@ WRITER_MESSAGES = 20_000
 def small_messages(count: int) -> list[Any]:
     """``count`` custom messages of about 140 bytes, the shape of ``streams.custom_message_lines``."""
     return [
-        make_message("report_custom_message", {"payload": {"i": i, "name": f"item-{i:08d}", "tags": ["a", "b"], "ok": True}})
+        make_message(
+            "report_custom_message", {"payload": {"i": i, "name": f"item-{i:08d}", "tags": ["a", "b"], "ok": True}}
+        )
         for i in range(count)
     ]
 
@@ -46,10 +48,19 @@ def small_messages(count: int) -> list[Any]:
 def materializations(count: int) -> list[Any]:
     """``count`` materializations with four metadata entries and no data version (about 330 bytes)."""
     return [
-        make_message("report_asset_materialization", {
-            "asset_key": "warehouse/orders", "data_version": None,
-            "metadata": {"rows": {"raw_value": i, "type": "int"}, "path": {"raw_value": f"/data/{i}.parquet", "type": "path"},
-                         "ok": {"raw_value": True, "type": "bool"}, "score": {"raw_value": i / 7, "type": "float"}}})
+        make_message(
+            "report_asset_materialization",
+            {
+                "asset_key": "warehouse/orders",
+                "data_version": None,
+                "metadata": {
+                    "rows": {"raw_value": i, "type": "int"},
+                    "path": {"raw_value": f"/data/{i}.parquet", "type": "path"},
+                    "ok": {"raw_value": True, "type": "bool"},
+                    "score": {"raw_value": i / 7, "type": "float"},
+                },
+            },
+        )
         for i in range(count)
     ]
 
@@ -58,8 +69,10 @@ def open_context(module: ModuleType, path: str) -> Any:
     """A ``PipesContext`` of ``module`` (dagster_pipes or pipes_fast.external: same API) for a
     one-asset step, writing messages to the file at ``path``."""
     data = {"asset_keys": ["orders"], "run_id": "bench", "extras": {}}
-    params = {"DAGSTER_PIPES_CONTEXT": _codec.encode_param({"data": data}),
-              "DAGSTER_PIPES_MESSAGES": _codec.encode_param({"path": path})}
+    params = {
+        "DAGSTER_PIPES_CONTEXT": _codec.encode_param({"data": data}),
+        "DAGSTER_PIPES_MESSAGES": _codec.encode_param({"path": path}),
+    }
     loader = module.PipesMappingParamsLoader(params)
     return module.PipesContext(loader, module.PipesDefaultContextLoader(), module.PipesDefaultMessageWriter())
 
@@ -85,7 +98,9 @@ def against_dagster_pipes(rounds: int, name: str, target: float, *, buffered: bo
         theirs = dagster_pipes.PipesFileMessageWriterChannel(os.path.join(folder, "dagster_pipes.jsonl"))
         path = os.path.join(folder, "pipes_fast.jsonl")
         with pipes_fast.external.PipesFileMessageWriterChannel(path, buffered=buffered) as ours:
-            goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, partial(write_all, theirs, messages), partial(write_all, ours, messages))
+            goal.baseline_seconds, goal.candidate_seconds = best_of(
+                rounds, partial(write_all, theirs, messages), partial(write_all, ours, messages)
+            )
     return goal
 
 
@@ -104,7 +119,9 @@ def measure_write_floor(rounds: int) -> Goal:
             lines = written_lines(ours, ours_path, messages)
             fd = os.open(floor_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             try:
-                goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, partial(bare_writes, fd, lines), partial(write_all, ours, messages))
+                goal.baseline_seconds, goal.candidate_seconds = best_of(
+                    rounds, partial(bare_writes, fd, lines), partial(write_all, ours, messages)
+                )
             finally:
                 os.close(fd)
     return goal
@@ -134,11 +151,14 @@ def orjson_crossover(rounds: int, messages: Sequence[Any]) -> dict[str, float]:
     takes to load orjson and the hot path (median of ``rounds``), the seconds per message before
     and after the switch (best of ``rounds``), and the number of messages whose saving pays for the
     load (where ``writers.ORJSON_AFTER`` should be)."""
-    loads = sorted(float(subprocess.run([sys.executable, "-c", SWITCH_CODE], capture_output=True, text=True,
-                                        check=True).stdout) for _ in range(rounds))
+    loads = sorted(
+        float(subprocess.run([sys.executable, "-c", SWITCH_CODE], capture_output=True, text=True, check=True).stdout)
+        for _ in range(rounds)
+    )
     with tempfile.TemporaryDirectory() as folder:
-        before, after = (os.open(os.path.join(folder, name), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-                         for name in ("before", "after"))
+        before, after = (
+            os.open(os.path.join(folder, name), os.O_WRONLY | os.O_APPEND | os.O_CREAT) for name in ("before", "after")
+        )
         append = serialize.make_appender(after).append
 
         def early() -> None:
@@ -155,8 +175,12 @@ def orjson_crossover(rounds: int, messages: Sequence[Any]) -> dict[str, float]:
             os.close(before)
             os.close(after)
     load = loads[len(loads) // 2]
-    return {"load_seconds": load, "early_seconds": early_seconds, "hot_seconds": hot_seconds,
-            "crossover_messages": load / (early_seconds - hot_seconds)}
+    return {
+        "load_seconds": load,
+        "early_seconds": early_seconds,
+        "hot_seconds": hot_seconds,
+        "crossover_messages": load / (early_seconds - hot_seconds),
+    }
 
 
 def importtime(code: str) -> list[tuple[str, int]]:
@@ -170,7 +194,9 @@ def importtime(code: str) -> list[tuple[str, int]]:
         [sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True, check=True
     ).stderr
     rows = [line.removeprefix("import time:").split("|") for line in report.splitlines()]
-    return [(name.strip(), int(us)) for us, _cumulative, name in (r for r in rows if len(r) == 3) if us.strip().isdigit()]
+    return [
+        (name.strip(), int(us)) for us, _cumulative, name in (r for r in rows if len(r) == 3) if us.strip().isdigit()
+    ]
 
 
 def import_seconds(module: str, startup: frozenset[str]) -> float:
@@ -193,9 +219,13 @@ def measure_import(rounds: int) -> Goal:
 
 
 if __name__ == "__main__":
-    for name, sample in (("small custom messages", small_messages(WRITER_MESSAGES)),
-                         ("materializations", materializations(WRITER_MESSAGES))):
+    for name, sample in (
+        ("small custom messages", small_messages(WRITER_MESSAGES)),
+        ("materializations", materializations(WRITER_MESSAGES)),
+    ):
         found = orjson_crossover(9, sample)
-        print(f"{name}: loading orjson and the hot path {found['load_seconds'] * 1e3:.1f} ms; per message"
-              f" {found['early_seconds'] * 1e6:.2f} us before, {found['hot_seconds'] * 1e6:.2f} us after;"
-              f" crossover at {found['crossover_messages']:.0f} messages (ORJSON_AFTER = {writers.ORJSON_AFTER})")
+        print(
+            f"{name}: loading orjson and the hot path {found['load_seconds'] * 1e3:.1f} ms; per message"
+            f" {found['early_seconds'] * 1e6:.2f} us before, {found['hot_seconds'] * 1e6:.2f} us after;"
+            f" crossover at {found['crossover_messages']:.0f} messages (ORJSON_AFTER = {writers.ORJSON_AFTER})"
+        )

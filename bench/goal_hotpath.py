@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import orjson
-
-from timing import Goal, best_of
 from streams import as_pieces, custom_message_lines
+from timing import Goal, best_of
 
 
 def measure_frame_and_decode(rounds: int) -> Goal:

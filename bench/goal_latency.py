@@ -15,10 +15,11 @@ import functools
 import sys
 
 from dagster_baseline import dagster_asset_context
-from pipes_fast.benchmarks.latency import DAGSTER, GAPS, IDLE_SECONDS, INOTIFY, MESSAGES, ROUNDS, Measured
-from pipes_fast.benchmarks.latency import measure as measure_sides
 from streams import ASSET_KEYS
 from timing import Goal
+
+from pipes_fast.benchmarks.latency import DAGSTER, GAPS, IDLE_SECONDS, INOTIFY, MESSAGES, ROUNDS, Measured
+from pipes_fast.benchmarks.latency import measure as measure_sides
 
 
 @functools.lru_cache(maxsize=None)
@@ -40,24 +41,48 @@ def measure(rounds: int) -> dict[str, Measured]:
 
 def measure_latency_p99(rounds: int) -> Goal:
     """pipes_fast's p99 (inotify) within 1 ms."""
-    return Goal("live delivery p99, write to handler (inotify)", "1 ms", INOTIFY, 1.0,
-                baseline_seconds=0.001, candidate_seconds=measure(rounds)[INOTIFY].pooled[99])
+    return Goal(
+        "live delivery p99, write to handler (inotify)",
+        "1 ms",
+        INOTIFY,
+        1.0,
+        baseline_seconds=0.001,
+        candidate_seconds=measure(rounds)[INOTIFY].pooled[99],
+    )
 
 
 def measure_latency_p50(rounds: int) -> Goal:
     """pipes_fast's p50 (inotify) within 0.3 ms."""
-    return Goal("live delivery p50, write to handler (inotify)", "0.3 ms", INOTIFY, 1.0,
-                baseline_seconds=0.0003, candidate_seconds=measure(rounds)[INOTIFY].pooled[50])
+    return Goal(
+        "live delivery p50, write to handler (inotify)",
+        "0.3 ms",
+        INOTIFY,
+        1.0,
+        baseline_seconds=0.0003,
+        candidate_seconds=measure(rounds)[INOTIFY].pooled[50],
+    )
 
 
 def measure_latency_vs_dagster(rounds: int) -> Goal:
     """pipes_fast's p99 (inotify) a tenth of Dagster's file reader's at most."""
     measured = measure(rounds)
-    return Goal("live delivery p99 against Dagster's file reader", "dagster.PipesFileMessageReader", INOTIFY, 10.0,
-                baseline_seconds=measured[DAGSTER].pooled[99], candidate_seconds=measured[INOTIFY].pooled[99])
+    return Goal(
+        "live delivery p99 against Dagster's file reader",
+        "dagster.PipesFileMessageReader",
+        INOTIFY,
+        10.0,
+        baseline_seconds=measured[DAGSTER].pooled[99],
+        candidate_seconds=measured[INOTIFY].pooled[99],
+    )
 
 
 def measure_idle_cpu(rounds: int) -> Goal:
     """An idle pipes_fast reader thread (inotify) uses 0.1% of a core at most."""
-    return Goal("idle reader thread, CPU seconds per second (inotify)", "0.1% of a core", INOTIFY, 1.0,
-                baseline_seconds=0.001, candidate_seconds=min(measure(rounds)[INOTIFY].idle_cpus))
+    return Goal(
+        "idle reader thread, CPU seconds per second (inotify)",
+        "0.1% of a core",
+        INOTIFY,
+        1.0,
+        baseline_seconds=0.001,
+        candidate_seconds=min(measure(rounds)[INOTIFY].idle_cpus),
+    )

@@ -23,7 +23,13 @@ from types import ModuleType
 from typing import Any
 
 from dagster_baseline import Replay, dagster_asset_context, replay_session
-from streams import ASSET_KEYS, materialization_messages, pipes_session_stream, small_custom_messages, write_message_file
+from streams import (
+    ASSET_KEYS,
+    materialization_messages,
+    pipes_session_stream,
+    small_custom_messages,
+    write_message_file,
+)
 from timing import Goal
 
 MAX_ROUNDS = 3
@@ -50,9 +56,7 @@ def _materializations_delivered(replay: Replay) -> int:
     return sum(1 for r in replay.results if r.data_version is not None and len(r.metadata or {}) == 2)
 
 
-CUSTOM_MESSAGES = Workload(
-    "small custom messages", 1_000_000, 5.0, small_custom_messages, _custom_messages_delivered
-)
+CUSTOM_MESSAGES = Workload("small custom messages", 1_000_000, 5.0, small_custom_messages, _custom_messages_delivered)
 MATERIALIZATIONS = Workload(
     "materializations with 2 metadata entries",
     200_000,
@@ -87,6 +91,7 @@ def prewritten(workload: Workload, count: int) -> Path:
 def sides(asset_keys: tuple[str, ...] = ASSET_KEYS) -> Iterator[dict[str, tuple[ModuleType, Any]]]:
     """``{"dagster": (dagster, live asset context), "pipes_fast": (pipes_fast, StepContext)}`` for ``asset_keys``."""
     import dagster
+
     import pipes_fast
 
     with dagster_asset_context(asset_keys) as context:
@@ -123,7 +128,9 @@ def delivered_by(side: str, workload: Workload, count: int, run: Callable[[], Re
 
 def replay_checked(workload: Workload, count: int, api: ModuleType, context: Any, target: Path) -> Replay:
     """Replay ``count`` messages of ``workload`` through ``api``'s session; raise unless all were delivered."""
-    return delivered_by(api.__name__, workload, count, lambda: replay_session(api, context, prewritten(workload, count), target))
+    return delivered_by(
+        api.__name__, workload, count, lambda: replay_session(api, context, prewritten(workload, count), target)
+    )
 
 
 def compare(workload: Workload, rounds: int) -> Goal:

@@ -34,10 +34,11 @@ from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any, Optional
 
+from timing import Goal
+
 from pipes_fast import StepContext
 from pipes_fast._logic.codec import encode_param
 from pipes_fast.context import build_context_data
-from timing import Goal
 
 MAX_ROUNDS = 5
 """Rounds at most: a dagster-ray run takes about 6.5 s."""
@@ -119,8 +120,14 @@ def client_factories() -> dict[str, Callable[[str], Any]]:
 def check_delivered(side: str, results: Sequence[Any], custom_messages: Sequence[Any]) -> None:
     """Raise unless ``side`` delivered every custom message and the materialization."""
     if list(custom_messages) != CUSTOM_MESSAGES:
-        raise RuntimeError(f"{side} delivered custom messages {list(custom_messages)!r:.300}, not the {len(CUSTOM_MESSAGES)} sent")
-    if len(results) != 1 or results[0].metadata["rows"].value != ROWS or getattr(results[0].data_version, "value", None) != DATA_VERSION:
+        raise RuntimeError(
+            f"{side} delivered custom messages {list(custom_messages)!r:.300}, not the {len(CUSTOM_MESSAGES)} sent"
+        )
+    if (
+        len(results) != 1
+        or results[0].metadata["rows"].value != ROWS
+        or getattr(results[0].data_version, "value", None) != DATA_VERSION
+    ):
         raise RuntimeError(f"{side} delivered results {list(results)!r:.300}, not the one materialization sent")
 
 
@@ -140,7 +147,10 @@ def run_client(side: str, client: Any, context: Any, script: str) -> float:
 def floor_env() -> dict[str, str]:
     """A Pipes context for :data:`ASSET` and stdout messages: what the bare job is given."""
     data = build_context_data(StepContext(ASSET))
-    return {"DAGSTER_PIPES_CONTEXT": encode_param({"data": data}), "DAGSTER_PIPES_MESSAGES": encode_param({"stdio": "stdout"})}
+    return {
+        "DAGSTER_PIPES_CONTEXT": encode_param({"data": data}),
+        "DAGSTER_PIPES_MESSAGES": encode_param({"stdio": "stdout"}),
+    }
 
 
 def bare_job_seconds(job_client: Any, script: str) -> float:
@@ -166,9 +176,8 @@ def bare_job_seconds(job_client: Any, script: str) -> float:
 
 def time_rounds(rounds: int, address: str, folder: Path) -> dict[str, list[float]]:
     """``rounds`` interleaved rounds on the cluster at ``address``: each side's seconds per round."""
-    from ray.job_submission import JobSubmissionClient
-
     from dagster_baseline import dagster_asset_context
+    from ray.job_submission import JobSubmissionClient
 
     script = write_script(folder)
     factories = client_factories()
@@ -203,7 +212,9 @@ def measure_ray_job_in_dagster(rounds: int) -> Goal:
         seconds = time_rounds(rounds, address, Path(folder))
     LAST_SECONDS.clear()
     LAST_SECONDS.update(seconds)
-    goal = Goal(name, f"dagster-ray {_dagster_ray_version()} PipesRayJobClient", "pipes_fast.ray.PipesRayJobClient", TARGET)
+    goal = Goal(
+        name, f"dagster-ray {_dagster_ray_version()} PipesRayJobClient", "pipes_fast.ray.PipesRayJobClient", TARGET
+    )
     goal.baseline_seconds, goal.candidate_seconds = min(seconds[BASELINE]), min(seconds[CANDIDATE])
     floor = min(seconds[FLOOR])
     over = "; ".join(f"{side} {min(seconds[side]) - floor:+.2f} s" for side in (BASELINE, CANDIDATE))

@@ -22,14 +22,21 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from streams import (
+    ASSET_KEYS,
+    READ_BYTES,
+    materialization_messages,
+    pipes_session_stream,
+    small_custom_messages,
+    write_message_file,
+)
+from timing import Goal, best_of
 
 import pipes_fast
 from pipes_fast._system.gc import relaxed_gc
 from pipes_fast._system.tailer import FileTailer
 from pipes_fast.handler import PipesMessageHandler
 from pipes_fast.readers.base import MessageStream
-from streams import ASSET_KEYS, READ_BYTES, materialization_messages, pipes_session_stream, small_custom_messages, write_message_file
-from timing import Goal, best_of
 
 COUNT = 200_000
 
@@ -75,7 +82,9 @@ def reader_loop(path: Path) -> Callable[[], None]:
 
 
 def compare(name: str, messages: Callable[[int], Iterator[Any]], target: float, rounds: int) -> Goal:
-    goal = Goal(f"file reader, {COUNT // 1000}k {name}", "bare read+split+orjson.loads loop", "reader thread's work", target)
+    goal = Goal(
+        f"file reader, {COUNT // 1000}k {name}", "bare read+split+orjson.loads loop", "reader thread's work", target
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "messages.jsonl"
         write_message_file(path, pipes_session_stream(messages(COUNT)))

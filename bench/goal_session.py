@@ -28,11 +28,11 @@ import time
 from collections.abc import Callable
 
 import dagster
+from dagster_baseline import dagster_asset_context
+from timing import Goal
 
 import pipes_fast
 import pipes_fast.dagster
-from dagster_baseline import dagster_asset_context
-from timing import Goal
 
 RUNS = 40
 """Runs of each side per round."""
@@ -60,18 +60,27 @@ def overheads(rounds: int) -> dict[str, list[float]]:
     quiet = logging.getLogger("pipes_fast.bench.session")
     quiet.setLevel(logging.ERROR)
     step = pipes_fast.StepContext(list(ASSET_KEYS), log=quiet)
-    core, in_dagster, theirs = pipes_fast.PipesSubprocessClient(), pipes_fast.dagster.PipesSubprocessClient(), dagster.PipesSubprocessClient()
+    core, in_dagster, theirs = (
+        pipes_fast.PipesSubprocessClient(),
+        pipes_fast.dagster.PipesSubprocessClient(),
+        dagster.PipesSubprocessClient(),
+    )
     found: dict[str, list[float]] = {}
+
     def child() -> object:
         return subprocess.run(CHILD, check=True)
 
     add_rounds(found, rounds, {CHILD_ALONE: child, "pipes_fast": lambda: core.run(context=step, command=CHILD)})
     with dagster_asset_context(ASSET_KEYS, log_level="ERROR") as context:
-        add_rounds(found, rounds, {
-            CHILD_ALONE: child,
-            "pipes_fast.dagster": lambda: in_dagster.run(context=context, command=CHILD),
-            "dagster": lambda: theirs.run(context=context, command=CHILD),
-        })
+        add_rounds(
+            found,
+            rounds,
+            {
+                CHILD_ALONE: child,
+                "pipes_fast.dagster": lambda: in_dagster.run(context=context, command=CHILD),
+                "dagster": lambda: theirs.run(context=context, command=CHILD),
+            },
+        )
     return found
 
 

@@ -31,10 +31,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from timing import Goal
+
 from pipes_fast import PipesFileContextInjector, StepContext, encode_param
 from pipes_fast.context import build_context_data
 from pipes_fast.protocol import DAGSTER_PIPES_CONTEXT_ENV_VAR, DAGSTER_PIPES_MESSAGES_ENV_VAR
-from timing import Goal
 
 RUNS = 20
 """Runs of each side per round."""
@@ -42,7 +43,10 @@ ASSET = "orders"
 CHILD = str(Path(__file__).with_name("startup_child.py"))
 REPORTED = [
     ("opened", {"extras": {}}),
-    ("report_asset_materialization", {"asset_key": ASSET, "data_version": None, "metadata": {"rows": {"raw_value": 1, "type": "__infer__"}}}),
+    (
+        "report_asset_materialization",
+        {"asset_key": ASSET, "data_version": None, "metadata": {"rows": {"raw_value": 1, "type": "__infer__"}}},
+    ),
     ("closed", {}),
 ]
 """What a child writes to its message file: (method, params) of each message."""
@@ -93,7 +97,9 @@ def child_environment(folder: Path) -> Iterator[tuple[dict[str, str], Path]]:
 def overhead_ratio(seconds: dict[str, list[float]]) -> float:
     """dagster_pipes' median overhead over pipes_fast's."""
     bare = statistics.median(seconds[BARE.name])
-    return (statistics.median(seconds[DAGSTER_PIPES.name]) - bare) / (statistics.median(seconds[PIPES_FAST.name]) - bare)
+    return (statistics.median(seconds[DAGSTER_PIPES.name]) - bare) / (
+        statistics.median(seconds[PIPES_FAST.name]) - bare
+    )
 
 
 def spread(seconds: list[float]) -> str:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from timing import Goal, best_of
+
 import pipes_fast
 from pipes_fast.benchmarks.throughput import dagster_stdio, demux_floor, interleaved_pieces
-from timing import Goal, best_of
 
 COUNT = 200_000
 MAX_DAGSTER_ROUNDS = 3
@@ -49,17 +50,29 @@ def stdio_reader(pieces: list[bytes], count: int) -> Callable[[], None]:
 
 
 def measure_stdio_vs_floor(rounds: int, count: int = COUNT) -> Goal:
-    goal = Goal(f"stdio transport, {count // 1000}k custom messages among output",
-                "bare split+orjson.loads+join loop", CANDIDATE, 1 / 1.3)
+    goal = Goal(
+        f"stdio transport, {count // 1000}k custom messages among output",
+        "bare split+orjson.loads+join loop",
+        CANDIDATE,
+        1 / 1.3,
+    )
     pieces = interleaved_pieces(count)
-    goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, lambda: demux_floor(pieces), stdio_reader(pieces, count))
+    goal.baseline_seconds, goal.candidate_seconds = best_of(
+        rounds, lambda: demux_floor(pieces), stdio_reader(pieces, count)
+    )
     return goal
 
 
 def measure_stdio_vs_dagster(rounds: int, count: int = COUNT) -> Goal:
-    goal = Goal(f"stdio transport, {count // 1000}k custom messages among output",
-                "Dagster's extract_message_or_forward_to_file per line", CANDIDATE, 5.0)
+    goal = Goal(
+        f"stdio transport, {count // 1000}k custom messages among output",
+        "Dagster's extract_message_or_forward_to_file per line",
+        CANDIDATE,
+        5.0,
+    )
     pieces = interleaved_pieces(count)
     rounds = min(rounds, MAX_DAGSTER_ROUNDS)
-    goal.baseline_seconds, goal.candidate_seconds = best_of(rounds, dagster_stdio(pieces, count), stdio_reader(pieces, count))
+    goal.baseline_seconds, goal.candidate_seconds = best_of(
+        rounds, dagster_stdio(pieces, count), stdio_reader(pieces, count)
+    )
     return goal

@@ -85,7 +85,10 @@ class Delivery:
     def exact(self) -> bool:
         """All sent, each once, in order, none of another job's, and the job's timing."""
         return (
-            self.delivered == self.unique == self.sent and self.in_order and self.in_range and not self.foreign
+            self.delivered == self.unique == self.sent
+            and self.in_order
+            and self.in_range
+            and not self.foreign
             and self.timing is not None
         )
 
@@ -169,14 +172,21 @@ class FanOut:
         first_submit = min(r.submitted for r in self.records)
         last_return = max(r.returned for r in self.records)
         out: dict[str, Any] = {
-            "side": self.side, "jobs": self.jobs, "messages_per_job": self.messages, "sent": total,
-            "delivered": self.delivered, "exact": self.exact,
+            "side": self.side,
+            "jobs": self.jobs,
+            "messages_per_job": self.messages,
+            "sent": total,
+            "delivered": self.delivered,
+            "exact": self.exact,
             "errors": [f"job {r.job}: {r.error}" for r in self.records if r.error],
             "inexact_jobs": [
                 {"job": r.job, **asdict(r.delivery)} for r in self.records if r.delivery and not r.delivery.exact
             ],
-            "wall_seconds": self.wall_seconds, "throughput_per_second": self.delivered / self.wall_seconds,
-            "cpu_seconds": self.cpu_seconds, "cpu_user": self.cpu_user, "cpu_sys": self.cpu_sys,
+            "wall_seconds": self.wall_seconds,
+            "throughput_per_second": self.delivered / self.wall_seconds,
+            "cpu_seconds": self.cpu_seconds,
+            "cpu_user": self.cpu_user,
+            "cpu_sys": self.cpu_sys,
             "cpu_fraction_of_wall": self.cpu_seconds / self.wall_seconds,
             "cpu_seconds_per_million": self.cpu_seconds / max(self.delivered, 1) * 1e6,
             "machine_busy_fraction": self.machine_busy,
@@ -187,22 +197,24 @@ class FanOut:
             write_start = min(t["start"] for t in timings)
             write_end = max(t["end"] for t in timings)
             writing = write_end - write_start
-            out.update({
-                "startup_seconds": write_start - first_submit,
-                "writing_seconds": writing,
-                "return_seconds": last_return - write_end,
-                "job_write_seconds": sorted(t["seconds"] for t in timings),
-                "jobs_cpu_seconds": sum(t.get("cpu", 0.0) for t in timings),
-                "job_write_start_after_first_submit": sorted(t["start"] - first_submit for t in timings),
-                "throughput_while_writing": total / writing if writing > 0 else None,
-                "wall_minus_writing_seconds": self.wall_seconds - writing,
-                "writing_overlapped": max(t["start"] for t in timings) < min(t["end"] for t in timings),
-                "most_jobs_writing_at_once": most_at_once([(t["start"], t["end"]) for t in timings]),
-                "write_start_spread_seconds": max(t["start"] for t in timings) - write_start,
-                "return_lag_seconds": sorted(
-                    r.returned - r.delivery.timing["end"] for r in self.records if r.delivery and r.delivery.timing
-                ),
-            })
+            out.update(
+                {
+                    "startup_seconds": write_start - first_submit,
+                    "writing_seconds": writing,
+                    "return_seconds": last_return - write_end,
+                    "job_write_seconds": sorted(t["seconds"] for t in timings),
+                    "jobs_cpu_seconds": sum(t.get("cpu", 0.0) for t in timings),
+                    "job_write_start_after_first_submit": sorted(t["start"] - first_submit for t in timings),
+                    "throughput_while_writing": total / writing if writing > 0 else None,
+                    "wall_minus_writing_seconds": self.wall_seconds - writing,
+                    "writing_overlapped": max(t["start"] for t in timings) < min(t["end"] for t in timings),
+                    "most_jobs_writing_at_once": most_at_once([(t["start"], t["end"]) for t in timings]),
+                    "write_start_spread_seconds": max(t["start"] for t in timings) - write_start,
+                    "return_lag_seconds": sorted(
+                        r.returned - r.delivery.timing["end"] for r in self.records if r.delivery and r.delivery.timing
+                    ),
+                }
+            )
         ray_starts = [r.ray_start for r in self.records if r.ray_start is not None]
         ray_ends = [r.ray_end for r in self.records if r.ray_end is not None]
         if len(ray_starts) == len(ray_ends) == len(self.records):
@@ -274,7 +286,12 @@ def session_cpu(session: int) -> float:
 
 
 def fan_out(
-    side: str, run_job: RunJob, job_client: Any, jobs: int, messages: int, writer: str = "pipes_fast",
+    side: str,
+    run_job: RunJob,
+    job_client: Any,
+    jobs: int,
+    messages: int,
+    writer: str = "pipes_fast",
     cluster: Optional[int] = None,
 ) -> FanOut:
     """Run ``jobs`` jobs of ``messages`` messages at once, one thread each calling ``run_job``;
@@ -328,8 +345,15 @@ def fan_out(
             pass
     wall = max(r.returned for r in records) - min(r.submitted for r in records)
     return FanOut(
-        side, jobs, messages, wall, after.ru_utime - usage.ru_utime, after.ru_stime - usage.ru_stime, busy,
-        ray_cpu, records,
+        side,
+        jobs,
+        messages,
+        wall,
+        after.ru_utime - usage.ru_utime,
+        after.ru_stime - usage.ru_stime,
+        busy,
+        ray_cpu,
+        records,
     )
 
 
@@ -374,10 +398,21 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
 
 
 SUMMARISED = (
-    "wall_seconds", "throughput_per_second", "cpu_seconds", "cpu_fraction_of_wall", "cpu_seconds_per_million",
-    "ray_cpu_seconds", "jobs_cpu_seconds", "startup_seconds", "writing_seconds", "return_seconds",
-    "throughput_while_writing", "wall_minus_writing_seconds", "write_start_spread_seconds",
-    "most_jobs_writing_at_once", "slowest_return_after_ray_end_seconds",
+    "wall_seconds",
+    "throughput_per_second",
+    "cpu_seconds",
+    "cpu_fraction_of_wall",
+    "cpu_seconds_per_million",
+    "ray_cpu_seconds",
+    "jobs_cpu_seconds",
+    "startup_seconds",
+    "writing_seconds",
+    "return_seconds",
+    "throughput_while_writing",
+    "wall_minus_writing_seconds",
+    "write_start_spread_seconds",
+    "most_jobs_writing_at_once",
+    "slowest_return_after_ray_end_seconds",
 )
 
 
@@ -431,11 +466,14 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=RUNS, help="rounds (each: the fan-out, then the extras asked for)")
     parser.add_argument("--single", action="store_true", help="also one job of --messages per round")
     parser.add_argument(
-        "--baseline", action="store_true",
+        "--baseline",
+        action="store_true",
         help="also the fan-out inside a Dagster asset, through dagster-ray and through pipes_fast.ray, per round",
     )
     parser.add_argument("--writer", choices=["pipes_fast", "dagster_pipes"], default="pipes_fast")
-    parser.add_argument("--poll-interval", type=float, default=1.0, help="both clients' poll_interval (their default: 1)")
+    parser.add_argument(
+        "--poll-interval", type=float, default=1.0, help="both clients' poll_interval (their default: 1)"
+    )
     parser.add_argument("--address", help="an existing cluster's dashboard address (default: a throwaway local one)")
     parser.add_argument("--num-cpus", type=int, default=2, help="the throwaway cluster's num_cpus")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object on stdout")
@@ -448,9 +486,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     report = sys.stdout
     runs: dict[str, list[dict[str, Any]]] = {}
     text_out = sys.stderr if args.json else report
-    say: Callable[[str], None] = lambda line: print(line, file=text_out, flush=True)
-    say(f"fan-out: {args.jobs} Ray jobs x {args.messages:,} custom messages, {args.runs} rounds, "
-        f"writer {args.writer}, poll_interval {args.poll_interval}; this machine has {os.cpu_count()} vCPUs")
+
+    def say(line: str) -> None:
+        print(line, file=text_out, flush=True)
+
+    say(
+        f"fan-out: {args.jobs} Ray jobs x {args.messages:,} custom messages, {args.runs} rounds, "
+        f"writer {args.writer}, poll_interval {args.poll_interval}; this machine has {os.cpu_count()} vCPUs"
+    )
     with ExitStack() as stack:
         address = args.address or stack.enter_context(local_cluster(num_cpus=args.num_cpus))
         cluster = cluster_session(address)
@@ -477,10 +520,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.json:
         json.dump(
             {
-                "vcpus": os.cpu_count(), "args": vars(args), "runs": runs, "summary": summaries, "ok": ok,
+                "vcpus": os.cpu_count(),
+                "args": vars(args),
+                "runs": runs,
+                "summary": summaries,
+                "ok": ok,
                 "orchestrator_peak_rss_mb": peak_mb,
             },
-            report, indent=1, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else str(o),
+            report,
+            indent=1,
+            default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else str(o),
         )
         report.write("\n")
     if not ok:

@@ -18,7 +18,11 @@ READ_BYTES = 16 * 1024
 def custom_message_lines(count: int) -> list[bytes]:
     """``count`` custom-message lines of about 140 bytes each."""
     return [
-        orjson.dumps(make_message("report_custom_message", {"payload": {"i": i, "name": f"item-{i:08d}", "tags": ["a", "b"], "ok": True}}))
+        orjson.dumps(
+            make_message(
+                "report_custom_message", {"payload": {"i": i, "name": f"item-{i:08d}", "tags": ["a", "b"], "ok": True}}
+            )
+        )
         for i in range(count)
     ]
 
@@ -73,7 +77,7 @@ def write_message_file(path: Path, messages: Iterable[PipesMessage]) -> int:
     """
     lines = 0
     with open(path, "w", encoding="utf-8") as f:
-        for lines, message in enumerate(messages, 1):
+        for lines, message in enumerate(messages, 1):  # noqa: B007 - the count is returned
             f.write(json.dumps(message) + "\n")
     return lines
 
@@ -98,4 +102,3 @@ def append_file(source: Path, target: Path) -> int:
     finally:
         os.close(out)
     return copied
-

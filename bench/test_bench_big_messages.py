@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from dagster_baseline import DAGSTER_WARNINGS
+
 from pipes_fast import EXTENSION
 from pipes_fast.benchmarks.big_messages import compare, environment
 

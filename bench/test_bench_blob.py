@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import pipes_fast
 from chunk_sizes import KINDS, read_chunks, write_chunks
 from dagster_baseline import DAGSTER_WARNINGS, dagster_asset_context
 from goal_blob_close import DAGSTER_AWS, DAGSTER_AWS_MISSING, Side, dagster_aws_pipes, dagster_sides, pipes_fast_side
 from s3_server import S3Bucket, new_bucket, s3_client, s3_server  # tests/, on the path since goal_blob_close
 from streams import ASSET_KEYS
 from timing import BENCH_ROUNDS, bench_count
+
+import pipes_fast
 
 pytestmark = [*DAGSTER_WARNINGS, pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # botocore's utcnow()
 

@@ -15,9 +15,8 @@ from typing import Any
 
 import dagster
 import pytest
-
-from goal_dagster import BASELINE, CANDIDATE, CLIENT_CUSTOM_MESSAGES, CLIENT_MATERIALIZATIONS, clients, run_checked
 from dagster_baseline import DAGSTER_WARNINGS
+from goal_dagster import BASELINE, CANDIDATE, CLIENT_CUSTOM_MESSAGES, CLIENT_MATERIALIZATIONS, clients, run_checked
 from goal_orchestration import Workload
 from timing import BENCH_ROUNDS, bench_count
 
@@ -38,5 +37,7 @@ def test_client_run(benchmark: Any, by_side: dict[str, tuple[Any, Any]], side: s
     count = bench_count(benchmark, workload.count)
     benchmark.group = f"PipesSubprocessClient, {count:,} {workload.name}"
     client, context = by_side[side]
-    replay = benchmark.pedantic(run_checked, args=(workload, count, side, client, context), rounds=BENCH_ROUNDS, iterations=1)
+    replay = benchmark.pedantic(
+        run_checked, args=(workload, count, side, client, context), rounds=BENCH_ROUNDS, iterations=1
+    )
     assert all(isinstance(r, (dagster.MaterializeResult, dagster.AssetCheckResult)) for r in replay.results)

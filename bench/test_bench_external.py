@@ -11,9 +11,9 @@ from typing import Any
 
 import dagster_pipes
 import pytest
+from goal_external import open_context, small_messages, written_lines
 
 import pipes_fast.external
-from goal_external import open_context, small_messages, written_lines
 from pipes_fast.benchmarks.throughput import bare_writes, write_all
 from pipes_fast.external import writers
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
-
 from streams import as_pieces, custom_message_lines
+
 from pipes_fast._logic import codec as _codec
 
 LINES = custom_message_lines(100_000)

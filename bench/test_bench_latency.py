@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from dagster_baseline import DAGSTER_WARNINGS, dagster_asset_context
-from pipes_fast.benchmarks.latency import DAGSTER, INOTIFY, POLL, Side, sides
 from streams import ASSET_KEYS
 from timing import BENCH_ROUNDS
+
+from pipes_fast.benchmarks.latency import DAGSTER, INOTIFY, POLL, Side, sides
 
 pytestmark = DAGSTER_WARNINGS
 

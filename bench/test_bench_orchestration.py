@@ -15,7 +15,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from dagster_baseline import DAGSTER_WARNINGS
 from goal_orchestration import CUSTOM_MESSAGES, MATERIALIZATIONS, Workload, replay_checked, sides, workdir
 from timing import BENCH_ROUNDS, bench_count
@@ -38,5 +37,8 @@ def test_session_over_prewritten_file(
     benchmark.group = f"session over {count:,} {workload.name}"
     api, context = by_side[side]
     benchmark.pedantic(
-        replay_checked, args=(workload, count, api, context, workdir() / f"{side}.jsonl"), rounds=BENCH_ROUNDS, iterations=1
+        replay_checked,
+        args=(workload, count, api, context, workdir() / f"{side}.jsonl"),
+        rounds=BENCH_ROUNDS,
+        iterations=1,
     )

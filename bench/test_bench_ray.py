@@ -28,7 +28,9 @@ from pipes_fast.ray.local_cluster import local_cluster  # noqa: E402
 
 pytestmark = [
     *DAGSTER_WARNINGS,
-    pytest.mark.filterwarnings("ignore:AssetExecutionContext.dagster_run is deprecated:DeprecationWarning"),  # dagster-ray's
+    pytest.mark.filterwarnings(
+        "ignore:AssetExecutionContext.dagster_run is deprecated:DeprecationWarning"
+    ),  # dagster-ray's
     pytest.mark.filterwarnings("ignore:ssl=None is deprecated:DeprecationWarning"),  # Ray's tail_job_logs
 ]
 
@@ -53,7 +55,9 @@ def test_ray_client_delivers(benchmark: Any, ray_address: str, context: Any, tmp
     script = write_script(tmp_path)
     make = client_factories()[side]
     # run_client raises unless the client delivered everything the script sent
-    seconds = benchmark.pedantic(lambda: run_client(side, make(ray_address), context, script), rounds=BENCH_ROUNDS, iterations=1)
+    seconds = benchmark.pedantic(
+        lambda: run_client(side, make(ray_address), context, script), rounds=BENCH_ROUNDS, iterations=1
+    )
     assert seconds > 0
 
 
@@ -62,5 +66,7 @@ def test_bare_job(benchmark: Any, ray_address: str, tmp_path: Path) -> None:
 
     benchmark.group = GROUP
     script = write_script(tmp_path)
-    seconds = benchmark.pedantic(bare_job_seconds, args=(JobSubmissionClient(ray_address), script), rounds=BENCH_ROUNDS, iterations=1)
+    seconds = benchmark.pedantic(
+        bare_job_seconds, args=(JobSubmissionClient(ray_address), script), rounds=BENCH_ROUNDS, iterations=1
+    )
     assert seconds > 0

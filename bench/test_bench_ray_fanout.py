@@ -18,17 +18,27 @@ import pytest
 pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_fast[ray]'")
 
 from dagster_baseline import DAGSTER_WARNINGS  # noqa: E402
-from pipes_fast.ray.local_cluster import local_cluster  # noqa: E402
 from ray_fanout import (  # noqa: E402
-    DAGSTER_RAY, PIPES_FAST, delivery, fan_out, in_dagster_runners, main, most_at_once, pipes_fast_runner,
+    DAGSTER_RAY,
+    PIPES_FAST,
+    delivery,
+    fan_out,
+    in_dagster_runners,
+    main,
+    most_at_once,
+    pipes_fast_runner,
 )
+
+from pipes_fast.ray.local_cluster import local_cluster  # noqa: E402
 
 JOBS, MESSAGES = 3, 2_000
 
 pytestmark = [
     *DAGSTER_WARNINGS,
     pytest.mark.filterwarnings("ignore:ssl=None is deprecated:DeprecationWarning"),  # Ray's tail_job_logs
-    pytest.mark.filterwarnings("ignore:AssetExecutionContext.dagster_run is deprecated:DeprecationWarning"),  # dagster-ray
+    pytest.mark.filterwarnings(
+        "ignore:AssetExecutionContext.dagster_run is deprecated:DeprecationWarning"
+    ),  # dagster-ray
 ]
 
 

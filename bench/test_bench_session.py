@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import pipes_fast
 from gc_remedy import MODES, list_payloads, session_seconds
 from goal_reader import COUNT, bare_loop, reader_loop
 from goal_session import CHILD
 from streams import materialization_messages, pipes_session_stream, small_custom_messages, write_message_file
 from timing import BENCH_ROUNDS, SCALE_DOWN, bench_count
+
+import pipes_fast
 
 GC_STREAM = 1_000_000
 """Messages of the garbage-collector workload (as ``gc_remedy.py``), before ``bench_count``."""
@@ -33,7 +33,9 @@ def test_session_around_a_trivial_child(benchmark: Any) -> None:
     benchmark.pedantic(client.run, kwargs={"context": step, "command": CHILD}, rounds=BENCH_ROUNDS * 10, iterations=1)
 
 
-@pytest.mark.parametrize("messages", [small_custom_messages, materialization_messages], ids=["custom", "materializations"])
+@pytest.mark.parametrize(
+    "messages", [small_custom_messages, materialization_messages], ids=["custom", "materializations"]
+)
 @pytest.mark.parametrize("loop", [bare_loop, reader_loop], ids=["bare loop", "reader"])
 def test_file_reader_against_the_bare_loop(benchmark: Any, tmp_path: Path, messages: Any, loop: Any) -> None:
     count = bench_count(benchmark, COUNT * SCALE_DOWN)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from goal_startup import SIDES, Side, child_environment
 from timing import BENCH_ROUNDS
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from goal_stdio import COUNT, stdio_reader
-from pipes_fast.benchmarks.throughput import dagster_stdio, demux_floor, interleaved_pieces
 from timing import BENCH_ROUNDS, bench_count
+
+from pipes_fast.benchmarks.throughput import dagster_stdio, demux_floor, interleaved_pieces
 
 
 @pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")

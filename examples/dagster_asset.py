@@ -21,7 +21,10 @@ ORDERS = dagster.AssetKey(["warehouse", "orders"])
 @dagster.asset(
     key=ORDERS,
     partitions_def=dagster.StaticPartitionsDefinition(["2024-06-01"]),
-    check_specs=[dagster.AssetCheckSpec("row_count_positive", asset=ORDERS), dagster.AssetCheckSpec("small_enough", asset=ORDERS)],
+    check_specs=[
+        dagster.AssetCheckSpec("row_count_positive", asset=ORDERS),
+        dagster.AssetCheckSpec("small_enough", asset=ORDERS),
+    ],
 )
 def orders(context: dagster.AssetExecutionContext, pipes_subprocess_client: dagster.PipesSubprocessClient):
     command = [sys.executable, EXTERNAL]
@@ -39,5 +42,7 @@ if __name__ == "__main__":
         for name, value in materialization.metadata.items():
             print(f"  {name}: {type(value).__name__} {value.value!r}")
     for evaluation in result.get_asset_check_evaluations():
-        print(f"check {evaluation.check_name}: {'passed' if evaluation.passed else 'failed'} ({evaluation.severity.value})")
+        print(
+            f"check {evaluation.check_name}: {'passed' if evaluation.passed else 'failed'} ({evaluation.severity.value})"
+        )
     sys.exit(0 if result.success else 1)

@@ -19,11 +19,17 @@ PARTITIONS = dg.StaticPartitionsDefinition(["2024-06-01", "2024-06-02"])
 @dg.asset(
     key=["warehouse", "orders"],
     partitions_def=PARTITIONS,
-    check_specs=[dg.AssetCheckSpec(name, asset=["warehouse", "orders"]) for name in ("row_count_positive", "small_enough")],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset=["warehouse", "orders"]) for name in ("row_count_positive", "small_enough")
+    ],
 )
 def orders(context: dg.AssetExecutionContext):
     reader = dg.PipesTempFileMessageReader(include_stdio_in_messages=True)
-    return dg.PipesSubprocessClient(message_reader=reader).run(context=context, command=SCRIPT, extras=EXTRAS).get_results()
+    return (
+        dg.PipesSubprocessClient(message_reader=reader)
+        .run(context=context, command=SCRIPT, extras=EXTRAS)
+        .get_results()
+    )
 
 
 print("== under Dagster")

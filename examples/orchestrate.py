@@ -1,6 +1,6 @@
 """Run ``external_job.py`` under pipes_fast's subprocess client and print what it reported.
 
-    python examples/orchestrate.py [--rows N]
+python examples/orchestrate.py [--rows N]
 """
 
 import argparse

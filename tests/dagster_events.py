@@ -107,9 +107,7 @@ class Step:
         """Forget what an earlier run of the step recorded."""
         self.custom_messages, self.error, self.streamed = [], None, 0
 
-    def run_client(
-        self, client: Any, *, context: Any, command: list[str], extras: dict[str, Any] | None = None
-    ) -> Any:
+    def run_client(self, client: Any, *, context: Any, command: list[str], extras: dict[str, Any] | None = None) -> Any:
         """``client.run(...)``, keeping its custom messages, or the error it raised."""
         try:
             invocation = client.run(context=context, command=command, extras=extras)
@@ -173,9 +171,7 @@ def _marked(text: str) -> list[str]:
     return sorted(line for line in text.splitlines() if STREAM_MARKER in line)
 
 
-def events_of(
-    entries: Sequence[Any], success: bool, step: Step, stdout: str, stderr: str
-) -> Events:
+def events_of(entries: Sequence[Any], success: bool, step: Step, stdout: str, stderr: str) -> Events:
     """Normalise a run's event-log entries and what its step saw."""
     events = Events(
         success=success,

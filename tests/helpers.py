@@ -88,7 +88,9 @@ def materialize_in_dagster(orchestrator: str, script: str, **client_args: Any) -
 
     import pipes_fast.dagster
 
-    client_class = dagster.PipesSubprocessClient if orchestrator == "dagster" else pipes_fast.dagster.PipesSubprocessClient
+    client_class = (
+        dagster.PipesSubprocessClient if orchestrator == "dagster" else pipes_fast.dagster.PipesSubprocessClient
+    )
     client = client_class(**client_args)
 
     @dagster.asset

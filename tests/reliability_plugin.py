@@ -33,104 +33,144 @@ class Case:
 
 
 CASES: dict[str, Case] = {
-    "torn-writes": Case(
-        "Torn writes", "a message line written in two pieces, the reader looking in between"),
+    "torn-writes": Case("Torn writes", "a message line written in two pieces, the reader looking in between"),
     "garbage-lines": Case(
-        "Garbage lines", "lines that are not messages (bad JSON, no version field, invalid UTF-8, a torn line) "
-        "between real messages"),
-    "huge-lines": Case(
-        "Huge lines", "a 20 MiB message line; a line past the line limit"),
+        "Garbage lines",
+        "lines that are not messages (bad JSON, no version field, invalid UTF-8, a torn line) between real messages",
+    ),
+    "huge-lines": Case("Huge lines", "a 20 MiB message line; a line past the line limit"),
     "file-replaced": Case(
-        "Message file replaced", "the message file removed, replaced or truncated under the reader, then written again"),
+        "Message file replaced", "the message file removed, replaced or truncated under the reader, then written again"
+    ),
     "sigkill-writer": Case(
-        "Writer killed", "the external process SIGKILLed right after reporting, in the middle of a line"),
+        "Writer killed", "the external process SIGKILLed right after reporting, in the middle of a line"
+    ),
     "close-race": Case(
-        "Race at session close", "a write landing between the reader's last read and its check of the closed flag",
+        "Race at session close",
+        "a write landing between the reader's last read and its check of the closed flag",
         "not run here; in its source, Dagster's reader has the same window between its last read and its check "
-        "of the closed flag, which only a writer still running when the session closes can hit"),
+        "of the closed flag, which only a writer still running when the session closes can hit",
+    ),
     "handler-exceptions": Case(
-        "Exceptions while handling a message", "a lone surrogate in log_external_stream text, a closed stdout, a "
+        "Exceptions while handling a message",
+        "a lone surrogate in log_external_stream text, a closed stdout, a "
         "non-string log message, wrongly typed `closed` exception fields, unknown methods, messages after `closed`, "
-        "a result Dagster's types refuse (a malformed table)"),
+        "a result Dagster's types refuse (a malformed table)",
+    ),
     "drain-memory": Case(
-        "Constant memory while draining", "a consumer draining custom messages as they come, through session close",
-        "n/a: Dagster's session has no draining API (`get_custom_messages` returns every message since the start)"),
+        "Constant memory while draining",
+        "a consumer draining custom messages as they come, through session close",
+        "n/a: Dagster's session has no draining API (`get_custom_messages` returns every message since the start)",
+    ),
     "unsafe-files": Case(
-        "Unsafe message and context paths", "message or context paths that are symbolic links, FIFOs or other "
-        "non-regular files"),
-    "param-bombs": Case(
-        "Bootstrap param bombs", "a bootstrap param that decompresses to far more than the size limit"),
+        "Unsafe message and context paths",
+        "message or context paths that are symbolic links, FIFOs or other non-regular files",
+    ),
+    "param-bombs": Case("Bootstrap param bombs", "a bootstrap param that decompresses to far more than the size limit"),
     "bootstrap-errors": Case(
-        "Hostile bootstrap params", "bootstrap params that are not base64, zlib, UTF-8, JSON or the right shape"),
-    "chatty-child": Case(
-        "Chatty child", "a child writing megabytes to captured stdout and stderr"),
+        "Hostile bootstrap params", "bootstrap params that are not base64, zlib, UTF-8, JSON or the right shape"
+    ),
+    "chatty-child": Case("Chatty child", "a child writing megabytes to captured stdout and stderr"),
     "grandchild-stdout": Case(
-        "Grandchild holding stdout", "a grandchild process that keeps the captured stdout open after the child exits",
-        "n/a: Dagster's PipesSubprocessClient waits for the child only and never reads its pipes (see Chatty child)"),
+        "Grandchild holding stdout",
+        "a grandchild process that keeps the captured stdout open after the child exits",
+        "n/a: Dagster's PipesSubprocessClient waits for the child only and never reads its pipes (see Chatty child)",
+    ),
     "termination": Case(
-        "Termination", "SIGINT or SIGTERM to the orchestrator while the child runs; a child that ignores SIGINT",
+        "Termination",
+        "SIGINT or SIGTERM to the orchestrator while the child runs; a child that ignores SIGINT",
         "not run here; in its source, Dagster's PipesSubprocessClient sends SIGINT when the run is interrupted and "
-        "waits `termination_timeout_seconds`, without killing a child still running then"),
+        "waits `termination_timeout_seconds`, without killing a child still running then",
+    ),
     "repeated-signals": Case(
-        "Repeated signals", "a second SIGTERM/SIGINT during the termination grace period",
-        "not run here (a Dagster run's interrupts go through its own run machinery)"),
+        "Repeated signals",
+        "a second SIGTERM/SIGINT during the termination grace period",
+        "not run here (a Dagster run's interrupts go through its own run machinery)",
+    ),
     "concurrent-sessions": Case(
-        "Concurrent sessions", "32 sessions at once in one orchestrator, each with its own writer",
-        "not compared"),
+        "Concurrent sessions", "32 sessions at once in one orchestrator, each with its own writer", "not compared"
+    ),
     "concurrent-writers": Case(
-        "Concurrent writers", "threads and forked processes appending to one message file at once",
-        "not compared"),
+        "Concurrent writers", "threads and forked processes appending to one message file at once", "not compared"
+    ),
     "stdio-lookalikes": Case(
-        "Stdio lines that look like messages", "ordinary output lines starting with `{` that contain "
-        "`\"__dagster_pipes_version\"` but not as the top-level key of a JSON object (nested, as a value, invalid "
-        "JSON)"),
+        "Stdio lines that look like messages",
+        "ordinary output lines starting with `{` that contain "
+        '`"__dagster_pipes_version"` but not as the top-level key of a JSON object (nested, as a value, invalid '
+        "JSON)",
+    ),
     "blob-chunks": Case(
-        "Bad blob-store chunks", "message chunks that are not JSON, empty, truncated, missing (the writer skipped "
-        "one), compressed bombs"),
+        "Bad blob-store chunks",
+        "message chunks that are not JSON, empty, truncated, missing (the writer skipped one), compressed bombs",
+    ),
     "zstd-chunks": Case(
-        "zstd chunks", "a chunk of two zstd frames, a skippable frame first, text after a frame, a corrupt second "
+        "zstd chunks",
+        "a chunk of two zstd frames, a skippable frame first, text after a frame, a corrupt second "
         "frame, a bomb just under and just over 1 GiB (peak memory measured)",
-        "n/a: dagster-pipes' blob-store writers do not compress"),
+        "n/a: dagster-pipes' blob-store writers do not compress",
+    ),
     "chunk-locations": Case(
-        "Reused and shared chunk locations", "a message directory used again by a second run, and one "
-        "blob-store reader shared by sessions running at the same time"),
+        "Reused and shared chunk locations",
+        "a message directory used again by a second run, and one "
+        "blob-store reader shared by sessions running at the same time",
+    ),
     "store-retries": Case(
-        "A failing store, one fault at a time", "a blob store that fails, is unreachable or does not answer "
+        "A failing store, one fault at a time",
+        "a blob store that fails, is unreachable or does not answer "
         "while the writer uploads and while the reader reads, at close included; a gap of many chunks",
-        "see the fault matrix below: dagster-aws's reader and dagster-pipes' writer under the same faults"),
+        "see the fault matrix below: dagster-aws's reader and dagster-pipes' writer under the same faults",
+    ),
     "store-faults": Case(
-        "Blob stores under faults (the fault matrix)", "a real external process (pipes_fast's or dagster-pipes' "
+        "Blob stores under faults (the fault matrix)",
+        "a real external process (pipes_fast's or dagster-pipes' "
         "writer) reporting through S3 behind a fault proxy or through a directory, the store down before, during "
-        "and at close, never answering at close, resetting one chunk, slow (`tests/test_fault_matrix.py`)"),
+        "and at close, never answering at close, resetting one chunk, slow (`tests/test_fault_matrix.py`)",
+    ),
     "cli-existing-paths": Case(
-        "Command line: existing paths", "`pipes-fast run` given `file:PATH` for its messages or context where a "
+        "Command line: existing paths",
+        "`pipes-fast run` given `file:PATH` for its messages or context where a "
         "file, a link or a dangling link already is, with and without `--overwrite`",
-        "n/a: Dagster has no command line that runs a Pipes process"),
+        "n/a: Dagster has no command line that runs a Pipes process",
+    ),
     "cli-hostile-output": Case(
-        "Command line: hostile payloads", "`pipes-fast run` showing lone surrogates, NaN and infinities, a payload "
+        "Command line: hostile payloads",
+        "`pipes-fast run` showing lone surrogates, NaN and infinities, a payload "
         "nested 500 deep, as a table and as JSON lines; SIGINT or SIGTERM to it while the child runs",
-        "n/a: Dagster has no command line that runs a Pipes process"),
+        "n/a: Dagster has no command line that runs a Pipes process",
+    ),
     "check-verdicts": Case(
-        "`pipes-fast check` verdicts", "clients that report an asset or a check twice, open with `\"params\": {}`, "
-        "log a handled exception's traceback; the checker passes each exactly when Dagster's step succeeds"),
+        "`pipes-fast check` verdicts",
+        'clients that report an asset or a check twice, open with `"params": {}`, '
+        "log a handled exception's traceback; the checker passes each exactly when Dagster's step succeeds",
+    ),
     "check-process-cleanup": Case(
-        "`pipes-fast check` and background processes", "a checked client that exits 0 leaving a background process "
-        "holding its stderr open", "n/a: Dagster has no conformance checker"),
+        "`pipes-fast check` and background processes",
+        "a checked client that exits 0 leaving a background process holding its stderr open",
+        "n/a: Dagster has no conformance checker",
+    ),
     "check-memory": Case(
-        "`pipes-fast check` memory", "a checked client writing 300 MB to stderr, or a 300 MB message line",
-        "n/a: Dagster has no conformance checker"),
+        "`pipes-fast check` memory",
+        "a checked client writing 300 MB to stderr, or a 300 MB message line",
+        "n/a: Dagster has no conformance checker",
+    ),
     "one-import-dagster": Case(
-        "One import changed inside Dagster", "a standalone `@asset_check`, `get_results()` called inside the block, "
+        "One import changed inside Dagster",
+        "a standalone `@asset_check`, `get_results()` called inside the block, "
         "again and again, and through Dagster's own completed invocation; a result the step cannot record (unknown "
         "key, a check it does not run, metadata Dagster refuses); a directly invoked asset; several writers through "
-        "Dagster's composite reader; a Ray step retried while its job runs"),
+        "Dagster's composite reader; a Ray step retried while its job runs",
+    ),
     "one-import-external": Case(
-        "One import changed in the external process", "every public name and signature of dagster-pipes 1.13, about "
+        "One import changed in the external process",
+        "every public name and signature of dagster-pipes 1.13, about "
         "100 bad calls compared for their exception types, the log writers, the Prefect writer's size limit, closing "
-        "twice and messages after close"),
+        "twice and messages after close",
+    ),
     "big-message-memory": Case(
-        "Memory of one big message inside Dagster", "a 32 MB log line and a 32 MB custom payload through a real "
-        "`dagster.materialize`: peak growth of the orchestrator against Dagster's client on the same message"),
+        "Memory of one big message inside Dagster",
+        "a 32 MB log line and a 32 MB custom payload through a real "
+        "`dagster.materialize`: peak growth of the orchestrator against Dagster's client on the same message",
+    ),
 }
 
 _OBSERVATIONS = pytest.StashKey[list[str]]()
@@ -166,8 +206,12 @@ def implementation_free_id(item: pytest.Item) -> str:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--reliability-json", metavar="PATH", default=None,
-                     help="write the outcome of every reliability-marked test to PATH (JSON)")
+    parser.addoption(
+        "--reliability-json",
+        metavar="PATH",
+        default=None,
+        help="write the outcome of every reliability-marked test to PATH (JSON)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -183,11 +227,16 @@ def misplaced_markers(items: list[pytest.Item], test_names: list[str]) -> list[s
     tests = {getattr(item, "function", None) for item in items}
     modules = {module for item in items if (module := getattr(item, "module", None)) is not None}
     return sorted(
-        f"{module.__name__}.{name}" for module in modules for name, value in vars(module).items()
-        if inspect.isfunction(value) and value not in tests
-        and not any(fnmatch.fnmatch(name, pattern) if "*" in pattern else name.startswith(pattern)
-                    for pattern in test_names)
-        and any(mark.name == MARKER for mark in getattr(value, "pytestmark", ())))
+        f"{module.__name__}.{name}"
+        for module in modules
+        for name, value in vars(module).items()
+        if inspect.isfunction(value)
+        and value not in tests
+        and not any(
+            fnmatch.fnmatch(name, pattern) if "*" in pattern else name.startswith(pattern) for pattern in test_names
+        )
+        and any(mark.name == MARKER for mark in getattr(value, "pytestmark", ()))
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -197,7 +246,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     unknown = sorted({f"{item.nodeid}: {case!r}" for item in items if (case := case_of(item)) and case not in CASES})
     if unknown:
         raise pytest.UsageError(
-            "unknown reliability case id(s):\n  " + "\n  ".join(unknown) + f"\nknown ids: {', '.join(CASES)}")
+            "unknown reliability case id(s):\n  " + "\n  ".join(unknown) + f"\nknown ids: {', '.join(CASES)}"
+        )
     misplaced = misplaced_markers(items, config.getini("python_functions"))
     if misplaced:
         raise pytest.UsageError("a reliability marker on a function that is not a test:\n  " + "\n  ".join(misplaced))

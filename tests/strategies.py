@@ -29,7 +29,9 @@ class Real(float):
 
 
 builtin_subclasses = (
-    st.builds(Text, st.text(max_size=5)) | st.builds(Number, st.integers()) | st.builds(Real, st.floats(allow_nan=False))
+    st.builds(Text, st.text(max_size=5))
+    | st.builds(Number, st.integers())
+    | st.builds(Real, st.floats(allow_nan=False))
 )
 """Instances of subclasses of str, int and float: JSON values that encoders may write differently."""
 

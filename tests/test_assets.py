@@ -17,7 +17,9 @@ def test_escaping_matches_dagster(path):
     ours, theirs = AssetKey(path), dagster.AssetKey(path)
     escaped = theirs.to_escaped_user_string()
     assert ours.to_escaped_user_string() == escaped
-    assert AssetKey.from_escaped_user_string(escaped).path == tuple(dagster.AssetKey.from_escaped_user_string(escaped).path)
+    assert AssetKey.from_escaped_user_string(escaped).path == tuple(
+        dagster.AssetKey.from_escaped_user_string(escaped).path
+    )
     assert ours.to_user_string() == theirs.to_user_string()
 
 

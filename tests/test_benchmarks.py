@@ -30,14 +30,25 @@ def measured() -> tuple[Report, list[str]]:
 
 def test_every_measurement_reports_each_side(measured: tuple[Report, list[str]]) -> None:
     result, steps = measured
-    assert steps == ["[1/6] reader throughput", "[2/6] stdio throughput", "[3/6] writer throughput",
-                     "[4/6] delivery latency", "[5/6] session overhead", "[6/6] child start-up"]
+    assert steps == [
+        "[1/6] reader throughput",
+        "[2/6] stdio throughput",
+        "[3/6] writer throughput",
+        "[4/6] delivery latency",
+        "[5/6] session overhead",
+        "[6/6] child start-up",
+    ]
     sides = {section.split(",")[0]: {f.side for f in figures} for section, figures in result.sections().items()}
     reader = {"pipes_fast (pure Python)", "floor: split + orjson.loads", "dagster"}
     assert sides["reader throughput"] == reader | ({"pipes_fast (compiled)"} if pipes_fast.EXTENSION else set())
     stdio = {"pipes_fast (pure Python)", "floor: split + orjson.loads + join", "dagster"}
     assert sides["stdio throughput"] == stdio | ({"pipes_fast (compiled)"} if pipes_fast.EXTENSION else set())
-    assert sides["writer throughput"] == {"pipes_fast, unbuffered", "pipes_fast, buffered", "floor: bare os.write", "dagster_pipes"}
+    assert sides["writer throughput"] == {
+        "pipes_fast, unbuffered",
+        "pipes_fast, buffered",
+        "floor: bare os.write",
+        "dagster_pipes",
+    }
     assert sides["delivery latency"] == {"dagster", "pipes_fast (poll)", "pipes_fast (inotify)"}
     assert sides["session overhead around `true`"] == {"pipes_fast", "dagster"}
     assert sides["child start-up over a bare interpreter"] == {"pipes_fast.external", "dagster_pipes"}

@@ -51,7 +51,10 @@ def test_huge_lines_are_routed_like_any_other_and_let_go_of(hotpath):
         huge_line("report_custom_message", {"payload": {"text": BIG_TEXT, "big": 10**30, "nan": float("nan")}}),
         b'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": 1}}',
         huge_line("log", log["params"]),
-        huge_line("report_asset_materialization", {"asset_key": "a", "metadata": {"t": {"raw_value": BIG_TEXT, "type": "text"}}}),
+        huge_line(
+            "report_asset_materialization",
+            {"asset_key": "a", "metadata": {"t": {"raw_value": BIG_TEXT, "type": "text"}}},
+        ),
     ]
     assert router.route_lines(lines, 5) == []
     big, small = router.custom_messages

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-
 from helpers import capturing_logger, chunk, closed, custom, opened
+from s3_server import S3Bucket
+
 from pipes_fast import (
     PipesChunkedLogReader,
     PipesDirectoryMessageReader,
@@ -30,14 +31,15 @@ from pipes_fast import (
     open_pipes_session,
 )
 from pipes_fast.protocol import PipesParams
-from s3_server import S3Bucket
 
 pytestmark = pytest.mark.timeout(120)
 
 WRITER = str(Path(__file__).parent / "scripts" / "blob_writer.py")
 
 
-def run_writer(reader: Any, count: int, *, label: str, store: str = "directory", library: str = "pipes_fast.external") -> tuple[Any, list[str]]:
+def run_writer(
+    reader: Any, count: int, *, label: str, store: str = "directory", library: str = "pipes_fast.external"
+) -> tuple[Any, list[str]]:
     """Run scripts/blob_writer.py reporting ``count`` messages padded with ``label``; the
     invocation and the step's warnings."""
     log, records = capturing_logger(f"blob-faults-{label}")
@@ -81,13 +83,32 @@ def test_pipes_fast_run_twice_on_one_directory_reports_each_run_its_own_messages
 
     def pipes_fast_run(label: str, count: int) -> list[Any]:
         done = subprocess.run(
-            [sys.executable, "-m", "pipes_fast", "run", "--json", "--message-reader", f"dir:{chunks}", "--",
-             sys.executable, "-c", CLI_WRITER, label, str(count)],
-            capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-m",
+                "pipes_fast",
+                "run",
+                "--json",
+                "--message-reader",
+                f"dir:{chunks}",
+                "--",
+                sys.executable,
+                "-c",
+                CLI_WRITER,
+                label,
+                str(count),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         assert "WARNING" not in done.stderr, done.stderr
-        return [record["payload"] for record in map(json.loads, done.stdout.splitlines())
-                if record["type"] == "custom_message"]
+        return [
+            record["payload"]
+            for record in map(json.loads, done.stdout.splitlines())
+            if record["type"] == "custom_message"
+        ]
 
     assert pipes_fast_run("first", 300) == [{"run": "first", "i": i} for i in range(300)]
     assert pipes_fast_run("second", 5) == [{"run": "second", "i": i} for i in range(5)]
@@ -116,8 +137,10 @@ def concurrent_runs(reader: Any, store: str, sessions: int, count: int, injector
         try:
             barrier.wait(30)
             client = PipesSubprocessClient(context_injector=injector, message_reader=reader, forward_stdio=False)
-            script = (f"import sys; sys.argv = ['', 'pipes_fast.external', {store!r}, '{count}', '0.02', '{number}']\n"
-                      f"exec(open({WRITER!r}).read())")
+            script = (
+                f"import sys; sys.argv = ['', 'pipes_fast.external', {store!r}, '{count}', '0.02', '{number}']\n"
+                f"exec(open({WRITER!r}).read())"
+            )
             invocation = client.run(context=StepContext(["orders"]), command=[sys.executable, "-c", script])
             delivered[number] = [(m["i"], len(m["pad"])) for m in invocation.get_custom_messages()]
         except BaseException as exc:  # noqa: BLE001 - reported by the test
@@ -187,7 +210,9 @@ class Run:
 
     def session(self, write: Any) -> tuple[Any, float]:
         """Open a session, ``write(folder)``, close; the session and how long closing took."""
-        with open_pipes_session(StepContext(["orders"], log=self.log), PipesEnvContextInjector(), self.reader) as session:
+        with open_pipes_session(
+            StepContext(["orders"], log=self.log), PipesEnvContextInjector(), self.reader
+        ) as session:
             write(Path(session.message_reader_params["path"]))
             closing = time.monotonic()
         return session, time.monotonic() - closing
@@ -196,6 +221,7 @@ class Run:
 @pytest.mark.reliability("store-retries")
 def test_the_final_sweep_finds_the_writers_last_chunk_past_any_gap(tmp_path: Path) -> None:
     """Chunks 4-40 never uploaded (a writer that gave up during an outage): 41-45 are still read."""
+
     def write(folder: Path) -> None:
         for index in range(1, 46):
             if not 4 <= index <= 40:
@@ -214,6 +240,7 @@ def test_the_final_sweep_finds_the_writers_last_chunk_past_any_gap(tmp_path: Pat
 @pytest.mark.reliability("store-retries")
 def test_a_store_failing_at_close_is_retried_until_it_is_back(tmp_path: Path) -> None:
     """The directory is gone (moved away) as the session closes and back 1.5 s later: every chunk is read."""
+
     def write(folder: Path) -> None:
         (folder / "1.json").write_bytes(chunk(opened(), custom(1)))
         (folder / "2.json").write_bytes(chunk(custom(2)))
@@ -270,8 +297,9 @@ def test_a_store_that_never_answers_is_abandoned_at_the_close_budget(tmp_path: P
     session, closing = run.session(write)
     assert closing < 1 + 5
     assert session.get_custom_messages() == (1,)
-    assert any("gave up reading after 1 s" in w and "2.json and any after it were not read" in w
-               for w in run.warnings), run.warnings
+    assert any(
+        "gave up reading after 1 s" in w and "2.json and any after it were not read" in w for w in run.warnings
+    ), run.warnings
     release.set()  # the abandoned download returns now: it must not reach the closed session
     deadline = time.monotonic() + 10
     while any(t.name == "pipes_fast blob reader" for t in threading.enumerate()) and time.monotonic() < deadline:
@@ -306,8 +334,9 @@ def test_the_writer_keeps_every_chunk_through_an_outage_in_order(tmp_path: Path)
     with open_pipes_session(StepContext(["orders"], log=log), PipesEnvContextInjector(), reader) as session:
         folder = session.message_reader_params["path"]
         env = {**os.environ, **session.get_bootstrap_env_vars()}
-        child = subprocess.run([sys.executable, "-c", OUTAGE_WRITER, folder], env=env, capture_output=True,
-                               text=True, timeout=60)
+        child = subprocess.run(
+            [sys.executable, "-c", OUTAGE_WRITER, folder], env=env, capture_output=True, text=True, timeout=60
+        )
     assert child.returncode == 0, child.stderr
     assert session.get_custom_messages() == tuple(range(400))
     names = sorted(int(p.stem) for p in Path(folder).iterdir() if p.suffix == ".json")

@@ -28,8 +28,8 @@ from typing import Any
 import dagster_pipes
 import orjson
 import pytest
-
 from external_scripts.files import payloads, read_messages
+
 from pipes_fast import _hotpath
 from pipes_fast.external import PipesDefaultMessageWriter, PipesFileMessageWriterChannel
 from pipes_fast.external.serialize import ascii_line
@@ -42,8 +42,11 @@ GENEROUS_SECONDS = 60.0
 
 
 def message(writer: str, index: int, pad: int = 0) -> dict[str, Any]:
-    return {"__dagster_pipes_version": "0.1", "method": "report_custom_message",
-            "params": {"payload": {"writer": writer, "index": index, "pad": "x" * pad}}}
+    return {
+        "__dagster_pipes_version": "0.1",
+        "method": "report_custom_message",
+        "params": {"payload": {"writer": writer, "index": index, "pad": "x" * pad}},
+    }
 
 
 def sent_by(messages: list[dict[str, Any]], writer: str) -> list[int]:
@@ -129,17 +132,25 @@ def test_a_dropped_channel_writes_out_and_lets_go(in_place: ModuleType, tmp_path
     assert open_fds() == fds
 
 
-@pytest.mark.parametrize(("flush_interval", "buffer_bytes", "error"), [
-    (0, 65536, ValueError), (-1.0, 65536, ValueError), (float("nan"), 65536, ValueError), ("5", 65536, TypeError),
-    (0.01, 0, ValueError), (0.01, "65536", TypeError),
-])
+@pytest.mark.parametrize(
+    ("flush_interval", "buffer_bytes", "error"),
+    [
+        (0, 65536, ValueError),
+        (-1.0, 65536, ValueError),
+        (float("nan"), 65536, ValueError),
+        ("5", 65536, TypeError),
+        (0.01, 0, ValueError),
+        (0.01, "65536", TypeError),
+    ],
+)
 def test_bad_buffering_arguments_are_refused_and_leave_nothing_open(
     in_place: ModuleType, tmp_path: Path, flush_interval: Any, buffer_bytes: Any, error: type[Exception]
 ) -> None:
     fds, threads = open_fds(), flush_threads()
     with pytest.raises(error, match="flush_interval|buffer_bytes"):
-        PipesFileMessageWriterChannel(str(tmp_path / "m.jsonl"), buffered=True, flush_interval=flush_interval,
-                                      buffer_bytes=buffer_bytes)
+        PipesFileMessageWriterChannel(
+            str(tmp_path / "m.jsonl"), buffered=True, flush_interval=flush_interval, buffer_bytes=buffer_bytes
+        )
     assert open_fds() == fds and flush_threads() == threads
 
 
@@ -161,9 +172,13 @@ def test_dagster_pipes_parameters_come_first_the_buffering_ones_by_keyword() -> 
     theirs = list(inspect.signature(dagster_pipes.PipesFileMessageWriterChannel).parameters.values())
     ours = list(inspect.signature(PipesFileMessageWriterChannel).parameters.values())
     assert [(p.name, p.kind) for p in ours[: len(theirs)]] == [(p.name, p.kind) for p in theirs]
-    assert {p.name: p.kind for p in ours[len(theirs):]} == dict.fromkeys(
-        ["buffered", "flush_interval", "buffer_bytes"], inspect.Parameter.KEYWORD_ONLY)
-    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in inspect.signature(PipesDefaultMessageWriter).parameters.values())
+    assert {p.name: p.kind for p in ours[len(theirs) :]} == dict.fromkeys(
+        ["buffered", "flush_interval", "buffer_bytes"], inspect.Parameter.KEYWORD_ONLY
+    )
+    assert all(
+        p.kind is inspect.Parameter.KEYWORD_ONLY
+        for p in inspect.signature(PipesDefaultMessageWriter).parameters.values()
+    )
 
 
 # ----- the appender itself -----
@@ -199,7 +214,9 @@ def test_wake_is_called_when_the_buffer_becomes_non_empty(hotpath: ModuleType, a
     buffered.flush()
 
 
-def test_values_written_through_the_buffer_are_json_dumps_values(hotpath: ModuleType, appended: tuple[int, Path]) -> None:
+def test_values_written_through_the_buffer_are_json_dumps_values(
+    hotpath: ModuleType, appended: tuple[int, Path]
+) -> None:
     fd, path = appended
     buffered = appender(hotpath, fd, 4096)
     values = [float("nan"), {"k": [float("-inf"), None]}, 2**70, {1: "int key", None: 2}, "é \ud800", None, [1.5]]
@@ -250,43 +267,63 @@ def run_child(hotpath: ModuleType, tmp_path: Path, body: str) -> tuple[subproces
     """Run ``body`` in a fresh interpreter on ``hotpath``'s implementation, with ``channel`` a
     buffered channel (never flushed by its thread) on ``path``, and ``message`` this module's."""
     path = tmp_path / "m.jsonl"
-    code = textwrap.dedent("""
+    code = (
+        textwrap.dedent("""
         from __future__ import annotations
         import os, signal, sys
         from pipes_fast.external import PipesFileMessageWriterChannel
         path = sys.argv[1]
         channel = PipesFileMessageWriterChannel(path, buffered=True, flush_interval=float(sys.argv[2]),
                                                 buffer_bytes=int(sys.argv[3]))
-    """) + inspect.getsource(message) + textwrap.dedent(body)
+    """)
+        + inspect.getsource(message)
+        + textwrap.dedent(body)
+    )
     env = {**os.environ, "PIPES_FAST_NO_EXTENSIONS": "1" if hotpath.__name__ == _hotpath.MODULES["pure"] else "0"}
-    process = subprocess.run([sys.executable, "-c", code, str(path), str(NEVER), str(SMALL_BUFFER)], env=env,
-                             capture_output=True, text=True, timeout=120, check=False)
+    process = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(NEVER), str(SMALL_BUFFER)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     return process, path
 
 
 SMALL_BUFFER = 4096
 
 
-@pytest.mark.parametrize(("ending", "status"), [
-    ("channel.close()", 0),
-    ("channel.flush(); os._exit(0)", 0),  # flush alone: os._exit runs no exit handlers
-    ("sys.exit(3)", 3),  # neither: the interpreter's exit writes them out
-])
+@pytest.mark.parametrize(
+    ("ending", "status"),
+    [
+        ("channel.close()", 0),
+        ("channel.flush(); os._exit(0)", 0),  # flush alone: os._exit runs no exit handlers
+        ("sys.exit(3)", 3),  # neither: the interpreter's exit writes them out
+    ],
+)
 def test_buffered_lines_are_written_on_close_flush_and_exit(
     hotpath: ModuleType, tmp_path: Path, ending: str, status: int
 ) -> None:
-    process, path = run_child(hotpath, tmp_path, f"""
+    process, path = run_child(
+        hotpath,
+        tmp_path,
+        f"""
         for index in range(20):
             channel.write_message(message("main", index))
         assert os.path.getsize(path) == 0
         {ending}
-    """)
+    """,
+    )
     assert process.returncode == status, process.stderr
     assert sent_by(read_messages(hotpath, path), "main") == list(range(20))
 
 
 def test_a_forked_child_and_its_parent_both_get_everything_through(hotpath: ModuleType, tmp_path: Path) -> None:
-    process, path = run_child(hotpath, tmp_path, """
+    process, path = run_child(
+        hotpath,
+        tmp_path,
+        """
         for index in range(50):
             channel.write_message(message("before fork", index))
         pid = os.fork()
@@ -298,7 +335,8 @@ def test_a_forked_child_and_its_parent_both_get_everything_through(hotpath: Modu
             channel.write_message(message("parent", index))
         assert os.waitpid(pid, 0)[1] == 0
         channel.close()
-    """)
+    """,
+    )
     assert process.returncode == 0, process.stderr
     messages = read_messages(hotpath, path)
     for writer in ("before fork", "child", "parent"):
@@ -310,15 +348,20 @@ def test_a_forked_child_and_its_parent_both_get_everything_through(hotpath: Modu
 
 @pytest.mark.reliability("sigkill-writer")
 def test_a_killed_writer_loses_at_most_the_buffer_and_never_part_of_a_line(hotpath: ModuleType, tmp_path: Path) -> None:
-    process, path = run_child(hotpath, tmp_path, """
+    process, path = run_child(
+        hotpath,
+        tmp_path,
+        """
         for index in range(400):
             channel.write_message(message("main", index, index * 53 % 700 if index % 50 else 6000))
         os.kill(os.getpid(), signal.SIGKILL)
-    """)
+    """,
+    )
     assert process.returncode == -signal.SIGKILL
     assert path.read_bytes().endswith(b"\n")
     written = sent_by(read_messages(hotpath, path), "main")  # every line whole: json.loads takes each
     assert written == list(range(len(written))) and written
-    lost = sum(len(orjson.dumps(message("main", i, i * 53 % 700 if i % 50 else 6000))) + 1
-               for i in range(len(written), 400))
+    lost = sum(
+        len(orjson.dumps(message("main", i, i * 53 % 700 if i % 50 else 6000))) + 1 for i in range(len(written), 400)
+    )
     assert lost <= SMALL_BUFFER

@@ -20,7 +20,8 @@ from pipes_fast.conformance.cases import SINGLE_ASSET
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::pytest.PytestUnraisableExceptionWarning",  # Dagster's failed step: GeneratorExit at collection
-    "ignore::dagster.PreviewWarning", "ignore::DeprecationWarning",
+    "ignore::dagster.PreviewWarning",
+    "ignore::DeprecationWarning",
 )
 
 CLIENT = str(Path(__file__).parent / "conformance_clients" / "hostile_client.py")
@@ -40,7 +41,9 @@ SCENARIOS = [
 
 @pytest.mark.reliability("check-verdicts")
 @pytest.mark.parametrize(("scenario", "violation", "warning"), SCENARIOS)
-def test_a_client_passes_exactly_when_dagster_accepts_it(scenario: str, violation: str | None, warning: str | None) -> None:
+def test_a_client_passes_exactly_when_dagster_accepts_it(
+    scenario: str, violation: str | None, warning: str | None
+) -> None:
     [report] = check_command([sys.executable, CLIENT, scenario], [SINGLE_ASSET], timeout=TIMEOUT)
     assert [found.rule for found in report.violations] == ([violation] if violation else []), format_report([report])
     assert [found.rule for found in report.warnings] == ([warning] if warning else [])
@@ -64,8 +67,9 @@ def dagster_outcome(scenario: str) -> tuple[bool, str]:
     def orders(context):  # type: ignore[no-untyped-def]  # dagster resolves no string annotation
         return context.resources.pipes.run(command=[sys.executable, CLIENT, scenario], context=context).get_results()
 
-    asset = dg.asset(name="orders", check_specs=[dg.AssetCheckSpec("c", asset="orders")],
-                     required_resource_keys={"pipes"})(orders)
+    asset = dg.asset(
+        name="orders", check_specs=[dg.AssetCheckSpec("c", asset="orders")], required_resource_keys={"pipes"}
+    )(orders)
     result = dg.materialize([asset], resources={"pipes": dg.PipesSubprocessClient()}, raise_on_error=False)
     gc.collect()  # a failed step leaves generators that raise as they are collected: here, not in a later test
     if result.success:

@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 import zstandard
+from helpers import capturing_logger, chunk, closed, custom, opened
 
 import pipes_fast
-
-from helpers import capturing_logger, chunk, closed, custom, opened
 from pipes_fast import (
     PipesDirectoryMessageReader,
     PipesEnvContextInjector,
@@ -197,8 +196,13 @@ def test_a_bomb_just_under_and_just_over_the_limit_stays_in_bounded_memory(bombs
     """On the implementation the suite runs on (CI runs it on both)."""
     if not pipes_fast.EXTENSION and side == "under":
         pytest.skip("the pure router scans 1 GiB in 17 s; one side shows the pure framer's memory")
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(BOMB_SCRIPT), str(bombs[side])],
-                          capture_output=True, text=True, timeout=110, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(BOMB_SCRIPT), str(bombs[side])],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=True,
+    )
     report = json.loads(done.stdout)
     assert report["compressed"] < 256 * 1024
     full_lines = MAX_CHUNK_BYTES // BOMB_LINE_BYTES

@@ -10,13 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import read_pty, stderr_on_a_terminal
 
 CLI = [sys.executable, "-m", "pipes_fast", "bench"]
 WAIT_SECONDS = 600.0
-STEPS = ["[1/6] reader throughput", "[2/6] stdio throughput", "[3/6] writer throughput", "[4/6] delivery latency",
-         "[5/6] session overhead", "[6/6] child start-up"]
+STEPS = [
+    "[1/6] reader throughput",
+    "[2/6] stdio throughput",
+    "[3/6] writer throughput",
+    "[4/6] delivery latency",
+    "[5/6] session overhead",
+    "[6/6] child start-up",
+]
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -26,9 +31,17 @@ def test_quick_run_prints_the_tables_and_writes_the_report_and_plots(tmp_path: P
     out = tmp_path / "report"
     done = subprocess.run([*CLI, "--quick", "--out", str(out)], capture_output=True, text=True, timeout=WAIT_SECONDS)
     assert done.returncode == 0, done.stderr
-    assert [line for line in done.stderr.splitlines() if line.startswith("[")] == STEPS  # not a terminal: a line per step
-    for section in ("reader throughput", "stdio throughput", "writer throughput", "delivery latency", "session overhead",
-                    "child start-up"):
+    assert [
+        line for line in done.stderr.splitlines() if line.startswith("[")
+    ] == STEPS  # not a terminal: a line per step
+    for section in (
+        "reader throughput",
+        "stdio throughput",
+        "writer throughput",
+        "delivery latency",
+        "session overhead",
+        "child start-up",
+    ):
         assert section in done.stdout
     assert "than pipes_fast" in done.stdout and "dagster" in done.stdout
     markdown = (out / "REPORT.md").read_text()
@@ -48,7 +61,11 @@ def test_json_lines_and_the_progress_line_on_a_terminal() -> None:
     assert shown.endswith("\r\x1b[2K")  # the progress line is cleared at the end
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert lines[-1]["type"] == "machine" and all(line["type"] == "figure" for line in lines[:-1])
-    assert {line["side"] for line in lines if line["type"] == "figure"} >= {"pipes_fast (pure Python)", "dagster", "dagster_pipes"}
+    assert {line["side"] for line in lines if line["type"] == "figure"} >= {
+        "pipes_fast (pure Python)",
+        "dagster",
+        "dagster_pipes",
+    }
 
 
 def test_out_naming_a_file_is_a_usage_error(tmp_path: Path) -> None:

@@ -90,12 +90,31 @@ def test_json_lines_hold_each_case_and_a_summary(tmp_path: Path) -> None:
 
 def test_step_options_check_the_one_step_they_describe(tmp_path: Path) -> None:
     seen = tmp_path / "seen.json"
-    done = check("--asset", "warehouse/orders", "--partition", "2024-06-01", "--run-id", "r-1", "--job", "nightly",
-                 "--extras", '{"n": "é", "deep": [1, {"x": null}]}', "--", sys.executable, client(tmp_path, GOOD), str(seen))
+    done = check(
+        "--asset",
+        "warehouse/orders",
+        "--partition",
+        "2024-06-01",
+        "--run-id",
+        "r-1",
+        "--job",
+        "nightly",
+        "--extras",
+        '{"n": "é", "deep": [1, {"x": null}]}',
+        "--",
+        sys.executable,
+        client(tmp_path, GOOD),
+        str(seen),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("PASS custom (") and "1 of 1 cases passed" in done.stdout
-    assert json.loads(seen.read_text()) == {"assets": ["warehouse/orders"], "run_id": "r-1", "job": "nightly",
-                                            "partition": "2024-06-01", "extras": {"n": "é", "deep": [1, {"x": None}]}}
+    assert json.loads(seen.read_text()) == {
+        "assets": ["warehouse/orders"],
+        "run_id": "r-1",
+        "job": "nightly",
+        "partition": "2024-06-01",
+        "extras": {"n": "é", "deep": [1, {"x": None}]},
+    }
 
 
 @pytest.mark.parametrize(

@@ -11,17 +11,16 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-
 from helpers import read_pty, stderr_on_a_terminal
 from s3_server import S3Bucket
 
 CLI = [sys.executable, "-m", "pipes_fast"]
 WAIT_SECONDS = 60.0  # bound on every wait for the CLI or its child (never reached when all is well)
+
 
 def opening(library: str) -> str:
     """Source opening the pipes with ``library``'s writer for the params given (``job.py dir``:
@@ -35,7 +34,9 @@ with open_dagster_pipes(message_writer=writer) as pipes:
 """
 
 
-REPORTER = opening("pipes_fast.external") + """\
+REPORTER = (
+    opening("pipes_fast.external")
+    + """\
     plan = pipes.extras["plan"]
     pipes.log.info(f"asset {pipes.asset_key} partition {pipes.partition_key} job {pipes.job_name} run {pipes.run_id}")
     for payload in plan["custom"]:
@@ -45,6 +46,7 @@ REPORTER = opening("pipes_fast.external") + """\
     for materialization in plan["materializations"]:
         pipes.report_asset_materialization(**materialization)
 """
+)
 
 PLAN: dict[str, Any] = {
     "custom": [{"step": 1}, [1, 2, 3], "third", 4.5],
@@ -53,17 +55,26 @@ PLAN: dict[str, Any] = {
         {"check_name": "fresh", "passed": False, "metadata": {"age": {"raw_value": "3 days", "type": "text"}}},
     ],
     "materializations": [
-        {"data_version": "v7", "metadata": {
-            "rows": 1200, "source": {"raw_value": "s3://b/k.parquet", "type": "url"}, "ratio": 0.5, "note": "n" * 200,
-        }},
+        {
+            "data_version": "v7",
+            "metadata": {
+                "rows": 1200,
+                "source": {"raw_value": "s3://b/k.parquet", "type": "url"},
+                "ratio": 0.5,
+                "note": "n" * 200,
+            },
+        },
     ],
 }
 
-DAGSTER_PIPES_REPORTER = opening("dagster_pipes") + """\
+DAGSTER_PIPES_REPORTER = (
+    opening("dagster_pipes")
+    + """\
     pipes.log.warning("from dagster-pipes")
     pipes.report_custom_message({"n": pipes.get_extra("n")})
     pipes.report_asset_materialization(metadata={"n": pipes.get_extra("n")}, data_version="d1")
 """
+)
 
 
 def script(tmp_path: Path, source: str, name: str = "job.py") -> str:
@@ -82,8 +93,21 @@ def json_lines(stdout: str) -> list[dict[str, Any]]:
 
 def run_plan(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
     return cli(
-        "run", "--asset", "warehouse/orders", "--partition", "2024-06-01", "--job", "nightly", "--run-id", "run-42",
-        "--extras", json.dumps({"plan": PLAN}), *options, "--", sys.executable, script(tmp_path, REPORTER),
+        "run",
+        "--asset",
+        "warehouse/orders",
+        "--partition",
+        "2024-06-01",
+        "--job",
+        "nightly",
+        "--run-id",
+        "run-42",
+        "--extras",
+        json.dumps({"plan": PLAN}),
+        *options,
+        "--",
+        sys.executable,
+        script(tmp_path, REPORTER),
     )
 
 
@@ -96,7 +120,11 @@ def test_success_shows_a_table_of_what_the_script_reported(tmp_path: Path) -> No
     assert row.split()[:2] == ["warehouse/orders", "v7"]
     assert "rows=1200, source=s3://b/k.parquet, ratio=0.5, note=nnn" in row
     assert row.endswith("...") and "n" * 100 not in row  # a long cell is cut
-    checks = {line.split()[1]: line.split()[2:4] for line in out.splitlines() if line.startswith("  warehouse/orders") and "v7" not in line}
+    checks = {
+        line.split()[1]: line.split()[2:4]
+        for line in out.splitlines()
+        if line.startswith("  warehouse/orders") and "v7" not in line
+    }
     assert checks == {"no_nulls": ["yes", "WARN"], "fresh": ["NO", "ERROR"]}
     assert '  {"step": 1}' in out and "  [1, 2, 3]" in out and '  "third"' in out and "... and 1 more" in out
     assert out.rstrip().endswith("Exit status: 0 (success)")
@@ -113,23 +141,46 @@ def test_json_lines_hold_exactly_what_the_script_reported(tmp_path: Path) -> Non
     assert set(by_type) == {"custom_message", "check", "materialization", "summary"}
     assert [r["payload"] for r in by_type["custom_message"]] == PLAN["custom"]
     assert by_type["check"] == [
-        {"asset_key": "warehouse/orders", "check_name": "no_nulls", "passed": True, "severity": "WARN",
-         "metadata": {"null_rows": {"type": "int", "value": 0}}},
-        {"asset_key": "warehouse/orders", "check_name": "fresh", "passed": False, "severity": "ERROR",
-         "metadata": {"age": {"type": "text", "value": "3 days"}}},
+        {
+            "asset_key": "warehouse/orders",
+            "check_name": "no_nulls",
+            "passed": True,
+            "severity": "WARN",
+            "metadata": {"null_rows": {"type": "int", "value": 0}},
+        },
+        {
+            "asset_key": "warehouse/orders",
+            "check_name": "fresh",
+            "passed": False,
+            "severity": "ERROR",
+            "metadata": {"age": {"type": "text", "value": "3 days"}},
+        },
     ]
     assert by_type["materialization"] == [
-        {"asset_key": "warehouse/orders", "data_version": "v7", "metadata": {
-            "rows": {"type": "int", "value": 1200},
-            "source": {"type": "url", "value": "s3://b/k.parquet"},
-            "ratio": {"type": "float", "value": 0.5},
-            "note": {"type": "text", "value": "n" * 200},
-        }},
+        {
+            "asset_key": "warehouse/orders",
+            "data_version": "v7",
+            "metadata": {
+                "rows": {"type": "int", "value": 1200},
+                "source": {"type": "url", "value": "s3://b/k.parquet"},
+                "ratio": {"type": "float", "value": 0.5},
+                "note": {"type": "text", "value": "n" * 200},
+            },
+        },
     ]
-    assert by_type["summary"] == [{
-        "materializations": 1, "checks": 2, "custom_messages": 4, "messages": 8, "opened": True, "closed": True,
-        "returncode": 0, "exit_status": 0, "outcome": "success",
-    }]
+    assert by_type["summary"] == [
+        {
+            "materializations": 1,
+            "checks": 2,
+            "custom_messages": 4,
+            "messages": 8,
+            "opened": True,
+            "closed": True,
+            "returncode": 0,
+            "exit_status": 0,
+            "outcome": "success",
+        }
+    ]
     assert records[-1] is by_type["summary"][0]  # the summary comes last
 
 
@@ -178,7 +229,9 @@ def test_logs_appear_on_stderr_as_they_arrive_and_no_progress_line_when_piped(tm
     go = tmp_path / "go"
     with subprocess.Popen(
         [*CLI, "run", "--", sys.executable, script(tmp_path, WAITS_FOR_GO), str(go)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as process:
         stderr = _lines_of(process.stderr)
         before = _until(stderr, "INFO waiting for go")  # while the child still runs: it waits for us
@@ -197,7 +250,10 @@ def test_logs_appear_on_stderr_as_they_arrive_and_no_progress_line_when_piped(tm
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
 def test_progress_line_on_a_terminal(tmp_path: Path) -> None:
     go = tmp_path / "go"
-    with stderr_on_a_terminal([*CLI, "run", "--", sys.executable, script(tmp_path, WAITS_FOR_GO), str(go)]) as (process, master):
+    with stderr_on_a_terminal([*CLI, "run", "--", sys.executable, script(tmp_path, WAITS_FOR_GO), str(go)]) as (
+        process,
+        master,
+    ):
         shown = read_pty(master, process, until="6 messages received")  # 5 custom messages, 1 log
         go.touch()
         rest = read_pty(master, process)
@@ -254,7 +310,10 @@ with open_dagster_pipes() as pipes:
 def test_a_reader_of_stdout_that_goes_away_is_no_error(tmp_path: Path) -> None:
     """``pipes-fast run --json ... | head -1``: the JSON lines outgrow the pipe once it is closed."""
     with subprocess.Popen(
-        [*CLI, "run", "--json", "--", sys.executable, script(tmp_path, MANY)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*CLI, "run", "--json", "--", sys.executable, script(tmp_path, MANY)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as process:
         assert process.stdout is not None and process.stderr is not None
         assert json.loads(process.stdout.readline()) == {"type": "custom_message", "payload": 0}
@@ -277,7 +336,10 @@ with open_dagster_pipes() as pipes:
 
 def test_sigterm_interrupts_the_command_and_exits_130(tmp_path: Path) -> None:
     with subprocess.Popen(
-        [*CLI, "run", "--", sys.executable, script(tmp_path, SLEEPS)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*CLI, "run", "--", sys.executable, script(tmp_path, SLEEPS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as process:
         stderr = _lines_of(process.stderr)
         _until(stderr, "INFO ready")
@@ -359,10 +421,22 @@ def test_injectors_readers_and_both_writer_packages(tmp_path: Path, injector: st
     chunks = tmp_path / "chunks"
     chunks.mkdir()
     done = cli(
-        "run", "--json", "--asset", "warehouse/orders", "--partition", "p1", "--extras", json.dumps({"plan": PLAN, "n": 3}),
-        "--context-injector", injector.format(tmp=tmp_path),
-        "--message-reader", reader.format(tmp=chunks),
-        "--", sys.executable, job, *(["dir"] if reader.startswith("dir:") else []),
+        "run",
+        "--json",
+        "--asset",
+        "warehouse/orders",
+        "--partition",
+        "p1",
+        "--extras",
+        json.dumps({"plan": PLAN, "n": 3}),
+        "--context-injector",
+        injector.format(tmp=tmp_path),
+        "--message-reader",
+        reader.format(tmp=chunks),
+        "--",
+        sys.executable,
+        job,
+        *(["dir"] if reader.startswith("dir:") else []),
     )
     assert done.returncode == 0, done.stderr
     records = json_lines(done.stdout)
@@ -373,7 +447,12 @@ def test_injectors_readers_and_both_writer_packages(tmp_path: Path, injector: st
         assert "WARNING from dagster-pipes" in done.stderr
         assert records[:2] == [
             {"type": "custom_message", "payload": {"n": 3}},
-            {"type": "materialization", "asset_key": "warehouse/orders", "data_version": "d1", "metadata": {"n": {"type": "int", "value": 3}}},
+            {
+                "type": "materialization",
+                "asset_key": "warehouse/orders",
+                "data_version": "d1",
+                "metadata": {"n": {"type": "int", "value": 3}},
+            },
         ]
     assert summary["opened"] and summary["closed"]
     assert not (tmp_path / "context.json").exists()  # the file injector removes its file
@@ -395,12 +474,22 @@ with open_dagster_pipes(message_writer=PipesS3MessageWriter(client=boto3.client(
 
 def test_s3_message_reader_with_a_prefix(tmp_path: Path, s3_bucket: S3Bucket) -> None:
     done = cli(
-        "run", "--json", "--asset", "a", "--message-reader", f"s3://{s3_bucket.name}/runs/nightly",
-        "--", sys.executable, script(tmp_path, S3_REPORTER),
+        "run",
+        "--json",
+        "--asset",
+        "a",
+        "--message-reader",
+        f"s3://{s3_bucket.name}/runs/nightly",
+        "--",
+        sys.executable,
+        script(tmp_path, S3_REPORTER),
     )
     assert done.returncode == 0, done.stderr
     assert json_lines(done.stdout)[0] == {
-        "type": "materialization", "asset_key": "a", "data_version": "s3v", "metadata": {"where": {"type": "text", "value": "s3"}},
+        "type": "materialization",
+        "asset_key": "a",
+        "data_version": "s3v",
+        "metadata": {"where": {"type": "text", "value": "s3"}},
     }
     assert s3_bucket.keys() and all(key.startswith("runs/nightly/") for key in s3_bucket.keys())
 
@@ -408,8 +497,20 @@ def test_s3_message_reader_with_a_prefix(tmp_path: Path, s3_bucket: S3Bucket) ->
 def test_help_documents_options_exit_statuses_and_examples() -> None:
     done = cli("run", "--help")
     assert done.returncode == 0
-    for text in ("--asset KEY", "--partition KEY", "--run-id ID", "--job NAME", "--extras JSON", "--context-injector",
-                 "--message-reader", "--json", "exit status:", "protocol failure", "examples:", "s3://BUCKET[/PREFIX]"):
+    for text in (
+        "--asset KEY",
+        "--partition KEY",
+        "--run-id ID",
+        "--job NAME",
+        "--extras JSON",
+        "--context-injector",
+        "--message-reader",
+        "--json",
+        "exit status:",
+        "protocol failure",
+        "examples:",
+        "s3://BUCKET[/PREFIX]",
+    ):
         assert text in done.stdout, text
     top = cli("--help")
     assert top.returncode == 0 and "run" in top.stdout and "--version" in top.stdout
@@ -420,9 +521,23 @@ def test_help_documents_options_exit_statuses_and_examples() -> None:
 @pytest.mark.skipif(shutil.which("pipes-fast") is None, reason="the pipes-fast console script is not installed")
 def test_the_console_script(tmp_path: Path) -> None:
     done = subprocess.run(
-        [str(shutil.which("pipes-fast")), "run", "--json", "--extras", json.dumps({"plan": PLAN}), "--asset", "x", "--partition", "p",
-         "--", sys.executable, script(tmp_path, REPORTER)],
-        capture_output=True, text=True, timeout=WAIT_SECONDS,
+        [
+            str(shutil.which("pipes-fast")),
+            "run",
+            "--json",
+            "--extras",
+            json.dumps({"plan": PLAN}),
+            "--asset",
+            "x",
+            "--partition",
+            "p",
+            "--",
+            sys.executable,
+            script(tmp_path, REPORTER),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=WAIT_SECONDS,
     )
     assert done.returncode == 0, done.stderr
     assert json_lines(done.stdout)[-1]["materializations"] == 1

@@ -6,7 +6,6 @@ with the documented exit status, interrupted runs included."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from test_cli_run import CLI, WAIT_SECONDS, _lines_of, _until, cli, script
 
 NESTED_DEPTH = 500
@@ -155,7 +153,10 @@ def test_lone_surrogates_come_out_escaped_as_valid_json(tmp_path: Path) -> None:
     records = strict_json_lines(done.stdout)
     assert [r["payload"] for r in by_type(records, "custom_message")] == [{"s": "a\\ud800b"}, "after"]
     [materialization] = by_type(records, "materialization")
-    assert materialization["metadata"] == {"m\\udfff": {"type": "text", "value": "x\\ud800y"}, "j": {"type": "json", "value": ["\\udc80"]}}
+    assert materialization["metadata"] == {
+        "m\\udfff": {"type": "text", "value": "x\\ud800y"},
+        "j": {"type": "json", "value": ["\\udc80"]},
+    }
     assert [r["check_name"] for r in by_type(records, "check")] == ["c\\ud800"]
     assert records[-1]["type"] == "summary" and records[-1]["outcome"] == "success"
     assert (records[-1]["custom_messages"], records[-1]["materializations"], records[-1]["checks"]) == (2, 1, 1)
@@ -178,9 +179,16 @@ def test_non_finite_floats_are_strings_in_json(tmp_path: Path) -> None:
     done = cli("run", "--json", "--asset", "a", "--", sys.executable, script(tmp_path, NON_FINITE))
     assert done.returncode == 0, done.stderr
     records = strict_json_lines(done.stdout)
-    assert [r["payload"] for r in by_type(records, "custom_message")] == ["NaN", {"inf": ["Infinity", "-Infinity"]}, "after"]
+    assert [r["payload"] for r in by_type(records, "custom_message")] == [
+        "NaN",
+        {"inf": ["Infinity", "-Infinity"]},
+        "after",
+    ]
     [materialization] = by_type(records, "materialization")
-    assert materialization["metadata"] == {"ratio": {"type": "float", "value": "NaN"}, "top": {"type": "float", "value": "Infinity"}}
+    assert materialization["metadata"] == {
+        "ratio": {"type": "float", "value": "NaN"},
+        "top": {"type": "float", "value": "Infinity"},
+    }
     assert records[-1]["type"] == "summary" and records[-1]["exit_status"] == 0
 
 
@@ -189,7 +197,9 @@ def test_non_finite_floats_are_strings_in_json(tmp_path: Path) -> None:
 def test_a_payload_nested_500_deep_is_cut_with_a_marker(tmp_path: Path, output: str) -> None:
     """A payload and a metadata value nested 500 deep: cut at the documented depth, the cut marked;
     every result and the summary come out, exit 0."""
-    done = cli("run", *(["--json"] if output == "json" else []), "--asset", "a", "--", sys.executable, script(tmp_path, DEEP))
+    done = cli(
+        "run", *(["--json"] if output == "json" else []), "--asset", "a", "--", sys.executable, script(tmp_path, DEEP)
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     if output == "table":
@@ -227,7 +237,9 @@ def test_a_hostile_payload_while_the_child_runs_comes_out_as_it_arrives(tmp_path
     go = tmp_path / "go"
     with subprocess.Popen(
         [*CLI, "run", "--json", "--", sys.executable, script(tmp_path, LONG_RUNNING), str(go)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as process:
         assert process.stdout is not None and process.stderr is not None
         stdout = _lines_of(process.stdout)
@@ -261,7 +273,9 @@ def test_an_interrupted_run_still_prints_its_summary(tmp_path: Path, signum: int
     interrupted are printed, and it exits 130."""
     with subprocess.Popen(
         [*CLI, "run", *(["--json"] if output == "json" else []), "--", sys.executable, script(tmp_path, SLEEPS)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as process:
         assert process.stdout is not None and process.stderr is not None
         stderr = _lines_of(process.stderr)

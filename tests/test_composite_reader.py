@@ -21,16 +21,18 @@ from typing import Any, Optional
 import dagster as dg
 import pytest
 from dagster._core.errors import DagsterInvariantViolationError
+from dagster_events import Events, Step, run_events
+from helpers import capturing_logger, closed, custom, line, opened
 
 import pipes_fast
 import pipes_fast.dagster as pfd
-from dagster_events import Events, Step, run_events
-from helpers import capturing_logger, closed, custom, line, opened
 
 pytestmark = [
     pytest.mark.reliability("one-import-dagster"),
     pytest.mark.timeout(180),
-    pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::dagster.PreviewWarning", "ignore::dagster.BetaWarning"),
+    pytest.mark.filterwarnings(
+        "ignore::DeprecationWarning", "ignore::dagster.PreviewWarning", "ignore::dagster.BetaWarning"
+    ),
 ]
 
 SCRIPT = Path(__file__).parent / "scripts" / "composite_writer.py"
@@ -81,12 +83,15 @@ def test_core_session_reads_concurrent_writers_of_mixed_kinds() -> None:
     context = pipes_fast.StepContext(["a", "b", "c"], log=log)
     with pipes_fast.open_pipes_session(context, pipes_fast.PipesTempFileContextInjector(), composite) as session:
         assert len(session.get_per_writer_bootstrap_env_vars()) == 3
-        assert all(set(args) == {"--dagster-pipes-context", "--dagster-pipes-messages"}
-                   for args in session.get_per_writer_bootstrap_cli_arguments())
+        assert all(
+            set(args) == {"--dagster-pipes-context", "--dagster-pipes-messages"}
+            for args in session.get_per_writer_bootstrap_cli_arguments()
+        )
         assert launch(session, stdio) == [0, 0, 0]
     results = session.get_results()
     assert sorted((type(r).__name__, r.asset_key.to_user_string()) for r in results) == [
-        ("AssetCheckResult", name) for name in "abc"] + [("MaterializeResult", name) for name in "abc"]
+        ("AssetCheckResult", name) for name in "abc"
+    ] + [("MaterializeResult", name) for name in "abc"]
     materialized = {r.asset_key.to_user_string(): r for r in results if isinstance(r, pipes_fast.MaterializeResult)}
     assert {name: r.data_version for name, r in materialized.items()} == dict(WRITERS)
     assert by_writer(session.get_custom_messages()) == {name: list(range(COUNT)) for name in "abc"}
@@ -118,7 +123,9 @@ def test_closed_only_once_every_writer_closed_and_each_reader_hears_its_own_open
     first, second = _Recording(), _Recording()
     composite = pipes_fast.PipesCompositeMessageReader([first, second])
     assert composite.expected_writer_count == 2 and composite.readers == (first, second)
-    with pipes_fast.open_pipes_session(pipes_fast.StepContext(log=log), pipes_fast.PipesEnvContextInjector(), composite) as session:
+    with pipes_fast.open_pipes_session(
+        pipes_fast.StepContext(log=log), pipes_fast.PipesEnvContextInjector(), composite
+    ) as session:
         session.report_launched({"extras": {"run": 1}})
         paths = [writer["path"] for writer in session.message_reader_params["dagster_pipes_composite_writers"]]
         Path(paths[0]).write_text(line("opened", {"extras": {"w": 0}}) + custom(0) + closed())
@@ -126,7 +133,7 @@ def test_closed_only_once_every_writer_closed_and_each_reader_hears_its_own_open
     assert sorted(session.get_custom_messages()) == [0, 1]  # the two writers are read at once
     handler = session.message_handler
     assert handler.received_opened_message and not handler.received_closed_message
-    assert [record.getMessage()[:len(NOT_CLOSED)] for record in records.records].count(NOT_CLOSED) == 1
+    assert [record.getMessage()[: len(NOT_CLOSED)] for record in records.records].count(NOT_CLOSED) == 1
     assert first.opened == [{"extras": {"w": 0}}] and second.opened == [{"extras": {"w": 1}}]
     assert first.launched == second.launched == [{"extras": {"run": 1}}]
 
@@ -153,10 +160,16 @@ def test_a_single_writer_session_has_one_per_writer_bootstrap() -> None:
         assert session.get_per_writer_bootstrap_cli_arguments() == [session.get_bootstrap_cli_arguments()]
 
 
-@pytest.mark.parametrize("composite", [pipes_fast.PipesCompositeMessageReader, pfd.PipesCompositeMessageReader,
-                                       dg.PipesCompositeMessageReader])
+@pytest.mark.parametrize(
+    "composite",
+    [pipes_fast.PipesCompositeMessageReader, pfd.PipesCompositeMessageReader, dg.PipesCompositeMessageReader],
+)
 def test_nesting_and_no_readers_are_refused_with_dagsters_error(composite: Any) -> None:
-    error = pipes_fast.PipesInvariantViolationError if composite is pipes_fast.PipesCompositeMessageReader else DagsterInvariantViolationError
+    error = (
+        pipes_fast.PipesInvariantViolationError
+        if composite is pipes_fast.PipesCompositeMessageReader
+        else DagsterInvariantViolationError
+    )
     inner = composite([pfd.PipesTempFileMessageReader(), pfd.PipesTempFileMessageReader()])
     with pytest.raises(error, match="only supports single-writer readers as children"):
         composite([inner])
@@ -217,14 +230,20 @@ def _dagster_reference() -> tuple[Any, Any, Any, Optional[Any]]:
 
 
 VARIANTS: dict[str, Variant] = {
-    "dagster session, dagster composite, pipes_fast readers": _variant(dg.open_pipes_session, dg.PipesCompositeMessageReader),
-    "pipes_fast session, dagster composite, pipes_fast readers": _variant(pfd.open_pipes_session, dg.PipesCompositeMessageReader),
+    "dagster session, dagster composite, pipes_fast readers": _variant(
+        dg.open_pipes_session, dg.PipesCompositeMessageReader
+    ),
+    "pipes_fast session, dagster composite, pipes_fast readers": _variant(
+        pfd.open_pipes_session, dg.PipesCompositeMessageReader
+    ),
     "pipes_fast session, pipes_fast composite": _variant(pfd.open_pipes_session, pfd.PipesCompositeMessageReader),
     "dagster session, pipes_fast composite": _variant(dg.open_pipes_session, pfd.PipesCompositeMessageReader),
     "pipes_fast session, pipes_fast composite, a dagster reader among them": _variant(
-        pfd.open_pipes_session, pfd.PipesCompositeMessageReader, dagster_file=True),
+        pfd.open_pipes_session, pfd.PipesCompositeMessageReader, dagster_file=True
+    ),
     "pipes_fast session, dagster composite, a dagster reader among them": _variant(
-        pfd.open_pipes_session, dg.PipesCompositeMessageReader, dagster_file=True),
+        pfd.open_pipes_session, dg.PipesCompositeMessageReader, dagster_file=True
+    ),
 }
 
 
@@ -232,8 +251,10 @@ def materialize(variant: Variant, names: Sequence[str] = ("a", "b", "c")) -> Eve
     """One ``dagster.materialize`` of a multi-asset whose step runs the writers through ``variant``."""
     step = Step()
 
-    @dg.multi_asset(specs=[dg.AssetSpec(name) for name in "abc"],
-                    check_specs=[dg.AssetCheckSpec("rows", asset=name) for name in "abc"])
+    @dg.multi_asset(
+        specs=[dg.AssetSpec(name) for name in "abc"],
+        check_specs=[dg.AssetCheckSpec("rows", asset=name) for name in "abc"],
+    )
     def writers(context: dg.AssetExecutionContext):  # noqa: ANN202 - a generator of Dagster's results
         open_session, injector, reader, stdio = variant()
         with open_session(context, injector, reader) as session:
@@ -252,10 +273,12 @@ def summary(events: Events) -> dict[str, Any]:
     step = events.step
     return {
         "success": events.success,
-        "materializations": sorted((m["asset_key"], m["data_version"], sorted(m["metadata"].items()))
-                                   for m in events.materializations),
-        "checks": sorted((c["asset_key"], c["check_name"], c["passed"], sorted(c["metadata"].items()))
-                         for c in events.checks),
+        "materializations": sorted(
+            (m["asset_key"], m["data_version"], sorted(m["metadata"].items())) for m in events.materializations
+        ),
+        "checks": sorted(
+            (c["asset_key"], c["check_name"], c["passed"], sorted(c["metadata"].items())) for c in events.checks
+        ),
         "event_types": sorted(events.event_types),
         "custom_messages": by_writer(step.custom_messages),
         "logs": sorted(events.logs),
@@ -287,7 +310,9 @@ def test_a_failing_writer_fails_the_step_as_with_dagsters_composite() -> None:
     ours = summary(materialize(VARIANTS["pipes_fast session, pipes_fast composite"], names))
     theirs = summary(materialize(_dagster_reference, names))
     assert ours == theirs
-    assert len(ours["pipes_engine_events"]) == 1 and "closed with exception" in ours["pipes_engine_events"][0]["message"]
+    assert (
+        len(ours["pipes_engine_events"]) == 1 and "closed with exception" in ours["pipes_engine_events"][0]["message"]
+    )
 
 
 def test_dagsters_composite_hands_each_pipes_fast_reader_its_own_opened() -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from helpers import closed, custom, opened
+
 from pipes_fast import (
     AssetKey,
     MaterializeResult,
@@ -58,7 +58,10 @@ def test_32_subprocess_sessions_each_get_their_own_messages(tmp_path: Path) -> N
 
     def one(n: int) -> tuple[list[Any], list[Any]]:
         invocation = PipesSubprocessClient(forward_stdio=False).run(
-            context=StepContext(f"asset_{n}"), command=[sys.executable, str(script)], extras={"session": n, "count": count})
+            context=StepContext(f"asset_{n}"),
+            command=[sys.executable, str(script)],
+            extras={"session": n, "count": count},
+        )
         return list(invocation.get_custom_messages()), invocation.get_results()
 
     for n, (messages, results) in enumerate(run_sessions(one)):

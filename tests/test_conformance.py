@@ -18,7 +18,8 @@ from typing import Any, Optional
 import orjson
 import pytest
 from helpers import closed, line, materialization, opened, script
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from strategies import json_values, messages
 
 from pipes_fast import testing as pipes_testing
@@ -418,8 +419,12 @@ def test_a_broken_message_breaks_its_rule_at_its_line(message: str | bytes, rule
 
 @pytest.mark.parametrize(
     ("params", "rule"),
-    [({}, "ignored-param"), (None, "ignored-param"), ({"extras": []}, "ignored-param"),
-     ({"extras": {}, "launched": True}, "extra-field")],
+    [
+        ({}, "ignored-param"),
+        (None, "ignored-param"),
+        ({"extras": []}, "ignored-param"),
+        ({"extras": {}, "launched": True}, "extra-field"),
+    ],
 )
 def test_opened_params_are_ignored_by_both_sides_so_only_warned_about(params: Any, rule: str) -> None:
     assert found(validate_stream(stream(line("opened", params), closed()), SINGLE_ASSET.context)) == [(rule, 1)]
@@ -557,10 +562,14 @@ def test_the_valid_streams_of_pipes_fast_testing_break_nothing(data: st.DataObje
     case = data.draw(pipes_testing.message_streams(body, max_messages=8))
     # and a check is reported once per step (Dagster fails the step for a second): repeats are dropped
     lines, checks = [], set()
-    for line, message in zip(case.data.split(b"\n")[:-1], case.messages):
-        check = (message["params"]["asset_key"], message["params"]["check_name"]) if message["method"] == "report_asset_check" else None
+    for data_line, message in zip(case.data.split(b"\n")[:-1], case.messages):
+        check = (
+            (message["params"]["asset_key"], message["params"]["check_name"])
+            if message["method"] == "report_asset_check"
+            else None
+        )
         if check is None or check not in checks:
-            lines.append(line)
+            lines.append(data_line)
             checks.add(check)
     assert validate_stream(lines, context) == []
 

@@ -15,7 +15,9 @@ from pipes_fast.context import build_context_data
 def test_asset_step():
     context = StepContext(
         ["b/x", AssetKey(["a", "with/slash"])],
-        run_id="r1", job_name="j", retry_number=2,
+        run_id="r1",
+        job_name="j",
+        retry_number=2,
         code_version_by_asset_key={"b/x": "v7"},
         provenance_by_asset_key={"b/x": {"code_version": "v6", "input_data_versions": {}, "is_user_provided": True}},
     )
@@ -25,13 +27,19 @@ def test_asset_step():
     assert data["provenance_by_asset_key"]["b/x"]["code_version"] == "v6"
     assert data["provenance_by_asset_key"]["a/with\\/slash"] is None
     assert (data["run_id"], data["job_name"], data["retry_number"], data["extras"]) == ("r1", "j", 2, {"k": [1, 2]})
-    assert data["partition_key"] is None and data["partition_key_range"] is None and data["partition_time_window"] is None
+    assert (
+        data["partition_key"] is None and data["partition_key_range"] is None and data["partition_time_window"] is None
+    )
 
 
 def test_op_step_and_defaults():
     context = StepContext()
     data = build_context_data(context)
-    assert data["asset_keys"] is None and data["code_version_by_asset_key"] is None and data["provenance_by_asset_key"] is None
+    assert (
+        data["asset_keys"] is None
+        and data["code_version_by_asset_key"] is None
+        and data["provenance_by_asset_key"] is None
+    )
     assert uuid.UUID(data["run_id"]) and data["retry_number"] == 0 and data["extras"] == {}
     assert isinstance(context.log, logging.Logger)
 
@@ -44,8 +52,9 @@ def test_a_partition_key_brings_its_one_key_range():
 
 def test_explicit_ranges_and_time_windows():
     start = datetime(2024, 1, 2, tzinfo=timezone.utc)
-    context = StepContext("a", partition_key_range=("a", "c"),
-                          partition_time_window={"start": start, "end": "2024-01-03T00:00:00+00:00"})
+    context = StepContext(
+        "a", partition_key_range=("a", "c"), partition_time_window={"start": start, "end": "2024-01-03T00:00:00+00:00"}
+    )
     data = build_context_data(context)
     assert data["partition_key_range"] == {"start": "a", "end": "c"}
     assert data["partition_time_window"] == {"start": "2024-01-02T00:00:00+00:00", "end": "2024-01-03T00:00:00+00:00"}

@@ -85,9 +85,7 @@ def test_a_custom_reader_feeds_the_handler_message_by_message():
     with open_pipes_session(StepContext("orders"), PipesEnvContextInjector(), SocketMessageReader()) as session:
         env = {**os.environ, **session.get_bootstrap_env_vars()}
         subprocess.run([sys.executable, "-c", EXTERNAL], env=env, check=True, timeout=60)
-    assert session.get_results() == [
-        MaterializeResult(AssetKey("orders"), {"rows": MetadataValue("int", 3)}, "v1")
-    ]
+    assert session.get_results() == [MaterializeResult(AssetKey("orders"), {"rows": MetadataValue("int", 3)}, "v1")]
     assert session.get_custom_messages() == ({"via": "socket"},)
     assert session.message_handler.received_closed_message
 

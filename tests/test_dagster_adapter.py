@@ -7,8 +7,8 @@ import sys
 
 import dagster as dg
 import pytest
-
 from helpers import closed, materialization, opened, script
+
 from pipes_fast import PipesEnvContextInjector, PipesSubprocessClient
 
 
@@ -16,7 +16,10 @@ from pipes_fast import PipesEnvContextInjector, PipesSubprocessClient
 def test_a_dagster_asset_context_drives_a_pipes_fast_client(tmp_path):
     seen: dict = {}
     context_file = tmp_path / "context.json"
-    steps = [{"context_to": str(context_file)}, {"write": opened() + materialization("db/orders", data_version="7") + closed()}]
+    steps = [
+        {"context_to": str(context_file)},
+        {"write": opened() + materialization("db/orders", data_version="7") + closed()},
+    ]
 
     @dg.asset(key=["db", "orders"], partitions_def=dg.StaticPartitionsDefinition(["p1", "p2"]), code_version="v3")
     def orders(context):  # noqa: ANN001 - Dagster reads the annotation, which would be a string here
@@ -29,7 +32,9 @@ def test_a_dagster_asset_context_drives_a_pipes_fast_client(tmp_path):
 
     assert dg.materialize([orders], partition_key="p2").success
     assert json.loads(context_file.read_text()) == json.loads(json.dumps(seen["dagster"]))
-    assert seen["dagster"]["partition_key"] == "p2" and seen["dagster"]["code_version_by_asset_key"] == {"db/orders": "v3"}
+    assert seen["dagster"]["partition_key"] == "p2" and seen["dagster"]["code_version_by_asset_key"] == {
+        "db/orders": "v3"
+    }
     assert seen["results"] == (
         dg.MaterializeResult(asset_key=dg.AssetKey(["db", "orders"]), metadata={}, data_version=dg.DataVersion("7")),
     )
@@ -46,7 +51,9 @@ def test_a_plain_pipes_fast_session_in_an_asset_yields_dagsters_results(tmp_path
 
     from pipes_fast import PipesTempFileMessageReader, open_pipes_session
 
-    steps = [{"write": opened() + materialization("orders", metadata={"rows": {"raw_value": 5, "type": "int"}}) + closed()}]
+    steps = [
+        {"write": opened() + materialization("orders", metadata={"rows": {"raw_value": 5, "type": "int"}}) + closed()}
+    ]
 
     @dg.asset
     def orders(context):  # noqa: ANN001 - Dagster reads the annotation, which would be a string here

@@ -14,13 +14,12 @@ from typing import Any
 import dagster
 import pytest
 from dagster._core.pipes.context import PipesMessageHandler as DagsterHandler
+from helpers import closed, line, opened, script
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import closed, line, opened, script
 from pipes_fast import AssetKey, _hotpath
 from pipes_fast.dagster import (
-    PipesSubprocessClient,
     PipesTempFileContextInjector,
     PipesTempFileMessageReader,
     open_pipes_session,
@@ -45,7 +44,10 @@ EVERY_TYPE: dict[str, tuple[Any, str]] = {
     "asset": ("up/stream\\/key", "asset"),
     "null": (None, "null"),
     "table": (
-        {"records": [{"a": 1, "b": "x"}, {"a": 2, "b": None}], "schema": [{"name": "a", "type": "int"}, {"name": "b", "type": "string"}]},
+        {
+            "records": [{"a": 1, "b": "x"}, {"a": 2, "b": None}],
+            "schema": [{"name": "a", "type": "int"}, {"name": "b", "type": "string"}],
+        },
         "table",
     ),
     "table_schema": (
@@ -104,7 +106,9 @@ def pipes_fast_results(messages: list[dict[str, Any]]) -> list[Any]:
 
 
 def materialization(key: str, metadata: dict[str, Any], data_version: Any = None) -> dict[str, Any]:
-    return make_message("report_asset_materialization", {"asset_key": key, "metadata": metadata, "data_version": data_version})
+    return make_message(
+        "report_asset_materialization", {"asset_key": key, "metadata": metadata, "data_version": data_version}
+    )
 
 
 def check(key: str, name: str, passed: bool, severity: str, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +159,10 @@ scalar_metadata = st.dictionaries(
 def test_the_trusted_constructor_builds_what_dagsters_checked_one_does(
     key: Any, metadata: dict[str, Any], version: Any
 ) -> None:
-    trusted, checked = _trusted_materialize_result(key, metadata, version), checked_materialize_result(key, metadata, version)
+    trusted, checked = (
+        _trusted_materialize_result(key, metadata, version),
+        checked_materialize_result(key, metadata, version),
+    )
     assert trusted == checked
     assert type(trusted) is type(checked)
     assert trusted._replace(tags={"t": "1"}) == checked._replace(tags={"t": "1"})
@@ -165,8 +172,12 @@ def test_the_trusted_constructor_builds_what_dagsters_checked_one_does(
 def test_a_result_dagster_refuses_is_a_warning_the_stream_goes_on_and_the_step_fails_naming_it(tmp_path: Path) -> None:
     bad_table = {"table": {"raw_value": {"records": "not a list"}, "type": "table"}}
     good = {"rows": {"raw_value": 3, "type": "int"}}
-    lines = opened() + line("report_asset_materialization", {"asset_key": "orders", "metadata": bad_table, "data_version": None})
-    lines += line("report_asset_materialization", {"asset_key": "orders", "metadata": good, "data_version": "v2"}) + closed()
+    lines = opened() + line(
+        "report_asset_materialization", {"asset_key": "orders", "metadata": bad_table, "data_version": None}
+    )
+    lines += (
+        line("report_asset_materialization", {"asset_key": "orders", "metadata": good, "data_version": "v2"}) + closed()
+    )
     seen: dict[str, Any] = {}
 
     @dagster.asset
@@ -188,6 +199,8 @@ def test_a_result_dagster_refuses_is_a_warning_the_stream_goes_on_and_the_step_f
     error = failure.step_failure_data.error
     assert error.cause.cls_name == "PipesExecutionError"
     assert "1 result(s) this step cannot record" in error.cause.message
-    assert "report_asset_materialization message at line 2: Dagster refuses metadata entry 'table'" in error.cause.message
+    assert (
+        "report_asset_materialization message at line 2: Dagster refuses metadata entry 'table'" in error.cause.message
+    )
     logged = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
     assert any(m.startswith("[pipes] skipped a report_asset_materialization message at line 2") for m in logged), logged

@@ -13,13 +13,16 @@ from typing import Any, Callable
 
 import dagster as dg
 import pytest
+from helpers import closed, custom, line, materialization, opened, script
 
 import pipes_fast.dagster
-from helpers import closed, custom, line, materialization, opened, script
 
 APIS = {"dagster": dg, "pipes_fast.dagster": pipes_fast.dagster}
 
-pytestmark = [pytest.mark.reliability("one-import-dagster"), pytest.mark.filterwarnings("ignore::dagster.PreviewWarning", "ignore::DeprecationWarning")]
+pytestmark = [
+    pytest.mark.reliability("one-import-dagster"),
+    pytest.mark.filterwarnings("ignore::dagster.PreviewWarning", "ignore::DeprecationWarning"),
+]
 
 
 @pytest.fixture(params=sorted(APIS))
@@ -30,8 +33,10 @@ def api(request: pytest.FixtureRequest) -> ModuleType:
 def dagster_pipes_script(tmp_path: Path, body: str) -> list[str]:
     """A command running ``body`` inside ``with open_dagster_pipes() as context:``."""
     path = tmp_path / f"child-{len(list(tmp_path.glob('child-*')))}.py"
-    path.write_text("from dagster_pipes import open_dagster_pipes\n\nwith open_dagster_pipes() as context:\n"
-                    + textwrap.indent(textwrap.dedent(body), "    "))
+    path.write_text(
+        "from dagster_pipes import open_dagster_pipes\n\nwith open_dagster_pipes() as context:\n"
+        + textwrap.indent(textwrap.dedent(body), "    ")
+    )
     return [sys.executable, str(path)]
 
 
@@ -51,7 +56,11 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
 def check_evaluations(result: dg.ExecuteInProcessResult) -> list[tuple[str, str, bool, dict[str, Any]]]:
     return [
         (e.asset_key.to_user_string(), e.check_name, e.passed, dict(e.metadata))
-        for e in (event.event_specific_data for event in result.all_events if event.event_type_value == "ASSET_CHECK_EVALUATION")
+        for e in (
+            event.event_specific_data
+            for event in result.all_events
+            if event.event_type_value == "ASSET_CHECK_EVALUATION"
+        )
     ]
 
 
@@ -88,7 +97,11 @@ def test_a_standalone_asset_check_reports_its_result_as_with_dagster(tmp_path: P
         result = dg.materialize([orders, check], selection=chosen, raise_on_error=False)
         assert result.success, (name, result.get_step_failure_events())
         seen[name] = check_evaluations(result)
-    assert seen["pipes_fast.dagster"] == seen["dagster"] == [("orders", "rows_positive", True, {"rows": dg.MetadataValue.int(3)})]
+    assert (
+        seen["pipes_fast.dagster"]
+        == seen["dagster"]
+        == [("orders", "rows_positive", True, {"rows": dg.MetadataValue.int(3)})]
+    )
 
 
 def test_a_standalone_asset_check_may_pass_its_own_context(tmp_path: Path, observe: Callable[[str], None]) -> None:
@@ -97,19 +110,29 @@ def test_a_standalone_asset_check_may_pass_its_own_context(tmp_path: Path, obser
     command = dagster_pipes_script(tmp_path, CHECK_BODY)
     theirs = dg.materialize([orders, standalone_check(dg, command, unwrap=False)], raise_on_error=False)
     assert "has no attribute 'has_assets_def'" in failure_message(theirs)
-    observe("Given the check's own context, Dagster's client fails the step: " + failure_message(theirs).splitlines()[-1])
+    observe(
+        "Given the check's own context, Dagster's client fails the step: " + failure_message(theirs).splitlines()[-1]
+    )
     ours = dg.materialize([orders, standalone_check(pipes_fast.dagster, command, unwrap=False)], raise_on_error=False)
     assert ours.success
     assert check_evaluations(ours) == [("orders", "rows_positive", True, {"rows": dg.MetadataValue.int(3)})]
 
 
 def test_a_check_the_step_does_not_run_fails_it_naming_the_check_and_its_line(tmp_path: Path) -> None:
-    lines = opened() + line("report_asset_check", {"asset_key": "orders", "check_name": "other", "passed": True,
-                                                    "severity": "ERROR", "metadata": {}}) + closed()
+    lines = (
+        opened()
+        + line(
+            "report_asset_check",
+            {"asset_key": "orders", "check_name": "other", "passed": True, "severity": "ERROR", "metadata": {}},
+        )
+        + closed()
+    )
     check = standalone_check(pipes_fast.dagster, script(tmp_path, [{"write": lines}]), unwrap=True)
     result = dg.materialize([orders, check], raise_on_error=False)
     message = failure_message(result)
-    assert message.startswith("pipes_fast.dagster.PipesExecutionError: [pipes] the external process reported 1 result(s)")
+    assert message.startswith(
+        "pipes_fast.dagster.PipesExecutionError: [pipes] the external process reported 1 result(s)"
+    )
     assert "report_asset_check message at line 2: check 'other' of asset 'orders' is not one of the checks" in message
     assert "orders:rows_positive" in message
 
@@ -144,14 +167,18 @@ def run_asset(tmp_path: Path, api: ModuleType, body: Callable[[dg.AssetExecution
 def returned_inside_the_block(context: dg.AssetExecutionContext, args: Any) -> Any:
     """The pattern of dagster-aws's EMR tests: ``return session.get_results()`` in the block."""
     api, command, seen = args
-    with api.open_pipes_session(context, api.PipesTempFileContextInjector(), api.PipesTempFileMessageReader()) as session:
+    with api.open_pipes_session(
+        context, api.PipesTempFileContextInjector(), api.PipesTempFileMessageReader()
+    ) as session:
         subprocess.run(command, env=session.get_bootstrap_env_vars(), check=True)
         return session.get_results()  # what was read by now (a race in both), and the implied ones
 
 
 def called_again_and_again(context: dg.AssetExecutionContext, args: Any) -> Any:
     api, command, seen = args
-    with api.open_pipes_session(context, api.PipesTempFileContextInjector(), api.PipesTempFileMessageReader()) as session:
+    with api.open_pipes_session(
+        context, api.PipesTempFileContextInjector(), api.PipesTempFileMessageReader()
+    ) as session:
         subprocess.run(command, env=session.get_bootstrap_env_vars(), check=True)
     seen["calls"] = [summary(session.get_results()) for _ in range(3)]
     seen["reported"] = [summary(session.get_reported_results()) for _ in range(2)]
@@ -163,7 +190,9 @@ def called_again_and_again(context: dg.AssetExecutionContext, args: Any) -> Any:
 def dagsters_invocation_twice(context: dg.AssetExecutionContext, args: Any) -> Any:
     """The pattern of custom clients: Dagster's own completed invocation around the session."""
     api, command, seen = args
-    with api.open_pipes_session(context, api.PipesTempFileContextInjector(), api.PipesTempFileMessageReader()) as session:
+    with api.open_pipes_session(
+        context, api.PipesTempFileContextInjector(), api.PipesTempFileMessageReader()
+    ) as session:
         subprocess.run(command, env=session.get_bootstrap_env_vars(), check=True)
     invocation = dg.PipesClientCompletedInvocation(session, metadata={"job": "j1"})
     seen["calls"] = [summary(invocation.get_results()) for _ in range(2)]
@@ -171,8 +200,11 @@ def dagsters_invocation_twice(context: dg.AssetExecutionContext, args: Any) -> A
     return invocation.get_results()
 
 
-@pytest.mark.parametrize("body", [returned_inside_the_block, called_again_and_again, dagsters_invocation_twice],
-                         ids=lambda body: body.__name__)
+@pytest.mark.parametrize(
+    "body",
+    [returned_inside_the_block, called_again_and_again, dagsters_invocation_twice],
+    ids=lambda body: body.__name__,
+)
 def test_get_results_is_dagsters_whatever_the_call_order(tmp_path: Path, body: Any) -> None:
     seen = {name: run_asset(tmp_path, api, body) for name, api in APIS.items()}
     assert seen["pipes_fast.dagster"] == seen["dagster"]
@@ -184,7 +216,9 @@ def test_pipes_fast_streams_with_drain_results_each_result_once(tmp_path: Path) 
 
     def drained(context: dg.AssetExecutionContext, args: Any) -> Any:
         api, command, seen = args
-        with api.open_pipes_session(context, api.PipesTempFileContextInjector(), api.PipesTempFileMessageReader()) as session:
+        with api.open_pipes_session(
+            context, api.PipesTempFileContextInjector(), api.PipesTempFileMessageReader()
+        ) as session:
             subprocess.run(command, env=session.get_bootstrap_env_vars(), check=True)
             first = session.drain_results()
         rest = session.drain_results()
@@ -206,10 +240,14 @@ def test_pipes_fast_streams_with_drain_results_each_result_once(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
-        ({"asset_key": "orders", "metadata": {"n": {"raw_value": "ten", "type": "int"}}, "data_version": None},
-         "Dagster refuses metadata entry 'n' of type 'int' = 'ten'"),
-        ({"asset_key": "zzz", "metadata": None, "data_version": None},
-         "asset key 'zzz' is not one of the step's assets: ['orders']"),
+        (
+            {"asset_key": "orders", "metadata": {"n": {"raw_value": "ten", "type": "int"}}, "data_version": None},
+            "Dagster refuses metadata entry 'n' of type 'int' = 'ten'",
+        ),
+        (
+            {"asset_key": "zzz", "metadata": None, "data_version": None},
+            "asset key 'zzz' is not one of the step's assets: ['orders']",
+        ),
     ],
     ids=["metadata Dagster refuses", "unknown asset key"],
 )
@@ -227,13 +265,19 @@ def test_a_result_the_step_cannot_record_fails_it_naming_the_message_and_line(
     result = dg.materialize([the_asset], raise_on_error=False)
     gc.collect()  # a failed step's generator must not close in a later test
     if api is dg:  # what Dagster does, for the record: hide bad metadata, fail on the unknown key
-        assert result.success == (reason.startswith("Dagster refuses")), failure_message(result) if not result.success else ""
+        assert result.success == (reason.startswith("Dagster refuses")), (
+            failure_message(result) if not result.success else ""
+        )
         materialized = [e.materialization.metadata for e in result.get_asset_materialization_events()]
-        observe(f"{params['asset_key']!r}: the step {'succeeds, materializations ' + repr(materialized) if result.success else 'fails: ' + failure_message(result).strip().splitlines()[-1]}")
+        observe(
+            f"{params['asset_key']!r}: the step {'succeeds, materializations ' + repr(materialized) if result.success else 'fails: ' + failure_message(result).strip().splitlines()[-1]}"
+        )
         return
     assert not result.success
     message = failure_message(result)
-    assert message.startswith("pipes_fast.dagster.PipesExecutionError: [pipes] the external process reported 1 result(s) this step cannot record")
+    assert message.startswith(
+        "pipes_fast.dagster.PipesExecutionError: [pipes] the external process reported 1 result(s) this step cannot record"
+    )
     assert f"a report_asset_materialization message at line 3: {reason}" in message
 
 
@@ -261,7 +305,9 @@ def test_the_execution_error_shows_its_public_module(tmp_path: Path) -> None:
 
 def test_an_asset_invoked_directly_runs_its_client_as_with_dagster(tmp_path: Path) -> None:
     """``asset(context=build_asset_context(), ...)``: no run, yet the client runs and returns results."""
-    command = dagster_pipes_script(tmp_path, 'context.log.info("hello")\ncontext.report_asset_materialization(metadata={"a": 1})\n')
+    command = dagster_pipes_script(
+        tmp_path, 'context.log.info("hello")\ncontext.report_asset_materialization(metadata={"a": 1})\n'
+    )
     seen = {}
     for name, api in APIS.items():
 
@@ -270,4 +316,8 @@ def test_an_asset_invoked_directly_runs_its_client_as_with_dagster(tmp_path: Pat
             yield from client.run(command=command, context=context).get_results()
 
         seen[name] = summary(foo(context=dg.build_asset_context(), client=api.PipesSubprocessClient()))
-    assert seen["pipes_fast.dagster"] == seen["dagster"] == [("MaterializeResult", dg.AssetKey("foo"), None, {"a": dg.MetadataValue.int(1)})]
+    assert (
+        seen["pipes_fast.dagster"]
+        == seen["dagster"]
+        == [("MaterializeResult", dg.AssetKey("foo"), None, {"a": dg.MetadataValue.int(1)})]
+    )

@@ -31,11 +31,31 @@ BEYOND_DAGSTER = {
     "PipesStdioMessageReader": dagster.PipesMessageReader,
 }
 """pipes_fast's own names, and the Dagster class each is."""
-METHODS = ("__init__", "run", "get_results", "get_materialize_result", "get_asset_check_result", "get_custom_messages",
-           "get_bootstrap_env_vars", "get_bootstrap_cli_arguments", "get_bootstrap_params", "get_reported_results",
-           "report_launched", "read_messages", "inject_context", "handle_message", "download_messages_chunk",
-           "messages_are_readable", "get_params", "add_log_reader", "start", "stop", "is_running", "target_is_readable",
-           "download_log_chunk")
+METHODS = (
+    "__init__",
+    "run",
+    "get_results",
+    "get_materialize_result",
+    "get_asset_check_result",
+    "get_custom_messages",
+    "get_bootstrap_env_vars",
+    "get_bootstrap_cli_arguments",
+    "get_bootstrap_params",
+    "get_reported_results",
+    "report_launched",
+    "read_messages",
+    "inject_context",
+    "handle_message",
+    "download_messages_chunk",
+    "messages_are_readable",
+    "get_params",
+    "add_log_reader",
+    "start",
+    "stop",
+    "is_running",
+    "target_is_readable",
+    "download_log_chunk",
+)
 
 CALLED_POSITIONALLY = {("PipesTempFileContextInjector", "inject_context")}
 """Where Dagster's subclass renames its base's parameter (``context`` for ``context_data``) and

@@ -26,8 +26,6 @@ from typing import Any
 import dagster as dg
 import pytest
 from dagster._core.errors import DagsterPipesExecutionError
-
-import pipes_fast
 from dagster_events import (
     EXTERNAL_SCRIPT,
     PIPES_CLOSED_WITH_EXCEPTION,
@@ -39,6 +37,8 @@ from dagster_events import (
     run_events,
 )
 from interop.scripts import payloads
+
+import pipes_fast
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -144,9 +144,7 @@ def scenario(**expected: Any) -> Callable[[Build], Build]:
 
 def materialize(assets: list[Any], **kwargs: Any) -> Runner:
     """A runner materializing ``assets`` on the instance it is given (failures are events)."""
-    return lambda instance: dg.materialize(
-        assets, instance=instance, raise_on_error=False, run_config=QUIET, **kwargs
-    )
+    return lambda instance: dg.materialize(assets, instance=instance, raise_on_error=False, run_config=QUIET, **kwargs)
 
 
 # --- the scenarios -----------------------------------------------------------------------------
@@ -208,9 +206,7 @@ def get_materialize_result(kind: str, harness: Harness) -> list[Runner]:
     @dg.asset(name="plain")
     def plain(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         client = api.PipesSubprocessClient(context_injector=api.PipesEnvContextInjector())
-        invocation = harness.step.run_client(
-            client, context=context, command=command, extras=payloads.EXTRAS
-        )
+        invocation = harness.step.run_client(client, context=context, command=command, extras=payloads.EXTRAS)
         return invocation.get_materialize_result()
 
     return [materialize([plain])]
@@ -225,9 +221,7 @@ def slash_in_key(kind: str, harness: Harness) -> list[Runner]:
     """
     api = pipes_api(kind)
     asset_value = {"raw_value": "a/b/c", "type": "asset"}
-    command = harness.command(
-        [{"context": True}, {"materialize": {"key_index": 0, "metadata": {"key": asset_value}}}]
-    )
+    command = harness.command([{"context": True}, {"materialize": {"key_index": 0, "metadata": {"key": asset_value}}}])
 
     @dg.multi_asset(name="slashed", outs={"out": dg.AssetOut(key=dg.AssetKey(["a/b", "c"]))})
     def slashed(context: dg.AssetExecutionContext):  # noqa: ANN202 - Dagster reads it
@@ -300,13 +294,9 @@ def multi_asset_subset_streamed(kind: str, harness: Harness) -> list[Runner]:
     return [materialize([multi], selection=[MULTI_KEYS[name] for name in MULTI_SELECTED])]
 
 
-def partitioned_asset(
-    kind: str, harness: Harness, partitions_def: dg.PartitionsDefinition
-) -> dg.AssetsDefinition:
+def partitioned_asset(kind: str, harness: Harness, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """An asset on ``partitions_def`` (one run may cover a range) reporting one materialization."""
-    command = harness.command(
-        [{"context": True}, {"materialize": {"metadata": {"rows": 1}, "data_version": "part-1"}}]
-    )
+    command = harness.command([{"context": True}, {"materialize": {"metadata": {"rows": 1}, "data_version": "part-1"}}])
     return harness.asset(
         pipes_api(kind).PipesSubprocessClient(),
         command,
@@ -349,9 +339,7 @@ def prov_upstream() -> dg.MaterializeResult:
 def code_version_and_provenance(kind: str, harness: Harness) -> list[Runner]:
     """6. An asset with a code version, materialized once before (its upstream with a data
     version), so the observed run has provenance."""
-    command = harness.command(
-        [{"context": True}, {"materialize": {"metadata": {}, "data_version": "down-1"}}]
-    )
+    command = harness.command([{"context": True}, {"materialize": {"metadata": {}, "data_version": "down-1"}}])
     downstream = harness.asset(
         pipes_api(kind).PipesSubprocessClient(),
         command,
@@ -402,9 +390,7 @@ def op_job(kind: str, harness: Harness) -> list[Runner]:
         pipes_op()
 
     def run(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-        return pipes_job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET
-        )
+        return pipes_job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
 
     return [run]
 
@@ -413,17 +399,13 @@ def op_job(kind: str, harness: Harness) -> list[Runner]:
 def client_as_resource(kind: str, harness: Harness) -> list[Runner]:
     """8. The client is a resource; the asset's parameter is annotated
     ``dagster.PipesSubprocessClient``."""
-    command = harness.command(
-        [{"materialize": {"metadata": {"via": "resource"}, "data_version": "r-1"}}]
-    )
+    command = harness.command([{"materialize": {"metadata": {"via": "resource"}, "data_version": "r-1"}}])
 
     @dg.asset(name="with_resource")
     def with_resource(
         context: dg.AssetExecutionContext, pipes_subprocess_client: dg.PipesSubprocessClient
     ) -> dg.MaterializeResult:
-        invocation = harness.step.run_client(
-            pipes_subprocess_client, context=context, command=command
-        )
+        invocation = harness.step.run_client(pipes_subprocess_client, context=context, command=command)
         return invocation.get_materialize_result()
 
     resources = {"pipes_subprocess_client": pipes_api(kind).PipesSubprocessClient()}
@@ -638,9 +620,7 @@ def test_results_streamed_while_running(runs: Runs) -> None:
         ),
     ],
 )
-def test_partition_context(
-    runs: Runs, scenario_id: str, partition_fields: dict[str, Any], kind: str
-) -> None:
+def test_partition_context(runs: Runs, scenario_id: str, partition_fields: dict[str, Any], kind: str) -> None:
     """A single-partition run injects its key, range and (for time partitions) window."""
     events = runs(scenario_id, kind)
     seen = context_seen(events)

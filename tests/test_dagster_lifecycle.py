@@ -59,7 +59,9 @@ def test_an_interrupted_dagster_run_interrupts_the_external_process(tmp_path: Pa
     orchestrator = tmp_path / "orchestrator.py"
     orchestrator.write_text(textwrap.dedent(ORCHESTRATOR.format(external=str(external))))
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    process = subprocess.Popen([sys.executable, str(orchestrator)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, str(orchestrator)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     try:
         wait_for(started, process)
         process.send_signal(signal.SIGINT)

@@ -31,7 +31,7 @@ def test_messages_come_out_in_order(hotpath):
 
 
 def test_garbage_is_reported_with_its_line_and_the_rest_still_decodes(hotpath):
-    lines = [GOOD, b"not json", b"[1, 2]", b'{"method": "log"}', b"\xff\xfe{}", GOOD, b"{\"a\": ", GOOD]
+    lines = [GOOD, b"not json", b"[1, 2]", b'{"method": "log"}', b"\xff\xfe{}", GOOD, b'{"a": ', GOOD]
     messages, bad = decode(hotpath, lines, 10)
     assert messages == [orjson.loads(GOOD)] * 3
     assert [b.line for b in bad] == [11, 12, 13, 14, 16]
@@ -65,8 +65,9 @@ def test_version_field_with_any_method_passes_the_decoder(hotpath):
 
 
 @settings(max_examples=300)
-@given(lines=st.lists(st.binary(max_size=60) | st.just(GOOD) | st.just(b"{}"), max_size=10),
-       first=st.integers(1, 10**9))
+@given(
+    lines=st.lists(st.binary(max_size=60) | st.just(GOOD) | st.just(b"{}"), max_size=10), first=st.integers(1, 10**9)
+)
 def test_implementations_agree_on_garbage(both, lines, first):
     compiled, pure = both
     assert decode(compiled, lines, first) == decode(pure, lines, first)

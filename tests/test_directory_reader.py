@@ -8,18 +8,13 @@ newline); one runs dagster-pipes' own ``PipesUnityCatalogVolumesMessageWriter`` 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import textwrap
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
 import pytest
 import zstandard
-
 from helpers import (
     DAGSTER_CLIENTS,
     capturing_logger,
@@ -31,6 +26,7 @@ from helpers import (
     materialize_in_dagster,
     opened,
 )
+
 from pipes_fast import (
     PipesChunkedLogReader,
     PipesDirectoryMessageReader,
@@ -108,11 +104,13 @@ def test_bad_lines_are_reported_with_their_chunk_and_line(tmp_path: Path) -> Non
         pytest.param(b"\x28\xb5\x2f\xfdnot a frame", "not a readable zstd frame", id="bad-zstd"),
     ],
 )
-def test_an_unreadable_chunk_is_reported_by_name_and_the_stream_goes_on(tmp_path: Path, content: bytes, why: str) -> None:
+def test_an_unreadable_chunk_is_reported_by_name_and_the_stream_goes_on(
+    tmp_path: Path, content: bytes, why: str
+) -> None:
     run = Run(tmp_path)
     session = run.session(chunk(opened(), custom(1)), content, chunk(custom(2), closed()))
     assert session.get_custom_messages() == (1, 2)
-    assert any(f"2.json" in w and why in w for w in run.warnings), run.warnings
+    assert any("2.json" in w and why in w for w in run.warnings), run.warnings
 
 
 @pytest.mark.reliability("blob-chunks")
@@ -121,8 +119,10 @@ def test_a_skipped_chunk_does_not_stall_the_reader(tmp_path: Path) -> None:
     session = run.session(chunk(opened(), custom(1)), None, chunk(custom(3), closed()))
     assert session.get_custom_messages() == (1, 3)
     folder = session.message_reader_params["path"]
-    assert any(f"the writer never uploaded chunk {folder}/2.json: reading on from chunk {folder}/3.json" in w
-               for w in run.warnings), run.warnings
+    assert any(
+        f"the writer never uploaded chunk {folder}/2.json: reading on from chunk {folder}/3.json" in w
+        for w in run.warnings
+    ), run.warnings
 
 
 @pytest.mark.reliability("unsafe-files")
@@ -199,7 +199,9 @@ def test_after_closed_the_reader_waits_for_the_end_then_reads_what_trails(tmp_pa
         polled = len(downloads)
         time.sleep(0.3)  # six intervals
         assert len(downloads) == polled  # no polling after closed
-        (folder / "3.json").write_bytes(chunk(line("log_external_stream", {"stream": "stdout", "text": "late\n", "extras": {}})))
+        (folder / "3.json").write_bytes(
+            chunk(line("log_external_stream", {"stream": "stdout", "text": "late\n", "extras": {}}))
+        )
 
     run = Run(tmp_path)
     run.reader = Counting(interval=0.05)
@@ -219,7 +221,9 @@ def test_one_reader_serves_one_session_after_another(tmp_path: Path) -> None:
 
 def test_a_given_directory_must_exist(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="does not exist or is not a directory"):
-        with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesDirectoryMessageReader(str(tmp_path / "nope"))):
+        with open_pipes_session(
+            StepContext(), PipesEnvContextInjector(), PipesDirectoryMessageReader(str(tmp_path / "nope"))
+        ):
             pass
 
 
@@ -303,8 +307,12 @@ with open_dagster_pipes(message_writer=PipesUnityCatalogVolumesMessageWriter(int
 
 def test_dagster_pipes_unity_catalog_writer_is_read(tmp_path: Path) -> None:
     log, records = capturing_logger("unity")
-    client = PipesSubprocessClient(context_injector=PipesEnvContextInjector(), message_reader=PipesDirectoryMessageReader(interval=0.2))
-    completed = client.run(context=StepContext(["orders"], log=log), command=[sys.executable, "-c", DAGSTER_PIPES_WRITER])
+    client = PipesSubprocessClient(
+        context_injector=PipesEnvContextInjector(), message_reader=PipesDirectoryMessageReader(interval=0.2)
+    )
+    completed = client.run(
+        context=StepContext(["orders"], log=log), command=[sys.executable, "-c", DAGSTER_PIPES_WRITER]
+    )
     assert completed.get_custom_messages() == (0, 1, 2)
     (result,) = completed.get_results()
     assert result.data_version == "v3" and result.metadata["rows"].value == 3

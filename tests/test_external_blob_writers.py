@@ -26,9 +26,10 @@ from typing import IO, Any
 import dagster_pipes
 import pytest
 import zstandard
+from external_scripts.files import bootstrap_env, context_data, payloads
+from s3_server import S3Bucket
 
 import pipes_fast.external as ours
-from external_scripts.files import bootstrap_env, context_data, payloads
 from pipes_fast import (
     PipesDirectoryMessageReader,
     PipesS3ContextInjector,
@@ -38,7 +39,6 @@ from pipes_fast import (
 )
 from pipes_fast.external import blob
 from pipes_fast.protocol import PipesParams
-from s3_server import S3Bucket
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -98,8 +98,12 @@ def chunk_messages(folder: Path) -> list[dict[str, Any]]:
 
 def delivered(invocation: Any) -> tuple[Any, ...]:
     (result,) = invocation.get_results()
-    return (invocation.get_custom_messages(), result.asset_key.to_user_string(), result.data_version,
-            {name: value.value for name, value in result.metadata.items()})
+    return (
+        invocation.get_custom_messages(),
+        result.asset_key.to_user_string(),
+        result.data_version,
+        {name: value.value for name, value in result.metadata.items()},
+    )
 
 
 def expected(count: int, pad: int = 0) -> tuple[Any, ...]:
@@ -285,7 +289,7 @@ def test_a_chunk_is_never_seen_half_written(tmp_path: Path, zstd: bool) -> None:
     poller.start()
     try:
         with channel.buffered_upload_loop():
-            for i in range(60):
+            for _ in range(60):
                 channel.write_message(custom(os.urandom(300_000).hex()))  # 600 kB a message
                 time.sleep(0.002)
     finally:
@@ -326,19 +330,23 @@ def test_each_class_has_dagster_pipes_public_methods_and_parameters(name: str) -
             their_parameters = parameters(getattr(theirs, method))
             my_parameters = parameters(getattr(mine, method))
             assert my_parameters[: len(their_parameters)] == their_parameters, f"{name}.{method}"
-            extra = my_parameters[len(their_parameters):]
-            assert all(kind == inspect.Parameter.KEYWORD_ONLY and default is not inspect.Parameter.empty
-                       for _, kind, default in extra), f"{name}.{method}: {extra}"
+            extra = my_parameters[len(their_parameters) :]
+            assert all(
+                kind == inspect.Parameter.KEYWORD_ONLY and default is not inspect.Parameter.empty
+                for _, kind, default in extra
+            ), f"{name}.{method}: {extra}"
     bases = [base.__name__ for base in theirs.__mro__ if base.__module__ == "dagster_pipes"]
     assert all(issubclass(mine, getattr(ours, base)) for base in bases)
 
 
 def test_the_blob_writers_load_only_when_used() -> None:
-    code = ("import sys, pipes_fast.external as e\n"
-            "lazy = {'pipes_fast.external.blob', 'pipes_fast.external.s3', 'zstandard', 'threading'}\n"
-            "assert not lazy & set(sys.modules)\n"
-            "e.PipesS3MessageWriter\n"
-            "assert 'pipes_fast.external.s3' in sys.modules and 'zstandard' not in sys.modules")
+    code = (
+        "import sys, pipes_fast.external as e\n"
+        "lazy = {'pipes_fast.external.blob', 'pipes_fast.external.s3', 'zstandard', 'threading'}\n"
+        "assert not lazy & set(sys.modules)\n"
+        "e.PipesS3MessageWriter\n"
+        "assert 'pipes_fast.external.s3' in sys.modules and 'zstandard' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -362,6 +370,9 @@ def test_the_s3_writer_and_context_loader_under_pipes_fasts_s3_reader(
     command = [sys.executable, SCRIPT, library, "s3", "5000", "0.1", "10"]
     invocation = client.run(context=StepContext(["orders"]), command=command)
     assert delivered(invocation) == expected(5000, pad=10)
-    bodies = [s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=key)["Body"].read()
-              for key in s3_bucket.keys() if key.endswith(".json") and key.rsplit("/", 1)[-1][0].isdigit()]
+    bodies = [
+        s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=key)["Body"].read()
+        for key in s3_bucket.keys()
+        if key.endswith(".json") and key.rsplit("/", 1)[-1][0].isdigit()
+    ]
     assert bodies and all(body.startswith(ZSTD_MAGIC) == (zstd and library == "pipes_fast.external") for body in bodies)

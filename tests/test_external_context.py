@@ -15,8 +15,8 @@ from typing import Any
 
 import dagster_pipes
 import pytest
-
 from external_scripts.files import context_data, open_context, payloads, read_messages
+
 from pipes_fast.external import (
     DagsterPipesError,
     DagsterPipesWarning,
@@ -59,7 +59,9 @@ def test_a_partitioned_step_describes_its_partitions(path: Path) -> None:
     context = open_context(path, partition_key_range={"start": "a", "end": "b"}, partition_time_window=window)
     assert context.is_partition_step
     assert (context.partition_key_range, context.partition_time_window) == ({"start": "a", "end": "b"}, window)
-    with pytest.raises(DagsterPipesError, match="`partition_key` is undefined. Current step does not target any partitions"):
+    with pytest.raises(
+        DagsterPipesError, match="`partition_key` is undefined. Current step does not target any partitions"
+    ):
         context.partition_key  # noqa: B018 - a range has no single key
     single = open_context(path.with_name("single"), partition_key="a", partition_key_range={"start": "a", "end": "a"})
     assert (single.partition_key, single.partition_time_window) == ("a", None)
@@ -71,7 +73,10 @@ def test_a_partitioned_step_describes_its_partitions(path: Path) -> None:
         ("asset_key", "`asset_key` is undefined. Current step does not target an asset."),
         ("asset_keys", "`asset_keys` is undefined. Current step does not target an asset."),
         ("provenance", "`provenance` is undefined. Current step does not target an asset."),
-        ("code_version_by_asset_key", "`code_version_by_asset_key` is undefined. Current step does not target an asset."),
+        (
+            "code_version_by_asset_key",
+            "`code_version_by_asset_key` is undefined. Current step does not target an asset.",
+        ),
         ("partition_key_range", "`partition_key_range` is undefined. Current step does not target any partitions."),
         ("partition_time_window", "`partition_time_window` is undefined. Current step does not target any partitions."),
     ],
@@ -108,16 +113,41 @@ def test_reports_travel_as_dagster_pipes_sends_them(path: Path, hotpath: ModuleT
         context.log_external_stream("stdout", "some text")
     assert read_messages(hotpath, path) == [
         {"__dagster_pipes_version": "0.1", "method": "opened", "params": {"extras": {}}},
-        {"__dagster_pipes_version": "0.1", "method": "report_asset_materialization", "params": {
-            "asset_key": "b/c", "data_version": "v1",
-            "metadata": {"n": {"raw_value": 1, "type": "__infer__"}, "t": {"raw_value": "x", "type": "text"}}}},
-        {"__dagster_pipes_version": "0.1", "method": "report_asset_materialization", "params": {
-            "asset_key": "a", "data_version": None, "metadata": None}},
-        {"__dagster_pipes_version": "0.1", "method": "report_asset_check", "params": {
-            "asset_key": "a", "check_name": "valid", "passed": False,
-            "metadata": {"bad": {"raw_value": 3, "type": "__infer__"}}, "severity": "WARN"}},
-        {"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": ["anything", {"json": None}]}},
-        {"__dagster_pipes_version": "0.1", "method": "log_external_stream", "params": {"stream": "stdout", "text": "some text", "extras": {}}},
+        {
+            "__dagster_pipes_version": "0.1",
+            "method": "report_asset_materialization",
+            "params": {
+                "asset_key": "b/c",
+                "data_version": "v1",
+                "metadata": {"n": {"raw_value": 1, "type": "__infer__"}, "t": {"raw_value": "x", "type": "text"}},
+            },
+        },
+        {
+            "__dagster_pipes_version": "0.1",
+            "method": "report_asset_materialization",
+            "params": {"asset_key": "a", "data_version": None, "metadata": None},
+        },
+        {
+            "__dagster_pipes_version": "0.1",
+            "method": "report_asset_check",
+            "params": {
+                "asset_key": "a",
+                "check_name": "valid",
+                "passed": False,
+                "metadata": {"bad": {"raw_value": 3, "type": "__infer__"}},
+                "severity": "WARN",
+            },
+        },
+        {
+            "__dagster_pipes_version": "0.1",
+            "method": "report_custom_message",
+            "params": {"payload": ["anything", {"json": None}]},
+        },
+        {
+            "__dagster_pipes_version": "0.1",
+            "method": "log_external_stream",
+            "params": {"stream": "stdout", "text": "some text", "extras": {}},
+        },
         {"__dagster_pipes_version": "0.1", "method": "closed", "params": {}},
     ]
 
@@ -133,38 +163,88 @@ def test_the_only_asset_is_the_default_key(path: Path, hotpath: ModuleType) -> N
 @pytest.mark.parametrize(
     ("overrides", "report", "message"),
     [
-        ({}, lambda c: [c.report_asset_materialization(), c.report_asset_materialization()],
-         "Calling `report_asset_materialization` with asset key `orders` is undefined. Asset has already been materialized"),
-        ({}, lambda c: c.report_asset_materialization(asset_key="elsewhere"),
-         "Invalid asset key. Expected one of `['orders']`, got `elsewhere`."),
-        ({"asset_keys": ["a", "b"]}, lambda c: c.report_asset_check("c", True),
-         "Calling `report_asset_check` without passing an asset key is undefined. Current step targets multiple assets."),
-        ({"asset_keys": None}, lambda c: c.report_asset_materialization(),
-         "Calling `report_asset_materialization` without passing an asset key is undefined. Current step does not"
-         " target a specific asset."),
-        ({}, lambda c: c.report_asset_materialization(asset_key=["orders"]),
-         "Invalid type for parameter `asset_key` of `report_asset_materialization`. Expected `Optional[<class 'str'>]`"),
-        ({}, lambda c: c.report_asset_materialization(data_version=1),
-         "Invalid type for parameter `data_version` of `report_asset_materialization`"),
-        ({}, lambda c: c.report_asset_materialization(metadata=[("a", 1)]),
-         "Invalid type for parameter `metadata` of `report_asset_materialization`. Expected `<class 'dict'>`"),
-        ({}, lambda c: c.report_asset_materialization(metadata={1: "one"}),
-         "Expected a dict with string keys, got a key `1`"),
-        ({}, lambda c: c.report_asset_materialization(metadata={"m": {"value": 1}}),
-         "values that are either raw metadata values or dictionaries with schema `{raw_value: ..., type: ...}`"),
-        ({}, lambda c: c.report_asset_check("c", True, metadata={"m": {"raw_value": 1, "type": "integer"}}),
-         "Invalid value for parameter `metadata.m.type` of `report_asset_check`. Expected one of"),
-        ({}, lambda c: c.report_asset_check("c", True, severity="INFO"),
-         "Invalid value for parameter `severity` of `report_asset_check`. Expected one of `('WARN', 'ERROR')`, got `'INFO'`."),
-        ({}, lambda c: c.report_asset_check("c", passed="yes"), "Invalid type for parameter `passed` of `report_asset_check`"),
-        ({}, lambda c: c.report_asset_check(7, passed=True), "Invalid type for parameter `check_name` of `report_asset_check`"),
-        ({}, lambda c: c.report_custom_message({"when": {1, 2}}),
-         "Cannot send the `report_custom_message` message: params['payload']['when'] is of type `set`, which is not"
-         " JSON-serializable."),
-        ({}, lambda c: c.report_asset_materialization(metadata={"m": {"raw_value": object(), "type": "json"}}),
-         "params['metadata']['m']['raw_value'] is of type `object`"),
-        ({}, lambda c: c.log_external_stream("stdout", "t", extras={(1, 2): "tuple key"}),
-         "params['extras'] has a key of type `tuple`, which JSON cannot write as an object key"),
+        (
+            {},
+            lambda c: [c.report_asset_materialization(), c.report_asset_materialization()],
+            "Calling `report_asset_materialization` with asset key `orders` is undefined. Asset has already been materialized",
+        ),
+        (
+            {},
+            lambda c: c.report_asset_materialization(asset_key="elsewhere"),
+            "Invalid asset key. Expected one of `['orders']`, got `elsewhere`.",
+        ),
+        (
+            {"asset_keys": ["a", "b"]},
+            lambda c: c.report_asset_check("c", True),
+            "Calling `report_asset_check` without passing an asset key is undefined. Current step targets multiple assets.",
+        ),
+        (
+            {"asset_keys": None},
+            lambda c: c.report_asset_materialization(),
+            "Calling `report_asset_materialization` without passing an asset key is undefined. Current step does not"
+            " target a specific asset.",
+        ),
+        (
+            {},
+            lambda c: c.report_asset_materialization(asset_key=["orders"]),
+            "Invalid type for parameter `asset_key` of `report_asset_materialization`. Expected `Optional[<class 'str'>]`",
+        ),
+        (
+            {},
+            lambda c: c.report_asset_materialization(data_version=1),
+            "Invalid type for parameter `data_version` of `report_asset_materialization`",
+        ),
+        (
+            {},
+            lambda c: c.report_asset_materialization(metadata=[("a", 1)]),
+            "Invalid type for parameter `metadata` of `report_asset_materialization`. Expected `<class 'dict'>`",
+        ),
+        (
+            {},
+            lambda c: c.report_asset_materialization(metadata={1: "one"}),
+            "Expected a dict with string keys, got a key `1`",
+        ),
+        (
+            {},
+            lambda c: c.report_asset_materialization(metadata={"m": {"value": 1}}),
+            "values that are either raw metadata values or dictionaries with schema `{raw_value: ..., type: ...}`",
+        ),
+        (
+            {},
+            lambda c: c.report_asset_check("c", True, metadata={"m": {"raw_value": 1, "type": "integer"}}),
+            "Invalid value for parameter `metadata.m.type` of `report_asset_check`. Expected one of",
+        ),
+        (
+            {},
+            lambda c: c.report_asset_check("c", True, severity="INFO"),
+            "Invalid value for parameter `severity` of `report_asset_check`. Expected one of `('WARN', 'ERROR')`, got `'INFO'`.",
+        ),
+        (
+            {},
+            lambda c: c.report_asset_check("c", passed="yes"),
+            "Invalid type for parameter `passed` of `report_asset_check`",
+        ),
+        (
+            {},
+            lambda c: c.report_asset_check(7, passed=True),
+            "Invalid type for parameter `check_name` of `report_asset_check`",
+        ),
+        (
+            {},
+            lambda c: c.report_custom_message({"when": {1, 2}}),
+            "Cannot send the `report_custom_message` message: params['payload']['when'] is of type `set`, which is not"
+            " JSON-serializable.",
+        ),
+        (
+            {},
+            lambda c: c.report_asset_materialization(metadata={"m": {"raw_value": object(), "type": "json"}}),
+            "params['metadata']['m']['raw_value'] is of type `object`",
+        ),
+        (
+            {},
+            lambda c: c.log_external_stream("stdout", "t", extras={(1, 2): "tuple key"}),
+            "params['extras'] has a key of type `tuple`, which JSON cannot write as an object key",
+        ),
     ],
 )
 def test_bad_reports_are_refused_with_a_clear_message_and_nothing_is_sent(

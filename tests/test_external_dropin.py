@@ -17,7 +17,8 @@ from typing import Any
 
 import dagster_pipes
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pipes_fast.external
 
@@ -60,14 +61,32 @@ NAMES = public_names()
 
 def test_the_reference_has_the_names_this_file_expects() -> None:
     """A guard on the oracle: the names the issue lists are among dagster-pipes' public names."""
-    listed = {"encode_env_var", "decode_env_var", "to_asset_key_path", "DAGSTER_PIPES_CLI_PARSER",
-              "DAGSTER_PIPES_CONTEXT_WIDGET_KEY", "DAGSTER_PIPES_MESSAGES_WIDGET_KEY", "ExcThread",
-              "PipesMetadataRawValue", "T_MessageChannel", "T_LogChannel", "T_BlobStoreMessageWriterChannel",
-              "PipesLogWriter", "PipesLogWriterChannel", "PipesLogWriterOpenedData", "PipesDefaultLogWriter",
-              "PipesDefaultLogWriterChannel", "PipesStdioLogWriter", "PipesStdioLogWriterChannel",
-              "PipesStdioFileLogWriter", "PipesStdioFileLogWriterChannel", "PipesPrefectLogsMessageWriter",
-              "PipesPrefectLogsMessageWriterChannel", "PipesUnityCatalogVolumesContextLoader",
-              "PipesDatabricksNotebookWidgetsParamsLoader"}
+    listed = {
+        "encode_env_var",
+        "decode_env_var",
+        "to_asset_key_path",
+        "DAGSTER_PIPES_CLI_PARSER",
+        "DAGSTER_PIPES_CONTEXT_WIDGET_KEY",
+        "DAGSTER_PIPES_MESSAGES_WIDGET_KEY",
+        "ExcThread",
+        "PipesMetadataRawValue",
+        "T_MessageChannel",
+        "T_LogChannel",
+        "T_BlobStoreMessageWriterChannel",
+        "PipesLogWriter",
+        "PipesLogWriterChannel",
+        "PipesLogWriterOpenedData",
+        "PipesDefaultLogWriter",
+        "PipesDefaultLogWriterChannel",
+        "PipesStdioLogWriter",
+        "PipesStdioLogWriterChannel",
+        "PipesStdioFileLogWriter",
+        "PipesStdioFileLogWriterChannel",
+        "PipesPrefectLogsMessageWriter",
+        "PipesPrefectLogsMessageWriterChannel",
+        "PipesUnityCatalogVolumesContextLoader",
+        "PipesDatabricksNotebookWidgetsParamsLoader",
+    }
     assert listed <= set(NAMES)
 
 
@@ -106,8 +125,11 @@ def signature_problems(ours: Any, theirs: Any) -> list[str]:
         elif my_parameter.default != theirs_parameter.default:
             problems.append(f"{name!r} defaults to {my_parameter.default!r}, not {theirs_parameter.default!r}")
     for name, my_parameter in mine.parameters.items():
-        if name not in reference.parameters and my_parameter.default is inspect.Parameter.empty and \
-                my_parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+        if (
+            name not in reference.parameters
+            and my_parameter.default is inspect.Parameter.empty
+            and my_parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        ):
             problems.append(f"a required parameter {name!r} dagster-pipes does not have")
     return problems
 
@@ -132,11 +154,15 @@ def class_problems(name: str, ours: type, theirs: type) -> list[str]:
             if not isinstance(my_value, property):
                 problems.append(f"{name}.{member} is not a property")
         elif callable(their_value):
-            problems += [f"{name}.{member}(): {p}" for p in signature_problems(getattr(ours, member), getattr(theirs, member))]
+            problems += [
+                f"{name}.{member}(): {p}" for p in signature_problems(getattr(ours, member), getattr(theirs, member))
+            ]
     return problems
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if callable(getattr(THEIRS, n)) and not isinstance(getattr(THEIRS, n), typing.TypeVar)])
+@pytest.mark.parametrize(
+    "name", [n for n in NAMES if callable(getattr(THEIRS, n)) and not isinstance(getattr(THEIRS, n), typing.TypeVar)]
+)
 def test_every_function_and_class_takes_what_dagster_pipes_takes(name: str) -> None:
     theirs, ours = getattr(THEIRS, name), getattr(OURS, name)
     if isinstance(theirs, type):
@@ -144,7 +170,9 @@ def test_every_function_and_class_takes_what_dagster_pipes_takes(name: str) -> N
         if typing.is_typeddict(theirs):
             assert typing.is_typeddict(ours)
             assert (set(ours.__required_keys__), set(ours.__optional_keys__)) == (
-                set(theirs.__required_keys__), set(theirs.__optional_keys__))
+                set(theirs.__required_keys__),
+                set(theirs.__optional_keys__),
+            )
             return
         assert class_problems(name, ours, theirs) == []
         for base in theirs.__mro__[1:]:  # the same family tree, among dagster-pipes' names
@@ -203,8 +231,13 @@ def test_any_escaped_key_splits_as_dagster_pipes_splits_it(key: str) -> None:
     assert OURS.to_asset_key_path(key) == THEIRS.to_asset_key_path(key)
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=10))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        max_leaves=10,
+    )
+)
 def test_the_old_param_codec_names_read_each_others_params(value: Any) -> None:
     assert OURS.decode_env_var(THEIRS.encode_env_var(value)) == value
     assert THEIRS.decode_env_var(OURS.encode_env_var(value)) == value
@@ -282,8 +315,9 @@ def test_a_script_written_for_dagster_pipes_runs_with_one_import_changed(tmp_pat
 
     prelude = "import pipes_fast.external\nsys.modules['dagster_pipes'] = pipes_fast.external" if swap else ""
     script = DROP_IN.format(swap=prelude, names=NAMES)
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "messages")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "messages")], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["module"] == ("pipes_fast.external" if swap else "dagster_pipes")
@@ -297,4 +331,3 @@ def test_star_import_of_the_reference_names_resolves_here() -> None:
     namespace: dict[str, Any] = {}
     exec("from pipes_fast.external import *", namespace)  # noqa: S102 - what a user's star import does
     assert set(NAMES) <= set(namespace)
-

@@ -38,13 +38,25 @@ class Calls:
         folder.mkdir()
 
     def context(self, **data: Any) -> Any:
-        data = {"asset_keys": ["a"], "code_version_by_asset_key": {"a": None}, "provenance_by_asset_key": {"a": None},
-                "partition_key": None, "partition_key_range": None, "partition_time_window": None, "run_id": "r",
-                "job_name": None, "retry_number": 0, "extras": {"x": 1}, **data}
-        loader = self.m.PipesMappingParamsLoader({
-            "DAGSTER_PIPES_CONTEXT": self.m.encode_param({"data": data}),
-            "DAGSTER_PIPES_MESSAGES": self.m.encode_param({"path": str(self.folder / "messages")}),
-        })
+        data = {
+            "asset_keys": ["a"],
+            "code_version_by_asset_key": {"a": None},
+            "provenance_by_asset_key": {"a": None},
+            "partition_key": None,
+            "partition_key_range": None,
+            "partition_time_window": None,
+            "run_id": "r",
+            "job_name": None,
+            "retry_number": 0,
+            "extras": {"x": 1},
+            **data,
+        }
+        loader = self.m.PipesMappingParamsLoader(
+            {
+                "DAGSTER_PIPES_CONTEXT": self.m.encode_param({"data": data}),
+                "DAGSTER_PIPES_MESSAGES": self.m.encode_param({"path": str(self.folder / "messages")}),
+            }
+        )
         return self.m.PipesContext(loader, self.m.PipesDefaultContextLoader(), self.m.PipesDefaultMessageWriter())
 
     def file(self, name: str, text: str) -> str:
@@ -133,16 +145,21 @@ CASES: dict[str, Callable[[Calls], Any]] = {
     "materialization-metadata-object": lambda c: c.context().report_asset_materialization(metadata={"m": object()}),
     "materialization-metadata-list": lambda c: c.context().report_asset_materialization(metadata=[("m", 1)]),
     "materialization-metadata-int-key": lambda c: c.context().report_asset_materialization(metadata={1: 2}),
-    "materialization-metadata-shape": lambda c: c.context().report_asset_materialization(metadata={"m": {"raw_value": 1}}),
+    "materialization-metadata-shape": lambda c: c.context().report_asset_materialization(
+        metadata={"m": {"raw_value": 1}}
+    ),
     "materialization-metadata-type": lambda c: c.context().report_asset_materialization(
-        metadata={"m": {"raw_value": 1, "type": "nope"}}),
+        metadata={"m": {"raw_value": 1, "type": "nope"}}
+    ),
     "materialization-raw-value-object": lambda c: c.context().report_asset_materialization(
-        metadata={"m": {"raw_value": object(), "type": "json"}}),
+        metadata={"m": {"raw_value": object(), "type": "json"}}
+    ),
     "materialization-data-version": lambda c: c.context().report_asset_materialization(data_version=1),
     "materialization-asset-key-type": lambda c: c.context().report_asset_materialization(asset_key=1),
     "materialization-unknown-asset": lambda c: c.context().report_asset_materialization(asset_key="zzz"),
     "materialization-of-no-asset": lambda c: c.context(
-        asset_keys=None, code_version_by_asset_key=None, provenance_by_asset_key=None).report_asset_materialization(),
+        asset_keys=None, code_version_by_asset_key=None, provenance_by_asset_key=None
+    ).report_asset_materialization(),
     "materialization-which-asset": lambda c: c.context(asset_keys=["a", "b"]).report_asset_materialization(),
     "materialization-twice": lambda c: twice(c.context().report_asset_materialization),
     "check-name-type": lambda c: c.context().report_asset_check(1, True),
@@ -155,8 +172,9 @@ CASES: dict[str, Callable[[Calls], Any]] = {
     "log-bad-format-args": lambda c: c.context().log.info("%s %s", 1),
     "extra-missing": lambda c: c.context().get_extra("nope"),
     "extra-unhashable": lambda c: c.context().get_extra(["x"]),
-    "close-with-unserializable-exception": lambda c: c.context().close({"message": object(), "stack": [],
-                                                                        "name": None, "cause": None, "context": None}),
+    "close-with-unserializable-exception": lambda c: c.context().close(
+        {"message": object(), "stack": [], "name": None, "cause": None, "context": None}
+    ),
     "close-twice": lambda c: twice(c.context().close),
     "custom-after-close": lambda c: closed(c).report_custom_message(1),
     "log-after-close": lambda c: closed(c).log.info("x"),
@@ -164,19 +182,40 @@ CASES: dict[str, Callable[[Calls], Any]] = {
     "stream-after-close": lambda c: closed(c).log_external_stream("stdout", "t"),
     # ----- PipesContext: what the step is -----
     **{
-        f"{prop}-of-no-asset": (lambda prop: lambda c: getattr(c.context(
-            asset_keys=None, code_version_by_asset_key=None, provenance_by_asset_key=None), prop))(prop)
-        for prop in ("asset_key", "asset_keys", "provenance", "provenance_by_asset_key", "code_version",
-                     "code_version_by_asset_key")
+        f"{prop}-of-no-asset": (
+            lambda prop: (
+                lambda c: getattr(
+                    c.context(asset_keys=None, code_version_by_asset_key=None, provenance_by_asset_key=None),
+                    prop,  # noqa: B023 - bound by the enclosing lambda's parameter
+                )
+            )
+        )(prop)
+        for prop in (
+            "asset_key",
+            "asset_keys",
+            "provenance",
+            "provenance_by_asset_key",
+            "code_version",
+            "code_version_by_asset_key",
+        )
     },
     **{
-        f"{prop}-of-two-assets": (lambda prop: lambda c: getattr(c.context(
-            asset_keys=["a", "b"], code_version_by_asset_key={"a": None, "b": None},
-            provenance_by_asset_key={"a": None, "b": None}), prop))(prop)
+        f"{prop}-of-two-assets": (
+            lambda prop: (
+                lambda c: getattr(
+                    c.context(
+                        asset_keys=["a", "b"],
+                        code_version_by_asset_key={"a": None, "b": None},
+                        provenance_by_asset_key={"a": None, "b": None},
+                    ),
+                    prop,  # noqa: B023 - bound by the enclosing lambda's parameter
+                )
+            )
+        )(prop)
         for prop in ("asset_key", "provenance", "code_version")
     },
     **{
-        f"{prop}-of-no-partition": (lambda prop: lambda c: getattr(c.context(), prop))(prop)
+        f"{prop}-of-no-partition": (lambda prop: lambda c: getattr(c.context(), prop))(prop)  # noqa: B023
         for prop in ("partition_key", "partition_key_range", "partition_time_window")
     },
     # ----- params -----
@@ -195,13 +234,17 @@ CASES: dict[str, Callable[[Calls], Any]] = {
     "decode-env-var-not-json": lambda c: c.m.decode_env_var(b64(zlib.compress(b"nope"))),
     "mapping-no-context": lambda c: c.m.PipesMappingParamsLoader({}).load_context_params(),
     "mapping-no-messages": lambda c: c.m.PipesMappingParamsLoader({}).load_messages_params(),
-    "mapping-bad-context": lambda c: c.m.PipesMappingParamsLoader({"DAGSTER_PIPES_CONTEXT": "abc"}).load_context_params(),
+    "mapping-bad-context": lambda c: c.m.PipesMappingParamsLoader(
+        {"DAGSTER_PIPES_CONTEXT": "abc"}
+    ).load_context_params(),
     "mapping-bad-messages": lambda c: c.m.PipesMappingParamsLoader(
-        {"DAGSTER_PIPES_MESSAGES": b64(b"not zlib")}).load_messages_params(),
+        {"DAGSTER_PIPES_MESSAGES": b64(b"not zlib")}
+    ).load_messages_params(),
     "widgets-no-context": lambda c: c.m.PipesDatabricksNotebookWidgetsParamsLoader(Widgets()).load_context_params(),
     "widgets-no-messages": lambda c: c.m.PipesDatabricksNotebookWidgetsParamsLoader(Widgets()).load_messages_params(),
     "widgets-bad-context": lambda c: c.m.PipesDatabricksNotebookWidgetsParamsLoader(
-        Widgets(DAGSTER_PIPES_CONTEXT=b64(zlib.compress(b"{")))).load_context_params(),
+        Widgets(DAGSTER_PIPES_CONTEXT=b64(zlib.compress(b"{")))
+    ).load_context_params(),
     # ----- context loaders -----
     "default-loader-no-key": lambda c: load(c.m.PipesDefaultContextLoader(), {}),
     "default-loader-path-type": lambda c: load(c.m.PipesDefaultContextLoader(), {"path": 1}),
@@ -209,7 +252,9 @@ CASES: dict[str, Callable[[Calls], Any]] = {
     "default-loader-no-file": lambda c: load(c.m.PipesDefaultContextLoader(), {"path": str(c.folder / "nope")}),
     "default-loader-not-json": lambda c: load(c.m.PipesDefaultContextLoader(), {"path": c.file("c.json", "{")}),
     "volumes-loader-no-key": lambda c: load(c.m.PipesUnityCatalogVolumesContextLoader(), {}),
-    "volumes-loader-no-file": lambda c: load(c.m.PipesUnityCatalogVolumesContextLoader(), {"path": str(c.folder / "x")}),
+    "volumes-loader-no-file": lambda c: load(
+        c.m.PipesUnityCatalogVolumesContextLoader(), {"path": str(c.folder / "x")}
+    ),
     "volumes-loader-not-json": lambda c: load(c.m.PipesUnityCatalogVolumesContextLoader(), {"path": c.file("c", "[")}),
     "s3-loader-no-bucket": lambda c: load(c.m.PipesS3ContextLoader(S3()), {"key": "k"}),
     "s3-loader-key-type": lambda c: load(c.m.PipesS3ContextLoader(S3()), {"bucket": "b", "key": 1}),
@@ -218,26 +263,35 @@ CASES: dict[str, Callable[[Calls], Any]] = {
     "default-writer-path-type": lambda c: open_and_write(c.m.PipesDefaultMessageWriter(), {"path": 1}),
     "default-writer-stdin": lambda c: open_and_write(c.m.PipesDefaultMessageWriter(), {"stdio": "stdin"}),
     "default-writer-stdio-type": lambda c: open_and_write(c.m.PipesDefaultMessageWriter(), {"stdio": 1}),
-    "default-writer-buffered-stdin": lambda c: open_and_write(c.m.PipesDefaultMessageWriter(), {"buffered_stdio": "in"}),
-    "default-writer-no-folder": lambda c: open_and_write(c.m.PipesDefaultMessageWriter(),
-                                                         {"path": str(c.folder / "no" / "m")}, c.message(1)),
+    "default-writer-buffered-stdin": lambda c: open_and_write(
+        c.m.PipesDefaultMessageWriter(), {"buffered_stdio": "in"}
+    ),
+    "default-writer-no-folder": lambda c: open_and_write(
+        c.m.PipesDefaultMessageWriter(), {"path": str(c.folder / "no" / "m")}, c.message(1)
+    ),
     "file-channel-object": lambda c: c.m.PipesFileMessageWriterChannel(str(c.folder / "m")).write_message(
-        c.message(object())),
+        c.message(object())
+    ),
     "stream-channel-object": lambda c: c.m.PipesStreamMessageWriterChannel(io.StringIO()).write_message(
-        c.message(object())),
+        c.message(object())
+    ),
     "buffered-stream-channel-object": lambda c: [
         channel.write_message(c.message({"x": object()})) or channel.flush()
-        for channel in [c.m.PipesBufferedStreamMessageWriterChannel(io.StringIO())]],
+        for channel in [c.m.PipesBufferedStreamMessageWriterChannel(io.StringIO())]
+    ],
     "volumes-writer-no-path": lambda c: open_and_write(c.m.PipesUnityCatalogVolumesMessageWriter(interval=0.1), {}),
     "s3-writer-no-bucket": lambda c: open_and_write(c.m.PipesS3MessageWriter(S3(), interval=0.1), {}),
-    "s3-writer-prefix-type": lambda c: open_and_write(c.m.PipesS3MessageWriter(S3(), interval=0.1),
-                                                      {"bucket": "b", "key_prefix": 1}),
+    "s3-writer-prefix-type": lambda c: open_and_write(
+        c.m.PipesS3MessageWriter(S3(), interval=0.1), {"bucket": "b", "key_prefix": 1}
+    ),
     "prefect-writer-no-key": lambda c: open_and_write(c.m.PipesPrefectLogsMessageWriter(), {}),
     "prefect-writer-key-type": lambda c: open_and_write(c.m.PipesPrefectLogsMessageWriter(), {"prefect_logs": "yes"}),
-    "prefect-writer-limit-type": lambda c: open_and_write(c.m.PipesPrefectLogsMessageWriter(),
-                                                          {"prefect_logs": True, "max_message_bytes": "10"}),
-    "prefect-channel-object": lambda c: open_and_write(c.m.PipesPrefectLogsMessageWriter(), {"prefect_logs": True},
-                                                       c.message(object())),
+    "prefect-writer-limit-type": lambda c: open_and_write(
+        c.m.PipesPrefectLogsMessageWriter(), {"prefect_logs": True, "max_message_bytes": "10"}
+    ),
+    "prefect-channel-object": lambda c: open_and_write(
+        c.m.PipesPrefectLogsMessageWriter(), {"prefect_logs": True}, c.message(object())
+    ),
     # ----- log writers -----
     "file-log-writer-no-dir": lambda c: open_and_write(c.m.PipesStdioFileLogWriter(), {}),
     "default-log-writer-no-channel": lambda c: c.m.PipesDefaultLogWriter(message_channel=None).message_channel,
@@ -329,4 +383,6 @@ def test_a_blob_store_channel_refuses_a_bad_message_at_the_call(tmp_path: Path) 
         with pytest.raises(TypeError):
             channel.write_message({"__dagster_pipes_version": "0.1", "method": "log", "params": {"x": object()}})
         channel.write_message({"__dagster_pipes_version": "0.1", "method": "closed", "params": {}})
-    assert [json.loads(line)["method"] for line in (tmp_path / "chunks" / "1.json").read_text().splitlines()] == ["closed"]
+    assert [json.loads(line)["method"] for line in (tmp_path / "chunks" / "1.json").read_text().splitlines()] == [
+        "closed"
+    ]

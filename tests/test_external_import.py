@@ -30,15 +30,28 @@ EXTERNAL_MODULES = [
 
 
 def loaded_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", f"{code}; import sys; print(' '.join(sys.modules))"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}; import sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return set(out.stdout.split())
 
 
 def test_importing_the_external_side_loads_only_itself() -> None:
     loaded = loaded_after("import pipes_fast.external")
     assert sorted(m for m in loaded if m.startswith("pipes_fast")) == EXTERNAL_MODULES
-    assert not loaded & {"orjson", "json", "logging", "threading", "argparse", "subprocess", "tempfile", "dagster_pipes"}
+    assert not loaded & {
+        "orjson",
+        "json",
+        "logging",
+        "threading",
+        "argparse",
+        "subprocess",
+        "tempfile",
+        "dagster_pipes",
+    }
     assert not loaded & HEAVY
 
 

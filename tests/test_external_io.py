@@ -18,10 +18,10 @@ from typing import Any
 
 import dagster_pipes
 import pytest
+from external_scripts.files import bootstrap_env, context_data, payloads, read_messages
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from external_scripts.files import bootstrap_env, context_data, payloads, read_messages
 from pipes_fast.errors import PipesParamError
 from pipes_fast.external import (
     DagsterPipesError,
@@ -61,13 +61,21 @@ def test_params_come_from_a_mapping_the_environment_or_the_command_line(monkeypa
     env = bootstrap_env({"run_id": "r"}, {"path": "/m"})
     mapping = PipesMappingParamsLoader(env)
     assert mapping.is_dagster_pipes_process()
-    assert (mapping.load_context_params(), mapping.load_messages_params()) == ({"data": {"run_id": "r"}}, {"path": "/m"})
+    assert (mapping.load_context_params(), mapping.load_messages_params()) == (
+        {"data": {"run_id": "r"}},
+        {"path": "/m"},
+    )
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert PipesEnvVarParamsLoader().load_messages_params() == {"path": "/m"}
 
-    argv = ["script.py", "--dagster-pipes-context", env["DAGSTER_PIPES_CONTEXT"], f"--dagster-pipes-messages={env['DAGSTER_PIPES_MESSAGES']}"]
+    argv = [
+        "script.py",
+        "--dagster-pipes-context",
+        env["DAGSTER_PIPES_CONTEXT"],
+        f"--dagster-pipes-messages={env['DAGSTER_PIPES_MESSAGES']}",
+    ]
     cli = PipesCliArgsParamsLoader(argv)
     assert cli.is_dagster_pipes_process()
     assert (cli.load_context_params(), cli.load_messages_params()) == ({"data": {"run_id": "r"}}, {"path": "/m"})
@@ -119,8 +127,14 @@ OPEN_PIPES = "from {module} import open_dagster_pipes\nwith open_dagster_pipes()
 
 def _last_error_line(module: str, env: Mapping[str, str]) -> str:
     """The last stderr line of a real external process that opens Pipes with ``module``."""
-    process = subprocess.run([sys.executable, "-c", OPEN_PIPES.format(module=module)], env={**os.environ, **env},
-                             capture_output=True, text=True, timeout=60, check=False)
+    process = subprocess.run(
+        [sys.executable, "-c", OPEN_PIPES.format(module=module)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert process.returncode != 0
     return process.stderr.strip().splitlines()[-1]
 
@@ -129,7 +143,7 @@ def _last_error_line(module: str, env: Mapping[str, str]) -> str:
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
-        (encode_param([1, 2]), "expected a JSON object such as {\"path\": ...}, received [1, 2]"),
+        (encode_param([1, 2]), 'expected a JSON object such as {"path": ...}, received [1, 2]'),
         (encode_param("path"), "received 'path'"),
         (encode_param(5), "received 5"),
         (encode_param(None), "received None"),
@@ -140,8 +154,9 @@ def _last_error_line(module: str, env: Mapping[str, str]) -> str:
     ids=["list", "string", "number", "null", "empty", "base64", "big-integer"],
 )
 @pytest.mark.parametrize("param", ["context", "messages"])
-def test_an_external_process_given_hostile_params_fails_naming_them(tmp_path: Path, value: str, shown: str,
-                                                                     param: str) -> None:
+def test_an_external_process_given_hostile_params_fails_naming_them(
+    tmp_path: Path, value: str, shown: str, param: str
+) -> None:
     env = bootstrap_env({}, {"path": str(tmp_path / "messages")})
     name = f"DAGSTER_PIPES_{param.upper()}"
     env[name] = value
@@ -176,8 +191,14 @@ def test_the_context_comes_from_a_file_or_from_the_params(tmp_path: Path) -> Non
     ("params", "message"),
     [
         ({}, "Invalid params for PipesDefaultContextLoader, expected key 'path' or 'data', received {}"),
-        ({"path": 1}, "Invalid type for parameter `path` passed from orchestration side to `PipesDefaultContextLoader`"),
-        ({"data": []}, "Invalid type for parameter `data` passed from orchestration side to `PipesDefaultContextLoader`"),
+        (
+            {"path": 1},
+            "Invalid type for parameter `path` passed from orchestration side to `PipesDefaultContextLoader`",
+        ),
+        (
+            {"data": []},
+            "Invalid type for parameter `data` passed from orchestration side to `PipesDefaultContextLoader`",
+        ),
     ],
 )
 def test_bad_context_params_are_named(params: dict[str, Any], message: str) -> None:
@@ -213,9 +234,15 @@ def test_a_buffered_channel_refuses_a_bad_message_when_it_is_written() -> None:
     ("params", "message"),
     [
         ({"stdio": "stdin"}, "Invalid value for key 'stdio', expected 'stderr' or 'stdout' but received 'stdin'"),
-        ({"path": 3}, "Invalid type for parameter `path` passed from orchestration side to `PipesDefaultMessageWriter`"),
-        ({"bucket": "b"}, "expected key 'path', 'stdio' or 'buffered_stdio', received {'bucket': 'b'}. The orchestration"
-                          " side's message reader may expect a different message writer"),
+        (
+            {"path": 3},
+            "Invalid type for parameter `path` passed from orchestration side to `PipesDefaultMessageWriter`",
+        ),
+        (
+            {"bucket": "b"},
+            "expected key 'path', 'stdio' or 'buffered_stdio', received {'bucket': 'b'}. The orchestration"
+            " side's message reader may expect a different message writer",
+        ),
     ],
 )
 def test_bad_message_params_are_named(params: dict[str, Any], message: str) -> None:
@@ -265,8 +292,9 @@ class DictLoader(PipesContextLoader):
 
 def test_custom_loaders_and_writers_plug_in() -> None:
     writer = ListWriter()
-    params = PipesMappingParamsLoader({"DAGSTER_PIPES_CONTEXT": encode_param({"extras": {"k": "v"}}),
-                                       "DAGSTER_PIPES_MESSAGES": encode_param({})})
+    params = PipesMappingParamsLoader(
+        {"DAGSTER_PIPES_CONTEXT": encode_param({"extras": {"k": "v"}}), "DAGSTER_PIPES_MESSAGES": encode_param({})}
+    )
     with PipesContext(params, DictLoader(), writer) as context:
         context.report_custom_message(context.get_extra("k"))
     assert [m["method"] for m in writer.channel.messages] == ["opened", "report_custom_message", "closed"]
@@ -297,7 +325,11 @@ def test_a_failing_writer_releases_the_loaded_context() -> None:
 
 def test_stream_channels_are_dagster_pipes_channels_in_behaviour() -> None:
     ours, theirs = io.StringIO(), io.StringIO()
-    message: Any = {"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": [2**70, float("inf")]}}
+    message: Any = {
+        "__dagster_pipes_version": "0.1",
+        "method": "report_custom_message",
+        "params": {"payload": [2**70, float("inf")]},
+    }
     PipesStreamMessageWriterChannel(ours).write_message(message)
     dagster_pipes.PipesStreamMessageWriterChannel(theirs).write_message(message)  # type: ignore[arg-type]
     assert ours.getvalue() == theirs.getvalue()

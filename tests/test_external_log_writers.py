@@ -32,8 +32,9 @@ def run(script: str, folder: Path, swap: bool) -> tuple[Any, str]:
     scratch folder as ``sys.argv[1]``; its result is what it dumped to ``folder/result.json``."""
     folder.mkdir()
     prelude = "import sys\n" + (SWAP if swap else "")
-    done = subprocess.run([sys.executable, "-c", prelude + script, str(folder)], capture_output=True, text=True,
-                          timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + script, str(folder)], capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stderr
     return json.loads((folder / "result.json").read_text()), done.stderr
 
@@ -52,7 +53,9 @@ def write_some_output():
     subprocess.run(["sh", "-c", "echo from a child; echo child to stderr >&2"], check=True)
 """
 
-FILE_LOG_WRITER = WRITE_SOME_OUTPUT + """
+FILE_LOG_WRITER = (
+    WRITE_SOME_OUTPUT
+    + """
 import json, os
 from dagster_pipes import PipesStdioFileLogWriter
 logs = os.path.join(sys.argv[1], "logs")
@@ -63,6 +66,7 @@ print("not captured", file=sys.stderr, flush=True)
 result = {name: open(os.path.join(logs, name)).read() for name in sorted(os.listdir(logs))}
 json.dump(result, open(os.path.join(sys.argv[1], "result.json"), "w"))
 """
+)
 
 
 def test_the_file_log_writer_writes_each_stream_to_its_file(tmp_path: Path) -> None:
@@ -85,7 +89,9 @@ def assert_same_output(ours: dict[str, str], theirs: dict[str, str]) -> None:
     assert [line for line in their_stdout.splitlines() if line] == ours["stdout"].splitlines()
 
 
-DEFAULT_LOG_WRITER = WRITE_SOME_OUTPUT + """
+DEFAULT_LOG_WRITER = (
+    WRITE_SOME_OUTPUT
+    + """
 import json, os
 from dagster_pipes import PipesDefaultLogWriter, PipesDefaultMessageWriter, PipesFileMessageWriterChannel
 path = os.path.join(sys.argv[1], "messages")
@@ -100,6 +106,7 @@ for line in open(path):
     text[message["params"]["stream"]] += message["params"]["text"]
 json.dump({"text": text, "methods": sorted(methods)}, open(os.path.join(sys.argv[1], "result.json"), "w"))
 """
+)
 
 
 def test_the_default_log_writer_sends_each_stream_as_messages(tmp_path: Path) -> None:
@@ -109,7 +116,9 @@ def test_the_default_log_writer_sends_each_stream_as_messages(tmp_path: Path) ->
     assert_same_output(ours["text"], theirs["text"])
 
 
-STDIO_IN_MESSAGES = WRITE_SOME_OUTPUT + """
+STDIO_IN_MESSAGES = (
+    WRITE_SOME_OUTPUT
+    + """
 import json, os
 from dagster_pipes import PipesMappingParamsLoader, encode_param, open_dagster_pipes
 path = os.path.join(sys.argv[1], "messages")
@@ -128,6 +137,7 @@ for message in messages:
         text[message["params"]["stream"]] += message["params"]["text"]
 json.dump({"methods": [m["method"] for m in messages], "text": text}, open(os.path.join(sys.argv[1], "result.json"), "w"))
 """
+)
 
 
 def test_include_stdio_in_messages_sends_the_output_with_the_reports(tmp_path: Path) -> None:
@@ -138,7 +148,10 @@ def test_include_stdio_in_messages_sends_the_output_with_the_reports(tmp_path: P
     assert_same_output(ours["text"], theirs["text"])
     for result in (ours, theirs):
         assert [m for m in result["methods"] if m != "log_external_stream"] == [
-            "opened", "report_asset_materialization", "closed"]
+            "opened",
+            "report_asset_materialization",
+            "closed",
+        ]
     assert ours["methods"][-1] == "closed"
 
 
@@ -253,11 +266,21 @@ def test_prefect_a_whole_session_goes_through_the_logs(m: ModuleType, caplog: py
 
 
 def context(m: ModuleType, message_writer: Any = None, messages: Any = None) -> Any:
-    data = {"asset_keys": ["a"], "code_version_by_asset_key": None, "provenance_by_asset_key": None,
-            "partition_key": None, "partition_key_range": None, "partition_time_window": None, "run_id": "r",
-            "job_name": None, "retry_number": 0, "extras": {}}
-    params = m.PipesMappingParamsLoader({"DAGSTER_PIPES_CONTEXT": m.encode_param({"data": data}),
-                                         "DAGSTER_PIPES_MESSAGES": m.encode_param(messages)})
+    data = {
+        "asset_keys": ["a"],
+        "code_version_by_asset_key": None,
+        "provenance_by_asset_key": None,
+        "partition_key": None,
+        "partition_key_range": None,
+        "partition_time_window": None,
+        "run_id": "r",
+        "job_name": None,
+        "retry_number": 0,
+        "extras": {},
+    }
+    params = m.PipesMappingParamsLoader(
+        {"DAGSTER_PIPES_CONTEXT": m.encode_param({"data": data}), "DAGSTER_PIPES_MESSAGES": m.encode_param(messages)}
+    )
     return m.PipesContext(params, m.PipesDefaultContextLoader(), message_writer or m.PipesDefaultMessageWriter())
 
 
@@ -278,9 +301,13 @@ def test_a_message_after_close_is_refused_and_not_sent(m: ModuleType, tmp_path: 
     path = tmp_path / "messages"
     pipes = context(m, messages={"path": str(path)})
     pipes.close()
-    for report in (lambda: pipes.log.info("late"), lambda: pipes.report_custom_message(1),
-                   lambda: pipes.report_asset_materialization(), lambda: pipes.report_asset_check("c", True),
-                   lambda: pipes.log_external_stream("stdout", "late")):
+    for report in (
+        lambda: pipes.log.info("late"),
+        lambda: pipes.report_custom_message(1),
+        lambda: pipes.report_asset_materialization(),
+        lambda: pipes.report_asset_check("c", True),
+        lambda: pipes.log_external_stream("stdout", "late"),
+    ):
         with pytest.raises(m.DagsterPipesError, match="Cannot send message after pipes context is closed"):
             report()
     assert methods(path) == ["opened", "closed"]

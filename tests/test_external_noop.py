@@ -53,7 +53,7 @@ SNIPPETS = {
     "callable": "show(callable(p), callable(p.asset_key), isinstance(p, (int, str, list, dict)))",
     "copy": "show(copy.copy(p), copy.deepcopy(p.extras))",
     "path": "show(isinstance(os.fspath(p), str), (pathlib.Path(p.get_extra('out')) / 'x').name,"
-            " os.path.exists(p.get_extra('out')))",
+    " os.path.exists(p.get_extra('out')))",
     "json": "show(json.dumps(p.extras))",
     "await": "async def main():\n    await p.get_extra('x')\nasyncio.run(main())",
 }
@@ -79,7 +79,7 @@ print("### unittest.mock loaded", "unittest.mock" in sys.modules, sep="\\n")
 IMPORTS = {
     "dagster_pipes": "from dagster_pipes import open_dagster_pipes\nfrom unittest.mock import MagicMock as NOOP",
     "pipes_fast": "from pipes_fast.external import open_dagster_pipes\n"
-                  "from pipes_fast.external.context import _InertContext as NOOP",
+    "from pipes_fast.external.context import _InertContext as NOOP",
 }
 
 
@@ -87,8 +87,9 @@ def run_standalone(package: str) -> dict[str, str]:
     """What each snippet printed in a real process with ``package`` and no orchestrator, by name."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("DAGSTER_PIPES_")}
     script = HARNESS.format(imports=IMPORTS[package], snippets=SNIPPETS)
-    process = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
-                             check=False)
+    process = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert process.returncode == 0, process.stderr
     blocks = f"\n{process.stdout}".split("\n### ")[1:]
     return {name: printed for name, _, printed in (block.partition("\n") for block in blocks)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from external_scripts.orchestrators import Outcome, Step, run_under_dagster, run_under_pipes_fast
 from external_scripts.scenarios import CUSTOM_PAYLOAD, LOG_PREFIX, METADATA
 
@@ -47,7 +46,11 @@ def expected_description(step: Step) -> dict[str, Any]:
     description: dict[str, Any] = {
         "is_asset_step": bool(step.assets),
         "is_partition_step": step.partition is not None,
-        "extras": {"scenario": "report_everything", "checks": list(step.checks), "main_asset": step.assets[0] if step.assets else None},
+        "extras": {
+            "scenario": "report_everything",
+            "checks": list(step.checks),
+            "main_asset": step.assets[0] if step.assets else None,
+        },
         "retry_number": 0,
     }
     if step.assets:
@@ -73,9 +76,7 @@ def under_dagster() -> dict[str, Outcome]:
 
 
 @pytest.mark.parametrize("name", STEPS)
-def test_every_report_arrives_alike_under_dagster_and_pipes_fast(
-    name: str, under_dagster: dict[str, Outcome]
-) -> None:
+def test_every_report_arrives_alike_under_dagster_and_pipes_fast(name: str, under_dagster: dict[str, Outcome]) -> None:
     step = STEPS[name]
     ours = run_under_pipes_fast("report_everything", step)
     theirs = under_dagster[name]
@@ -108,10 +109,14 @@ def test_an_exception_closes_the_session_with_its_cause_under_both() -> None:
     step = Step(assets=("orders",))
     theirs = run_under_dagster("fail", step)
     ours = run_under_pipes_fast("fail", step)
-    assert ours.exception == theirs.exception == [
-        ("ValueError", "ValueError: the step failed on purpose"),
-        ("KeyError", "KeyError: 'missing'"),
-    ]
+    assert (
+        ours.exception
+        == theirs.exception
+        == [
+            ("ValueError", "ValueError: the step failed on purpose"),
+            ("KeyError", "KeyError: 'missing'"),
+        ]
+    )
     assert ours.results == theirs.results == []
 
 

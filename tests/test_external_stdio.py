@@ -13,7 +13,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from external_scripts.files import payloads, read_messages, run_script
 from external_scripts.scenarios import a_lot_of_text
 

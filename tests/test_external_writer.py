@@ -20,15 +20,15 @@ from unittest.mock import patch
 
 import dagster_pipes
 import pytest
+from external_scripts.files import bootstrap_env, context_data, open_context, payloads, read_messages, run_script
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from strategies import Text, builtin_subclasses, json_scalars, json_values
 
-from external_scripts.files import bootstrap_env, context_data, open_context, payloads, read_messages, run_script
 from pipes_fast import _hotpath
 from pipes_fast._hotpath import MODULES
 from pipes_fast.external import PipesFileMessageWriterChannel, writers
 from pipes_fast.protocol import METADATA_TYPES
-from strategies import Text, builtin_subclasses, json_scalars, json_values
 
 ASSET_KEYS = ["a", "b/c", "slash\\/inside"]
 
@@ -39,32 +39,64 @@ texts = st.text() | large_text
 metadata_values = (
     json_scalars
     | st.lists(json_values, max_size=4)
-    | st.builds(lambda raw, kind: {"raw_value": raw, "type": kind}, json_values, st.sampled_from(sorted(METADATA_TYPES)))
+    | st.builds(
+        lambda raw, kind: {"raw_value": raw, "type": kind}, json_values, st.sampled_from(sorted(METADATA_TYPES))
+    )
 )
 metadata = st.none() | st.dictionaries(st.text(max_size=8), metadata_values, max_size=5)
 asset_keys = st.sampled_from(ASSET_KEYS)
 reports = st.one_of(
-    st.tuples(st.just("report_asset_materialization"), st.fixed_dictionaries(
-        {"metadata": metadata, "data_version": st.none() | st.text(max_size=20), "asset_key": asset_keys})),
-    st.tuples(st.just("report_asset_check"), st.fixed_dictionaries(
-        {"check_name": st.text(max_size=20), "passed": st.booleans(), "severity": st.sampled_from(["WARN", "ERROR"]),
-         "metadata": metadata, "asset_key": asset_keys})),
+    st.tuples(
+        st.just("report_asset_materialization"),
+        st.fixed_dictionaries(
+            {"metadata": metadata, "data_version": st.none() | st.text(max_size=20), "asset_key": asset_keys}
+        ),
+    ),
+    st.tuples(
+        st.just("report_asset_check"),
+        st.fixed_dictionaries(
+            {
+                "check_name": st.text(max_size=20),
+                "passed": st.booleans(),
+                "severity": st.sampled_from(["WARN", "ERROR"]),
+                "metadata": metadata,
+                "asset_key": asset_keys,
+            }
+        ),
+    ),
     st.tuples(st.just("report_custom_message"), st.fixed_dictionaries({"payload": json_values | texts})),
-    st.tuples(st.just("log_external_stream"), st.fixed_dictionaries(
-        {"stream": st.sampled_from(["stdout", "stderr"]), "text": texts,
-         "extras": st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=3)})),
-    st.tuples(st.sampled_from(["debug", "info", "warning", "error", "critical"]), st.fixed_dictionaries({"msg": texts})),
+    st.tuples(
+        st.just("log_external_stream"),
+        st.fixed_dictionaries(
+            {
+                "stream": st.sampled_from(["stdout", "stderr"]),
+                "text": texts,
+                "extras": st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+            }
+        ),
+    ),
+    st.tuples(
+        st.sampled_from(["debug", "info", "warning", "error", "critical"]), st.fixed_dictionaries({"msg": texts})
+    ),
 )
 
 
 def dagster_pipes_context(path: Path) -> dagster_pipes.PipesContext:
-    loader = dagster_pipes.PipesMappingParamsLoader(bootstrap_env(context_data(asset_keys=ASSET_KEYS), {"path": str(path)}))
-    return dagster_pipes.PipesContext(loader, dagster_pipes.PipesDefaultContextLoader(), dagster_pipes.PipesDefaultMessageWriter())
+    loader = dagster_pipes.PipesMappingParamsLoader(
+        bootstrap_env(context_data(asset_keys=ASSET_KEYS), {"path": str(path)})
+    )
+    return dagster_pipes.PipesContext(
+        loader, dagster_pipes.PipesDefaultContextLoader(), dagster_pipes.PipesDefaultMessageWriter()
+    )
 
 
 def apply(context: Any, method: str, arguments: dict[str, Any]) -> str | None:
     """Make the report; the name of the error it raised, if any."""
-    target = getattr(context.log, method) if method in ("debug", "info", "warning", "error", "critical") else getattr(context, method)
+    target = (
+        getattr(context.log, method)
+        if method in ("debug", "info", "warning", "error", "critical")
+        else getattr(context, method)
+    )
     try:
         target(**arguments)
     except Exception as exc:  # noqa: BLE001 - the error is the result compared
@@ -81,7 +113,10 @@ def json_lines(path: Path) -> list[Any]:
 @contextmanager
 def switching_after(count: int, hotpath: ModuleType) -> Iterator[None]:
     """File channels made in the block switch to ``hotpath``'s orjson appender after ``count`` messages."""
-    with patch.object(writers, "ORJSON_AFTER", count), patch.object(_hotpath, "JsonLineAppender", hotpath.JsonLineAppender):
+    with (
+        patch.object(writers, "ORJSON_AFTER", count),
+        patch.object(_hotpath, "JsonLineAppender", hotpath.JsonLineAppender),
+    ):
         yield
 
 
@@ -112,9 +147,11 @@ awkward_scalars = (
 )
 awkward_values = st.recursive(
     awkward_scalars,
-    lambda children: st.lists(children, max_size=3).map(tuple)
-    | st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=4) | st.integers() | st.booleans() | st.none(), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3).map(tuple)
+        | st.lists(children, max_size=3)
+        | st.dictionaries(st.text(max_size=4) | st.integers() | st.booleans() | st.none(), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -154,7 +191,9 @@ def test_nesting_deeper_than_orjson_goes_is_written_too(tmp_path: Path) -> None:
 
 @pytest.mark.reliability("concurrent-writers")
 @pytest.mark.parametrize("buffered", ["0", "1"])
-def test_threads_and_forked_processes_never_interleave_messages(tmp_path: Path, hotpath: ModuleType, buffered: str) -> None:
+def test_threads_and_forked_processes_never_interleave_messages(
+    tmp_path: Path, hotpath: ModuleType, buffered: str
+) -> None:
     """Unbuffered, switching to orjson while they write; buffered (64 KiB, some lines longer), the
     forked children writing through."""
     path = tmp_path / "m.jsonl"
@@ -164,8 +203,11 @@ def test_threads_and_forked_processes_never_interleave_messages(tmp_path: Path, 
         for index in range(per_writer):
             context.report_custom_message({"writer": writer, "index": index, "pad": "x" * (index * 97 % 70_000)})
 
-    with switching_after(1_000, hotpath), patch.dict(os.environ, {writers.BUFFERED_ENV_VAR: buffered}), \
-            open_context(path) as context:
+    with (
+        switching_after(1_000, hotpath),
+        patch.dict(os.environ, {writers.BUFFERED_ENV_VAR: buffered}),
+        open_context(path) as context,
+    ):
         children = []
         for name in [f"child-{n}" for n in range(8)]:
             pid = os.fork()
@@ -226,7 +268,7 @@ def test_a_short_stream_loads_neither_orjson_nor_the_hot_path(tmp_path: Path, ho
         channel = PipesFileMessageWriterChannel(sys.argv[1])
         for index in range(ORJSON_AFTER):
             channel.write_message({{"index": index, "nan": float("nan"), "big": 2**80}})
-        assert sorted(set(sys.modules) - before) == ["_json", "pipes_fast._system.fdio", "pipes_fast.external.serialize"], \
+        assert sorted(set(sys.modules) - before) == ["_json", "pipes_fast._system", "pipes_fast._system.fdio", "pipes_fast.external.serialize"], \
             sorted(set(sys.modules) - before)
         channel.write_message({{"index": ORJSON_AFTER, "nan": float("nan"), "big": 2**80}})
         assert {{"orjson", "pipes_fast._hotpath", "{hotpath.__name__}"}} <= set(sys.modules)
@@ -235,11 +277,15 @@ def test_a_short_stream_loads_neither_orjson_nor_the_hot_path(tmp_path: Path, ho
     """
     env = {**os.environ, "PIPES_FAST_NO_EXTENSIONS": "1" if hotpath.__name__ == MODULES["pure"] else "0"}
     path = tmp_path / "m.jsonl"
-    process = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True, check=False)
+    process = subprocess.run(
+        [sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True, check=False
+    )
     assert process.returncode == 0, process.stderr
     lines = json_lines(path)
     assert [line["index"] for line in lines] == list(range(int(process.stdout) + 1))
-    assert json.dumps(lines[-2:]) == json.dumps([{"index": i, "nan": float("nan"), "big": 2**80} for i in range(len(lines) - 2, len(lines))])
+    assert json.dumps(lines[-2:]) == json.dumps(
+        [{"index": i, "nan": float("nan"), "big": 2**80} for i in range(len(lines) - 2, len(lines))]
+    )
 
 
 @pytest.mark.reliability("sigkill-writer")

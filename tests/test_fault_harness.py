@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from faults import FaultProxy, FaultyDirectory
 from s3_server import S3Bucket
 
@@ -47,11 +46,17 @@ def test_the_proxy_forwards_on_keep_alive_and_resets_one_key(s3_bucket: S3Bucket
         with pytest.raises(Exception, match="Connection was closed"):
             get(client, s3_bucket, "p/3.json")
         assert get(client, s3_bucket, "p/3.json") == b"x" * 3000 and rule.fired == 1
-        assert [seen.outcome for seen in proxy.seen if seen.path.endswith("3.json")] == ["forwarded", "reset", "forwarded"]
+        assert [seen.outcome for seen in proxy.seen if seen.path.endswith("3.json")] == [
+            "forwarded",
+            "reset",
+            "forwarded",
+        ]
     assert proxy_threads() == []
 
 
-def test_an_outage_refuses_then_ends_a_black_hole_never_answers_slow_is_slow(s3_bucket: S3Bucket, s3_endpoint: str) -> None:
+def test_an_outage_refuses_then_ends_a_black_hole_never_answers_slow_is_slow(
+    s3_bucket: S3Bucket, s3_endpoint: str
+) -> None:
     s3_bucket.put("k", b"y" * 2000)
     with FaultProxy(s3_endpoint) as proxy:
         client = proxied_client(proxy)

@@ -42,12 +42,12 @@ from typing import Any, Optional
 
 import pytest
 import zstandard
-
 from faults import FaultProxy, FaultyDirectory
 from helpers import capturing_logger
+from s3_server import S3Bucket
+
 from pipes_fast import PipesEnvContextInjector, PipesS3MessageReader, StepContext, open_pipes_session
 from pipes_fast.protocol import PipesParams
-from s3_server import S3Bucket
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -142,8 +142,12 @@ class S3Store(Store):
         return boto3.client("s3", endpoint_url=self.reader_proxy.url, region_name="us-east-1", config=config)
 
     def reader(self, *, interval: float, default_client: bool) -> Any:
-        return PipesS3MessageReader(bucket=self.bucket.name, client=self.client(default_client=default_client),
-                                    interval=interval, close_timeout=BUDGET)
+        return PipesS3MessageReader(
+            bucket=self.bucket.name,
+            client=self.client(default_client=default_client),
+            interval=interval,
+            close_timeout=BUDGET,
+        )
 
     def writer_env(self) -> dict[str, str]:
         return {"AWS_ENDPOINT_URL_S3": self.writer_proxy.url}
@@ -171,8 +175,8 @@ class S3Store(Store):
     def chunks(self, params: PipesParams) -> dict[int, bytes]:
         prefix = f"{params['key_prefix']}/"
         client, name = self.bucket.client, self.bucket.name
-        keys = [key for key in self.bucket.keys() if key.startswith(prefix) and key[len(prefix):-5].isdigit()]
-        return {int(key[len(prefix):-5]): client.get_object(Bucket=name, Key=key)["Body"].read() for key in keys}
+        keys = [key for key in self.bucket.keys() if key.startswith(prefix) and key[len(prefix) : -5].isdigit()]
+        return {int(key[len(prefix) : -5]): client.get_object(Bucket=name, Key=key)["Body"].read() for key in keys}
 
     def chunk_name(self, params: PipesParams, index: int) -> str:
         return f"{params['key_prefix']}/{index}.json"
@@ -246,30 +250,58 @@ READER_ONLY = ("dagster-pipes",)
 
 
 def _blackhole_at_close(name: str, **kwargs: Any) -> Fault:
-    return Fault(name, "the reader's store never answers once the process has exited",
-                 at_exit=lambda store: store.blackhole_reader(), reader_interval=10, lossy=True,
-                 writers=READER_ONLY, **kwargs)
+    return Fault(
+        name,
+        "the reader's store never answers once the process has exited",
+        at_exit=lambda store: store.blackhole_reader(),
+        reader_interval=10,
+        lossy=True,
+        writers=READER_ONLY,
+        **kwargs,
+    )
 
 
 FAULTS = [
     Fault("none", "no fault"),
-    Fault("outage-before-start", f"the store down for both sides for {OUTAGE:g} s as the process starts",
-          arm=lambda store, params: store.outage(OUTAGE)),
-    Fault("outage-during", f"the store down for both sides for {OUTAGE:g} s from the writer's upload of chunk 1",
-          arm=lambda store, params: store.on_writer_chunk(params, 1, lambda: store.outage(OUTAGE))),
-    Fault("outage-at-close", f"the store down for {OUTAGE:g} s as the writer closes, and again as the session closes "
-          "(the reader reads at its final sweep)",
-          at_gate=lambda store: store.outage(OUTAGE), at_exit=lambda store: store.outage(OUTAGE), reader_interval=10),
+    Fault(
+        "outage-before-start",
+        f"the store down for both sides for {OUTAGE:g} s as the process starts",
+        arm=lambda store, params: store.outage(OUTAGE),
+    ),
+    Fault(
+        "outage-during",
+        f"the store down for both sides for {OUTAGE:g} s from the writer's upload of chunk 1",
+        arm=lambda store, params: store.on_writer_chunk(params, 1, lambda: store.outage(OUTAGE)),
+    ),
+    Fault(
+        "outage-at-close",
+        f"the store down for {OUTAGE:g} s as the writer closes, and again as the session closes "
+        "(the reader reads at its final sweep)",
+        at_gate=lambda store: store.outage(OUTAGE),
+        at_exit=lambda store: store.outage(OUTAGE),
+        reader_interval=10,
+    ),
     _blackhole_at_close("blackhole-at-close"),
     _blackhole_at_close("blackhole-at-close-default-client", default_client=True, stores=("s3",)),
-    Fault("reset-one-upload", "the writer's first upload of chunk 2 fails (S3: the connection reset; directory: "
-          "a directory in the chunk's place until 1.5 s after chunk 1)",
-          arm=lambda store, params: store.reset_upload(params, 2)),
-    Fault("reset-one-chunk", "the reader's first download of chunk 2, at its final sweep, fails (S3: the connection "
-          "reset; directory: an I/O error)",
-          arm=lambda store, params: store.reset_download(params, 2), reader_interval=10, writers=READER_ONLY),
-    Fault("slow", "every request 0.1 s late, responses at 20 kB/s (directory: the reader's reads only)",
-          arm=lambda store, params: store.slow()),
+    Fault(
+        "reset-one-upload",
+        "the writer's first upload of chunk 2 fails (S3: the connection reset; directory: "
+        "a directory in the chunk's place until 1.5 s after chunk 1)",
+        arm=lambda store, params: store.reset_upload(params, 2),
+    ),
+    Fault(
+        "reset-one-chunk",
+        "the reader's first download of chunk 2, at its final sweep, fails (S3: the connection "
+        "reset; directory: an I/O error)",
+        arm=lambda store, params: store.reset_download(params, 2),
+        reader_interval=10,
+        writers=READER_ONLY,
+    ),
+    Fault(
+        "slow",
+        "every request 0.1 s late, responses at 20 kB/s (directory: the reader's reads only)",
+        arm=lambda store, params: store.slow(),
+    ),
 ]
 FAULTS_BY_NAME = {fault.name: fault for fault in FAULTS}
 
@@ -299,8 +331,10 @@ class Figures:
     def line(self) -> str:
         budget = f" of {self.budget:g} s" if self.budget is not None else ""
         closed = "closed" if self.closed_received else ("closed LOST" if self.closed_uploaded else "no closed uploaded")
-        return (f"{self.side:10} {self.store:9} {self.writer:13} {self.fault:34} delivered {self.delivered}/"
-                f"{self.expected} (uploaded {self.uploaded}), {closed}, close {self.close_seconds:.2f} s{budget}")
+        return (
+            f"{self.side:10} {self.store:9} {self.writer:13} {self.fault:34} delivered {self.delivered}/"
+            f"{self.expected} (uploaded {self.uploaded}), {closed}, close {self.close_seconds:.2f} s{budget}"
+        )
 
 
 @dataclass
@@ -330,8 +364,9 @@ class Uploaded:
         return cls(seqs, chunk_of, "closed" in chunk_of)
 
 
-def run_cell(store: Store, fault: Fault, writer: str, folder: Path,
-             open_session: Callable[[], AbstractContextManager[Any]]) -> tuple[Any, PipesParams, float, str]:
+def run_cell(
+    store: Store, fault: Fault, writer: str, folder: Path, open_session: Callable[[], AbstractContextManager[Any]]
+) -> tuple[Any, PipesParams, float, str]:
     """One cell: the external process under the session ``open_session()`` opens, the fault
     applied; the closed session, its reader params, the seconds from the process's exit to the
     session's end, and the process's stderr."""
@@ -339,8 +374,16 @@ def run_cell(store: Store, fault: Fault, writer: str, folder: Path,
     with open_session() as session:
         params = session.message_reader_params
         fault.arm(store, params)
-        command = [sys.executable, SCRIPT, WRITERS[writer], store.kind, str(COUNT), str(STREAM_SECONDS),
-                   str(WRITER_INTERVAL), *([str(gate)] if fault.at_gate else [])]
+        command = [
+            sys.executable,
+            SCRIPT,
+            WRITERS[writer],
+            store.kind,
+            str(COUNT),
+            str(STREAM_SECONDS),
+            str(WRITER_INTERVAL),
+            *([str(gate)] if fault.at_gate else []),
+        ]
         env = {**os.environ, **session.get_bootstrap_env_vars(), **store.writer_env()}
         with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
             if fault.at_gate:
@@ -356,17 +399,46 @@ def run_cell(store: Store, fault: Fault, writer: str, folder: Path,
     return session, params, time.monotonic() - exited, stderr.decode(errors="replace")
 
 
-def figures_of(side: str, store: Store, fault: Fault, writer: str, session: Any, params: PipesParams,
-               close_seconds: float, stderr: str, warnings: list[str], budget: Optional[float]) -> tuple[Figures, Uploaded, list[int]]:
+def figures_of(
+    side: str,
+    store: Store,
+    fault: Fault,
+    writer: str,
+    session: Any,
+    params: PipesParams,
+    close_seconds: float,
+    stderr: str,
+    warnings: list[str],
+    budget: Optional[float],
+) -> tuple[Figures, Uploaded, list[int]]:
     """The cell's figures, the oracle, and the sequence numbers delivered."""
     uploaded = Uploaded.read(store.chunks(params))
     delivered = [payload["seq"] for payload in session.get_custom_messages()]
     received = set(delivered)
-    unread = sorted({uploaded.chunk_of[seq] for seq in uploaded.seqs if seq not in received}
-                    | ({uploaded.chunk_of["closed"]} if uploaded.closed and not session.message_handler.received_closed_message else set()))
-    figures = Figures(side, store.kind, writer, fault.name, COUNT, len(uploaded.seqs), len(delivered), uploaded.closed,
-                      session.message_handler.received_closed_message, round(close_seconds, 3), budget, warnings,
-                      unread, stderr[-2000:])
+    unread = sorted(
+        {uploaded.chunk_of[seq] for seq in uploaded.seqs if seq not in received}
+        | (
+            {uploaded.chunk_of["closed"]}
+            if uploaded.closed and not session.message_handler.received_closed_message
+            else set()
+        )
+    )
+    figures = Figures(
+        side,
+        store.kind,
+        writer,
+        fault.name,
+        COUNT,
+        len(uploaded.seqs),
+        len(delivered),
+        uploaded.closed,
+        session.message_handler.received_closed_message,
+        round(close_seconds, 3),
+        budget,
+        warnings,
+        unread,
+        stderr[-2000:],
+    )
     return figures, uploaded, delivered
 
 
@@ -381,7 +453,11 @@ def _report_rows() -> Iterator[None]:
     yield
     if not _ROWS:
         return
-    print("\nfault matrix (" + os.environ.get("PIPES_FAST_NO_EXTENSIONS", "0").replace("1", "pure").replace("0", "compiled") + "):")
+    print(
+        "\nfault matrix ("
+        + os.environ.get("PIPES_FAST_NO_EXTENSIONS", "0").replace("1", "pure").replace("0", "compiled")
+        + "):"
+    )
     for row in _ROWS:
         print("  " + row.line())
     path = os.environ.get(FIGURES_ENV)
@@ -392,8 +468,12 @@ def _report_rows() -> Iterator[None]:
 def record(figures: Figures, record_figures: Callable[[dict[str, Any]], None]) -> None:
     _ROWS.append(figures)
     named = bool(figures.unread_chunks) and any("were not read" in warning for warning in figures.warnings)
-    record_figures({**{key: value for key, value in asdict(figures).items() if key not in ("warnings", "writer_stderr")},
-                    "unread_named": named})
+    record_figures(
+        {
+            **{key: value for key, value in asdict(figures).items() if key not in ("warnings", "writer_stderr")},
+            "unread_named": named,
+        }
+    )
 
 
 # ----- the stores -----
@@ -403,6 +483,7 @@ def record(figures: Figures, record_figures: Callable[[dict[str, Any]], None]) -
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], Store]]:
     """``make_store(kind)``: a fresh store of that kind, every fault of it stopped at the test's end."""
     with ExitStack() as stack:
+
         def make(kind: str) -> Store:
             if kind == "directory":
                 return DirectoryStore(tmp_path, stack)
@@ -412,15 +493,25 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
         yield make
 
 
-CELLS = [pytest.param(store, writer, fault, id=f"{store}-{writer}-{fault.name}")
-         for store in ("s3", "directory") for fault in FAULTS if store in fault.stores
-         for writer in fault.writers]
+CELLS = [
+    pytest.param(store, writer, fault, id=f"{store}-{writer}-{fault.name}")
+    for store in ("s3", "directory")
+    for fault in FAULTS
+    if store in fault.stores
+    for writer in fault.writers
+]
 
 
 @pytest.mark.reliability("store-faults")
 @pytest.mark.parametrize(("kind", "writer", "fault"), CELLS)
-def test_the_matrix(kind: str, writer: str, fault: Fault, make_store: Callable[[str], Store], tmp_path: Path,
-                    record_figures: Callable[[dict[str, Any]], None]) -> None:
+def test_the_matrix(
+    kind: str,
+    writer: str,
+    fault: Fault,
+    make_store: Callable[[str], Store],
+    tmp_path: Path,
+    record_figures: Callable[[dict[str, Any]], None],
+) -> None:
     """Everything uploaded is delivered once, in order, with `closed`, within the close budget.
 
     What a store that never answers kept from the reader is named in a warning instead."""
@@ -428,25 +519,37 @@ def test_the_matrix(kind: str, writer: str, fault: Fault, make_store: Callable[[
     log, records = capturing_logger(f"fault-matrix-{tmp_path.name}")
     reader = store.reader(interval=fault.reader_interval, default_client=fault.default_client)
     session, params, close_seconds, stderr = run_cell(
-        store, fault, writer, tmp_path, lambda: open_pipes_session(StepContext(log=log), PipesEnvContextInjector(), reader))
+        store,
+        fault,
+        writer,
+        tmp_path,
+        lambda: open_pipes_session(StepContext(log=log), PipesEnvContextInjector(), reader),
+    )
     warnings = records.messages(logging.WARNING)
-    figures, uploaded, delivered = figures_of("pipes_fast", store, fault, writer, session, params, close_seconds,
-                                              stderr, warnings, BUDGET)
+    figures, uploaded, delivered = figures_of(
+        "pipes_fast", store, fault, writer, session, params, close_seconds, stderr, warnings, BUDGET
+    )
     record(figures, record_figures)
     print(figures.line())
 
-    assert len(set(delivered)) == len(delivered), f"delivered twice: {sorted(s for s in delivered if delivered.count(s) > 1)[:10]}"
+    assert len(set(delivered)) == len(delivered), (
+        f"delivered twice: {sorted(s for s in delivered if delivered.count(s) > 1)[:10]}"
+    )
     assert delivered == sorted(delivered), "delivered out of order"
     assert set(delivered) <= set(uploaded.seqs), "delivered what is in no chunk"
     if writer == "pipes_fast":
-        assert uploaded.seqs == list(range(COUNT)) and uploaded.closed, \
+        assert uploaded.seqs == list(range(COUNT)) and uploaded.closed, (
             f"pipes_fast's writer uploaded {len(uploaded.seqs)} of {COUNT} (closed: {uploaded.closed}); its stderr:\n{stderr}"
+        )
     if fault.lossy:  # the first chunk not read is named (the rest may be "and any after it")
         for index in figures.unread_chunks[:1]:
-            assert any(store.chunk_name(params, index) in warning for warning in warnings), \
+            assert any(store.chunk_name(params, index) in warning for warning in warnings), (
                 f"chunks {figures.unread_chunks} not read, {index} not named in a warning: {warnings}"
+            )
     else:
-        assert figures.unread_chunks == [], f"chunks in the store not delivered: {figures.unread_chunks}; warnings: {warnings}"
+        assert figures.unread_chunks == [], (
+            f"chunks in the store not delivered: {figures.unread_chunks}; warnings: {warnings}"
+        )
         assert session.message_handler.received_closed_message == uploaded.closed
     assert close_seconds <= BUDGET + GRACE, f"closing took {close_seconds:.1f} s, the budget is {BUDGET:g} s"
 
@@ -463,13 +566,17 @@ is left out: it holds Dagster's close for minutes (issue 19 measured 117 s)."""
 @pytest.mark.reliability("store-faults")
 @pytest.mark.filterwarnings("ignore::dagster.PreviewWarning", "ignore::pytest.PytestUnhandledThreadExceptionWarning")
 @pytest.mark.parametrize("fault", [FAULTS_BY_NAME[name] for name in DAGSTER_FAULTS], ids=lambda fault: fault.name)
-def test_dagster_aws_on_the_matrix(fault: Fault, make_store: Callable[[str], Store], tmp_path: Path,
-                                   observe: Callable[[str], None], record_figures: Callable[[dict[str, Any]], None]) -> None:
+def test_dagster_aws_on_the_matrix(
+    fault: Fault,
+    make_store: Callable[[str], Store],
+    tmp_path: Path,
+    observe: Callable[[str], None],
+    record_figures: Callable[[dict[str, Any]], None],
+) -> None:
     """dagster-aws's PipesS3MessageReader (the reader's client as pipes_fast's: FAST_CLIENT) under
     Dagster's open_pipes_session in a one-op job, dagster-pipes' S3 writer in the process."""
     import dagster
     from dagster_aws.pipes import PipesS3MessageReader as DagsterS3MessageReader
-
     from external_scripts.orchestrators import QUIET
 
     store = make_store("s3")
@@ -479,8 +586,17 @@ def test_dagster_aws_on_the_matrix(fault: Fault, make_store: Callable[[str], Sto
 
     @dagster.op
     def step(context):  # noqa: ANN001, ANN202 - Dagster checks the annotation by identity
-        cell.append(run_cell(store, fault, "dagster-pipes", tmp_path, lambda: dagster.open_pipes_session(
-            context=context, context_injector=dagster.PipesEnvContextInjector(), message_reader=reader)))
+        cell.append(
+            run_cell(
+                store,
+                fault,
+                "dagster-pipes",
+                tmp_path,
+                lambda: dagster.open_pipes_session(
+                    context=context, context_injector=dagster.PipesEnvContextInjector(), message_reader=reader
+                ),
+            )
+        )
 
     @dagster.job
     def job() -> None:
@@ -490,21 +606,36 @@ def test_dagster_aws_on_the_matrix(fault: Fault, make_store: Callable[[str], Sto
     result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
     assert cell, f"the op did not run the cell: {result.all_events[-3:]}"
     logs = instance.all_logs(result.run_id)
-    died = [entry.dagster_event.event_specific_data.error.cls_name  # type: ignore[union-attr]
-            for entry in logs if "framework exception occurred" in entry.user_message and entry.dagster_event]
+    died = [
+        entry.dagster_event.event_specific_data.error.cls_name  # type: ignore[union-attr]
+        for entry in logs
+        if "framework exception occurred" in entry.user_message and entry.dagster_event
+    ]
     warnings = [entry.user_message for entry in logs if entry.level == logging.WARNING]
     figures, _, _ = figures_of("dagster-aws", store, fault, "dagster-pipes", *cell[0], warnings, None)
     record(figures, record_figures)
     print(figures.line())
     # in words that do not change from run to run (the figures go to the matrix table)
-    named = [index for index in figures.unread_chunks if any(store.chunk_name(cell[0][1], index) in w for w in warnings)]
+    named = [
+        index for index in figures.unread_chunks if any(store.chunk_name(cell[0][1], index) in w for w in warnings)
+    ]
     share = "all" if figures.delivered == figures.uploaded else "none" if figures.delivered == 0 else "a part"
-    observe(f"{fault.name}: delivered {share} of the messages in the bucket, `closed` "
-            f"{'received' if figures.closed_received else 'not received'}"
-            + (f"; the reader thread died on {died[0]}" if died else "")
-            + ("" if not figures.unread_chunks else "; no unread chunk named in a warning" if not named
-               else "; unread chunks named in a warning")
-            + (". Dagster has no directory reader in core: the directory rows have no Dagster column." if fault.name == "none"
-               else "."))
+    observe(
+        f"{fault.name}: delivered {share} of the messages in the bucket, `closed` "
+        f"{'received' if figures.closed_received else 'not received'}"
+        + (f"; the reader thread died on {died[0]}" if died else "")
+        + (
+            ""
+            if not figures.unread_chunks
+            else "; no unread chunk named in a warning"
+            if not named
+            else "; unread chunks named in a warning"
+        )
+        + (
+            ". Dagster has no directory reader in core: the directory rows have no Dagster column."
+            if fault.name == "none"
+            else "."
+        )
+    )
     if fault.name == "none":  # the harness itself works under Dagster
         assert figures.delivered == COUNT and figures.closed_received

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 
 import pytest
-
 from helpers import capturing_logger, closed, custom, opened
+
 from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, StepContext, open_pipes_session
 
 HALF = 50
@@ -57,8 +57,10 @@ def truncate(path: str) -> None:
 SWITCHED = "was removed or replaced: reading the new file there from its start"
 TRUNCATED = "was truncated: reading it again from its start"
 EVENTS = pytest.mark.parametrize(
-    ("event", "warning"), [(remove, SWITCHED), (rotate, SWITCHED), (replace, SWITCHED), (truncate, TRUNCATED)],
-    ids=["removed", "renamed-away", "replaced", "truncated"])
+    ("event", "warning"),
+    [(remove, SWITCHED), (rotate, SWITCHED), (replace, SWITCHED), (truncate, TRUNCATED)],
+    ids=["removed", "renamed-away", "replaced", "truncated"],
+)
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
@@ -100,12 +102,16 @@ def test_a_dagster_pipes_writer_goes_on_after_the_file_changed(tmp_path, event, 
 
 
 @pytest.mark.reliability("file-replaced")
-@pytest.mark.parametrize(("event", "warning"), [(remove, SWITCHED), (truncate, TRUNCATED)], ids=["removed", "truncated"])
+@pytest.mark.parametrize(
+    ("event", "warning"), [(remove, SWITCHED), (truncate, TRUNCATED)], ids=["removed", "truncated"]
+)
 def test_a_line_torn_by_the_change_is_not_glued_to_the_next_file(tmp_path, event, warning):
     """A line cut short when the file changed is reported on its own; the new file's first message arrives."""
     path = str(tmp_path / "messages")
     logger, logs = capturing_logger("torn-switch")
-    with open_pipes_session(StepContext(log=logger), PipesEnvContextInjector(), PipesFileMessageReader(path)) as session:
+    with open_pipes_session(
+        StepContext(log=logger), PipesEnvContextInjector(), PipesFileMessageReader(path)
+    ) as session:
         append(path, opened() + custom(1) + '{"torn": ')
         wait_for(lambda: len(session.get_custom_messages()) == 1, "the first message")
         event(path)
@@ -124,7 +130,9 @@ def test_a_new_file_that_appears_as_the_session_closes_is_read(tmp_path):
     """The file replaced, with the last messages in the new one, just before the session closes."""
     path = str(tmp_path / "messages")
     logger, logs = capturing_logger("closing-switch")
-    with open_pipes_session(StepContext(log=logger), PipesEnvContextInjector(), PipesFileMessageReader(path)) as session:
+    with open_pipes_session(
+        StepContext(log=logger), PipesEnvContextInjector(), PipesFileMessageReader(path)
+    ) as session:
         append(path, opened() + custom(1))
         wait_for(lambda: len(session.get_custom_messages()) == 1, "the first message")
         append(path + ".new", custom(2) + closed())

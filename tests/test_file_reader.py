@@ -14,9 +14,15 @@ import time
 
 import dagster
 import pytest
-
 from helpers import capturing_logger, closed, custom, line, opened, script
-from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, PipesTempFileMessageReader, StepContext, open_pipes_session
+
+from pipes_fast import (
+    PipesEnvContextInjector,
+    PipesFileMessageReader,
+    PipesTempFileMessageReader,
+    StepContext,
+    open_pipes_session,
+)
 from pipes_fast._system.tailer import FileTailer
 
 
@@ -33,8 +39,13 @@ def test_a_torn_write_waits_for_its_newline(tmp_path):
     whole = custom({"text": "héllo wörld"})
     cut = len(whole.encode()) // 2
     raw = whole.encode()
-    steps = [{"write": opened()}, {"write": raw[:cut].decode("latin-1")}, {"sleep": 0.2},
-             {"write": raw[cut:].decode("latin-1")}, {"write": closed()}]
+    steps = [
+        {"write": opened()},
+        {"write": raw[:cut].decode("latin-1")},
+        {"sleep": 0.2},
+        {"write": raw[cut:].decode("latin-1")},
+        {"write": closed()},
+    ]
     payloads, _ = read_stream(tmp_path, steps)
     assert payloads == [{"text": "héllo wörld"}]
 
@@ -48,7 +59,8 @@ def test_garbage_lines_are_reported_and_everything_after_them_is_delivered(tmp_p
     assert payloads == [0, 1, 2, 3, 4, 5]
     warnings = logs.messages(logging.WARNING)
     assert [w.split(": ")[0] for w in warnings] == [
-        f"[pipes] skipped line of file {session.message_reader_params['path']} line {n}" for n in (3, 5, 7, 9, 11)]
+        f"[pipes] skipped line of file {session.message_reader_params['path']} line {n}" for n in (3, 5, 7, 9, 11)
+    ]
     assert "not json at all" in warnings[0] and "invalid JSON" in warnings[0]
     assert session.message_handler.bad_line_count == 5
 
@@ -85,12 +97,14 @@ def test_a_killed_writer_loses_nothing_it_wrote(tmp_path):
         "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)\n"
         f"os.write(fd, {opened().encode()!r})\n"
         "for i in range(500):\n"
-        "    os.write(fd, b'{\"__dagster_pipes_version\": \"0.1\", \"method\": \"report_custom_message\", \"params\": {\"payload\": %d}}\\n' % i)\n"
-        "os.write(fd, b'{\"__dagster_pipes_version\": \"0.1\", \"meth')\n"
+        '    os.write(fd, b\'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": %d}}\\n\' % i)\n'
+        'os.write(fd, b\'{"__dagster_pipes_version": "0.1", "meth\')\n'
         "os.kill(os.getpid(), 9)\n"
     )
     logger, logs = capturing_logger("killed")
-    with open_pipes_session(StepContext(log=logger), PipesEnvContextInjector(), PipesFileMessageReader(str(path))) as session:
+    with open_pipes_session(
+        StepContext(log=logger), PipesEnvContextInjector(), PipesFileMessageReader(str(path))
+    ) as session:
         proc = subprocess.run([sys.executable, "-c", writer, str(path)])
     assert proc.returncode == -9
     assert list(session.get_custom_messages()) == list(range(500))
@@ -111,7 +125,9 @@ def _dagster_reads(tmp_path, stream: str) -> list:
     @dagster.op
     def op(context):  # noqa: ANN001 - dagster checks the annotation by identity
         reader = dagster.PipesFileMessageReader(path, cleanup_file=False)
-        with dagster.open_pipes_session(context=context, context_injector=dagster.PipesEnvContextInjector(), message_reader=reader) as session:
+        with dagster.open_pipes_session(
+            context=context, context_injector=dagster.PipesEnvContextInjector(), message_reader=reader
+        ) as session:
             with open(path, "a") as f:
                 f.write(stream)
         seen.extend(session.get_custom_messages())

@@ -6,8 +6,8 @@ import logging
 import os
 
 import pytest
-
 from helpers import capturing_logger
+
 from pipes_fast import AssetCheckResult, AssetCheckSeverity, AssetKey, MaterializeResult, MetadataValue, StepContext
 from pipes_fast.handler import PipesMessageHandler
 from pipes_fast.protocol import make_message
@@ -32,15 +32,22 @@ def handle(handler, messages):
 
 
 def mat(key="db/orders", **params):
-    return make_message("report_asset_materialization", {"asset_key": key, "metadata": None, "data_version": None, **params})
+    return make_message(
+        "report_asset_materialization", {"asset_key": key, "metadata": None, "data_version": None, **params}
+    )
 
 
 def test_materializations_and_checks(handler):
-    handle(handler, [
-        mat(metadata={"rows": {"raw_value": 3, "type": "__infer__"}}, data_version="v1"),
-        make_message("report_asset_check", {"asset_key": "raw", "check_name": "fresh", "passed": False,
-                                            "severity": "WARN", "metadata": {}}),
-    ])
+    handle(
+        handler,
+        [
+            mat(metadata={"rows": {"raw_value": 3, "type": "__infer__"}}, data_version="v1"),
+            make_message(
+                "report_asset_check",
+                {"asset_key": "raw", "check_name": "fresh", "passed": False, "severity": "WARN", "metadata": {}},
+            ),
+        ],
+    )
     assert handler.drain_results() == [
         MaterializeResult(AssetKey(["db", "orders"]), {"rows": MetadataValue("int", 3)}, "v1"),
         AssetCheckResult(AssetKey("raw"), "fresh", False, AssetCheckSeverity.WARN, {}),
@@ -62,13 +69,23 @@ def test_custom_messages_in_order_and_drained(handler):
         (mat(key=["db", "orders"]), "param 'asset_key' must be str"),
         (mat(data_version=5), "param 'data_version' must be str or null"),
         (mat(metadata={"m": 1}), "metadata entry 'm' must be an object"),
-        (make_message("report_asset_check", {"asset_key": "raw", "check_name": "c", "passed": "yes"}), "param 'passed' must be bool"),
-        (make_message("report_asset_check", {"asset_key": "raw", "check_name": "c", "passed": True, "severity": "BAD"}),
-         "param 'severity' must be 'WARN' or 'ERROR'"),
+        (
+            make_message("report_asset_check", {"asset_key": "raw", "check_name": "c", "passed": "yes"}),
+            "param 'passed' must be bool",
+        ),
+        (
+            make_message(
+                "report_asset_check", {"asset_key": "raw", "check_name": "c", "passed": True, "severity": "BAD"}
+            ),
+            "param 'severity' must be 'WARN' or 'ERROR'",
+        ),
         (make_message("report_custom_message", {}), "missing param 'payload'"),
         (make_message("report_custom_message", None), "missing param 'payload'"),
         (make_message("log", {"message": "m", "level": "LOUD"}), "unknown log level 'LOUD'"),
-        (make_message("log_external_stream", {"stream": "stdnone", "text": "x"}), "param 'stream' must be 'stdout' or 'stderr'"),
+        (
+            make_message("log_external_stream", {"stream": "stdnone", "text": "x"}),
+            "param 'stream' must be 'stdout' or 'stderr'",
+        ),
         (make_message("teleport", {}), "unknown method 'teleport'"),  # type: ignore[arg-type]
     ],
 )
@@ -93,18 +110,25 @@ def test_logs_go_to_the_context_logger_at_their_level(handler, logged):
 
 
 def test_external_streams_go_to_stdout_and_stderr(handler, capfd):
-    handle(handler, [
-        make_message("log_external_stream", {"stream": "stdout", "text": "to out\n", "extras": {}}),
-        make_message("log_external_stream", {"stream": "stderr", "text": "to err\n", "extras": {}}),
-    ])
+    handle(
+        handler,
+        [
+            make_message("log_external_stream", {"stream": "stdout", "text": "to out\n", "extras": {}}),
+            make_message("log_external_stream", {"stream": "stderr", "text": "to err\n", "extras": {}}),
+        ],
+    )
     out, err = capfd.readouterr()
     assert "to out\n" in out and "to err\n" in err
 
 
 def test_opened_and_closed_with_an_exception(handler, logged):
-    exception = {"message": "boom", "stack": ["  File x, line 1\n"], "name": "ValueError",
-                 "cause": {"message": "root", "stack": [], "name": "KeyError", "cause": None, "context": None},
-                 "context": None}
+    exception = {
+        "message": "boom",
+        "stack": ["  File x, line 1\n"],
+        "name": "ValueError",
+        "cause": {"message": "root", "stack": [], "name": "KeyError", "cause": None, "context": None},
+        "context": None,
+    }
     handle(handler, [make_message("opened", {"extras": {"a": 1}}), make_message("closed", {"exception": exception})])
     assert handler.received_opened_message and handler.received_closed_message
     assert handler.opened_payload == {"extras": {"a": 1}}
@@ -165,8 +189,14 @@ def test_text_the_terminal_cannot_encode_is_written_escaped():
         handler.handle_message(make_message("report_asset_materialization", {"asset_key": "a"}))
         print(len(handler.drain_results()), handler.skipped_message_count)
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"}, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"},
+        check=True,
+    ).stdout
     assert out == "bad \\ud800 end\n1 0\n"
 
 

@@ -64,7 +64,7 @@ def test_classes_have_the_same_members_and_method_signatures(both):
             continue
         assert public(ours) == public(twin), name
         for member in public(ours):
-            method, twin_method = inspect.getattr_static(ours, member), inspect.getattr_static(twin, member)
+            method = inspect.getattr_static(ours, member)
             if callable(method) or isinstance(method, classmethod):
                 assert parameters(getattr(ours, member)) == parameters(getattr(twin, member)), f"{name}.{member}"
 
@@ -79,8 +79,13 @@ def test_constructors_take_the_same_arguments(both, tmp_path):
         "StdioDemux": {"max_line_bytes": 10},
         "MetadataValue": {"type": "url", "value": "u"},
         "MaterializeResult": {"asset_key": AssetKey("a"), "metadata": {}, "data_version": "1", "check_results": ()},
-        "AssetCheckResult": {"asset_key": AssetKey("a"), "check_name": "c", "passed": True, "severity": "WARN",
-                             "metadata": {}},
+        "AssetCheckResult": {
+            "asset_key": AssetKey("a"),
+            "check_name": "c",
+            "passed": True,
+            "severity": "WARN",
+            "metadata": {},
+        },
         "MessageRouter": {"asset_keys": None, "other": print, "warn": print},
         "JsonLineAppender": {"fd": fd, "fallback": bytes, "buffer_bytes": 16, "wake": print},
     }

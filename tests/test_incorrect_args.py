@@ -10,9 +10,10 @@ from typing import Any, Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import json_values
 
 from pipes_fast import AssetKey
-from strategies import json_values
+
 
 def router(module: ModuleType) -> Any:
     return module.MessageRouter(None, print, print)
@@ -109,11 +110,27 @@ def test_bad_calls_fail_alike(both, case):
 wrongly_typed = st.lists(
     json_values
     | st.fixed_dictionaries(
-        {"method": st.sampled_from(["report_asset_materialization", "report_asset_check", "report_custom_message",
-                                    "log", "opened", "closed"]) | json_values,
-         "params": json_values | st.dictionaries(st.sampled_from(["asset_key", "payload", "metadata", "check_name",
-                                                                  "passed", "severity", "data_version"]),
-                                                 json_values, max_size=4)},
+        {
+            "method": st.sampled_from(
+                [
+                    "report_asset_materialization",
+                    "report_asset_check",
+                    "report_custom_message",
+                    "log",
+                    "opened",
+                    "closed",
+                ]
+            )
+            | json_values,
+            "params": json_values
+            | st.dictionaries(
+                st.sampled_from(
+                    ["asset_key", "payload", "metadata", "check_name", "passed", "severity", "data_version"]
+                ),
+                json_values,
+                max_size=4,
+            ),
+        },
         optional={"__dagster_pipes_version": json_values},
     ),
     max_size=8,

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from interop.observation import Observation, canonical
-from pipes_fast import _hotpath
 from interop.pipes_fast_side import recording_logger, step_context
 from interop.runs import DAGSTER_SCENARIOS, dagster_run, pair_id, pipes_fast_run, scenario_id
 from interop.scenarios import PAIRS, SCENARIOS, SCENARIOS_BY_ID, Scenario, make_pair
 from interop.scripts import payloads
+
+from pipes_fast import _hotpath
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -178,4 +178,3 @@ def test_forward_stdio(
         assert invocation.stderr.splitlines() == printed["stderr"]
         assert not any(line in out or line in err for line in printed["stdout"] + printed["stderr"])
     assert len(invocation.get_results()) == 1
-

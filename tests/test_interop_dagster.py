@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 import pytest
-
 from interop.observation import canonical
 from interop.runs import DAGSTER_SCENARIOS, dagster_run, scenario_id
 from interop.scenarios import SCENARIOS_BY_ID, Scenario
@@ -92,8 +91,7 @@ def test_custom_messages_logs_and_streams(scenario_id: str) -> None:
     obs = dagster_run(scenario_id).observation
     assert obs.custom_messages == [canonical(p) for p in payloads.CUSTOM_PAYLOADS]
     assert obs.logs == [
-        (getattr(logging, level.upper()), f"{payloads.LOG_MARKER} {level} message ✓")
-        for level in payloads.LOG_LEVELS
+        (getattr(logging, level.upper()), f"{payloads.LOG_MARKER} {level} message ✓") for level in payloads.LOG_LEVELS
     ]
     assert obs.stdout == payloads.STREAM_TEXTS["stdout"].splitlines()
     assert obs.stderr == payloads.STREAM_TEXTS["stderr"].splitlines()
@@ -101,10 +99,10 @@ def test_custom_messages_logs_and_streams(scenario_id: str) -> None:
 
 def test_partitions_materialized() -> None:
     """Single-key runs materialize exactly their partition."""
-    for scenario_id in ("static_partition", "hourly_dst"):
-        case = SCENARIOS_BY_ID[scenario_id].partition
+    for partitioned in ("static_partition", "hourly_dst"):
+        case = SCENARIOS_BY_ID[partitioned].partition
         assert case is not None
-        assert dagster_run(scenario_id).event_partitions == [case.key]
+        assert dagster_run(partitioned).event_partitions == [case.key]
 
 
 def test_external_exception() -> None:

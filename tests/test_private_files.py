@@ -26,7 +26,9 @@ def session_at(kind: str, path: str):  # noqa: ANN201 - a context manager
     """A session whose message file (``kind="reader"``) or context file (``"injector"``) is ``path``."""
     if kind == "reader":
         return open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesFileMessageReader(path))
-    return open_pipes_session(StepContext(), PipesFileContextInjector(path), PipesTempFileMessageReader(), extras={"token": "s3cr3t"})
+    return open_pipes_session(
+        StepContext(), PipesFileContextInjector(path), PipesTempFileMessageReader(), extras={"token": "s3cr3t"}
+    )
 
 
 def open_in_thread(kind: str, path: str) -> BaseException | None:

@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_fast[ray]'")
 
 from helpers import capturing_logger  # noqa: E402
+
 from pipes_fast import PipesExecutionError, PipesFileMessageReader, StepContext  # noqa: E402
 from pipes_fast.ray import PipesRayJobClient, PipesRayJobMessageReader  # noqa: E402
 from pipes_fast.ray.local_cluster import local_cluster  # noqa: E402
@@ -83,17 +84,22 @@ def test_standalone_run(client: PipesRayJobClient, tmp_path: Path, capfd: pytest
 
 def test_inside_dagster(ray_address: str, tmp_path: Path) -> None:
     dagster = pytest.importorskip("dagster")
-    script = _script(tmp_path, """
+    script = _script(
+        tmp_path,
+        """
         from dagster_pipes import open_dagster_pipes
 
         with open_dagster_pipes() as pipes:
             pipes.report_asset_materialization(metadata={"rows": 7})
             pipes.report_asset_check("positive", passed=True)
-    """)
+    """,
+    )
     seen: list[Any] = []
     job_ids: list[str] = []
 
-    @dagster.asset(check_specs=[dagster.AssetCheckSpec("positive", asset="orders")], required_resource_keys={"ray_client"})
+    @dagster.asset(
+        check_specs=[dagster.AssetCheckSpec("positive", asset="orders")], required_resource_keys={"ray_client"}
+    )
     def orders(context):  # type: ignore[no-untyped-def]  # Dagster reads string annotations as names
         completed = context.resources.ray_client.run(context=context, submit_job_params=_job(script))
         job_ids.append(completed.metadata["Ray Job ID"].value)
@@ -101,9 +107,7 @@ def test_inside_dagster(ray_address: str, tmp_path: Path) -> None:
         seen.extend(results)
         return results
 
-    outcome = dagster.materialize(
-        [orders], resources={"ray_client": PipesRayJobClient(ray_address, poll_interval=0.2)}
-    )
+    outcome = dagster.materialize([orders], resources={"ray_client": PipesRayJobClient(ray_address, poll_interval=0.2)})
     assert outcome.success
     assert [type(r) for r in seen] == [dagster.MaterializeResult, dagster.AssetCheckResult]
     (materialization,) = outcome.asset_materializations_for_node("orders")
@@ -115,7 +119,9 @@ def test_inside_dagster(ray_address: str, tmp_path: Path) -> None:
     assert check.passed
 
 
-def test_address_from_ray_address_reaches_the_reader(ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_address_from_ray_address_reaches_the_reader(
+    ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # address=None: Ray's own lookup (RAY_ADDRESS); the reader, given no client, follows the log
     # at the resolved address the launch reports, as dagster-ray's launch payload carries it
     monkeypatch.setenv("RAY_ADDRESS", ray_address)
@@ -181,14 +187,17 @@ def test_a_status_that_cannot_be_read_at_all_fails_the_run(
 
 
 def test_failure_names_status_exception_and_log(client: PipesRayJobClient, tmp_path: Path) -> None:
-    script = _script(tmp_path, """
+    script = _script(
+        tmp_path,
+        """
         import sys
         from pipes_fast.external import open_dagster_pipes
 
         with open_dagster_pipes() as pipes:
             print("about to fail", file=sys.stderr, flush=True)
             raise ValueError("the job broke")
-    """)
+    """,
+    )
     with pytest.raises(PipesExecutionError) as raised:
         client.run(context=StepContext("orders"), submit_job_params=_job(script))
     text = str(raised.value)
@@ -198,14 +207,17 @@ def test_failure_names_status_exception_and_log(client: PipesRayJobClient, tmp_p
 
 
 def test_timeout_stops_the_job(ray_address: str, tmp_path: Path) -> None:
-    script = _script(tmp_path, """
+    script = _script(
+        tmp_path,
+        """
         import time
         from pipes_fast.external import open_dagster_pipes
 
         with open_dagster_pipes() as pipes:
             pipes.report_custom_message("started")
             time.sleep(120)
-    """)
+    """,
+    )
     client = PipesRayJobClient(ray_address, poll_interval=0.2, timeout=3)
     params = {**_job(script), "submission_id": f"timeout-{os.getpid()}-{time.time_ns()}"}
     started = time.monotonic()
@@ -230,7 +242,9 @@ class _Recording(PipesRayJobMessageReader):
 def test_messages_torn_across_chunks(client: PipesRayJobClient, tmp_path: Path) -> None:
     # Ray's log stream sends what a line holds when it reads it: a message written in two halves
     # seconds apart reaches us torn, the rest of it in a later chunk or in the final full read
-    script = _script(tmp_path, """
+    script = _script(
+        tmp_path,
+        """
         import json, sys, time
         from pipes_fast.external import open_dagster_pipes
 
@@ -244,7 +258,8 @@ def test_messages_torn_across_chunks(client: PipesRayJobClient, tmp_path: Path) 
             time.sleep(3)
             sys.stdout.write(line[40:] + "\\n")
             sys.stdout.flush()
-    """)
+    """,
+    )
     reader = _Recording(client.job_client)
     torn_client = PipesRayJobClient(client.address, message_reader=reader, poll_interval=0.2)
     completed = torn_client.run(context=StepContext(), submit_job_params=_job(script))
@@ -273,7 +288,9 @@ def test_log_pieces_without_a_cluster(capfd: pytest.CaptureFixture[str]) -> None
 def test_output_that_is_not_utf8_is_a_warning_not_a_crash(client: PipesRayJobClient, tmp_path: Path) -> None:
     # Ray's job API decodes a job's log as UTF-8: past a byte that is not, neither its stream nor
     # get_job_logs serve the log. run() still returns, and says what is missing and why.
-    script = _script(tmp_path, """
+    script = _script(
+        tmp_path,
+        """
         import sys
         from pipes_fast.external import open_dagster_pipes
 
@@ -283,12 +300,15 @@ def test_output_that_is_not_utf8_is_a_warning_not_a_crash(client: PipesRayJobCli
             sys.stdout.buffer.write(b"raw \\xff\\xfe bytes\\n")
             sys.stdout.flush()
             pipes.report_custom_message(2)
-    """)
+    """,
+    )
     log, records = capturing_logger("ray-utf8")
     completed = client.run(context=StepContext(log=log), submit_job_params=_job(script))
     assert 2 not in completed.get_custom_messages()
     warnings = [r.getMessage() for r in records.records if r.levelname == "WARNING"]
-    assert any("could not read the log of Ray job" in w and "UTF-8" in w and "message reader" in w for w in warnings), warnings
+    assert any("could not read the log of Ray job" in w and "UTF-8" in w and "message reader" in w for w in warnings), (
+        warnings
+    )
 
 
 def test_file_reader_on_shared_filesystem(client: PipesRayJobClient, tmp_path: Path) -> None:
@@ -304,7 +324,9 @@ def test_s3_blob_transport(client: PipesRayJobClient, tmp_path: Path, s3_bucket:
     # messages in S3 chunks instead of the log: the job reaches the test's S3 server (on 127.0.0.1)
     from pipes_fast import PipesS3MessageReader
 
-    script = _script(tmp_path, """
+    script = _script(
+        tmp_path,
+        """
         import boto3
         from pipes_fast.external import PipesS3MessageWriter, open_dagster_pipes
 
@@ -312,7 +334,8 @@ def test_s3_blob_transport(client: PipesRayJobClient, tmp_path: Path, s3_bucket:
             for i in range(50):
                 pipes.report_custom_message(i)
             pipes.report_asset_materialization(metadata={"where": "s3"})
-    """)
+    """,
+    )
     params = _job(script)
     params["runtime_env"]["env_vars"].update({k: v for k, v in os.environ.items() if k.startswith("AWS_")})
     reader = PipesS3MessageReader(bucket=s3_bucket.name, client=s3_bucket.client, interval=0.2)
@@ -325,11 +348,14 @@ def test_s3_blob_transport(client: PipesRayJobClient, tmp_path: Path, s3_bucket:
 
 
 def test_interrupt_stops_the_job(ray_address: str, tmp_path: Path) -> None:
-    script = _script(tmp_path, """
+    script = _script(
+        tmp_path,
+        """
         import time
         print("running", flush=True)
         time.sleep(600)
-    """)
+    """,
+    )
     params = {**_job(script), "submission_id": f"interrupt-{os.getpid()}-{time.time_ns()}"}
     # a loaded machine may take long to start the job: the interrupt must come before the client's
     # own timeout would end the run (which once made this test fail with a timeout error)
@@ -355,20 +381,25 @@ def test_interrupt_stops_the_job(ray_address: str, tmp_path: Path) -> None:
 def test_sigterm_stops_the_job(client: PipesRayJobClient, tmp_path: Path) -> None:
     # an orchestrator process told to stop (SIGTERM, as a scheduler or Dagster's run worker
     # would) stops its Ray job before it exits
-    job_script = _script(tmp_path, """
+    job_script = _script(
+        tmp_path,
+        """
         import time
         print("running", flush=True)
         time.sleep(120)
-    """)
+    """,
+    )
     job_id = f"sigterm-{os.getpid()}-{time.time_ns()}"
     params = {**_job(job_script), "submission_id": job_id}
     orchestrator = tmp_path / "orchestrator.py"
-    orchestrator.write_text(textwrap.dedent(f"""
+    orchestrator.write_text(
+        textwrap.dedent(f"""
         from pipes_fast import StepContext
         from pipes_fast.ray import PipesRayJobClient
 
         PipesRayJobClient({client.address!r}, poll_interval=0.2).run(context=StepContext(), submit_job_params={params!r})
-    """))
+    """)
+    )
     process = subprocess.Popen([sys.executable, str(orchestrator)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60

@@ -24,8 +24,7 @@ dagster = pytest.importorskip("dagster")
 pytest.importorskip("dagster._core.pipes.reattach", reason="needs a Dagster with Pipes launch handles")
 
 from pipes_fast import PipesFileMessageReader  # noqa: E402
-from pipes_fast.ray import PipesRayJobClient  # noqa: E402
-from pipes_fast.ray import _client  # noqa: E402
+from pipes_fast.ray import PipesRayJobClient, _client  # noqa: E402
 from pipes_fast.ray.local_cluster import local_cluster  # noqa: E402
 
 pytestmark = [
@@ -34,7 +33,9 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),
     pytest.mark.filterwarnings("ignore:ssl=None is deprecated:DeprecationWarning"),  # Ray's tail_job_logs
     pytest.mark.filterwarnings("ignore:AssetExecutionContext.run_id is deprecated:DeprecationWarning"),  # Dagster's own
-    pytest.mark.filterwarnings("ignore:AssetExecutionContext.dagster_run is deprecated:DeprecationWarning"),  # dagster-ray's
+    pytest.mark.filterwarnings(
+        "ignore:AssetExecutionContext.dagster_run is deprecated:DeprecationWarning"
+    ),  # dagster-ray's
 ]
 
 KEYS = "abcde"
@@ -100,7 +101,9 @@ class Job:
 class Run:
     """What a ``materialize`` with one retry gave: the run's log entries and the asset body's view."""
 
-    def __init__(self, entries: list[Any], success: bool, job_ids: list[str], custom: Optional[list[Any]] = None) -> None:
+    def __init__(
+        self, entries: list[Any], success: bool, job_ids: list[str], custom: Optional[list[Any]] = None
+    ) -> None:
         self.entries, self.success, self.job_ids = entries, success, job_ids
         self.custom = custom or []  # the custom messages the last attempt's runs returned
 
@@ -121,8 +124,13 @@ class Run:
 
     def handle_events(self, start: str) -> list[str]:
         """The messages of the run's launch-handle engine events that start with ``start``."""
-        return [e.dagster_event.message for e in self.entries if e.dagster_event is not None
-                and e.dagster_event.event_type_value == "ENGINE_EVENT" and (e.dagster_event.message or "").startswith(start)]
+        return [
+            e.dagster_event.message
+            for e in self.entries
+            if e.dagster_event is not None
+            and e.dagster_event.event_type_value == "ENGINE_EVENT"
+            and (e.dagster_event.message or "").startswith(start)
+        ]
 
     def logged(self, text: str) -> list[str]:
         return [e.user_message for e in self.entries if text in (e.user_message or "")]
@@ -140,8 +148,11 @@ def materialize(
     job_ids: list[str] = []
     custom: list[Any] = []
 
-    @dagster.multi_asset(specs=[dagster.AssetSpec(k) for k in KEYS], retry_policy=dagster.RetryPolicy(max_retries=1),
-                         required_resource_keys={"ray_client"})
+    @dagster.multi_asset(
+        specs=[dagster.AssetSpec(k) for k in KEYS],
+        retry_policy=dagster.RetryPolicy(max_retries=1),
+        required_resource_keys={"ray_client"},
+    )
     def step(context):  # type: ignore[no-untyped-def]  # Dagster reads string annotations as names
         if before:
             before(context)
@@ -199,7 +210,9 @@ def test_retry_while_the_job_runs_reattaches(ray_address: str, tmp_path: Path, m
             first_attempt.set()
         else:
             first_attempt.clear()
-            threading.Thread(target=go_once_reattached, args=(context.instance, context.run.run_id), daemon=True).start()
+            threading.Thread(
+                target=go_once_reattached, args=(context.instance, context.run.run_id), daemon=True
+            ).start()
 
     def go_once_reattached(instance: Any, run_id: str) -> None:
         deadline = time.monotonic() + 30
@@ -225,7 +238,10 @@ def test_a_failed_job_is_launched_afresh(ray_address: str, tmp_path: Path) -> No
     run = materialize(PipesRayJobClient(ray_address, poll_interval=0.2), job)
     assert run.success
     first, second = job.submitted(ray_address)
-    assert (str(first.status), str(second.status)) in (("FAILED", "SUCCEEDED"), ("JobStatus.FAILED", "JobStatus.SUCCEEDED"))
+    assert (str(first.status), str(second.status)) in (
+        ("FAILED", "SUCCEEDED"),
+        ("JobStatus.FAILED", "JobStatus.SUCCEEDED"),
+    )
     assert run.materializations() == job.expected(second.submission_id)
     assert len(run.handle_events("[pipes] Launched external run")) == 2
     assert not run.handle_events("[pipes] Reattached")
@@ -237,7 +253,9 @@ def test_messages_elsewhere_than_the_log_relaunch(ray_address: str, tmp_path: Pa
     # from the start, so it leaves that job alone and launches another
     job = Job(tmp_path, go=True, fail_first=False)
     reader = PipesFileMessageReader(str(tmp_path / "messages"))
-    run = materialize(PipesRayJobClient(ray_address, message_reader=reader, poll_interval=0.2), job, after=fail_first_attempt)
+    run = materialize(
+        PipesRayJobClient(ray_address, message_reader=reader, poll_interval=0.2), job, after=fail_first_attempt
+    )
     assert run.success
     first, second = job.submitted(ray_address)
     assert run.materializations() == job.expected(second.submission_id)

@@ -34,8 +34,12 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),
     # Dagster's own open_pipes_session (dagster-ray's client uses it) reads the deprecated context.run_id
     pytest.mark.filterwarnings("ignore:AssetExecutionContext.run_id is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:AssetExecutionContext.dagster_run is deprecated:DeprecationWarning"),  # dagster-ray's
-    pytest.mark.filterwarnings("ignore:ssl=None is deprecated:DeprecationWarning"),  # Ray's tail_job_logs (both readers)
+    pytest.mark.filterwarnings(
+        "ignore:AssetExecutionContext.dagster_run is deprecated:DeprecationWarning"
+    ),  # dagster-ray's
+    pytest.mark.filterwarnings(
+        "ignore:ssl=None is deprecated:DeprecationWarning"
+    ),  # Ray's tail_job_logs (both readers)
 ]
 
 ASSET, CHECK = "orders", "positive"
@@ -82,7 +86,9 @@ SCRIPT = f"""
 """
 
 TORN = {"n": "torn", "blob": "written in two halves"}
-TORN_LINE = json.dumps({"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": TORN}})
+TORN_LINE = json.dumps(
+    {"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": TORN}}
+)
 TORN_AT = 40
 TORN_SCRIPT = f"""
     import sys, time
@@ -127,8 +133,10 @@ def is_launch_handle(entry: Any) -> bool:
     """Whether a log entry records a Pipes launch handle (pipes_fast's client records one per job
     it launches, so that a retried step reattaches; dagster-ray's records none)."""
     event = entry.dagster_event
-    return event is not None and event.event_type_value == "ENGINE_EVENT" and PIPES_LAUNCH_HANDLE_METADATA_KEY in (
-        event.engine_event_data.metadata
+    return (
+        event is not None
+        and event.event_type_value == "ENGINE_EVENT"
+        and PIPES_LAUNCH_HANDLE_METADATA_KEY in (event.engine_event_data.metadata)
     )
 
 
@@ -138,7 +146,9 @@ def materialize_with(client: Any, script: str, capfd: pytest.CaptureFixture[str]
     process's stdout."""
     step = Step()
 
-    @dagster.asset(name=ASSET, check_specs=[dagster.AssetCheckSpec(CHECK, asset=ASSET)], required_resource_keys={"ray_client"})
+    @dagster.asset(
+        name=ASSET, check_specs=[dagster.AssetCheckSpec(CHECK, asset=ASSET)], required_resource_keys={"ray_client"}
+    )
     def orders(context):  # type: ignore[no-untyped-def]  # Dagster reads string annotations as names
         invocation = context.resources.ray_client.run(context=context, submit_job_params=submit_params(script))
         step.custom_messages = list(invocation.get_custom_messages())
@@ -146,7 +156,9 @@ def materialize_with(client: Any, script: str, capfd: pytest.CaptureFixture[str]
 
     capfd.readouterr()
     with dagster.DagsterInstance.ephemeral() as instance:
-        result = dagster.materialize([orders], resources={"ray_client": client}, instance=instance, raise_on_error=False)
+        result = dagster.materialize(
+            [orders], resources={"ray_client": client}, instance=instance, raise_on_error=False
+        )
         entries = instance.all_logs(result.run_id)
     entries = [entry for entry in entries if not is_launch_handle(entry)]  # tests/test_ray_reattach.py's subject
     stdout = capfd.readouterr().out
@@ -190,7 +202,11 @@ def test_same_events_as_dagster_ray(ray_address: str, tmp_path: Path, capfd: pyt
     assert ours.event_types == theirs.event_types
     assert ours.custom_messages == theirs.custom_messages
     assert len(ours.custom_messages) == len(CUSTOM_MESSAGES)
-    assert script_logs(ours) == script_logs(theirs) == [("INFO", SCRIPT_LOGS[0]), ("WARNING", SCRIPT_LOGS[1]), ("INFO", SCRIPT_LOGS[2])]
+    assert (
+        script_logs(ours)
+        == script_logs(theirs)
+        == [("INFO", SCRIPT_LOGS[0]), ("WARNING", SCRIPT_LOGS[1]), ("INFO", SCRIPT_LOGS[2])]
+    )
     assert ours.pipes_engine_events == theirs.pipes_engine_events
 
 

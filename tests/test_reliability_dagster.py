@@ -28,9 +28,9 @@ from typing import Any, Optional
 import dagster
 import dagster_pipes
 import pytest
-
 from external_scripts.orchestrators import QUIET
 from helpers import closed, custom, opened
+
 from pipes_fast.protocol import make_message
 
 pytestmark = pytest.mark.filterwarnings(
@@ -67,8 +67,11 @@ Body = Callable[[Any, Path], None]
 """Runs inside the open session: (Dagster's PipesSession, the message file)."""
 
 
-def run_in_dagster(body: Body, reader: Optional[dagster.PipesMessageReader] = None,
-                   injector: Optional[dagster.PipesContextInjector] = None) -> DagsterRun:
+def run_in_dagster(
+    body: Body,
+    reader: Optional[dagster.PipesMessageReader] = None,
+    injector: Optional[dagster.PipesContextInjector] = None,
+) -> DagsterRun:
     """``body`` inside ``dagster.open_pipes_session`` in a one-op job; what the step got."""
     delivered: list[Any] = []
 
@@ -91,8 +94,11 @@ def run_in_dagster(body: Body, reader: Optional[dagster.PipesMessageReader] = No
     logs = instance.all_logs(result.run_id)
     return DagsterRun(
         custom_messages=delivered,
-        reader_errors=[entry.dagster_event.event_specific_data.error.cls_name  # type: ignore[union-attr,misc]
-                       for entry in logs if entry.user_message.startswith(FRAMEWORK_EXCEPTION)],
+        reader_errors=[
+            entry.dagster_event.event_specific_data.error.cls_name  # type: ignore[union-attr,misc]
+            for entry in logs
+            if entry.user_message.startswith(FRAMEWORK_EXCEPTION)
+        ],
         warnings=[entry.user_message for entry in logs if entry.level == logging.WARNING],
         step_succeeded=result.success,
     )
@@ -100,10 +106,12 @@ def run_in_dagster(body: Body, reader: Optional[dagster.PipesMessageReader] = No
 
 def append(*chunks: str | bytes) -> Body:
     """A body appending each chunk to the message file with one write."""
+
     def body(session: Any, path: Path) -> None:
         for chunk in chunks:
             with open(path, "ab") as file:
                 file.write(chunk if isinstance(chunk, bytes) else chunk.encode())
+
     return body
 
 
@@ -129,13 +137,19 @@ def reader_threads() -> list[threading.Thread]:
 
 
 @pytest.mark.reliability("garbage-lines")
-@pytest.mark.parametrize(("what", "garbage", "error", "delivered"), [
-    pytest.param("A line that is not JSON", "not json\n", "JSONDecodeError", [1], id="not-json"),
-    pytest.param("A JSON line without the version field", '{"no": "version"}\n', "KeyError", [1], id="no-version-field"),
-    pytest.param("A line of invalid UTF-8", b"\xff\xfe\n", "UnicodeDecodeError", [], id="invalid-utf8"),
-])
+@pytest.mark.parametrize(
+    ("what", "garbage", "error", "delivered"),
+    [
+        pytest.param("A line that is not JSON", "not json\n", "JSONDecodeError", [1], id="not-json"),
+        pytest.param(
+            "A JSON line without the version field", '{"no": "version"}\n', "KeyError", [1], id="no-version-field"
+        ),
+        pytest.param("A line of invalid UTF-8", b"\xff\xfe\n", "UnicodeDecodeError", [], id="invalid-utf8"),
+    ],
+)
 def test_dagster_stops_at_the_first_line_that_is_not_a_message(
-        what: str, garbage: str | bytes, error: str, delivered: list[Any], observe: Callable[[str], None]) -> None:
+    what: str, garbage: str | bytes, error: str, delivered: list[Any], observe: Callable[[str], None]
+) -> None:
     """One bad line between two custom messages, written at once."""
     raw = garbage if isinstance(garbage, bytes) else garbage.encode()
     run = run_in_dagster(append((opened() + custom(1)).encode() + raw + (custom(2) + closed()).encode()))
@@ -189,13 +203,16 @@ def test_dagster_holds_a_huge_line_whole(monkeypatch: pytest.MonkeyPatch, observ
     run = run_in_dagster(body)
     assert run.reader_errors == []
     assert run.custom_messages == [big, "after"]
-    observe("A 20 MiB line already whole in the file arrives whole: Dagster has no line limit and holds any "
-            "line in memory at once (a reader that reaches a line while it is being written tears it, as above).")
+    observe(
+        "A 20 MiB line already whole in the file arrives whole: Dagster has no line limit and holds any "
+        "line in memory at once (a reader that reaches a line while it is being written tears it, as above)."
+    )
 
 
 @pytest.mark.reliability("file-replaced")
 def test_dagster_keeps_reading_a_removed_message_file(observe: Callable[[str], None]) -> None:
     """The message file removed after the first message, then written again at the same path."""
+
     def body(session: Any, path: Path) -> None:
         append(opened() + custom(1))(session, path)
         wait_until(lambda: list(session.get_custom_messages()) == [1], "the first message")
@@ -206,8 +223,10 @@ def test_dagster_keeps_reading_a_removed_message_file(observe: Callable[[str], N
     assert run.reader_errors == []
     assert run.custom_messages == [1]
     assert any(warning.startswith(NO_CLOSED) for warning in run.warnings)
-    observe("The reader keeps the removed file open and never sees the new one: "
-            f"{run.summary([1, 2])} It warns that no `closed` message arrived.")
+    observe(
+        "The reader keeps the removed file open and never sees the new one: "
+        f"{run.summary([1, 2])} It warns that no `closed` message arrived."
+    )
 
 
 @pytest.mark.reliability("sigkill-writer")
@@ -220,7 +239,8 @@ def test_dagster_keeps_what_a_killed_writer_reported(tmp_path: Path, observe: Ca
         "with open_dagster_pipes() as pipes:\n"
         "    for index in range(200):\n"
         "        pipes.report_custom_message(index)\n"
-        "    os.kill(os.getpid(), signal.SIGKILL)\n")
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     codes: list[int] = []
 
     def body(session: Any, path: Path) -> None:
@@ -232,18 +252,27 @@ def test_dagster_keeps_what_a_killed_writer_reported(tmp_path: Path, observe: Ca
     assert run.reader_errors == []
     assert run.custom_messages == list(range(200))
     assert any(warning.startswith(NO_CLOSED) for warning in run.warnings)
-    observe("All 200 messages reported before the SIGKILL arrive (dagster-pipes writes each whole); Dagster "
-            "warns that no `closed` message arrived.")
+    observe(
+        "All 200 messages reported before the SIGKILL arrive (dagster-pipes writes each whole); Dagster "
+        "warns that no `closed` message arrived."
+    )
 
 
 # ----- handling one message -----
 
 LONE_SURROGATE = ascii_line("log_external_stream", {"stream": "stdout", "text": "\ud800", "extras": {}})
 STREAM_TEXT = ascii_line("log_external_stream", {"stream": "stdout", "text": "x", "extras": {}})
-BAD_CLOSED = ascii_line("closed", {"exception": {"message": 1, "stack": "s", "name": None, "cause": None, "context": None}})
-BAD_TABLE = ascii_line("report_asset_materialization", {
-    "asset_key": "orders", "metadata": {"table": {"raw_value": {"records": "not a list"}, "type": "table"}}, "data_version": None,
-})
+BAD_CLOSED = ascii_line(
+    "closed", {"exception": {"message": 1, "stack": "s", "name": None, "cause": None, "context": None}}
+)
+BAD_TABLE = ascii_line(
+    "report_asset_materialization",
+    {
+        "asset_key": "orders",
+        "metadata": {"table": {"raw_value": {"records": "not a list"}, "type": "table"}},
+        "data_version": None,
+    },
+)
 
 
 def utf8_stdout(closed: bool) -> io.TextIOWrapper:
@@ -255,21 +284,49 @@ def utf8_stdout(closed: bool) -> io.TextIOWrapper:
 
 
 @pytest.mark.reliability("handler-exceptions")
-@pytest.mark.parametrize(("what", "message", "stdout", "error"), [
-    pytest.param("A `log` message whose message is 42", ascii_line("log", {"message": 42, "level": "info"}), None,
-                 "ParameterCheckError", id="non-string-log"),
-    pytest.param("A lone surrogate in `log_external_stream` text (stdout strict UTF-8, as on a pipe or terminal)",
-                 LONE_SURROGATE, "open", "UnicodeEncodeError", id="lone-surrogate-stream"),
-    pytest.param("`log_external_stream` with stdout closed", STREAM_TEXT, "closed", "ValueError", id="closed-stdout"),
-    pytest.param("An unknown method", ascii_line("teleport", {}), None, "DagsterPipesExecutionError", id="unknown-method"),
-    pytest.param("A `closed` exception whose message is 1", BAD_CLOSED, None, "TypeError",
-                 id="badly-typed-closed-exception"),
-    pytest.param("A materialization whose table metadata Dagster's types refuse", BAD_TABLE, None, "ParameterCheckError",
-                 id="refused-result"),
-])
+@pytest.mark.parametrize(
+    ("what", "message", "stdout", "error"),
+    [
+        pytest.param(
+            "A `log` message whose message is 42",
+            ascii_line("log", {"message": 42, "level": "info"}),
+            None,
+            "ParameterCheckError",
+            id="non-string-log",
+        ),
+        pytest.param(
+            "A lone surrogate in `log_external_stream` text (stdout strict UTF-8, as on a pipe or terminal)",
+            LONE_SURROGATE,
+            "open",
+            "UnicodeEncodeError",
+            id="lone-surrogate-stream",
+        ),
+        pytest.param(
+            "`log_external_stream` with stdout closed", STREAM_TEXT, "closed", "ValueError", id="closed-stdout"
+        ),
+        pytest.param(
+            "An unknown method", ascii_line("teleport", {}), None, "DagsterPipesExecutionError", id="unknown-method"
+        ),
+        pytest.param(
+            "A `closed` exception whose message is 1", BAD_CLOSED, None, "TypeError", id="badly-typed-closed-exception"
+        ),
+        pytest.param(
+            "A materialization whose table metadata Dagster's types refuse",
+            BAD_TABLE,
+            None,
+            "ParameterCheckError",
+            id="refused-result",
+        ),
+    ],
+)
 def test_dagster_stops_reading_when_handling_one_message_fails(
-        what: str, message: str, stdout: Optional[str], error: str, monkeypatch: pytest.MonkeyPatch,
-        observe: Callable[[str], None]) -> None:
+    what: str,
+    message: str,
+    stdout: Optional[str],
+    error: str,
+    monkeypatch: pytest.MonkeyPatch,
+    observe: Callable[[str], None],
+) -> None:
     """A message whose handling raises, between two custom messages."""
     if stdout:
         monkeypatch.setattr(sys, "stdout", utf8_stdout(closed=stdout == "closed"))
@@ -316,16 +373,20 @@ class DirectoryChunks(dagster.PipesBlobStoreMessageReader):
 
 def chunks(*contents: Optional[str]) -> Body:
     """A body writing each content as chunk 1, 2, ... (None: that chunk is skipped)."""
+
     def body(session: Any, folder: Path) -> None:
         for index, content in enumerate(contents, start=1):
             if content is not None:
                 (folder / f"{index}.json").write_text(content)
+
     return body
 
 
 @pytest.mark.reliability("blob-chunks")
 def test_dagster_drops_a_bad_line_of_a_chunk_without_a_word(tmp_path: Path, observe: Callable[[str], None]) -> None:
-    run = run_in_dagster(chunks(opened() + "not json\n" + custom(1), custom(2) + closed()), reader=DirectoryChunks(tmp_path))
+    run = run_in_dagster(
+        chunks(opened() + "not json\n" + custom(1), custom(2) + closed()), reader=DirectoryChunks(tmp_path)
+    )
     assert run.custom_messages == [1, 2]
     assert not [w for w in run.warnings if "not json" in w]
     observe(f"A line that is not JSON inside a chunk is dropped and nothing says so: {run.summary([1, 2])}")
@@ -338,8 +399,10 @@ def test_dagster_stops_at_a_skipped_chunk(tmp_path: Path, observe: Callable[[str
     waited = time.monotonic() - started
     assert run.custom_messages == [1]
     assert waited > 10
-    observe("A chunk the writer skipped stops the reader there: it waits 10 s after the process ended, then gives up"
-            f" on everything after it without a warning: {run.summary([1, 3])}")
+    observe(
+        "A chunk the writer skipped stops the reader there: it waits 10 s after the process ended, then gives up"
+        f" on everything after it without a warning: {run.summary([1, 3])}"
+    )
 
 
 # ----- files -----
@@ -348,7 +411,8 @@ def test_dagster_stops_at_a_skipped_chunk(tmp_path: Path, observe: Callable[[str
 @pytest.mark.reliability("unsafe-files")
 @pytest.mark.parametrize("which", ["message", "context"])
 def test_dagster_follows_a_symlinked_path_into_another_file(
-        tmp_path: Path, which: str, observe: Callable[[str], None]) -> None:
+    tmp_path: Path, which: str, observe: Callable[[str], None]
+) -> None:
     """The message or context path is a symbolic link to a file that holds something else."""
     victim, link = tmp_path / "victim.txt", tmp_path / "link"
     victim.write_text("precious\n")
@@ -361,13 +425,17 @@ def test_dagster_follows_a_symlinked_path_into_another_file(
     if which == "message":
         run_in_dagster(body, reader=dagster.PipesFileMessageReader(str(link)))
         assert after == [""]
-        observe("`PipesFileMessageReader` on a symbolic link opens it with `open(path, 'w')`: the link is followed "
-                "and the file it points to is truncated to 0 bytes.")
+        observe(
+            "`PipesFileMessageReader` on a symbolic link opens it with `open(path, 'w')`: the link is followed "
+            "and the file it points to is truncated to 0 bytes."
+        )
     else:
         run_in_dagster(body, injector=dagster.PipesFileContextInjector(str(link)))
         assert json.loads(after[0])["job_name"] == "job"
-        observe("`PipesFileContextInjector` on a symbolic link follows it and overwrites the file it points to "
-                "with the context JSON, extras included.")
+        observe(
+            "`PipesFileContextInjector` on a symbolic link follows it and overwrites the file it points to "
+            "with the context JSON, extras included."
+        )
     assert not link.is_symlink() and victim.exists()
 
 
@@ -379,18 +447,23 @@ def b64(raw: bytes) -> str:
 
 
 @pytest.mark.reliability("bootstrap-errors")
-@pytest.mark.parametrize(("what", "param", "error"), [
-    pytest.param("not base64", "not base64 at all!", "binascii.Error", id="not-base64"),
-    pytest.param("not zlib", b64(b"plain bytes"), "zlib.error", id="not-zlib"),
-    pytest.param("not JSON", b64(zlib.compress(b"{not json")), "json.decoder.JSONDecodeError", id="not-json"),
-    pytest.param("not UTF-8", b64(zlib.compress(b'"\xff\xfe"')), "UnicodeDecodeError", id="not-utf8"),
-    pytest.param("empty", "", "zlib.error", id="empty"),
-    pytest.param("an int", 12345, "TypeError", id="int"),
-    pytest.param("JSON nested 100,000 deep", b64(zlib.compress(b"[" * 100_000 + b"]" * 100_000)), "RecursionError",
-                 id="deep"),
-])
-def test_dagster_pipes_lets_the_decoders_errors_out(what: str, param: Any, error: str,
-                                                     observe: Callable[[str], None]) -> None:
+@pytest.mark.parametrize(
+    ("what", "param", "error"),
+    [
+        pytest.param("not base64", "not base64 at all!", "binascii.Error", id="not-base64"),
+        pytest.param("not zlib", b64(b"plain bytes"), "zlib.error", id="not-zlib"),
+        pytest.param("not JSON", b64(zlib.compress(b"{not json")), "json.decoder.JSONDecodeError", id="not-json"),
+        pytest.param("not UTF-8", b64(zlib.compress(b'"\xff\xfe"')), "UnicodeDecodeError", id="not-utf8"),
+        pytest.param("empty", "", "zlib.error", id="empty"),
+        pytest.param("an int", 12345, "TypeError", id="int"),
+        pytest.param(
+            "JSON nested 100,000 deep", b64(zlib.compress(b"[" * 100_000 + b"]" * 100_000)), "RecursionError", id="deep"
+        ),
+    ],
+)
+def test_dagster_pipes_lets_the_decoders_errors_out(
+    what: str, param: Any, error: str, observe: Callable[[str], None]
+) -> None:
     """A hostile bootstrap param given to dagster_pipes.decode_param."""
     with pytest.raises(Exception) as info:
         dagster_pipes.decode_param(param)
@@ -406,8 +479,10 @@ def test_dagster_pipes_inflates_a_bomb_whole(observe: Callable[[str], None]) -> 
     size = 80 * 1024 * 1024
     bomb = b64(zlib.compress(b'"' + b"a" * size + b'"', 9))
     assert len(dagster_pipes.decode_param(bomb)) == size
-    observe(f"`dagster_pipes.decode_param` inflates a {len(bomb) // 1000} kB param to {size // 2**20} MiB in memory: "
-            "there is no size limit.")
+    observe(
+        f"`dagster_pipes.decode_param` inflates a {len(bomb) // 1000} kB param to {size // 2**20} MiB in memory: "
+        "there is no size limit."
+    )
 
 
 # ----- the external process -----
@@ -425,9 +500,13 @@ def wchan(pid: int) -> str:
 def test_dagster_blocks_a_chatty_child_whose_output_it_captures(tmp_path: Path, observe: Callable[[str], None]) -> None:
     """A child writing 1 MiB to stdout under PipesSubprocessClient(forward_stdio=False), in a materialization."""
     pid_file = tmp_path / "pid"
-    child = [sys.executable, "-c", "import os, sys\n"
-             f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
-             "sys.stdout.write('x' * 2**20)\nsys.stdout.flush()\n"]
+    child = [
+        sys.executable,
+        "-c",
+        "import os, sys\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "sys.stdout.write('x' * 2**20)\nsys.stdout.flush()\n",
+    ]
     blocked_in: list[str] = []
 
     def kill_once_blocked() -> None:
@@ -446,11 +525,17 @@ def test_dagster_blocks_a_chatty_child_whose_output_it_captures(tmp_path: Path, 
 
     killer = threading.Thread(target=kill_once_blocked, daemon=True)
     killer.start()
-    result = dagster.materialize([chatty], resources={"pipes": dagster.PipesSubprocessClient(forward_stdio=False)},
-                                 raise_on_error=False, run_config=QUIET)
+    result = dagster.materialize(
+        [chatty],
+        resources={"pipes": dagster.PipesSubprocessClient(forward_stdio=False)},
+        raise_on_error=False,
+        run_config=QUIET,
+    )
     killer.join(WAIT)
     assert blocked_in and "pipe_write" in blocked_in[0]
     assert not result.success
-    observe("`PipesSubprocessClient(forward_stdio=False)` waits for the child without reading its pipes: a child "
-            "writing 1 MiB to stdout blocks on the full pipe for good (the test found it asleep in "
-            f"`{blocked_in[0].strip()}` and killed it; the step then failed).")
+    observe(
+        "`PipesSubprocessClient(forward_stdio=False)` waits for the child without reading its pipes: a child "
+        "writing 1 MiB to stdout blocks on the full pipe for good (the test found it asleep in "
+        f"`{blocked_in[0].strip()}` and killed it; the step then failed)."
+    )

@@ -12,18 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from s3_server import S3Bucket
-
 import dagster
+import pytest
+from s3_server import S3Bucket
 
 dagster_aws_pipes = pytest.importorskip("dagster_aws.pipes")
 
 pytestmark = [
     pytest.mark.timeout(120),
-    pytest.mark.filterwarnings("ignore::dagster.PreviewWarning", "ignore::DeprecationWarning",
-                               "ignore::pytest.PytestUnhandledThreadExceptionWarning"),
+    pytest.mark.filterwarnings(
+        "ignore::dagster.PreviewWarning",
+        "ignore::DeprecationWarning",
+        "ignore::pytest.PytestUnhandledThreadExceptionWarning",
+    ),
 ]
 
 WRITER = str(Path(__file__).parent / "scripts" / "blob_writer.py")
@@ -32,7 +33,8 @@ SESSIONS, COUNT = 4, 100
 
 @pytest.mark.reliability("chunk-locations")
 def test_dagster_aws_shares_one_readers_chunks_among_concurrent_sessions(
-        s3_bucket: S3Bucket, observe: Callable[[str], None]) -> None:
+    s3_bucket: S3Bucket, observe: Callable[[str], None]
+) -> None:
     """4 Dagster Pipes sessions at once through one dagster-aws PipesS3MessageReader, each child
     reporting 100 messages tagged with its number through dagster-pipes' S3 writer."""
     reader = dagster_aws_pipes.PipesS3MessageReader(bucket=s3_bucket.name, client=s3_bucket.client, interval=1)
@@ -52,11 +54,20 @@ def test_dagster_aws_shares_one_readers_chunks_among_concurrent_sessions(
         @dagster.asset(name=f"shared_reader_{number}")
         def asset(context):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202 - Dagster reads the annotation
             barrier.wait(30)
-            with dagster.open_pipes_session(context=context, context_injector=injector, message_reader=reader) as session:
-                script = (f"import sys; sys.argv = ['', 'dagster_pipes', 's3', '{COUNT}', '0.05', '{number}']\n"
-                          f"exec(open({WRITER!r}).read())")
-                subprocess.run([sys.executable, "-c", script], env={**os.environ, **session.get_bootstrap_env_vars()},
-                               capture_output=True, timeout=60, check=True)
+            with dagster.open_pipes_session(
+                context=context, context_injector=injector, message_reader=reader
+            ) as session:
+                script = (
+                    f"import sys; sys.argv = ['', 'dagster_pipes', 's3', '{COUNT}', '0.05', '{number}']\n"
+                    f"exec(open({WRITER!r}).read())"
+                )
+                subprocess.run(
+                    [sys.executable, "-c", script],
+                    env={**os.environ, **session.get_bootstrap_env_vars()},
+                    capture_output=True,
+                    timeout=60,
+                    check=True,
+                )
             delivered[number] = [len(m["pad"]) for m in session.get_custom_messages()]
 
         dagster.materialize([asset], raise_on_error=False)
@@ -71,9 +82,14 @@ def test_dagster_aws_shares_one_readers_chunks_among_concurrent_sessions(
     foreign = [len(got) - mine for got, mine in zip(delivered, own)]
     assert all(0 <= mine <= COUNT for mine in own)
     exact = own == [COUNT] * SESSIONS and not any(foreign)
-    observe(f"{SESSIONS} sessions at once through one reader, {COUNT} messages each: each session received "
-            f"{', '.join(map(str, own))} of its own and {', '.join(map(str, foreign))} of the others' messages"
-            + (" (this time exactly; how much is lost depends on how the sessions overlap: the reader's one counter"
-               " and one thread serve whichever session opened last)" if exact else
-               " (the reader's one counter and one thread serve whichever session opened last; how much is lost"
-               " depends on how the sessions overlap)"))
+    observe(
+        f"{SESSIONS} sessions at once through one reader, {COUNT} messages each: each session received "
+        f"{', '.join(map(str, own))} of its own and {', '.join(map(str, foreign))} of the others' messages"
+        + (
+            " (this time exactly; how much is lost depends on how the sessions overlap: the reader's one counter"
+            " and one thread serve whichever session opened last)"
+            if exact
+            else " (the reader's one counter and one thread serve whichever session opened last; how much is lost"
+            " depends on how the sessions overlap)"
+        )
+    )

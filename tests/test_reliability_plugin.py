@@ -51,9 +51,26 @@ def run_pytest(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedP
     """pytest with the plugin on one test file holding ``source``."""
     (tmp_path / "test_sample.py").write_text(textwrap.dedent(source))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "reliability_plugin", "-p", "no:cacheprovider",
-                           "-q", str(tmp_path / "test_sample.py"), *args],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "reliability_plugin",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            str(tmp_path / "test_sample.py"),
+            *args,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def load_report() -> ModuleType:
@@ -81,8 +98,10 @@ def test_outcomes_docstrings_and_observations_are_recorded(tmp_path: Path) -> No
     assert result.returncode == 1
     data = json.loads((tmp_path / "out.json").read_text())
     assert data["exitstatus"] == 1 and data["implementation"].startswith("pipes_fast._")
-    assert [(t["test"].split("::")[1], t["case"], t["outcome"], t["doc"], t["side"], t["observations"])
-            for t in data["tests"]] == [
+    assert [
+        (t["test"].split("::")[1], t["case"], t["outcome"], t["doc"], t["side"], t["observations"])
+        for t in data["tests"]
+    ] == [
         ("test_passes", "torn-writes", "passed", "Waits for the newline.", "pipes_fast", []),
         ("test_fails", "torn-writes", "failed", "", "pipes_fast", []),
         ("test_dagster_side", "garbage-lines", "passed", "", "dagster", ["Dagster stops."]),
@@ -93,10 +112,19 @@ def test_outcomes_docstrings_and_observations_are_recorded(tmp_path: Path) -> No
 
 
 def test_the_report_has_every_case_and_says_where_no_test_exists_yet() -> None:
-    record: dict[str, Any] = {"case": "torn-writes", "test": "t.py::test_a", "nodeid": "t.py::test_a",
-                              "outcome": "passed", "doc": "Pipes | inside.", "side": "pipes_fast", "observations": []}
-    runs = {"compiled": {"implementation": "pipes_fast._hotpath.compiled", "tests": [record]},
-            "pure": {"implementation": "pipes_fast._hotpath.pure", "tests": [{**record, "outcome": "failed"}]}}
+    record: dict[str, Any] = {
+        "case": "torn-writes",
+        "test": "t.py::test_a",
+        "nodeid": "t.py::test_a",
+        "outcome": "passed",
+        "doc": "Pipes | inside.",
+        "side": "pipes_fast",
+        "observations": [],
+    }
+    runs = {
+        "compiled": {"implementation": "pipes_fast._hotpath.compiled", "tests": [record]},
+        "pure": {"implementation": "pipes_fast._hotpath.pure", "tests": [{**record, "outcome": "failed"}]},
+    }
     document = load_report().render(runs)
     assert all(f"(`{case_id}`)" in document for case_id in CASES)
     assert "| [Torn writes](#torn-writes) | pass (1 test) | **FAIL** | — |" in document

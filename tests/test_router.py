@@ -8,36 +8,49 @@ from collections import deque
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import json_values
 
 from pipes_fast import AssetKey
 from pipes_fast.protocol import PIPES_PROTOCOL_VERSION_FIELD
-from strategies import json_values
 
 KEYS = {"a": AssetKey("a"), "b/c": AssetKey(["b", "c"])}
-metadata = st.none() | json_values | st.dictionaries(
-    st.text(max_size=4),
-    st.fixed_dictionaries({"raw_value": json_values, "type": st.sampled_from(["__infer__", "int", "url", "asset", "nope"])})
-    | json_values,
-    max_size=3,
+metadata = (
+    st.none()
+    | json_values
+    | st.dictionaries(
+        st.text(max_size=4),
+        st.fixed_dictionaries(
+            {"raw_value": json_values, "type": st.sampled_from(["__infer__", "int", "url", "asset", "nope"])}
+        )
+        | json_values,
+        max_size=3,
+    )
 )
-params = st.fixed_dictionaries(
-    {},
-    optional={
-        "asset_key": st.sampled_from(["a", "b/c", "zzz"]) | json_values,
-        "metadata": metadata,
-        "data_version": st.none() | st.text(max_size=3) | st.integers(),
-        "check_name": st.text(max_size=3) | st.integers(),
-        "passed": st.booleans() | st.none(),
-        "severity": st.sampled_from(["WARN", "ERROR", "BAD"]) | json_values,
-        "payload": json_values,
-    },
-) | json_values
+params = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "asset_key": st.sampled_from(["a", "b/c", "zzz"]) | json_values,
+            "metadata": metadata,
+            "data_version": st.none() | st.text(max_size=3) | st.integers(),
+            "check_name": st.text(max_size=3) | st.integers(),
+            "passed": st.booleans() | st.none(),
+            "severity": st.sampled_from(["WARN", "ERROR", "BAD"]) | json_values,
+            "payload": json_values,
+        },
+    )
+    | json_values
+)
 messages = st.lists(
-    st.fixed_dictionaries({
-        PIPES_PROTOCOL_VERSION_FIELD: st.just("0.1"),
-        "method": st.sampled_from(["report_asset_materialization", "report_asset_check", "report_custom_message", "log", "x"]),
-        "params": params,
-    }),
+    st.fixed_dictionaries(
+        {
+            PIPES_PROTOCOL_VERSION_FIELD: st.just("0.1"),
+            "method": st.sampled_from(
+                ["report_asset_materialization", "report_asset_check", "report_custom_message", "log", "x"]
+            ),
+            "params": params,
+        }
+    ),
     max_size=12,
 )
 
@@ -68,8 +81,11 @@ class CountedKey(AssetKey):
 
 
 def materialization(key, data_version=None):
-    return {PIPES_PROTOCOL_VERSION_FIELD: "0.1", "method": "report_asset_materialization",
-            "params": {"asset_key": key, "data_version": data_version, "metadata": None}}
+    return {
+        PIPES_PROTOCOL_VERSION_FIELD: "0.1",
+        "method": "report_asset_materialization",
+        "params": {"asset_key": key, "data_version": data_version, "metadata": None},
+    }
 
 
 def test_materialized_holds_the_keys_of_materialized_assets_only(hotpath):
@@ -220,8 +236,10 @@ def test_result_types_of_both_implementations_agree(both):
     import pickle
 
     pairs = [
-        (module.MaterializeResult(AssetKey("a"), {"n": module.MetadataValue("int", 1)}, "v1"),
-         module.AssetCheckResult(AssetKey("a"), "c", False, metadata={"m": module.MetadataValue("text", "t")}))
+        (
+            module.MaterializeResult(AssetKey("a"), {"n": module.MetadataValue("int", 1)}, "v1"),
+            module.AssetCheckResult(AssetKey("a"), "c", False, metadata={"m": module.MetadataValue("text", "t")}),
+        )
         for module in both
     ]
     assert [repr(r) for r in pairs[0]] == [repr(r) for r in pairs[1]]

@@ -21,7 +21,6 @@ from typing import Any, Optional
 
 import pytest
 import zstandard
-
 from helpers import (
     DAGSTER_CLIENTS,
     capturing_logger,
@@ -37,6 +36,8 @@ from interop.pipes_fast_side import run_with_transport
 from interop.runs import pipes_fast_run, scenario_id
 from interop.scenarios import SCENARIOS_BY_ID, Scenario
 from interop.scripts import payloads
+from s3_server import S3Bucket
+
 from pipes_fast import (
     PipesEnvContextInjector,
     PipesS3ContextInjector,
@@ -46,7 +47,6 @@ from pipes_fast import (
     _hotpath,
     open_pipes_session,
 )
-from s3_server import S3Bucket
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -84,7 +84,9 @@ def test_a_dagster_pipes_script_over_s3_delivers_what_it_does_over_a_file(
         bucket=s3_bucket.name, client=s3_bucket.client, interval=0.2, include_stdio_in_messages=scenario.include_stdio
     )
     over_s3 = run_with_transport(scenario, injector, reader, capfd, command=lambda: s3_command(scenario.script))
-    over_file = pipes_fast_run(scenario, ("tempfile", "tempfile"), _hotpath.implementation.__name__, capfd, tmp_path_factory)
+    over_file = pipes_fast_run(
+        scenario, ("tempfile", "tempfile"), _hotpath.implementation.__name__, capfd, tmp_path_factory
+    )
 
     assert not over_s3.failed, (over_s3.error, over_s3.captured)
     assert over_s3.context == scenario.expected_context()
@@ -126,7 +128,9 @@ def test_the_session_closes_without_waiting_for_the_interval(s3_bucket: S3Bucket
 
 
 @pytest.mark.parametrize("key_prefix", [None, "runs/"])
-def test_the_context_object_has_dagster_aws_keys_and_is_deleted_even_on_error(s3_bucket: S3Bucket, key_prefix: Optional[str]) -> None:
+def test_the_context_object_has_dagster_aws_keys_and_is_deleted_even_on_error(
+    s3_bucket: S3Bucket, key_prefix: Optional[str]
+) -> None:
     injector = PipesS3ContextInjector(bucket=s3_bucket.name, client=s3_bucket.client, key_prefix=key_prefix)
     context_data: Any = {"run_id": "r1", "extras": {"n": 1}}
     with pytest.raises(RuntimeError, match="the step failed"):
@@ -149,7 +153,9 @@ class S3Run:
         self.bucket = bucket
         self.log, self.records = capturing_logger(bucket.name)
         # the reader polls once at the start, then only at the sweep after the session closed
-        self.reader = PipesS3MessageReader(bucket=bucket.name, client=bucket.client, interval=10, log_readers=log_readers)
+        self.reader = PipesS3MessageReader(
+            bucket=bucket.name, client=bucket.client, interval=10, log_readers=log_readers
+        )
         self.key_prefix = ""
 
     @property
@@ -162,7 +168,9 @@ class S3Run:
     def session(self, *chunks: Optional[bytes], archived: Collection[int] = ()) -> Any:
         """Open a session, upload ``chunks`` as PREFIX/1.json, PREFIX/2.json, ... (None leaves a
         gap; those numbered in ``archived`` go to the GLACIER storage class), close; the session."""
-        with open_pipes_session(StepContext(["orders"], log=self.log), PipesEnvContextInjector(), self.reader) as session:
+        with open_pipes_session(
+            StepContext(["orders"], log=self.log), PipesEnvContextInjector(), self.reader
+        ) as session:
             self.key_prefix = session.message_reader_params["key_prefix"]
             for index, content in enumerate(chunks, start=1):
                 if content is not None:
@@ -271,7 +279,9 @@ def test_a_log_ending_inside_a_character_ends_with_a_replacement_character(s3_bu
 
 def test_log_readers_start_when_opened_and_are_drained_at_close(s3_bucket: S3Bucket) -> None:
     target = StringIO()
-    log_reader = PipesS3LogReader(bucket=s3_bucket.name, key="logs/stderr", client=s3_bucket.client, interval=10, target_stream=target)
+    log_reader = PipesS3LogReader(
+        bucket=s3_bucket.name, key="logs/stderr", client=s3_bucket.client, interval=10, target_stream=target
+    )
     s3_bucket.put("logs/stderr", "warming up ⚠\nlast words\n")
     run = S3Run(s3_bucket, log_readers=[log_reader])
     run.session(chunk(opened(), custom(1), closed()))
@@ -302,7 +312,9 @@ def test_in_dagster_the_s3_reader_and_injector_serve_either_client(s3_bucket: S3
         orchestrator,
         DAGSTER_PIPES_S3_SCRIPT,
         context_injector=pipes_fast.dagster.PipesS3ContextInjector(bucket=s3_bucket.name, client=s3_bucket.client),
-        message_reader=pipes_fast.dagster.PipesS3MessageReader(bucket=s3_bucket.name, client=s3_bucket.client, interval=0.2),
+        message_reader=pipes_fast.dagster.PipesS3MessageReader(
+            bucket=s3_bucket.name, client=s3_bucket.client, interval=0.2
+        ),
     )
     assert materialization.metadata == {"rows": dagster.MetadataValue.int(7)}
     assert materialization.tags["dagster/data_version"] == "s3"

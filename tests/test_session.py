@@ -13,8 +13,8 @@ import textwrap
 import time
 
 import pytest
-
 from helpers import capturing_logger, closed, custom, materialization, opened, script
+
 from pipes_fast import (
     AssetKey,
     MaterializeResult,
@@ -35,13 +35,18 @@ def run_in(session, command):
 
 
 def test_bootstrap_params_env_and_cli(tmp_path):
-    with open_pipes_session(StepContext("a"), PipesEnvContextInjector(), PipesTempFileMessageReader(), extras={"x": 1}) as session:
+    with open_pipes_session(
+        StepContext("a"), PipesEnvContextInjector(), PipesTempFileMessageReader(), extras={"x": 1}
+    ) as session:
         params = session.get_bootstrap_params()
         env = session.get_bootstrap_env_vars()
         cli = session.get_bootstrap_cli_arguments()
     assert params["DAGSTER_PIPES_CONTEXT"]["data"]["extras"] == {"x": 1}
     assert decode_param(env["DAGSTER_PIPES_MESSAGES"]) == params["DAGSTER_PIPES_MESSAGES"]
-    assert cli == {"--dagster-pipes-context": env["DAGSTER_PIPES_CONTEXT"], "--dagster-pipes-messages": env["DAGSTER_PIPES_MESSAGES"]}
+    assert cli == {
+        "--dagster-pipes-context": env["DAGSTER_PIPES_CONTEXT"],
+        "--dagster-pipes-messages": env["DAGSTER_PIPES_MESSAGES"],
+    }
     assert params["DAGSTER_PIPES_MESSAGES"]["include_stdio_in_messages"] is False
 
 
@@ -82,12 +87,16 @@ def test_custom_messages_can_be_consumed_in_constant_memory(tmp_path):
 
 @pytest.mark.parametrize(
     ("steps", "warning"),
-    [([], "did not receive any messages from external process"),
-     ([{"write": opened()}], "did not receive closed message from external process")],
+    [
+        ([], "did not receive any messages from external process"),
+        ([{"write": opened()}], "did not receive closed message from external process"),
+    ],
 )
 def test_warnings_when_the_process_never_opened_or_closed(tmp_path, steps, warning):
     logger, logs = capturing_logger("session")
-    with open_pipes_session(StepContext(log=logger), PipesEnvContextInjector(), PipesTempFileMessageReader()) as session:
+    with open_pipes_session(
+        StepContext(log=logger), PipesEnvContextInjector(), PipesTempFileMessageReader()
+    ) as session:
         run_in(session, script(tmp_path, steps))
     (message,) = logs.messages(logging.WARNING)
     assert warning in message
@@ -136,7 +145,7 @@ def test_a_temporary_folder_removed_underneath_is_made_again(tmp_path):
 
 def test_the_temporary_folder_goes_away_at_exit_in_the_process_that_made_it(tmp_path):
     """A forked child leaves the folder to its parent; the parent removes it when it exits."""
-    code = textwrap.dedent('''
+    code = textwrap.dedent("""
         import os, sys
         from pipes_fast import PipesEnvContextInjector, PipesTempFileMessageReader, StepContext, open_pipes_session
         reader = PipesTempFileMessageReader()
@@ -146,14 +155,18 @@ def test_the_temporary_folder_goes_away_at_exit_in_the_process_that_made_it(tmp_
             sys.exit(0)  # the child's exit runs its exit hooks: the folder must survive them
         os.wait()
         print(os.path.isdir(os.path.dirname(session.message_reader_params["path"])), flush=True)
-    ''')
-    folder, survived = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    """)
+    folder, survived = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert survived == "True" and not os.path.exists(folder)
 
 
 def test_cleanup_file_false_keeps_the_messages(tmp_path):
     path = tmp_path / "keep"
-    with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesFileMessageReader(str(path), cleanup_file=False)) as session:
+    with open_pipes_session(
+        StepContext(), PipesEnvContextInjector(), PipesFileMessageReader(str(path), cleanup_file=False)
+    ) as session:
         run_in(session, script(tmp_path, [{"write": opened() + closed()}]))
     assert path.read_text() == opened() + closed()
 
@@ -162,5 +175,7 @@ def test_extras_that_are_not_json_are_a_clear_error():
     from pipes_fast import PipesError
 
     with pytest.raises(PipesError, match="not JSON-serialisable"):
-        with open_pipes_session(StepContext(), PipesTempFileContextInjector(), PipesTempFileMessageReader(), extras={"o": object()}):
+        with open_pipes_session(
+            StepContext(), PipesTempFileContextInjector(), PipesTempFileMessageReader(), extras={"o": object()}
+        ):
             pass

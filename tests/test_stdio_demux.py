@@ -39,12 +39,12 @@ def key_at_top_level(prefix):
     """``prefix``, the start of an object too long to parse, has the key among its own keys."""
     depth, i = 0, 0
     while i < len(prefix):
-        char = prefix[i:i + 1]
+        char = prefix[i : i + 1]
         if char == b'"':
             end = i + 1
-            while end < len(prefix) and prefix[end:end + 1] != b'"':
-                end += 2 if prefix[end:end + 1] == b"\\" else 1
-            if depth == 1 and prefix[i:end + 1] == KEY and prefix[end + 1:].lstrip(b" \t\r").startswith(b":"):
+            while end < len(prefix) and prefix[end : end + 1] != b'"':
+                end += 2 if prefix[end : end + 1] == b"\\" else 1
+            if depth == 1 and prefix[i : end + 1] == KEY and prefix[end + 1 :].lstrip(b" \t\r").startswith(b":"):
                 return True
             i = end
         elif char in (b"{", b"["):
@@ -80,15 +80,17 @@ def reference(data, max_line_bytes):
 
 
 output_lines = st.binary(max_size=40).filter(lambda line: b"\n" not in line and KEY not in line) | st.sampled_from(
-    [b"", b"\r", b"{", b"  {not a message}", b"\t{\"__dagster_pipes_versio\"", b"\xff\xfe{", b"plain text\r"]
+    [b"", b"\r", b"{", b"  {not a message}", b'\t{"__dagster_pipes_versio"', b"\xff\xfe{", b"plain text\r"]
 )
 
 
 @st.composite
 def interleaved(draw):
     """(the stream, its message lines, its output bytes): messages and output lines mixed."""
-    message_part = draw(st.lists(message_lines(), max_size=8) | message_streams(max_messages=6).map(
-        lambda case: case.data.splitlines(keepends=True)))
+    message_part = draw(
+        st.lists(message_lines(), max_size=8)
+        | message_streams(max_messages=6).map(lambda case: case.data.splitlines(keepends=True))
+    )
     parts = [("message", line) for line in message_part]
     parts += [("output", line + b"\n") for line in draw(st.lists(output_lines, max_size=12))]
     parts = draw(st.permutations(parts))
@@ -125,8 +127,12 @@ def test_adversarial_streams_follow_the_contract_under_any_split(both, case, lim
         assert demux.pending == 0
 
 
-@given(stream=st.lists(st.sampled_from([MESSAGE, b"{", b" ", b"x", b"\r", b"\n", b"\xff", KEY]), max_size=40).map(b"".join),
-       data=st.data())
+@given(
+    stream=st.lists(st.sampled_from([MESSAGE, b"{", b" ", b"x", b"\r", b"\n", b"\xff", KEY]), max_size=40).map(
+        b"".join
+    ),
+    data=st.data(),
+)
 def test_both_implementations_return_the_same_for_every_write(both, stream, data):
     pieces = data.draw(split_writes(stream, max_writes=24))
     compiled, pure = (module.StdioDemux(48) for module in both)
@@ -176,7 +182,7 @@ def test_invalid_utf8_passes_through_untouched(hotpath):
 def test_a_huge_output_line_is_forwarded_whole(hotpath):
     demux = hotpath.StdioDemux(64)
     line = b"{" + b"y" * 10_000 + b"\n"
-    messages, output = demux_all(demux, [line[i:i + 1000] for i in range(0, len(line), 1000)])
+    messages, output = demux_all(demux, [line[i : i + 1000] for i in range(0, len(line), 1000)])
     assert (messages, output, demux.truncated_lines) == ([], line, 0)
 
 
@@ -218,14 +224,17 @@ def test_a_line_that_only_looks_like_a_message_is_output_byte_for_byte(hotpath, 
 
 
 @pytest.mark.reliability("stdio-lookalikes")
-@pytest.mark.parametrize("line", [
-    b'{"__dagster_pipes_version": "0.1", "method": "no_such_method", "params": {}}',  # unknown method
-    b'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": null}',  # bad params
-    b'{"__dagster_pipes_version": 7}',  # no method at all
-    b'{"method": "log", "params": {"m": {"__dagster_pipes_version": 1}}, "__dagster_pipes_version": "0.1"}',
-    b'\r\t {"\\u005f_dagster_pipes_version": "0.1", "method": "x"}',  # the key escaped, JSON blanks first
-    b'{"__dagster_pipes_version": NaN, "n": 123456789012345678901234567890}',  # what only Python's json reads
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"__dagster_pipes_version": "0.1", "method": "no_such_method", "params": {}}',  # unknown method
+        b'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": null}',  # bad params
+        b'{"__dagster_pipes_version": 7}',  # no method at all
+        b'{"method": "log", "params": {"m": {"__dagster_pipes_version": 1}}, "__dagster_pipes_version": "0.1"}',
+        b'\r\t {"\\u005f_dagster_pipes_version": "0.1", "method": "x"}',  # the key escaped, JSON blanks first
+        b'{"__dagster_pipes_version": NaN, "n": 123456789012345678901234567890}',  # what only Python's json reads
+    ],
+)
 def test_a_top_level_version_object_is_a_message_whatever_its_method_or_params(hotpath, line):
     demux = hotpath.StdioDemux()
     assert demux_all(demux, [b"x\n" + line + b"\r\ny"]) == ([line], b"x\ny")
@@ -236,7 +245,7 @@ def test_a_long_line_is_judged_by_where_the_key_stands_in_its_first_bytes(hotpat
     nested = b'{"a": {"__dagster_pipes_version": "0.1"}' + pad
     as_value = b'{"a": "\\"__dagster_pipes_version\\": 1"' + pad
     top = b'{"a": ["}"], "b": "{", "__dagster_pipes_version" : "0.1"' + pad
-    for pieces in (lambda data: [data], lambda data: [data[i:i + 7] for i in range(0, len(data), 7)]):
+    for pieces in (lambda data: [data], lambda data: [data[i : i + 7] for i in range(0, len(data), 7)]):
         demux = hotpath.StdioDemux(64)
         stream = nested + b"\n" + as_value + b"\n" + top + b"\nnext\n"
         assert demux_all(demux, pieces(stream)) == ([top[:64]], nested + b"\n" + as_value + b"\nnext\n")
@@ -255,7 +264,7 @@ def lookalike_lines():
     def mutate(pair):
         line, (at, byte) = pair
         at %= len(line)
-        return line[:at] + bytes([byte]) + line[at + 1:]
+        return line[:at] + bytes([byte]) + line[at + 1 :]
 
     mutated = st.tuples(message, st.tuples(st.integers(0, 10_000), st.integers(0, 255))).map(mutate)
     lines = st.one_of(cut, grown, nested, wrapped, as_value, mutated, message)
@@ -304,29 +313,72 @@ def test_lines_go_where_dagster_sends_them(hotpath, lines):
     assert output.decode("utf-8") == dagster_output.getvalue()
 
 
-JSON_TOKENS = [b"{", b"}", b"[", b"]", b",", b":", b'"', KEY, b"1", b"-", b"0", b".", b"e", b"E+", b"true", b"nul",
-               b"NaN", b" ", b"\t", b"\r", b"\\", b'\\"', b"\\u00", b"\\ud800", b"a", b"\x01", b"\xc3\xa9", b"\xff"]
+JSON_TOKENS = [
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b":",
+    b'"',
+    KEY,
+    b"1",
+    b"-",
+    b"0",
+    b".",
+    b"e",
+    b"E+",
+    b"true",
+    b"nul",
+    b"NaN",
+    b" ",
+    b"\t",
+    b"\r",
+    b"\\",
+    b'\\"',
+    b"\\u00",
+    b"\\ud800",
+    b"a",
+    b"\x01",
+    b"\xc3\xa9",
+    b"\xff",
+]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4) | st.just(KEY[1:-1].decode()), inner,
-                                                                max_size=3),
-    max_leaves=8)
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=4) | st.just(KEY[1:-1].decode()), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 def spliced(pair):
     (line, at, token, replace) = pair
-    return line[:at] + token + line[at + int(replace):]
+    return line[:at] + token + line[at + int(replace) :]
 
 
 @settings(max_examples=500)
-@given(line=st.one_of(
-    st.dictionaries(st.text(max_size=4) | st.just(KEY[1:-1].decode()), json_values, max_size=4).flatmap(
-        lambda value: st.sampled_from([json.dumps(value).encode(), json.dumps(value, ensure_ascii=False).encode(),
-                                       json.dumps(value, separators=(",", ":")).encode()])),
-    st.tuples(st.dictionaries(st.just(KEY[1:-1].decode()), json_values, min_size=1).map(lambda v: json.dumps(v).encode()),
-              st.integers(0, 200), st.sampled_from(JSON_TOKENS), st.booleans()).map(spliced),
-    st.lists(st.sampled_from(JSON_TOKENS), max_size=30).map(lambda tokens: b"{" + b"".join(tokens)),
-).filter(lambda line: b"\n" not in line))
+@given(
+    line=st.one_of(
+        st.dictionaries(st.text(max_size=4) | st.just(KEY[1:-1].decode()), json_values, max_size=4).flatmap(
+            lambda value: st.sampled_from(
+                [
+                    json.dumps(value).encode(),
+                    json.dumps(value, ensure_ascii=False).encode(),
+                    json.dumps(value, separators=(",", ":")).encode(),
+                ]
+            )
+        ),
+        st.tuples(
+            st.dictionaries(st.just(KEY[1:-1].decode()), json_values, min_size=1).map(lambda v: json.dumps(v).encode()),
+            st.integers(0, 200),
+            st.sampled_from(JSON_TOKENS),
+            st.booleans(),
+        ).map(spliced),
+        st.lists(st.sampled_from(JSON_TOKENS), max_size=30).map(lambda tokens: b"{" + b"".join(tokens)),
+    ).filter(lambda line: b"\n" not in line)
+)
 def test_a_line_is_a_message_exactly_when_pythons_json_reads_a_top_level_version_object(hotpath, line):
     """The compiled demultiplexer tells the common message line without a parse: never wrongly."""
     message = line[:-1] if line.endswith(b"\r") else line

@@ -8,8 +8,8 @@ import sys
 import textwrap
 
 import pytest
-
 from helpers import capturing_logger, materialize_in_dagster
+
 from pipes_fast import (
     AssetKey,
     MaterializeResult,
@@ -30,7 +30,8 @@ def python(code: str) -> list[str]:
 
 def run(code: str, stream: str = "stdout", forward_stdio: bool = False, context: StepContext | None = None):
     client = PipesSubprocessClient(
-        context_injector=PipesEnvContextInjector(), message_reader=PipesStdioMessageReader(stream),
+        context_injector=PipesEnvContextInjector(),
+        message_reader=PipesStdioMessageReader(stream),
         forward_stdio=forward_stdio,
     )
     return client.run(context=context or StepContext("orders"), command=python(code))
@@ -94,7 +95,9 @@ def test_forwarded_output_is_byte_exact_with_huge_lines_partial_lines_and_invali
     invocation = run(code, forward_stdio=True)
     assert invocation.get_custom_messages() == ("x" * HUGE, "last")
     assert invocation.stdout is None
-    expected = b"partial line\n\xff\xfe\xc3(\r\n{" + b"x" * HUGE + b"\n" + b"y" * HUGE + b"\n{\xff\nno newline at the end"
+    expected = (
+        b"partial line\n\xff\xfe\xc3(\r\n{" + b"x" * HUGE + b"\n" + b"y" * HUGE + b"\n{\xff\nno newline at the end"
+    )
     assert capfdbinary.readouterr().out == expected
 
 
@@ -142,7 +145,10 @@ def test_lookalike_lines_come_out_byte_for_byte_and_a_bad_message_is_reported_by
     logger, records = capturing_logger("stdio_reader_lookalikes")
     invocation = run(code, context=StepContext("orders", log=logger))
     assert invocation.get_custom_messages() == (1,)
-    assert invocation.stdout == '{"__dagster_pipes_version": "0.1", "method": broken\n{"note": "__dagster_pipes_version"}\n'
+    assert (
+        invocation.stdout
+        == '{"__dagster_pipes_version": "0.1", "method": broken\n{"note": "__dagster_pipes_version"}\n'
+    )
     warnings = records.messages(logging.WARNING)
     assert any("no_such_method message at line 2: unknown method" in message for message in warnings), warnings
     assert len([message for message in warnings if "skipped" in message]) == 1, warnings
@@ -163,7 +169,10 @@ def test_inside_dagster(module):
     reader_class = importlib.import_module(module).PipesStdioMessageReader
     code = textwrap.dedent(DAGSTER_PIPES.replace("STREAM", "stderr"))
     materialization = materialize_in_dagster(
-        "pipes_fast.dagster", code, context_injector=PipesEnvContextInjector(), message_reader=reader_class("stderr"),
+        "pipes_fast.dagster",
+        code,
+        context_injector=PipesEnvContextInjector(),
+        message_reader=reader_class("stderr"),
     )
     assert materialization.metadata["rows"].value == 3
     assert module == "pipes_fast" or isinstance(reader_class(), dagster.PipesMessageReader)

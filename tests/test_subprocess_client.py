@@ -14,21 +14,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from helpers import closed, materialization, opened, script
-from pipes_fast._system import threads as _threads
-from pipes_fast._system import wake as _wake
+
 from pipes_fast import (
     AssetCheckResult,
     AssetKey,
     MaterializeResult,
     MetadataValue,
-    PipesError,
     PipesEnvContextInjector,
+    PipesError,
     PipesExecutionError,
     PipesSubprocessClient,
     StepContext,
 )
+from pipes_fast._system import threads as _threads
+from pipes_fast._system import wake as _wake
 from pipes_fast.clients.base import PipesClientCompletedInvocation
 from pipes_fast.protocol import make_message
 
@@ -38,9 +38,18 @@ def python(code: str) -> list[str]:
 
 
 def test_results_custom_messages_and_invocation_getters(tmp_path):
-    check = json.dumps(make_message("report_asset_check", {"asset_key": "a", "check_name": "c", "passed": True,
-                                                           "severity": "ERROR", "metadata": None})) + "\n"
-    steps = [{"write": opened() + materialization("a", {"n": {"raw_value": 1, "type": "__infer__"}}) + check + closed()}]
+    check = (
+        json.dumps(
+            make_message(
+                "report_asset_check",
+                {"asset_key": "a", "check_name": "c", "passed": True, "severity": "ERROR", "metadata": None},
+            )
+        )
+        + "\n"
+    )
+    steps = [
+        {"write": opened() + materialization("a", {"n": {"raw_value": 1, "type": "__infer__"}}) + check + closed()}
+    ]
     invocation = PipesSubprocessClient().run(context=StepContext("a"), command=script(tmp_path, steps))
     assert invocation.get_results() == [
         MaterializeResult(AssetKey("a"), {"n": MetadataValue("int", 1)}),
@@ -54,7 +63,9 @@ def test_results_custom_messages_and_invocation_getters(tmp_path):
 
 
 def test_implicit_materializations_and_the_errors_of_the_single_result_getters(tmp_path):
-    invocation = PipesSubprocessClient().run(context=StepContext(["a", "b"]), command=script(tmp_path, [{"write": opened() + closed()}]))
+    invocation = PipesSubprocessClient().run(
+        context=StepContext(["a", "b"]), command=script(tmp_path, [{"write": opened() + closed()}])
+    )
     assert invocation.get_results() == [MaterializeResult(AssetKey("a")), MaterializeResult(AssetKey("b"))]
     assert invocation.get_results(implicit_materializations=False) == []
     with pytest.raises(PipesError, match=r"Multiple materialize results returned with asset keys \['a', 'b'\]"):
@@ -109,7 +120,13 @@ def test_a_failure_names_the_exit_code_and_shows_the_tail_of_stderr():
 
 
 def test_a_failure_includes_the_exception_the_process_reported(tmp_path):
-    exception = {"message": "bad input", "stack": ["  File s.py\n"], "name": "ValueError", "cause": None, "context": None}
+    exception = {
+        "message": "bad input",
+        "stack": ["  File s.py\n"],
+        "name": "ValueError",
+        "cause": None,
+        "context": None,
+    }
     steps = [{"write": opened() + closed(exception)}, {"exit": 1}]
     with pytest.raises(PipesExecutionError, match="(?s)failed with code 1.*ValueError: bad input"):
         PipesSubprocessClient().run(context=StepContext(), command=script(tmp_path, steps))
@@ -128,7 +145,11 @@ def test_a_command_that_cannot_start():
 def test_context_injector_and_reader_are_configurable(tmp_path):
     out = tmp_path / "ctx.json"
     client = PipesSubprocessClient(context_injector=PipesEnvContextInjector())
-    client.run(context=StepContext("a", partition_key="p"), command=script(tmp_path, [{"context_to": str(out)}]), extras={"e": 1})
+    client.run(
+        context=StepContext("a", partition_key="p"),
+        command=script(tmp_path, [{"context_to": str(out)}]),
+        extras={"e": 1},
+    )
     context = json.loads(out.read_text())
     assert context["partition_key"] == "p" and context["extras"] == {"e": 1} and context["asset_keys"] == ["a"]
 
@@ -176,8 +197,12 @@ def test_a_grandchild_holding_the_captured_pipes_does_not_hold_up_run(
     _wake.close_idle()  # the inotify instances kept for the next watches would count as left open
     fds, threads = _open_fds(), set(threading.enumerate())
     returned: list[PipesClientCompletedInvocation] = []
-    run = threading.Thread(target=lambda: returned.append(
-        PipesSubprocessClient(forward_stdio=False).run(context=StepContext(), command=command)), daemon=True)
+    run = threading.Thread(
+        target=lambda: returned.append(
+            PipesSubprocessClient(forward_stdio=False).run(context=StepContext(), command=command)
+        ),
+        daemon=True,
+    )
     run.start()
     try:
         run.join(timeout=30)
@@ -186,7 +211,7 @@ def test_a_grandchild_holding_the_captured_pipes_does_not_hold_up_run(
         _wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", "no grandchild pid")
         kill_at_teardown.append(grandchild := int(pid_file.read_text()))
     assert _pid_alive(grandchild)  # it held the pipes all along
-    invocation, = returned
+    (invocation,) = returned
     assert (invocation.stdout, invocation.stderr) == ("out\n", "err\n")
     _wake.close_idle()
     assert _open_fds() == fds
@@ -223,7 +248,9 @@ class Orchestrator:
         self.pid_file = tmp_path / "child.pid"
         self.process = subprocess.Popen(
             [sys.executable, "-c", ORCHESTRATOR, child_mode, str(self.pid_file), str(grace), stdio],
-            env={**os.environ, "TMPDIR": str(self.tmpdir)}, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "TMPDIR": str(self.tmpdir)},
+            stdout=subprocess.PIPE,
+            text=True,
             start_new_session=True,  # our signals reach the orchestrator only
         )
         _wait_for(lambda: self.pid_file.exists() and self.pid_file.read_text() != "", "the child never started")
@@ -245,8 +272,10 @@ class Orchestrator:
 
 
 @pytest.mark.reliability("termination")
-@pytest.mark.parametrize(("child_mode", "orchestrator_signal"),
-                         [("obey", signal.SIGINT), ("ignore", signal.SIGINT), ("obey", signal.SIGTERM)])
+@pytest.mark.parametrize(
+    ("child_mode", "orchestrator_signal"),
+    [("obey", signal.SIGINT), ("ignore", signal.SIGINT), ("obey", signal.SIGTERM)],
+)
 def test_termination_is_forwarded_and_a_stubborn_child_is_killed(
     tmp_path: Path, kill_at_teardown: list[subprocess.Popen[str] | int], child_mode: str, orchestrator_signal: int
 ) -> None:
@@ -257,8 +286,10 @@ def test_termination_is_forwarded_and_a_stubborn_child_is_killed(
 
 
 @pytest.mark.reliability("repeated-signals")
-@pytest.mark.parametrize(("orchestrator_signal", "stdio"),
-                         [(signal.SIGTERM, "forward"), (signal.SIGINT, "forward"), (signal.SIGTERM, "capture")])
+@pytest.mark.parametrize(
+    ("orchestrator_signal", "stdio"),
+    [(signal.SIGTERM, "forward"), (signal.SIGINT, "forward"), (signal.SIGTERM, "capture")],
+)
 def test_a_second_signal_kills_a_stubborn_child_at_once(
     tmp_path: Path, kill_at_teardown: list[subprocess.Popen[str] | int], orchestrator_signal: int, stdio: str
 ) -> None:

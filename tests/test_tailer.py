@@ -10,9 +10,9 @@ import threading
 import time
 
 import pytest
+from test_tailer_wake import wake  # noqa: F401  (the fixture)
 
 from pipes_fast._system.tailer import FileTailer
-from test_tailer_wake import wake  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.usefixtures("wake")
 

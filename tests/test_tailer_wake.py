@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-
 from helpers import closed, custom, opened
+from test_file_following import wait_for
+
 from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, StepContext, open_pipes_session
 from pipes_fast._system import tailer as _tailer
 from pipes_fast._system import wake as _wake
 from pipes_fast._system.tailer import FileTailer
-from test_file_following import wait_for
 
 WAKE_PATHS = ["inotify", "poll"]
 WAIT_SECONDS = 30
@@ -247,7 +247,7 @@ def test_changes_inotify_does_not_report_make_the_tailer_poll(
 
 @pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
 def test_a_kept_inotify_instance_watches_again_and_is_not_shared_with_a_fork(tmp_path: Path) -> None:
-    code = textwrap.dedent('''
+    code = textwrap.dedent("""
         import os, sys
         from pipes_fast._system import wake as _wake
         from pipes_fast._system.tailer import FileTailer
@@ -271,17 +271,21 @@ def test_a_kept_inotify_instance_watches_again_and_is_not_shared_with_a_fork(tmp
             os._exit(0)
         os.wait()
         print("parent", len(_wake._idle), flush=True)
-    ''')
+    """)
     env = {k: v for k, v in os.environ.items() if k != "PIPES_FAST_NO_INOTIFY"}
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "messages")], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "messages")], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert out.splitlines() == ["True True", "child 0", "parent 1"]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
 @pytest.mark.parametrize(
     ("function", "code", "why"),
-    [("inotify_init1", errno.EMFILE, "inotify is not available"),
-     ("inotify_add_watch", errno.ENOSPC, "cannot watch a directory with inotify")],
+    [
+        ("inotify_init1", errno.EMFILE, "inotify is not available"),
+        ("inotify_add_watch", errno.ENOSPC, "cannot watch a directory with inotify"),
+    ],
     ids=["too-many-instances", "watch-limit-reached"],
 )
 def test_a_failing_inotify_falls_back_to_polling(

@@ -14,6 +14,7 @@ import dagster_pipes
 import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
+from test_dagster_convert import dagster_results, pipes_fast_results
 
 from pipes_fast import AssetKey, MaterializeResult
 from pipes_fast.protocol import make_message
@@ -34,7 +35,6 @@ from pipes_fast.testing import (
     metadata_values,
     split_writes,
 )
-from test_dagster_convert import dagster_results, pipes_fast_results
 
 
 def _only(method: str, case: StreamCase) -> list[Any]:
@@ -62,7 +62,9 @@ def test_importing_pipes_fast_does_not_import_hypothesis() -> None:
 
 @settings(max_examples=60)
 @given(case=message_streams(), data=st.data())
-def test_every_valid_stream_is_delivered_whole_and_in_order_under_any_split(case: StreamCase, data: st.DataObject) -> None:
+def test_every_valid_stream_is_delivered_whole_and_in_order_under_any_split(
+    case: StreamCase, data: st.DataObject
+) -> None:
     delivered = feed(data.draw(split_writes(case.data)))
     assert delivered == deliver(case.messages)
     assert (delivered.bad_line_count, delivered.skipped_lines, delivered.warnings) == (0, [], [])
@@ -71,7 +73,9 @@ def test_every_valid_stream_is_delivered_whole_and_in_order_under_any_split(case
     assert delivered.logs == [(logging.getLevelName(p["level"]), p["message"]) for p in _only("log", case)]
     assert delivered.stdout == "".join(p["text"] for p in _only("log_external_stream", case) if p["stream"] == "stdout")
     reports = _only("report_asset_materialization", case) + _only("report_asset_check", case)
-    assert sorted(r.asset_key.path for r in delivered.results) == sorted(AssetKey.from_escaped_user_string(p["asset_key"]).path for p in reports)
+    assert sorted(r.asset_key.path for r in delivered.results) == sorted(
+        AssetKey.from_escaped_user_string(p["asset_key"]).path for p in reports
+    )
     assert delivered.opened == case.messages[0]["params"] and delivered.closed
     assert delivered.exception == case.messages[-1]["params"].get("exception")
 
@@ -88,7 +92,9 @@ def _check_adversarial(case: StreamCase, writes: list[bytes]) -> None:
 
 @settings(max_examples=60)
 @given(case=adversarial_streams(), data=st.data())
-def test_every_adversarial_stream_delivers_its_messages_and_reports_its_bad_lines(case: StreamCase, data: st.DataObject) -> None:
+def test_every_adversarial_stream_delivers_its_messages_and_reports_its_bad_lines(
+    case: StreamCase, data: st.DataObject
+) -> None:
     _check_adversarial(case, data.draw(split_writes(case.data)))
 
 
@@ -130,7 +136,9 @@ def test_reports_with_every_metadata_type_are_resolved_by_dagster_as_by_pipes_fa
     reported=metadata(),
     payload=json_values(),
 )
-def test_context_data_is_read_by_dagster_pipes_and_its_reports_come_back(context: Any, reported: Any, payload: Any) -> None:
+def test_context_data_is_read_by_dagster_pipes_and_its_reports_come_back(
+    context: Any, reported: Any, payload: Any
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "messages")
         params = {
@@ -139,9 +147,13 @@ def test_context_data_is_read_by_dagster_pipes_and_its_reports_come_back(context
         }
         loader = dagster_pipes.PipesMappingParamsLoader(params)
         # PipesContext itself: open_dagster_pipes hands out the first context of the process again
-        with dagster_pipes.PipesContext(loader, dagster_pipes.PipesDefaultContextLoader(), dagster_pipes.PipesDefaultMessageWriter()) as pipes:
+        with dagster_pipes.PipesContext(
+            loader, dagster_pipes.PipesDefaultContextLoader(), dagster_pipes.PipesDefaultMessageWriter()
+        ) as pipes:
             for field, value in context.items():
-                if value is not None and (field not in ("code_version_by_asset_key", "provenance_by_asset_key") or pipes.is_asset_step):
+                if value is not None and (
+                    field not in ("code_version_by_asset_key", "provenance_by_asset_key") or pipes.is_asset_step
+                ):
                     assert getattr(pipes, field) == value, field
             keys = context["asset_keys"]
             if keys:
@@ -152,7 +164,9 @@ def test_context_data_is_read_by_dagster_pipes_and_its_reports_come_back(context
     assert delivered.closed and delivered.warnings == []
     assert delivered.custom_messages == [payload]
     if keys:
-        sent = make_message("report_asset_materialization", {"asset_key": keys[0], "metadata": reported, "data_version": None})
+        sent = make_message(
+            "report_asset_materialization", {"asset_key": keys[0], "metadata": reported, "data_version": None}
+        )
         (expected,) = deliver([sent], asset_keys=keys).results
         assert delivered.results == [expected]
         assert type(expected) is type(MaterializeResult()) and expected.metadata.keys() == reported.keys()
@@ -162,19 +176,23 @@ def test_context_data_is_read_by_dagster_pipes_and_its_reports_come_back(context
     "boundary",
     [
         pytest.param(lambda data, cut: data[cut - 1 : cut] == b"\n", id="after a newline"),
-        pytest.param(lambda data, cut: data[cut : cut + 1] == b"\n" and data[cut - 1 : cut] != b"\r", id="before a newline"),
+        pytest.param(
+            lambda data, cut: data[cut : cut + 1] == b"\n" and data[cut - 1 : cut] != b"\r", id="before a newline"
+        ),
         pytest.param(lambda data, cut: data[cut - 1 : cut + 1] == b"\r\n", id="between CR and LF"),
         pytest.param(lambda data, cut: 0x80 <= data[cut] < 0xC0, id="inside a multi-byte character"),
     ],
 )
 def test_split_writes_cuts_at_every_kind_of_boundary(boundary: Any) -> None:
-    data = "{\"a\": \"h\u00e9llo\"}\r\n{\"b\": \"w\u00f6rld \U0001f389\"}\n".encode()
+    data = '{"a": "h\u00e9llo"}\r\n{"b": "w\u00f6rld \U0001f389"}\n'.encode()
 
     def cuts(pieces: list[bytes]) -> list[int]:
         assert b"".join(pieces) == data
         return [sum(map(len, pieces[:i])) for i in range(1, len(pieces))]
 
-    found = find(split_writes(data), lambda pieces: any(0 < cut < len(data) and boundary(data, cut) for cut in cuts(pieces)))
+    found = find(
+        split_writes(data), lambda pieces: any(0 < cut < len(data) and boundary(data, cut) for cut in cuts(pieces))
+    )
     assert b"".join(found) == data
 
 

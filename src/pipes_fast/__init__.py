@@ -56,52 +56,101 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:
     from typing import Any
 
-    from pipes_fast._logic.codec import decode_param as decode_param, encode_param as encode_param
     from pipes_fast._hotpath import EXTENSION as EXTENSION
+    from pipes_fast._logic.codec import decode_param as decode_param
+    from pipes_fast._logic.codec import encode_param as encode_param
     from pipes_fast.assets import AssetKey as AssetKey
     from pipes_fast.clients import (
         PipesClient as PipesClient,
+    )
+    from pipes_fast.clients import (
         PipesClientCompletedInvocation as PipesClientCompletedInvocation,
+    )
+    from pipes_fast.clients import (
         PipesSubprocessClient as PipesSubprocessClient,
     )
     from pipes_fast.context import StepContext as StepContext
     from pipes_fast.errors import (
         PipesError as PipesError,
+    )
+    from pipes_fast.errors import (
         PipesExecutionError as PipesExecutionError,
+    )
+    from pipes_fast.errors import (
         PipesInvariantViolationError as PipesInvariantViolationError,
+    )
+    from pipes_fast.errors import (
         PipesParamError as PipesParamError,
+    )
+    from pipes_fast.errors import (
         PipesWarning as PipesWarning,
     )
     from pipes_fast.handler import PipesMessageHandler as PipesMessageHandler
     from pipes_fast.injectors import (
         PipesContextInjector as PipesContextInjector,
+    )
+    from pipes_fast.injectors import (
         PipesEnvContextInjector as PipesEnvContextInjector,
+    )
+    from pipes_fast.injectors import (
         PipesFileContextInjector as PipesFileContextInjector,
+    )
+    from pipes_fast.injectors import (
         PipesTempFileContextInjector as PipesTempFileContextInjector,
     )
     from pipes_fast.injectors.s3 import PipesS3ContextInjector as PipesS3ContextInjector
     from pipes_fast.readers import (
         PipesBlobStoreMessageReader as PipesBlobStoreMessageReader,
+    )
+    from pipes_fast.readers import (
         PipesChunkedLogReader as PipesChunkedLogReader,
+    )
+    from pipes_fast.readers import (
         PipesCompositeMessageReader as PipesCompositeMessageReader,
+    )
+    from pipes_fast.readers import (
         PipesDirectoryMessageReader as PipesDirectoryMessageReader,
+    )
+    from pipes_fast.readers import (
         PipesFileMessageReader as PipesFileMessageReader,
+    )
+    from pipes_fast.readers import (
         PipesLogReader as PipesLogReader,
+    )
+    from pipes_fast.readers import (
         PipesMessageReader as PipesMessageReader,
+    )
+    from pipes_fast.readers import (
         PipesS3LogReader as PipesS3LogReader,
+    )
+    from pipes_fast.readers import (
         PipesS3MessageReader as PipesS3MessageReader,
+    )
+    from pipes_fast.readers import (
         PipesStdioMessageReader as PipesStdioMessageReader,
+    )
+    from pipes_fast.readers import (
         PipesTempFileMessageReader as PipesTempFileMessageReader,
     )
     from pipes_fast.results import (
         AssetCheckResult as AssetCheckResult,
+    )
+    from pipes_fast.results import (
         AssetCheckSeverity as AssetCheckSeverity,
+    )
+    from pipes_fast.results import (
         MaterializeResult as MaterializeResult,
+    )
+    from pipes_fast.results import (
         MetadataValue as MetadataValue,
+    )
+    from pipes_fast.results import (
         PipesExecutionResult as PipesExecutionResult,
     )
     from pipes_fast.session import (
         PipesSession as PipesSession,
+    )
+    from pipes_fast.session import (
         open_pipes_session as open_pipes_session,
     )
 

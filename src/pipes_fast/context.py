@@ -67,7 +67,9 @@ class StepContext:
         self.partition_key = partition_key
         if partition_key_range is None and partition_key is not None:
             partition_key_range = (partition_key, partition_key)
-        self.partition_key_range = None if partition_key_range is None else _pair(partition_key_range, "partition_key_range")
+        self.partition_key_range = (
+            None if partition_key_range is None else _pair(partition_key_range, "partition_key_range")
+        )
         window = None if partition_time_window is None else _pair(partition_time_window, "partition_time_window")
         self.partition_time_window = None if window is None else (_iso(window[0]), _iso(window[1]))
         self.code_version_by_asset_key = {AssetKey.coerce(k): v for k, v in (code_version_by_asset_key or {}).items()}
@@ -102,7 +104,9 @@ def build_context_data(context: StepContext, extras: Optional[PipesExtras] = Non
         if keys is None
         else {k.to_escaped_user_string(): context.provenance_by_asset_key.get(k) for k in keys},
         "partition_key": context.partition_key,
-        "partition_key_range": None if key_range is None else PipesPartitionKeyRange(start=key_range[0], end=key_range[1]),
+        "partition_key_range": None
+        if key_range is None
+        else PipesPartitionKeyRange(start=key_range[0], end=key_range[1]),
         "partition_time_window": None if window is None else PipesTimeWindow(start=window[0], end=window[1]),
         "run_id": context.run_id,
         "job_name": context.job_name,

@@ -32,8 +32,14 @@ from pipes_fast.results import PipesExecutionResult
 if TYPE_CHECKING:
     from pipes_fast.readers.base import PipesMessageReader
 
-_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "WARN": logging.WARNING,
-           "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
+_LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "WARN": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
 _MAX_WARNINGS = 100
 _MAX_EXCEPTION_CHAIN = 20
 

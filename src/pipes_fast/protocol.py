@@ -13,14 +13,32 @@ from typing import Any, Literal, NamedTuple, Optional, TypedDict
 
 from pipes_fast._logic.wire import (
     DAGSTER_PIPES_CONTEXT_CLI_ARG as DAGSTER_PIPES_CONTEXT_CLI_ARG,
+)
+from pipes_fast._logic.wire import (
     DAGSTER_PIPES_CONTEXT_ENV_VAR as DAGSTER_PIPES_CONTEXT_ENV_VAR,
+)
+from pipes_fast._logic.wire import (
     DAGSTER_PIPES_MESSAGES_CLI_ARG as DAGSTER_PIPES_MESSAGES_CLI_ARG,
+)
+from pipes_fast._logic.wire import (
     DAGSTER_PIPES_MESSAGES_ENV_VAR as DAGSTER_PIPES_MESSAGES_ENV_VAR,
+)
+from pipes_fast._logic.wire import (
     ESCAPE_CHARACTER as ESCAPE_CHARACTER,
+)
+from pipes_fast._logic.wire import (
     METADATA_TYPES as METADATA_TYPES,
+)
+from pipes_fast._logic.wire import (
     PIPES_METADATA_TYPE_INFER as PIPES_METADATA_TYPE_INFER,
+)
+from pipes_fast._logic.wire import (
     PIPES_PROTOCOL_VERSION as PIPES_PROTOCOL_VERSION,
+)
+from pipes_fast._logic.wire import (
     PIPES_PROTOCOL_VERSION_FIELD as PIPES_PROTOCOL_VERSION_FIELD,
+)
+from pipes_fast._logic.wire import (
     make_message as make_message,
 )
 from pipes_fast.errors import MalformedParams

@@ -46,7 +46,9 @@ def as_step_context(context: Any) -> StepContext:
     raise TypeError(f"expected a StepContext or a Dagster execution context, got {type(context).__name__}")
 
 
-def with_metadata(results: list[PipesExecutionResult], metadata: Mapping[str, MetadataValue]) -> list[PipesExecutionResult]:
+def with_metadata(
+    results: list[PipesExecutionResult], metadata: Mapping[str, MetadataValue]
+) -> list[PipesExecutionResult]:
     """The results with ``metadata`` merged into each (it wins on name clashes)."""
     if not metadata:
         return results
@@ -216,7 +218,10 @@ def run_session(
     never opened or never closed the pipes."""
     session: Optional[Session] = None
     try:
-        with context_injector.inject_context(context_data) as injector_params, handler.handle_messages() as reader_params:
+        with (
+            context_injector.inject_context(context_data) as injector_params,
+            handler.handle_messages() as reader_params,
+        ):
             session = make_session(injector_params, reader_params)
             yield session
     finally:

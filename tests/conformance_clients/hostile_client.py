@@ -28,11 +28,17 @@ def message(method, params):
     return json.dumps({"__dagster_pipes_version": "0.1", "method": method, "params": params}) + "\n"
 
 
-MATERIALIZATION = message("report_asset_materialization", {"asset_key": "orders", "data_version": None, "metadata": None})
-CHECK = message(
-    "report_asset_check", {"asset_key": "orders", "check_name": "c", "passed": True, "severity": "ERROR", "metadata": None}
+MATERIALIZATION = message(
+    "report_asset_materialization", {"asset_key": "orders", "data_version": None, "metadata": None}
 )
-BODIES = {"duplicate-materialization": [MATERIALIZATION, MATERIALIZATION, CHECK], "duplicate-check": [MATERIALIZATION, CHECK, CHECK]}
+CHECK = message(
+    "report_asset_check",
+    {"asset_key": "orders", "check_name": "c", "passed": True, "severity": "ERROR", "metadata": None},
+)
+BODIES = {
+    "duplicate-materialization": [MATERIALIZATION, MATERIALIZATION, CHECK],
+    "duplicate-check": [MATERIALIZATION, CHECK, CHECK],
+}
 
 
 def main():

@@ -59,7 +59,12 @@ def command() -> list[str]:
 
 
 def extras(scenario: str, step: Step, **more: Any) -> dict[str, Any]:
-    return {"scenario": scenario, "checks": list(step.checks), "main_asset": step.assets[0] if step.assets else None, **more}
+    return {
+        "scenario": scenario,
+        "checks": list(step.checks),
+        "main_asset": step.assets[0] if step.assets else None,
+        **more,
+    }
 
 
 def exception_chain(exception: Any, name: str, message: str, cause: str) -> list[tuple[Optional[str], str]]:
@@ -88,7 +93,9 @@ def _dagster_metadata(metadata: Any) -> dict[str, tuple[str, Any]]:
             deps = value.column_lineage.deps_by_column
             return "table_column_lineage", {
                 "deps_by_column": {
-                    column: [{"asset_key": d.asset_key.to_user_string(), "column_name": d.column_name} for d in dependencies]
+                    column: [
+                        {"asset_key": d.asset_key.to_user_string(), "column_name": d.column_name} for d in dependencies
+                    ]
                     for column, dependencies in deps.items()
                 }
             }
@@ -158,12 +165,23 @@ def run_under_dagster(scenario: str, step: Step, include_stdio: bool = False, **
         user_provided = tags.get(DATA_VERSION_IS_USER_PROVIDED_TAG) == "true"  # else Dagster computed one
         data_version = tags.get(DATA_VERSION_TAG) if user_provided else None
         outcome.results.append(
-            ("materialization", list(materialization.asset_key.path), data_version, _dagster_metadata(materialization.metadata))
+            (
+                "materialization",
+                list(materialization.asset_key.path),
+                data_version,
+                _dagster_metadata(materialization.metadata),
+            )
         )
     for evaluation in result.get_asset_check_evaluations():
         outcome.results.append(
-            ("check", list(evaluation.asset_key.path), evaluation.check_name, evaluation.passed,
-             evaluation.severity.value, _dagster_metadata(evaluation.metadata))
+            (
+                "check",
+                list(evaluation.asset_key.path),
+                evaluation.check_name,
+                evaluation.passed,
+                evaluation.severity.value,
+                _dagster_metadata(evaluation.metadata),
+            )
         )
     outcome.results.sort(key=repr)
     for entry in instance.all_logs(result.run_id):
@@ -198,7 +216,9 @@ def run_under_pipes_fast(scenario: str, step: Step, include_stdio: bool = False,
         with pipes_fast.open_pipes_session(
             context, pipes_fast.PipesTempFileContextInjector(), pipes_fast.PipesTempFileMessageReader(), all_extras
         ) as session:
-            subprocess.run(command(), env={**os.environ, **session.get_bootstrap_env_vars()}, capture_output=True, check=False)
+            subprocess.run(
+                command(), env={**os.environ, **session.get_bootstrap_env_vars()}, capture_output=True, check=False
+            )
         results = session.get_results(implicit_materializations=False)
         outcome.custom_messages = list(session.get_custom_messages())
         outcome.exception = exception_chain(session.message_handler.exception, "name", "message", "cause")
@@ -215,7 +235,14 @@ def run_under_pipes_fast(scenario: str, step: Step, include_stdio: bool = False,
             outcome.results.append(("materialization", list(result.asset_key.path), result.data_version, metadata))
         else:
             outcome.results.append(
-                ("check", list(result.asset_key.path), result.check_name, result.passed, result.severity.value, metadata)
+                (
+                    "check",
+                    list(result.asset_key.path),
+                    result.check_name,
+                    result.passed,
+                    result.severity.value,
+                    metadata,
+                )
             )
     outcome.results.sort(key=repr)
     outcome.logs = [(r.levelname, r.getMessage()) for r in records.records if r.getMessage().startswith(LOG_PREFIX)]

@@ -31,7 +31,10 @@ METADATA: dict[str, Any] = {
     "null": {"raw_value": None, "type": "null"},
     "timestamp": {"raw_value": 1700000000.5, "type": "timestamp"},
     "table": {
-        "raw_value": {"records": [{"id": 1, "name": "ann"}], "schema": [{"name": "id", "type": "int"}, {"name": "name", "type": "string"}]},
+        "raw_value": {
+            "records": [{"id": 1, "name": "ann"}],
+            "schema": [{"name": "id", "type": "int"}, {"name": "name", "type": "string"}],
+        },
         "type": "table",
     },
     "table_schema": {"raw_value": {"columns": [{"name": "id", "type": "int"}]}, "type": "table_schema"},
@@ -48,7 +51,12 @@ METADATA: dict[str, Any] = {
 }
 """Every metadata type, explicitly typed and inferred."""
 
-CUSTOM_PAYLOAD: dict[str, Any] = {"unicode": "¿Qué tal? 🙂 \u2028 \"quoted\" \\ back", "numbers": [0, -1, 2**63 - 1, 3.5], "empty": {}, "none": None}
+CUSTOM_PAYLOAD: dict[str, Any] = {
+    "unicode": '¿Qué tal? 🙂 \u2028 "quoted" \\ back',
+    "numbers": [0, -1, 2**63 - 1, 3.5],
+    "empty": {},
+    "none": None,
+}
 
 
 def describe(context: PipesContext) -> dict[str, Any]:
@@ -124,7 +132,14 @@ def print_things(context: PipesContext) -> None:
     os.write(1, "fd 1 ✓\n".encode())
     os.write(2, "fd 2 ✓\n".encode())
     subprocess.run(["sh", "-c", "echo 'shell child stdout'; echo 'shell child stderr' >&2"], check=True)
-    subprocess.run([sys.executable, "-c", "import sys; print('python child stdout'); print('python child stderr', file=sys.stderr)"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; print('python child stdout'); print('python child stderr', file=sys.stderr)",
+        ],
+        check=True,
+    )
     print("last words", end="")
 
 

@@ -84,8 +84,10 @@ class FaultyDirectory:
         blocker = folder / f"{index}.json"
         blocker.mkdir()
         previous = folder / f"{index - 1}.json"
-        self.schedule.when(lambda: index == 1 or previous.is_file(),
-                           lambda: self.schedule.after(seconds, lambda: shutil.rmtree(blocker, ignore_errors=True)))
+        self.schedule.when(
+            lambda: index == 1 or previous.is_file(),
+            lambda: self.schedule.after(seconds, lambda: shutil.rmtree(blocker, ignore_errors=True)),
+        )
 
     def fail_read(self, index: int, times: int = 1) -> None:
         """The reader's next ``times`` reads of chunk ``index`` raise an I/O error."""
@@ -103,8 +105,11 @@ class FaultyDirectory:
 
     def chunks(self, folder: Path) -> dict[int, bytes]:
         """The chunks in ``folder`` now, by number."""
-        return {int(path.stem): path.read_bytes() for path in folder.glob("*.json")
-                if path.stem.isdigit() and path.is_file()}
+        return {
+            int(path.stem): path.read_bytes()
+            for path in folder.glob("*.json")
+            if path.stem.isdigit() and path.is_file()
+        }
 
     def reader(self, **kwargs: Any) -> FaultyDirectoryMessageReader:
         """A reader of this store (``path=root``) that these faults reach."""
@@ -120,7 +125,9 @@ class FaultyDirectory:
     def __enter__(self) -> FaultyDirectory:
         return self
 
-    def __exit__(self, kind: Optional[type[BaseException]], error: Optional[BaseException], tb: Optional[TracebackType]) -> None:
+    def __exit__(
+        self, kind: Optional[type[BaseException]], error: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
         self.close()
 
 

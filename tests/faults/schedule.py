@@ -25,6 +25,7 @@ class Scheduler:
 
     def when(self, condition: Callable[[], bool], action: Callable[[], object]) -> None:
         """Run ``action`` as soon as ``condition()`` is true (looked at every ``POLL_SECONDS``)."""
+
         def watch() -> None:
             while not self.closing.is_set():
                 if condition():

@@ -6,7 +6,6 @@ scenario needs) or a plain op in a job, calling ``dagster.PipesSubprocessClient.
 ``dagster.materialize`` / ``execute_in_process`` on an ephemeral instance.
 """
 
-
 import contextlib
 import io
 import os
@@ -59,9 +58,7 @@ def cli_arguments(arguments: Mapping[str, str]) -> list[str]:
 
 def _invoke(context: Any, scenario: Scenario, workdir: Path, sink: dict[str, Any]) -> Sequence[Any]:
     """Run the script inside the current Dagster step; stash what the step saw in ``sink``."""
-    injector, reader = make_pair(
-        dg, scenario.dagster_pair, workdir, include_stdio=scenario.include_stdio
-    )
+    injector, reader = make_pair(dg, scenario.dagster_pair, workdir, include_stdio=scenario.include_stdio)
     extras = dict(scenario.extras)
     if scenario.bootstrap == "cli":
         with dg.open_pipes_session(
@@ -74,9 +71,7 @@ def _invoke(context: Any, scenario: Scenario, workdir: Path, sink: dict[str, Any
             raise dg.Failure(f"external process failed: {process.stderr}")
         results = session.get_results()
     else:
-        client = dg.PipesSubprocessClient(
-            context_injector=injector, message_reader=reader, forward_stdio=False
-        )
+        client = dg.PipesSubprocessClient(context_injector=injector, message_reader=reader, forward_stdio=False)
         invocation = client.run(context=context, command=scenario.command(), extras=extras)
         sink["custom"] = list(invocation.get_custom_messages())
         results = invocation.get_results()
@@ -112,9 +107,7 @@ def _asset_runner(
             f"out{i}": dg.AssetOut(key=dg.AssetKey(list(path)), code_version=version)
             for i, (path, version) in enumerate(scenario.assets)
         },
-        check_specs=[
-            dg.AssetCheckSpec(name, asset=dg.AssetKey(list(path))) for path, name in scenario.checks
-        ],
+        check_specs=[dg.AssetCheckSpec(name, asset=dg.AssetKey(list(path))) for path, name in scenario.checks],
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
         deps=[dg.AssetKey(list(payloads.UPSTREAM))] if scenario.seed_run else None,
@@ -162,9 +155,7 @@ def _op_runner(
         interop_op()
 
     def run(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-        return interop_op_job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET
-        )
+        return interop_op_job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
 
     return [run]
 

@@ -93,9 +93,7 @@ class Observation:
         """Keep the script's log messages, and the text of other ERROR+ records."""
         self.logs = [(level, msg) for level, msg in records if msg.startswith(payloads.LOG_MARKER)]
         self.error_logs = [
-            msg
-            for level, msg in records
-            if level >= logging.ERROR and not msg.startswith(payloads.LOG_MARKER)
+            msg for level, msg in records if level >= logging.ERROR and not msg.startswith(payloads.LOG_MARKER)
         ]
 
     def take_streams(self, stdout: str, stderr: str) -> None:
@@ -206,9 +204,7 @@ def severity_str(severity: Any) -> str:
     return str(getattr(severity, "value", severity))
 
 
-def normalise_results(
-    results: Any, metadata_of: Any
-) -> tuple[list[Materialization], list[CheckEvaluation]]:
+def normalise_results(results: Any, metadata_of: Any) -> tuple[list[Materialization], list[CheckEvaluation]]:
     """Split ``get_results()`` (either package) into normalised materializations and checks."""
     materializations: list[Materialization] = []
     checks: list[CheckEvaluation] = []

@@ -60,9 +60,7 @@ def step_context(scenario: Scenario, *, run_id: str, job_name: str, log: logging
         kwargs["asset_keys"] = keys
         versions = dict(scenario.assets)
         if scenario.pass_code_versions:
-            kwargs["code_version_by_asset_key"] = {
-                key: versions[path] for key, path in zip(keys, paths, strict=True)
-            }
+            kwargs["code_version_by_asset_key"] = {key: versions[path] for key, path in zip(keys, paths, strict=True)}
         if scenario.provenance is not None:
             kwargs["provenance_by_asset_key"] = {
                 key: scenario.provenance[path] for key, path in zip(keys, paths, strict=True)

@@ -36,9 +36,7 @@ def pipes_fast_run(
     capfd: pytest.CaptureFixture[str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Observation:
-    """The (cached) pipes_fast run of a scenario with one pair on one hot-path implementation.
-
-    """
+    """The (cached) pipes_fast run of a scenario with one pair on one hot-path implementation."""
     key = (scenario.id, pair, implementation)
     if key not in _PIPES_FAST_RUNS:
         workdir: Path = tmp_path_factory.mktemp(f"{scenario.id}-{'-'.join(pair)}")

@@ -32,9 +32,7 @@ CONTEXT_FILE = "context.json"
 MESSAGES_FILE = "messages.jsonl"
 
 
-def make_pair(
-    api: ModuleType, pair: tuple[str, str], workdir: Path, *, include_stdio: bool
-) -> tuple[Any, Any]:
+def make_pair(api: ModuleType, pair: tuple[str, str], workdir: Path, *, include_stdio: bool) -> tuple[Any, Any]:
     """A context injector and a message reader from ``api`` (``dagster`` or ``pipes_fast``).
 
     Both packages spell the classes the same way; the file variants write under ``workdir``.
@@ -88,9 +86,7 @@ class PartitionCase:
             window = (window[0].isoformat(), window[1].isoformat())
         return {
             "partition_key": self.key,
-            "partition_key_range": (start, end)
-            if self.range_form == "tuple"
-            else {"start": start, "end": end},
+            "partition_key_range": (start, end) if self.range_form == "tuple" else {"start": start, "end": end},
             "partition_time_window": window,
         }
 
@@ -148,12 +144,9 @@ class Scenario:
             versions = dict(self.assets)
             keys = [escaped(path) for path in self.sorted_paths]
             expected["asset_keys"] = keys
-            expected["code_version_by_asset_key"] = {
-                escaped(path): versions[path] for path in self.sorted_paths
-            }
+            expected["code_version_by_asset_key"] = {escaped(path): versions[path] for path in self.sorted_paths}
             expected["provenance_by_asset_key"] = {
-                escaped(path): None if self.provenance is None else self.provenance[path]
-                for path in self.sorted_paths
+                escaped(path): None if self.provenance is None else self.provenance[path] for path in self.sorted_paths
             }
             if len(keys) == 1:
                 expected["code_version"] = versions[self.sorted_paths[0]]

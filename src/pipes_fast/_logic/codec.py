@@ -78,9 +78,7 @@ def decode_param(value: str | bytes, max_bytes: int = DEFAULT_MAX_PARAM_BYTES) -
     except zlib.error as exc:
         raise PipesParamError(f"cannot decode param: not valid zlib data ({exc})") from None
     if len(raw) > max_bytes:
-        raise PipesParamError(
-            f"cannot decode param: it inflates past the limit of {max_bytes} bytes"
-        )
+        raise PipesParamError(f"cannot decode param: it inflates past the limit of {max_bytes} bytes")
     if not inflater.eof:
         raise PipesParamError("cannot decode param: zlib data is truncated")
     try:

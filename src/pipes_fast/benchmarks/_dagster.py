@@ -27,7 +27,9 @@ def quiet_run_config(log_level: str = "WARNING") -> dict[str, Any]:
 
 
 @contextmanager
-def dagster_asset_context(asset_keys: Sequence[str], log_level: str = "WARNING") -> Iterator[dagster.AssetExecutionContext]:
+def dagster_asset_context(
+    asset_keys: Sequence[str], log_level: str = "WARNING"
+) -> Iterator[dagster.AssetExecutionContext]:
     """The live context of a ``dagster.materialize`` run's multi-asset selecting ``asset_keys``,
     its console showing records from ``log_level`` up.
 

@@ -204,9 +204,10 @@ class Side:
         deliveries = Deliveries(count)
         reader = self.reader(str(folder / "messages"), deliveries)
         command = [sys.executable, "-I", "-S", "-c", CHILD, str(count), *map(str, GAPS), str(seed), str(LINE_BYTES)]
-        with environment("PIPES_FAST_NO_INOTIFY", self.no_inotify), self.open_session(
-            self.context, self.injector(), reader
-        ) as session:
+        with (
+            environment("PIPES_FAST_NO_INOTIFY", self.no_inotify),
+            self.open_session(self.context, self.injector(), reader) as session,
+        ):
             env = {**os.environ, **session.get_bootstrap_env_vars()}
             with subprocess.Popen(command, env=env, stdin=subprocess.PIPE) as child:
                 assert child.stdin is not None
@@ -222,8 +223,14 @@ class Side:
 
 
 def pipes_fast_side(name: str, no_inotify: Optional[str]) -> Side:
-    return Side(name, pipes_fast.open_pipes_session, pipes_fast.PipesEnvContextInjector, StampedReader,
-                pipes_fast.StepContext(), no_inotify)
+    return Side(
+        name,
+        pipes_fast.open_pipes_session,
+        pipes_fast.PipesEnvContextInjector,
+        StampedReader,
+        pipes_fast.StepContext(),
+        no_inotify,
+    )
 
 
 def dagster_side(dagster_context: Any) -> Side:
@@ -251,8 +258,9 @@ def dagster_side(dagster_context: Any) -> Side:
             handler.handle_message = handle_message
             return super().read_messages(handler)
 
-    return Side(DAGSTER, dagster.open_pipes_session, dagster.PipesEnvContextInjector, StampedDagsterReader,
-                dagster_context)
+    return Side(
+        DAGSTER, dagster.open_pipes_session, dagster.PipesEnvContextInjector, StampedDagsterReader, dagster_context
+    )
 
 
 def sides(dagster_context: Any = None) -> list[Side]:
@@ -299,8 +307,9 @@ class Measured:
         return f"{', '.join(figures)}, max {ms(worst)}; idle reader CPU {min(idle):.3%} ({min(idle):.3%}-{max(idle):.3%}) of a core"
 
 
-def measure(rounds: int = ROUNDS, *, count: int = MESSAGES, dagster_context: Any = None,
-            idle: float = IDLE_SECONDS) -> dict[str, Measured]:
+def measure(
+    rounds: int = ROUNDS, *, count: int = MESSAGES, dagster_context: Any = None, idle: float = IDLE_SECONDS
+) -> dict[str, Measured]:
     """Every side (Dagster's if ``dagster_context`` is given) over ``rounds`` interleaved rounds of
     ``count`` messages, each run idle for ``idle`` seconds at its end."""
     measured: dict[str, Measured] = {}
@@ -308,5 +317,7 @@ def measure(rounds: int = ROUNDS, *, count: int = MESSAGES, dagster_context: Any
         every = sides(dagster_context)
         for seed in range(rounds):
             for side in every:
-                measured.setdefault(side.name, Measured()).runs.append(side.run(Path(folder), seed, count=count, idle=idle))
+                measured.setdefault(side.name, Measured()).runs.append(
+                    side.run(Path(folder), seed, count=count, idle=idle)
+                )
     return measured

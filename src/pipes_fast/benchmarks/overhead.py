@@ -70,8 +70,13 @@ def startup(runs: int, rounds: int) -> list[Figure]:
     packages = ["pipes_fast.external", *(["dagster_pipes"] if find_spec("dagster_pipes") is not None else [])]
     with tempfile.TemporaryDirectory(prefix="pipes_fast-bench-") as folder, ExitStack() as stack:
         context = build_context_data(StepContext([ASSET]))
-        injected = stack.enter_context(PipesFileContextInjector(os.path.join(folder, "context.json")).inject_context(context))
-        params = {DAGSTER_PIPES_CONTEXT_ENV_VAR: injected, DAGSTER_PIPES_MESSAGES_ENV_VAR: {"path": os.path.join(folder, "messages")}}
+        injected = stack.enter_context(
+            PipesFileContextInjector(os.path.join(folder, "context.json")).inject_context(context)
+        )
+        params = {
+            DAGSTER_PIPES_CONTEXT_ENV_VAR: injected,
+            DAGSTER_PIPES_MESSAGES_ENV_VAR: {"path": os.path.join(folder, "messages")},
+        }
         env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
         env.update({name: encode_param(value) for name, value in params.items()})
         sides: dict[str, Callable[[], object]] = {CHILD_ALONE: _command([sys.executable, "-c", "pass"], env)}

@@ -46,7 +46,10 @@ def comparison(figure: Figure, section: list[Figure]) -> str:
 def rows(report: Report) -> Iterator[tuple[str, list[tuple[str, str, str, str]]]]:
     """Per section: (side, best, worst round, comparison with pipes_fast's)."""
     for section, figures in report.sections().items():
-        yield section, [(f.side, value(f.best, f.unit), value(f.worst, f.unit), comparison(f, figures)) for f in figures]
+        yield (
+            section,
+            [(f.side, value(f.best, f.unit), value(f.worst, f.unit), comparison(f, figures)) for f in figures],
+        )
 
 
 def as_table(report: Report) -> str:
@@ -57,15 +60,23 @@ def as_table(report: Report) -> str:
         out.append(section)
         for row in table:
             out.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + f"  {row[3]}".rstrip())
-    out.append(f"(best round, then worst; {report.seconds:.0f} s; {', '.join(f'{k} {v}' for k, v in report.machine.items() if k != 'executable')})")
+    out.append(
+        f"(best round, then worst; {report.seconds:.0f} s; {', '.join(f'{k} {v}' for k, v in report.machine.items() if k != 'executable')})"
+    )
     return "\n".join(out)
 
 
 def as_json(report: Report) -> Iterator[dict[str, Any]]:
     """One object per figure, then one for the machine."""
     for figure in report.figures:
-        yield {"type": "figure", "section": figure.section, "side": figure.side, "best": figure.best,
-               "worst": figure.worst, "unit": figure.unit}
+        yield {
+            "type": "figure",
+            "section": figure.section,
+            "side": figure.side,
+            "best": figure.best,
+            "worst": figure.worst,
+            "unit": figure.unit,
+        }
     yield {"type": "machine", **report.machine, "seconds": report.seconds}
 
 
@@ -74,11 +85,18 @@ def write(report: Report, folder: Path) -> list[Path]:
     the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
     plots = _plots(report, folder) if find_spec("matplotlib") is not None else {}
-    lines = ["# pipes_fast benchmark report", "",
-             f"Regenerate with `{REGENERATE}` (a quick look: `pipes-fast bench --quick`). Each figure is the best of "
-             "its rounds; the worst round is beside it.", "",
-             "| machine | |", "|---|---|", *(f"| {k} | {v} |" for k, v in report.machine.items() if k != "executable"),
-             f"| run time | {report.seconds:.0f} s |", ""]
+    lines = [
+        "# pipes_fast benchmark report",
+        "",
+        f"Regenerate with `{REGENERATE}` (a quick look: `pipes-fast bench --quick`). Each figure is the best of "
+        "its rounds; the worst round is beside it.",
+        "",
+        "| machine | |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in report.machine.items() if k != "executable"),
+        f"| run time | {report.seconds:.0f} s |",
+        "",
+    ]
     for section, table in rows(report):
         lines += [f"## {section}", "", "| side | best | worst round | compared |", "|---|---|---|---|"]
         lines += [f"| {' | '.join(row)} |" for row in table]
@@ -106,7 +124,9 @@ def _plots(report: Report, folder: Path) -> dict[str, Path]:
         worst = [f.worst for f in figures][::-1]
         axes.barh(sides, best, color=["#2a7ab0" if s.startswith("pipes_fast") else "#999999" for s in sides])
         axes.errorbar(worst, sides, fmt="|", color="black", label="worst round")
-        axes.set_xlabel(figures[0].unit + (" (higher is better)" if figures[0].higher_is_better else " (lower is better)"))
+        axes.set_xlabel(
+            figures[0].unit + (" (higher is better)" if figures[0].higher_is_better else " (lower is better)")
+        )
         axes.set_title(section, fontsize=10)
         figure.tight_layout()
         path = folder / f"{number:02d}-{re.sub(r'[^a-z0-9]+', '-', section.lower()).strip('-')[:50]}.png"

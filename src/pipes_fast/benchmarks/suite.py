@@ -63,16 +63,25 @@ def _latency(scale: Scale) -> list[Figure]:
             from pipes_fast.benchmarks._dagster import dagster_asset_context
 
             context = stack.enter_context(dagster_asset_context([overhead.ASSET], log_level="ERROR"))
-        measured = latency.measure(rounds, count=scale.latency_messages, dagster_context=context,
-                                   idle=scale.idle_seconds)
+        measured = latency.measure(
+            rounds, count=scale.latency_messages, dagster_context=context, idle=scale.idle_seconds
+        )
     section = f"delivery latency, write to handler ({scale.latency_messages} messages, gaps of 0.5-5 ms)"
     figures = []
     for side, runs in measured.items():
         for p in (50, 99):
             per_round = [latency.percentiles(run.latencies)[p] * 1e3 for run in runs.runs]
             figures.append(Figure(f"{section}, p{p}", side, min(per_round), max(per_round), "ms"))
-    idle = [Figure(f"idle reader, CPU in its first {scale.idle_seconds:g} idle seconds", side, min(runs.idle_cpus) * 100,
-                   max(runs.idle_cpus) * 100, "% of a core") for side, runs in measured.items()]
+    idle = [
+        Figure(
+            f"idle reader, CPU in its first {scale.idle_seconds:g} idle seconds",
+            side,
+            min(runs.idle_cpus) * 100,
+            max(runs.idle_cpus) * 100,
+            "% of a core",
+        )
+        for side, runs in measured.items()
+    ]
     return figures + idle
 
 

@@ -40,7 +40,9 @@ READ_BYTES = 16 * 1024
 def custom_messages(count: int) -> list[PipesMessage]:
     """``count`` custom messages of about 140 bytes a line."""
     return [
-        make_message("report_custom_message", {"payload": {"i": i, "name": f"item-{i:08d}", "tags": ["a", "b"], "ok": True}})
+        make_message(
+            "report_custom_message", {"payload": {"i": i, "name": f"item-{i:08d}", "tags": ["a", "b"], "ok": True}}
+        )
         for i in range(count)
     ]
 

@@ -49,7 +49,14 @@ examples:
 
 def register(subcommands: Any) -> None:
     """Add the ``bench`` subcommand to the top-level parser's subcommands."""
-    parser = choices.subcommand(subcommands, "bench", "measure pipes_fast (and Dagster's implementation, where installed) on this machine", DESCRIPTION, EPILOG, runs_a_command=False)
+    parser = choices.subcommand(
+        subcommands,
+        "bench",
+        "measure pipes_fast (and Dagster's implementation, where installed) on this machine",
+        DESCRIPTION,
+        EPILOG,
+        runs_a_command=False,
+    )
     parser.add_argument("--quick", action="store_true", help="a short run: fewer messages and rounds")
     parser.add_argument("--out", metavar="DIR", type=Path, help="write REPORT.md and the plots into DIR")
     parser.add_argument("--json", action="store_true", help="write one JSON object per line instead of tables")

@@ -59,12 +59,31 @@ examples:
 
 def register(subcommands: Any) -> None:
     """Add the ``check`` subcommand to the top-level parser's subcommands."""
-    parser = choices.subcommand(subcommands, "check", "check that a Pipes client in any language speaks the protocol right", DESCRIPTION, EPILOG, runs_a_command=True)
-    choices.add_step_arguments(parser.add_argument_group("one step to run the command for (instead of the standard cases)"))
-    parser.add_argument("--case", metavar="NAME", action="append", choices=[case.name for case in STANDARD_CASES],
-                        help="a standard case to run (repeat for several; default: all)")
-    parser.add_argument("--timeout", metavar="SECONDS", type=choices.seconds, default=DEFAULT_TIMEOUT,
-                        help=f"how long one run may take before it is killed (default: {DEFAULT_TIMEOUT:g})")
+    parser = choices.subcommand(
+        subcommands,
+        "check",
+        "check that a Pipes client in any language speaks the protocol right",
+        DESCRIPTION,
+        EPILOG,
+        runs_a_command=True,
+    )
+    choices.add_step_arguments(
+        parser.add_argument_group("one step to run the command for (instead of the standard cases)")
+    )
+    parser.add_argument(
+        "--case",
+        metavar="NAME",
+        action="append",
+        choices=[case.name for case in STANDARD_CASES],
+        help="a standard case to run (repeat for several; default: all)",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=choices.seconds,
+        default=DEFAULT_TIMEOUT,
+        help=f"how long one run may take before it is killed (default: {DEFAULT_TIMEOUT:g})",
+    )
     parser.add_argument("--json", action="store_true", help="write one JSON object per line instead of the report")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to check and its arguments, after '--'")
     parser.set_defaults(handler=functools.partial(run, parser=parser))
@@ -78,9 +97,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     described = args.asset or args.partition or args.run_id or args.job or args.extras
     if described and args.case:
         parser.print_usage(sys.stderr)
-        print(f"{parser.prog}: error: --case runs standard cases; step options describe one step instead: not both", file=sys.stderr)
+        print(
+            f"{parser.prog}: error: --case runs standard cases; step options describe one step instead: not both",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
-    cases = [_described_case(args)] if described else [c for c in STANDARD_CASES if not args.case or c.name in args.case]
+    cases = (
+        [_described_case(args)] if described else [c for c in STANDARD_CASES if not args.case or c.name in args.case]
+    )
     try:
         reports = check_command(command, cases, timeout=args.timeout)
     except PipesExecutionError as exc:

@@ -89,7 +89,9 @@ def _file(path: str, what: str, existing: Callable[[str], _T], new: Callable[[st
         if overwrite:
             return existing(path)
         if os.path.lexists(path):
-            raise PipesError(f"refusing to use {path} as the {what}: it already exists (pass --overwrite to replace a regular file)")
+            raise PipesError(
+                f"refusing to use {path} as the {what}: it already exists (pass --overwrite to replace a regular file)"
+            )
         return new(path)
 
     return make
@@ -111,8 +113,12 @@ def message_reader(value: str) -> Maker[PipesMessageReader]:
     if value == "tempfile":
         return lambda overwrite: PipesTempFileMessageReader()
     if value.startswith("file:") and value[5:]:
-        return _file(value[5:], "message file", lambda path: PipesFileMessageReader(path, cleanup_file=False),
-                     lambda path: _NewFileMessageReader(path, cleanup_file=False))
+        return _file(
+            value[5:],
+            "message file",
+            lambda path: PipesFileMessageReader(path, cleanup_file=False),
+            lambda path: _NewFileMessageReader(path, cleanup_file=False),
+        )
     if value.startswith("dir:") and value[4:]:
         if not os.path.isdir(value[4:]):
             raise argparse.ArgumentTypeError(f"message directory {value[4:]!r} does not exist or is not a directory")
@@ -164,11 +170,19 @@ def extras(value: str) -> PipesExtras:
 
 def add_step_arguments(group: Any) -> None:
     """Add the options that describe the step to ``group`` (a parser or an argument group)."""
-    group.add_argument("--asset", metavar="KEY", action="append", default=[], help="an asset key, parts separated by '/' (repeat for several; none: an op step)")
+    group.add_argument(
+        "--asset",
+        metavar="KEY",
+        action="append",
+        default=[],
+        help="an asset key, parts separated by '/' (repeat for several; none: an op step)",
+    )
     group.add_argument("--partition", metavar="KEY", help="the partition key")
     group.add_argument("--run-id", metavar="ID", help="the run id (default: a new UUID)")
     group.add_argument("--job", metavar="NAME", help="the job name")
-    group.add_argument("--extras", metavar="JSON", type=extras, default={}, help="extras for the process, a JSON object")
+    group.add_argument(
+        "--extras", metavar="JSON", type=extras, default={}, help="extras for the process, a JSON object"
+    )
 
 
 def command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
@@ -180,12 +194,18 @@ def command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[s
     return given
 
 
-def subcommand(subcommands: Any, name: str, summary: str, description: str, epilog: str, *,
-               runs_a_command: bool) -> argparse.ArgumentParser:
+def subcommand(
+    subcommands: Any, name: str, summary: str, description: str, epilog: str, *, runs_a_command: bool
+) -> argparse.ArgumentParser:
     """A subcommand's parser, its ``--help`` showing ``description`` and ``epilog`` as written; one
     that ``runs_a_command`` says it takes it after ``--`` (see :func:`command`)."""
     usage = {"usage": "%(prog)s [OPTIONS] -- COMMAND [ARG...]"} if runs_a_command else {}
     parser: argparse.ArgumentParser = subcommands.add_parser(
-        name, help=summary, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter, **usage
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **usage,
     )
     return parser

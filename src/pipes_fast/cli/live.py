@@ -52,7 +52,9 @@ class LiveStatus:
                 return
             self._drawn_at = now
             elapsed = now - self._started
-            self._draw(f"{self.messages:,} messages received, {self.messages / max(elapsed, 1e-3):,.0f}/s, {elapsed:.1f} s elapsed")
+            self._draw(
+                f"{self.messages:,} messages received, {self.messages / max(elapsed, 1e-3):,.0f}/s, {elapsed:.1f} s elapsed"
+            )
 
     def show(self, line: str) -> None:
         """Draw ``line`` as the progress line now (on a terminal; elsewhere nothing)."""

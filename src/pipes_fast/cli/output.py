@@ -179,7 +179,13 @@ class Report:
         metadata = ", ".join(f"{name}={_cell(_shown(m['value']))}" for name, m in record["metadata"].items())
         asset = record["asset_key"] or "-"
         if record["type"] == "check":
-            return [asset, record["check_name"], "yes" if record["passed"] else "NO", record["severity"], _cell(metadata)]
+            return [
+                asset,
+                record["check_name"],
+                "yes" if record["passed"] else "NO",
+                record["severity"],
+                _cell(metadata),
+            ]
         return [asset, record["data_version"] or "-", _cell(metadata)]
 
 

@@ -94,12 +94,33 @@ examples:
 
 def register(subcommands: Any) -> None:
     """Add the ``run`` subcommand to the top-level parser's subcommands."""
-    parser = choices.subcommand(subcommands, "run", "run a command as a Pipes external process and show what it reports", DESCRIPTION, EPILOG, runs_a_command=True)
+    parser = choices.subcommand(
+        subcommands,
+        "run",
+        "run a command as a Pipes external process and show what it reports",
+        DESCRIPTION,
+        EPILOG,
+        runs_a_command=True,
+    )
     choices.add_step_arguments(parser.add_argument_group("the step the command runs for"))
     transport = parser.add_argument_group("how the context goes in and the messages come back")
-    transport.add_argument("--context-injector", metavar="KIND", type=choices.context_injector, default="env", help=f"{choices.INJECTORS} (default: env)")
-    transport.add_argument("--message-reader", metavar="KIND", type=choices.message_reader, default="tempfile", help=f"{choices.READERS} (default: tempfile)")
-    transport.add_argument("--overwrite", action="store_true", help="let file:PATH use a regular file that already exists (never a link)")
+    transport.add_argument(
+        "--context-injector",
+        metavar="KIND",
+        type=choices.context_injector,
+        default="env",
+        help=f"{choices.INJECTORS} (default: env)",
+    )
+    transport.add_argument(
+        "--message-reader",
+        metavar="KIND",
+        type=choices.message_reader,
+        default="tempfile",
+        help=f"{choices.READERS} (default: tempfile)",
+    )
+    transport.add_argument(
+        "--overwrite", action="store_true", help="let file:PATH use a regular file that already exists (never a link)"
+    )
     parser.add_argument("--json", action="store_true", help="write one JSON object per line instead of a table")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to run and its arguments, after '--'")
     parser.set_defaults(handler=functools.partial(run, parser=parser))
@@ -120,7 +141,9 @@ class _Collector:
         self._thread.start()
         return self
 
-    def __exit__(self, kind: Optional[type[BaseException]], value: Optional[BaseException], tb: Optional[TracebackType]) -> None:
+    def __exit__(
+        self, kind: Optional[type[BaseException]], value: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
         self._stop.set()
         self._thread.join()
 
@@ -190,7 +213,9 @@ def _run(command: list[str], args: argparse.Namespace, report: Report, status: L
     """``run`` once its output is set up; a ``PipesError`` is left to the caller. An interrupt
     (the command gets SIGINT first) ends the run early, what came back still shown."""
     log = live_logger(status)
-    context = StepContext(args.asset or None, run_id=args.run_id, job_name=args.job, partition_key=args.partition, log=log)
+    context = StepContext(
+        args.asset or None, run_id=args.run_id, job_name=args.job, partition_key=args.partition, log=log
+    )
     injector, reader = args.context_injector(args.overwrite), args.message_reader(args.overwrite)
     client = PipesSubprocessClient()  # its process handling: interrupts forwarded, the child reaped
     handler: Optional[PipesMessageHandler] = None

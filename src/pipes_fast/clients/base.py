@@ -24,7 +24,9 @@ class PipesClient(ABC):
     """Base class of clients that run an external process with the Pipes protocol."""
 
     @abstractmethod
-    def run(self, *, context: Any, extras: Optional[PipesExtras] = None, **kwargs: Any) -> PipesClientCompletedInvocation:
+    def run(
+        self, *, context: Any, extras: Optional[PipesExtras] = None, **kwargs: Any
+    ) -> PipesClientCompletedInvocation:
         """Run the external process to completion and return what it reported."""
 
 

@@ -37,7 +37,10 @@ _READ_BYTES = 65536
 @contextmanager
 def _sigterm_as_keyboard_interrupt() -> Iterator[None]:
     """While open, SIGTERM raises KeyboardInterrupt (main thread, default handler only)."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
         yield
         return
 
@@ -269,8 +272,13 @@ class PipesSubprocessClient(PipesClient):
             from pipes_fast.dagster import PipesSubprocessClient as InDagster
 
             in_dagster = InDagster(
-                self.env, self.cwd, self.context_injector, self.message_reader, self.forward_termination,
-                self.forward_stdio, self.termination_timeout_seconds,
+                self.env,
+                self.cwd,
+                self.context_injector,
+                self.message_reader,
+                self.forward_termination,
+                self.forward_stdio,
+                self.termination_timeout_seconds,
             )
             # Dagster's completed invocation: the same getters, holding Dagster's result types
             return cast(PipesClientCompletedInvocation, in_dagster._run(context, extras, command, env, cwd))
@@ -311,8 +319,10 @@ class PipesSubprocessClient(PipesClient):
     ) -> tuple[subprocess.Popen[bytes], Optional[str], Optional[str]]:
         """Start the process and wait for it; an interrupt from the moment it exists is forwarded."""
         reader = self.message_reader if isinstance(self.message_reader, PipesStdioMessageReader) else None
-        pipes = [_Pipe(name, reader if reader and reader.stream == name else None, self.forward_stdio)
-                 for name in ("stdout", "stderr")]
+        pipes = [
+            _Pipe(name, reader if reader and reader.stream == name else None, self.forward_stdio)
+            for name in ("stdout", "stderr")
+        ]
         stdout, stderr = (subprocess.PIPE if pipe.captured is not None or pipe.feeds_reader else None for pipe in pipes)
         process: Optional[subprocess.Popen[bytes]] = None
         child: Optional[_Child] = None

@@ -17,10 +17,10 @@ from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.pipes.utils import PipesChunkedLogReader as DagsterChunkedLogReader
 
 from pipes_fast import injectors, readers
-from pipes_fast.injectors import s3 as injectors_s3
-from pipes_fast.readers import s3 as readers_s3
 from pipes_fast.dagster._handler import DagsterBridge, DagsterChildHandler, core_handler
+from pipes_fast.injectors import s3 as injectors_s3
 from pipes_fast.protocol import PipesParams
+from pipes_fast.readers import s3 as readers_s3
 
 
 class PipesEnvContextInjector(injectors.PipesEnvContextInjector, dagster.PipesEnvContextInjector):
@@ -49,11 +49,15 @@ class PipesFileMessageReader(_FeedsAnyHandler, readers.PipesFileMessageReader, d
     __doc__ = readers.PipesFileMessageReader.__doc__
 
 
-class PipesTempFileMessageReader(_FeedsAnyHandler, readers.PipesTempFileMessageReader, dagster.PipesTempFileMessageReader):
+class PipesTempFileMessageReader(
+    _FeedsAnyHandler, readers.PipesTempFileMessageReader, dagster.PipesTempFileMessageReader
+):
     __doc__ = readers.PipesTempFileMessageReader.__doc__
 
 
-class PipesBlobStoreMessageReader(_FeedsAnyHandler, readers.PipesBlobStoreMessageReader, dagster.PipesBlobStoreMessageReader):  # type: ignore[misc]
+class PipesBlobStoreMessageReader(
+    _FeedsAnyHandler, readers.PipesBlobStoreMessageReader, dagster.PipesBlobStoreMessageReader
+):  # type: ignore[misc]
     __doc__ = readers.PipesBlobStoreMessageReader.__doc__
 
 
@@ -75,7 +79,9 @@ class PipesCompositeMessageReader(readers.PipesCompositeMessageReader, dagster.P
             return core_handler(handler, reader).for_writer(reader)
         dagster_handler = handler._dagster_handler if isinstance(handler, DagsterBridge) else handler
         if not isinstance(dagster_handler, dagster.PipesMessageHandler):
-            raise TypeError(f"Dagster's {type(reader).__name__} feeds Dagster's message handler, not {type(handler).__name__}")
+            raise TypeError(
+                f"Dagster's {type(reader).__name__} feeds Dagster's message handler, not {type(handler).__name__}"
+            )
         return DagsterChildHandler(dagster_handler, reader)
 
 

@@ -108,7 +108,9 @@ class PipesSession(dagster.PipesSession):
             return ()
         materialized = {result.asset_key for result in reported if isinstance(result, dagster.MaterializeResult)}
         return tuple(
-            dagster.MaterializeResult(asset_key=key) for key in sorted(context.selected_asset_keys) if key not in materialized
+            dagster.MaterializeResult(asset_key=key)
+            for key in sorted(context.selected_asset_keys)
+            if key not in materialized
         )
 
 

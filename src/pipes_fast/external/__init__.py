@@ -17,6 +17,7 @@ out of their imports for the same reason (``TYPE_CHECKING = False`` stands in fo
 
 from __future__ import annotations
 
+from pipes_fast._logic.wire import make_message as _make_message  # noqa: F401 - dagster-pipes' own tests import it
 from pipes_fast.external.context import PipesContext, open_dagster_pipes, open_pipes
 from pipes_fast.external.errors import DagsterPipesError, DagsterPipesWarning
 from pipes_fast.external.loaders import PipesContextLoader, PipesDefaultContextLoader
@@ -39,76 +40,154 @@ from pipes_fast.external.writers import (
     PipesStreamMessageWriterChannel,
 )
 
-from pipes_fast._logic.wire import make_message as _make_message  # noqa: F401 - dagster-pipes' own tests import it
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pipes_fast._logic.wire import to_asset_key_path as to_asset_key_path
     from pipes_fast.external.blob import (
         PipesBlobStoreMessageWriter as PipesBlobStoreMessageWriter,
+    )
+    from pipes_fast.external.blob import (
         PipesBlobStoreMessageWriterChannel as PipesBlobStoreMessageWriterChannel,
+    )
+    from pipes_fast.external.blob import (
         PipesBufferedFilesystemMessageWriterChannel as PipesBufferedFilesystemMessageWriterChannel,
+    )
+    from pipes_fast.external.blob import (
         PipesUnityCatalogVolumesMessageWriter as PipesUnityCatalogVolumesMessageWriter,
     )
     from pipes_fast.external.cli import DAGSTER_PIPES_CLI_PARSER as DAGSTER_PIPES_CLI_PARSER
     from pipes_fast.external.databricks import (
         DAGSTER_PIPES_CONTEXT_WIDGET_KEY as DAGSTER_PIPES_CONTEXT_WIDGET_KEY,
+    )
+    from pipes_fast.external.databricks import (
         DAGSTER_PIPES_MESSAGES_WIDGET_KEY as DAGSTER_PIPES_MESSAGES_WIDGET_KEY,
+    )
+    from pipes_fast.external.databricks import (
         PipesDatabricksNotebookWidgetsParamsLoader as PipesDatabricksNotebookWidgetsParamsLoader,
+    )
+    from pipes_fast.external.databricks import (
         PipesUnityCatalogVolumesContextLoader as PipesUnityCatalogVolumesContextLoader,
     )
-    from pipes_fast._logic.wire import to_asset_key_path as to_asset_key_path
     from pipes_fast.external.log_writers import (
         PipesDefaultLogWriter as PipesDefaultLogWriter,
+    )
+    from pipes_fast.external.log_writers import (
         PipesDefaultLogWriterChannel as PipesDefaultLogWriterChannel,
+    )
+    from pipes_fast.external.log_writers import (
         PipesLogWriter as PipesLogWriter,
+    )
+    from pipes_fast.external.log_writers import (
         PipesLogWriterChannel as PipesLogWriterChannel,
+    )
+    from pipes_fast.external.log_writers import (
         PipesStdioFileLogWriter as PipesStdioFileLogWriter,
+    )
+    from pipes_fast.external.log_writers import (
         PipesStdioFileLogWriterChannel as PipesStdioFileLogWriterChannel,
+    )
+    from pipes_fast.external.log_writers import (
         PipesStdioLogWriter as PipesStdioLogWriter,
+    )
+    from pipes_fast.external.log_writers import (
         PipesStdioLogWriterChannel as PipesStdioLogWriterChannel,
     )
     from pipes_fast.external.prefect import (
         PipesPrefectLogsMessageWriter as PipesPrefectLogsMessageWriter,
+    )
+    from pipes_fast.external.prefect import (
         PipesPrefectLogsMessageWriterChannel as PipesPrefectLogsMessageWriterChannel,
     )
     from pipes_fast.external.s3 import (
         PipesS3ContextLoader as PipesS3ContextLoader,
+    )
+    from pipes_fast.external.s3 import (
         PipesS3MessageWriter as PipesS3MessageWriter,
+    )
+    from pipes_fast.external.s3 import (
         PipesS3MessageWriterChannel as PipesS3MessageWriterChannel,
     )
     from pipes_fast.external.stdio import (
         PipesStdioCapture as PipesStdioCapture,
+    )
+    from pipes_fast.external.stdio import (
         PipesStdioCapturingChannel as PipesStdioCapturingChannel,
     )
     from pipes_fast.external.threads import ExcThread as ExcThread
     from pipes_fast.external.typed import (
         PipesLogWriterOpenedData as PipesLogWriterOpenedData,
+    )
+    from pipes_fast.external.typed import (
         PipesMetadataRawValue as PipesMetadataRawValue,
+    )
+    from pipes_fast.external.typed import (
         T_BlobStoreMessageWriterChannel as T_BlobStoreMessageWriterChannel,
+    )
+    from pipes_fast.external.typed import (
         T_LogChannel as T_LogChannel,
+    )
+    from pipes_fast.external.typed import (
         T_MessageChannel as T_MessageChannel,
     )
     from pipes_fast.protocol import (
         DAGSTER_PIPES_CONTEXT_CLI_ARG,
-        DAGSTER_PIPES_CONTEXT_ENV_VAR as DAGSTER_PIPES_CONTEXT_ENV_VAR,
         DAGSTER_PIPES_MESSAGES_CLI_ARG,
+    )
+    from pipes_fast.protocol import (
+        DAGSTER_PIPES_CONTEXT_ENV_VAR as DAGSTER_PIPES_CONTEXT_ENV_VAR,
+    )
+    from pipes_fast.protocol import (
         DAGSTER_PIPES_MESSAGES_ENV_VAR as DAGSTER_PIPES_MESSAGES_ENV_VAR,
+    )
+    from pipes_fast.protocol import (
         ESCAPE_CHARACTER as ESCAPE_CHARACTER,
+    )
+    from pipes_fast.protocol import (
         PIPES_METADATA_TYPE_INFER as PIPES_METADATA_TYPE_INFER,
+    )
+    from pipes_fast.protocol import (
         PIPES_PROTOCOL_VERSION as PIPES_PROTOCOL_VERSION,
+    )
+    from pipes_fast.protocol import (
         PIPES_PROTOCOL_VERSION_FIELD as PIPES_PROTOCOL_VERSION_FIELD,
+    )
+    from pipes_fast.protocol import (
         Method as Method,
+    )
+    from pipes_fast.protocol import (
         PipesAssetCheckSeverity as PipesAssetCheckSeverity,
+    )
+    from pipes_fast.protocol import (
         PipesContextData as PipesContextData,
+    )
+    from pipes_fast.protocol import (
         PipesDataProvenance as PipesDataProvenance,
+    )
+    from pipes_fast.protocol import (
         PipesException as PipesException,
+    )
+    from pipes_fast.protocol import (
         PipesExtras as PipesExtras,
+    )
+    from pipes_fast.protocol import (
         PipesMessage as PipesMessage,
+    )
+    from pipes_fast.protocol import (
         PipesMetadataType as PipesMetadataType,
+    )
+    from pipes_fast.protocol import (
         PipesMetadataValue as PipesMetadataValue,
+    )
+    from pipes_fast.protocol import (
         PipesOpenedData as PipesOpenedData,
+    )
+    from pipes_fast.protocol import (
         PipesParams as PipesParams,
+    )
+    from pipes_fast.protocol import (
         PipesPartitionKeyRange as PipesPartitionKeyRange,
+    )
+    from pipes_fast.protocol import (
         PipesTimeWindow as PipesTimeWindow,
     )
 

@@ -36,9 +36,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from typing import IO, Any
 
-    from pipes_fast.protocol import PipesMessage, PipesParams
-
     from pipes_fast.external.typed import T_BlobStoreMessageWriterChannel
+    from pipes_fast.protocol import PipesMessage, PipesParams
 else:
     T_BlobStoreMessageWriterChannel = None
 
@@ -146,8 +145,10 @@ class PipesBlobStoreMessageWriterChannel(PipesMessageWriterChannel):
             session_closed.set()
             thread.join(self._close_timeout + 1.0)
             if thread.is_alive():
-                _warn(f"gave up waiting for the upload of chunk {self._counter} after {self._close_timeout:g} s:"
-                      " the store did not answer, it and any messages after it may be lost")
+                _warn(
+                    f"gave up waiting for the upload of chunk {self._counter} after {self._close_timeout:g} s:"
+                    " the store did not answer, it and any messages after it may be lost"
+                )
             else:
                 self._close_spool()
 
@@ -200,8 +201,10 @@ class PipesBlobStoreMessageWriterChannel(PipesMessageWriterChannel):
     def _give_up(self) -> None:
         """Past ``close_timeout`` at close: say which chunk and how many messages are lost."""
         lost = self._chunk_messages + self._take_buffered().count(b"\n")
-        _warn(f"gave up uploading chunk {self._counter} after {self._close_timeout:g} s of failures at close:"
-              f" it and the messages after it, {lost} in all, are lost (last error: {self._failure!r:.300})")
+        _warn(
+            f"gave up uploading chunk {self._counter} after {self._close_timeout:g} s of failures at close:"
+            f" it and the messages after it, {lost} in all, are lost (last error: {self._failure!r:.300})"
+        )
         self._chunk = None
 
     def _compressed(self, text: bytes) -> bytes:
@@ -261,7 +264,9 @@ class PipesUnityCatalogVolumesMessageWriter(PipesBlobStoreMessageWriter[PipesBuf
 
     def make_channel(self, params: PipesParams) -> PipesBufferedFilesystemMessageWriterChannel:
         path = param_of_type(params, "path", str, self)
-        return PipesBufferedFilesystemMessageWriterChannel(path, interval=self.interval, close_timeout=self.close_timeout)
+        return PipesBufferedFilesystemMessageWriterChannel(
+            path, interval=self.interval, close_timeout=self.close_timeout
+        )
 
 
 def _spool_fd() -> int:

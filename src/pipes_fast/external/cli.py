@@ -9,7 +9,10 @@ import argparse
 from pipes_fast._logic import wire as _wire
 
 DAGSTER_PIPES_CLI_PARSER = argparse.ArgumentParser(description="Dagster Pipes CLI interface")
-for _flag, _param in ((_wire.DAGSTER_PIPES_CONTEXT_CLI_ARG, "context"), (_wire.DAGSTER_PIPES_MESSAGES_CLI_ARG, "messages")):
+for _flag, _param in (
+    (_wire.DAGSTER_PIPES_CONTEXT_CLI_ARG, "context"),
+    (_wire.DAGSTER_PIPES_MESSAGES_CLI_ARG, "messages"),
+):
     DAGSTER_PIPES_CLI_PARSER.add_argument(
         _flag, type=str, help=f"The Pipes {_param} params: JSON, zlib-compressed, base64-encoded"
     )

@@ -303,7 +303,13 @@ class PipesContext:
         normalized = check.normalize_metadata(metadata, method)
         self._write_message(
             method,
-            {"asset_key": asset_key, "check_name": check_name, "passed": passed, "metadata": normalized, "severity": severity},
+            {
+                "asset_key": asset_key,
+                "check_name": check_name,
+                "passed": passed,
+                "metadata": normalized,
+                "severity": severity,
+            },
         )
 
     def report_custom_message(self, payload: Any) -> None:

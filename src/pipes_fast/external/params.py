@@ -101,9 +101,7 @@ class _NamedParamsLoader(PipesParamsLoader):
         name = self._name(param)
         value = self._find(name)
         if value is None:
-            raise error_like(
-                (self._MISSING,), f"{name} was not passed: the orchestration side gave no {param} param."
-            )
+            raise error_like((self._MISSING,), f"{name} was not passed: the orchestration side gave no {param} param.")
         from pipes_fast._logic.codec import decode_param as decode
 
         try:

@@ -67,5 +67,13 @@ class PipesPrefectLogsMessageWriterChannel(PipesMessageWriterChannel):
         exception = (message["params"] or {}).get("exception") or {}
         return make_message(
             "closed",
-            {"exception": {"message": error, "stack": [], "name": exception.get("name"), "cause": None, "context": None}},
+            {
+                "exception": {
+                    "message": error,
+                    "stack": [],
+                    "name": exception.get("name"),
+                    "cause": None,
+                    "context": None,
+                }
+            },
         )

@@ -6,7 +6,11 @@ context loader that reads the context from an object, as dagster-pipes' S3 class
 
 from __future__ import annotations
 
-from pipes_fast.external.blob import CLOSE_TIMEOUT_SECONDS, PipesBlobStoreMessageWriter, PipesBlobStoreMessageWriterChannel
+from pipes_fast.external.blob import (
+    CLOSE_TIMEOUT_SECONDS,
+    PipesBlobStoreMessageWriter,
+    PipesBlobStoreMessageWriterChannel,
+)
 from pipes_fast.external.loaders import LoadedContext, PipesContextLoader
 from pipes_fast.external.validation import param_of_type
 
@@ -44,7 +48,12 @@ class PipesS3MessageWriterChannel(PipesBlobStoreMessageWriterChannel):
     compressible = True
 
     def __init__(
-        self, client: Any, bucket: str, key_prefix: str | None, *, interval: float = 10,
+        self,
+        client: Any,
+        bucket: str,
+        key_prefix: str | None,
+        *,
+        interval: float = 10,
         close_timeout: float = CLOSE_TIMEOUT_SECONDS,
     ) -> None:
         super().__init__(interval=interval, close_timeout=close_timeout)

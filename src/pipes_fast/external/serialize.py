@@ -20,9 +20,8 @@ in the message they are (see :func:`~pipes_fast.external.errors.error_like`).
 
 from __future__ import annotations
 
-import sys
-
 import _json
+import sys
 
 from pipes_fast._system.fdio import write_all
 from pipes_fast.external.errors import error_like
@@ -53,9 +52,7 @@ def _as_orjson_writes(value: Any) -> Any:
 # json.dumps(message, separators=(",", ":"), default=_as_orjson_writes)'s encoder; without the
 # circular-reference markers (a structure containing itself ends in RecursionError instead, and
 # ascii_line then asks json_line why)
-_encode = _json.make_encoder(
-    None, _as_orjson_writes, _json.encode_basestring_ascii, None, ":", ",", False, False, True
-)
+_encode = _json.make_encoder(None, _as_orjson_writes, _json.encode_basestring_ascii, None, ":", ",", False, False, True)
 
 
 def ascii_line(message: Any) -> bytes:

@@ -174,9 +174,7 @@ class PipesStdioCapturingChannel(PipesMessageWriterChannel):
         self._channel.close()
 
     def _report(self, stream: str, text: str) -> None:
-        self._channel.write_message(
-            make_message("log_external_stream", {"stream": stream, "text": text, "extras": {}})
-        )
+        self._channel.write_message(make_message("log_external_stream", {"stream": stream, "text": text, "extras": {}}))
 
 
 def _flush_python_streams() -> None:
@@ -193,4 +191,3 @@ def _is_open(fd: int) -> bool:
     except OSError:
         return False
     return True
-

@@ -20,9 +20,7 @@ T_MessageChannel = TypeVar("T_MessageChannel", bound="PipesMessageWriterChannel"
 """The channel a :class:`~pipes_fast.external.PipesMessageWriter` opens."""
 T_LogChannel = TypeVar("T_LogChannel", bound="PipesLogWriterChannel")
 """The channel a :class:`~pipes_fast.external.PipesLogWriter` makes."""
-T_BlobStoreMessageWriterChannel = TypeVar(
-    "T_BlobStoreMessageWriterChannel", bound="PipesBlobStoreMessageWriterChannel"
-)
+T_BlobStoreMessageWriterChannel = TypeVar("T_BlobStoreMessageWriterChannel", bound="PipesBlobStoreMessageWriterChannel")
 """The channel a :class:`~pipes_fast.external.PipesBlobStoreMessageWriter` makes."""
 
 PipesMetadataRawValue: TypeAlias = int | float | str | Mapping[str, Any] | Sequence[Any] | bool | None

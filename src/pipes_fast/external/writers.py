@@ -18,9 +18,8 @@ TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.ext
 if TYPE_CHECKING:
     from typing import Any, Callable, ContextManager, Generic, TextIO, TypeVar
 
-    from pipes_fast.protocol import PipesExtras, PipesMessage, PipesOpenedData, PipesParams
-
     from pipes_fast.external.typed import T_MessageChannel
+    from pipes_fast.protocol import PipesExtras, PipesMessage, PipesOpenedData, PipesParams
 
     T_Channel = TypeVar("T_Channel", bound="PipesMessageWriterChannel")
 else:
@@ -213,7 +212,9 @@ class _BackgroundFlush:
             except OSError as exc:  # kept in the buffer: the next flush tries again, close raises
                 import warnings
 
-                warnings.warn(f"pipes_fast could not write buffered messages yet: {exc}", DagsterPipesWarning)
+                warnings.warn(
+                    f"pipes_fast could not write buffered messages yet: {exc}", DagsterPipesWarning, stacklevel=2
+                )
 
     def stop(self) -> None:
         """Write out what is buffered, refuse further messages, end the thread."""

@@ -116,15 +116,21 @@ class PipesRayJobClient(PipesClient):
             from pipes_fast.ray._dagster import PipesRayJobClient as InDagster
 
             in_dagster = InDagster(
-                self.address, context_injector=self.context_injector, message_reader=self.message_reader,
-                forward_termination=self.forward_termination, timeout=self.timeout, poll_interval=self.poll_interval,
+                self.address,
+                context_injector=self.context_injector,
+                message_reader=self.message_reader,
+                forward_termination=self.forward_termination,
+                timeout=self.timeout,
+                poll_interval=self.poll_interval,
             )
             in_dagster._job_client = self._job_client
             return cast(PipesClientCompletedInvocation, in_dagster._run(context, submit_job_params, extras))
         completed: PipesClientCompletedInvocation = self._run(context, submit_job_params, extras)
         return completed
 
-    def _open_session(self, context: Any, reader: PipesMessageReader, extras: Optional[PipesExtras]) -> AbstractContextManager[Any]:
+    def _open_session(
+        self, context: Any, reader: PipesMessageReader, extras: Optional[PipesExtras]
+    ) -> AbstractContextManager[Any]:
         """The session to run in."""
         return open_pipes_session(as_step_context(context), self.context_injector, reader, extras)
 
@@ -221,8 +227,10 @@ class PipesRayJobClient(PipesClient):
                     status, now = "UNKNOWN", time.monotonic()
                     if unreachable is None:
                         unreachable = now
-                        log.warning(f"[pipes] could not read the status of Ray job {job_id} ({exc}); "
-                                    f"trying again for up to {UNREACHABLE_SECONDS:g} s.")
+                        log.warning(
+                            f"[pipes] could not read the status of Ray job {job_id} ({exc}); "
+                            f"trying again for up to {UNREACHABLE_SECONDS:g} s."
+                        )
                     elif now - unreachable > UNREACHABLE_SECONDS:
                         raise self._execution_error(
                             f"lost contact with Ray job {job_id}: its status could not be read for "

@@ -40,21 +40,28 @@ class PipesRayJobClient(core.PipesRayJobClient):
         """The run's tags for external resources (run id, job, partition, ...), as dagster-ray adds them."""
         return dict(context.run.dagster_execution_info)
 
-    def _open_session(self, context: Any, reader: PipesMessageReader, extras: Optional[PipesExtras]) -> AbstractContextManager[Any]:
+    def _open_session(
+        self, context: Any, reader: PipesMessageReader, extras: Optional[PipesExtras]
+    ) -> AbstractContextManager[Any]:
         return open_pipes_session(context, self.context_injector, reader, extras)
 
     def _launch_handle(self, context: Any, submit_job_params: Mapping[str, Any]) -> Any:
         if reattach is None:
             return None
-        handle = reattach.find_latest_launch_handle(context.op_execution_context, client_name=_client_name(submit_job_params))
+        handle = reattach.find_latest_launch_handle(
+            context.op_execution_context, client_name=_client_name(submit_job_params)
+        )
         return handle if handle is not None and _claim(context, handle.external_run_id) else None
 
     def _record_launch(self, context: Any, job_id: str, address: str, submit_job_params: Mapping[str, Any]) -> None:
         if reattach is not None:
             _claim(context, job_id)  # before the record: no other run() of this attempt may take this job
             reattach.record_external_launch(
-                context.op_execution_context, client_name=_client_name(submit_job_params), external_run_id=job_id,
-                external_run_url=f"{address}/#/jobs/{job_id}", extras={LAUNCHED_ADDRESS: address},
+                context.op_execution_context,
+                client_name=_client_name(submit_job_params),
+                external_run_id=job_id,
+                external_run_url=f"{address}/#/jobs/{job_id}",
+                extras={LAUNCHED_ADDRESS: address},
             )
 
     def _record_reattach(self, context: Any, handle: Any) -> None:

@@ -24,8 +24,14 @@ STOP_SECONDS = 2.0
 server and monitor do not end on SIGTERM alone)."""
 
 _PORT_FLAGS = (
-    "--port", "--dashboard-port", "--ray-client-server-port", "--node-manager-port", "--object-manager-port",
-    "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port", "--runtime-env-agent-port",
+    "--port",
+    "--dashboard-port",
+    "--ray-client-server-port",
+    "--node-manager-port",
+    "--object-manager-port",
+    "--dashboard-agent-listen-port",
+    "--dashboard-agent-grpc-port",
+    "--runtime-env-agent-port",
     "--metrics-export-port",
 )
 
@@ -110,8 +116,20 @@ def local_cluster(num_cpus: int = 2) -> Iterator[str]:
     temp_dir = tempfile.mkdtemp(prefix="pfray-")
     ports = {flag: _free_port() for flag in _PORT_FLAGS}
     command = [
-        _ray_executable(), "start", "--head", "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1",
-        "--temp-dir", temp_dir, "--disable-usage-stats", "--num-cpus", str(num_cpus), "--include-dashboard", "true",
+        _ray_executable(),
+        "start",
+        "--head",
+        "--node-ip-address",
+        "127.0.0.1",
+        "--dashboard-host",
+        "127.0.0.1",
+        "--temp-dir",
+        temp_dir,
+        "--disable-usage-stats",
+        "--num-cpus",
+        str(num_cpus),
+        "--include-dashboard",
+        "true",
     ]
     for flag, port in ports.items():
         command += [flag, str(port)]

@@ -113,16 +113,22 @@ def feed_chunk(stream: MessageStream, data: bytes, name: str, warn: Callable[[st
                 end = _zstd_frame_end(data, offset)
                 inflated += _feed_frame(stream, view[offset:end], MAX_CHUNK_BYTES - inflated)
                 if inflated > MAX_CHUNK_BYTES:
-                    warn(f"[pipes] {name}: it decompresses to more than {MAX_CHUNK_BYTES} bytes; what follows "
-                         f"that much, in the frame at byte {offset}, was not read")
+                    warn(
+                        f"[pipes] {name}: it decompresses to more than {MAX_CHUNK_BYTES} bytes; what follows "
+                        f"that much, in the frame at byte {offset}, was not read"
+                    )
                     return
             else:
-                warn(f"[pipes] {name}: bytes {offset}-{len(data)} after its last zstd frame are not a frame; "
-                     "read as plain text")
+                warn(
+                    f"[pipes] {name}: bytes {offset}-{len(data)} after its last zstd frame are not a frame; "
+                    "read as plain text"
+                )
                 stream.feed(data[offset:])
                 return
         except (_Corrupt, zstandard.ZstdError) as exc:
-            warn(f"[pipes] {name}: the frame at byte {offset} is not a readable zstd frame ({exc}); "
-                 "the rest of the chunk was skipped")
+            warn(
+                f"[pipes] {name}: the frame at byte {offset} is not a readable zstd frame ({exc}); "
+                "the rest of the chunk was skipped"
+            )
             return
         offset = end

@@ -88,4 +88,3 @@ class MessageStream:
         if truncated != self._truncated:
             self._handler.report_truncated_lines(truncated - self._truncated, self._framer.max_line_bytes, self._source)
             self._truncated = truncated
-

@@ -37,8 +37,13 @@ if TYPE_CHECKING:
     from pipes_fast.handler import PipesMessageHandler
 
 __all__ = [
-    "ACCEPT_COMPRESSION_KEY", "CLOSE_TIMEOUT_SECONDS", "MAX_CHUNK_BYTES", "MAX_SKIPPED_CHUNKS",
-    "Chunk", "PipesBlobStoreMessageReader", "chunk_index",
+    "ACCEPT_COMPRESSION_KEY",
+    "CLOSE_TIMEOUT_SECONDS",
+    "MAX_CHUNK_BYTES",
+    "MAX_SKIPPED_CHUNKS",
+    "Chunk",
+    "PipesBlobStoreMessageReader",
+    "chunk_index",
 ]
 
 ACCEPT_COMPRESSION_KEY = "accept_compression"
@@ -152,7 +157,8 @@ class PipesBlobStoreMessageReader(PipesMessageReader):
             if self._open_sessions and self.log_readers:
                 raise PipesError(
                     f"this {type(self).__name__} is already reading a session and has log readers, which"
-                    " follow one log each: give each concurrent session a reader of its own")
+                    " follow one log each: give each concurrent session a reader of its own"
+                )
             self._open_sessions += 1
         try:
             yield
@@ -204,7 +210,8 @@ class _ChunkSession:
                 self.handing.release()
             self.handler.warn(
                 f"[pipes] gave up reading after {self.reader.close_timeout:g} s, the store not answering:"
-                f" {self._name(self.counter)} and any after it were not read")
+                f" {self._name(self.counter)} and any after it were not read"
+            )
 
     # ----- the thread -----
 
@@ -284,7 +291,8 @@ class _ChunkSession:
         except _StoreFailing as failing:
             self.handler.warn(
                 f"[pipes] gave up reading at close after {self.reader.close_timeout:g} s, the store failing:"
-                f" {self._name(self.counter)} and any after it were not read ({failing})")
+                f" {self._name(self.counter)} and any after it were not read ({failing})"
+            )
 
     def _next_existing(self, params: PipesParams) -> Optional[int]:
         """The first chunk from the counter's (found missing) on that exists, or None: by listing
@@ -356,7 +364,9 @@ class _LogReaders:
     """A session's log readers: started once the pipes are opened and their target is readable,
     stopped at close (each reads what is left first)."""
 
-    def __init__(self, reader: PipesBlobStoreMessageReader, handler: PipesMessageHandler, session_closed: threading.Event) -> None:
+    def __init__(
+        self, reader: PipesBlobStoreMessageReader, handler: PipesMessageHandler, session_closed: threading.Event
+    ) -> None:
         self._reader = reader
         self._handler = handler
         self._session_closed = session_closed
@@ -376,7 +386,9 @@ class _LogReaders:
                     log_reader.start(params, self._session_closed)
                     self._started.append(log_reader)
             except Exception as exc:  # one log reader failing must not stop the messages
-                self._handler.warn(log_reader.with_debug_info(f"[pipes] {log_reader.name} could not start: {exc!r:.300}"))
+                self._handler.warn(
+                    log_reader.with_debug_info(f"[pipes] {log_reader.name} could not start: {exc!r:.300}")
+                )
                 self._failed.append(log_reader)
 
     def stop(self, params: PipesParams) -> None:
@@ -386,6 +398,10 @@ class _LogReaders:
                 try:
                     log_reader.stop()
                 except Exception as exc:
-                    self._handler.warn(log_reader.with_debug_info(f"[pipes] {log_reader.name} did not stop cleanly: {exc!r:.300}"))
+                    self._handler.warn(
+                        log_reader.with_debug_info(f"[pipes] {log_reader.name} did not stop cleanly: {exc!r:.300}")
+                    )
             elif log_reader not in self._failed and self._handler.opened_payload is not None:
-                self._handler.warn(log_reader.with_debug_info(f"[pipes] the log of {log_reader.name} was never readable"))
+                self._handler.warn(
+                    log_reader.with_debug_info(f"[pipes] the log of {log_reader.name} was never readable")
+                )

@@ -56,7 +56,11 @@ class PipesCompositeMessageReader(PipesMessageReader):
     def read_messages(self, handler: PipesMessageHandler) -> Iterator[PipesParams]:
         with ExitStack() as stack:
             enter = stack.enter_context
-            yield {PIPES_COMPOSITE_WRITERS_KEY: [enter(r.read_messages(self._child_handler(handler, r))) for r in self._readers]}
+            yield {
+                PIPES_COMPOSITE_WRITERS_KEY: [
+                    enter(r.read_messages(self._child_handler(handler, r))) for r in self._readers
+                ]
+            }
 
     def _child_handler(self, handler: PipesMessageHandler, reader: PipesMessageReader) -> PipesMessageHandler:
         """The handler ``reader`` feeds: ``handler``'s for that writer (it has all a reader uses)."""

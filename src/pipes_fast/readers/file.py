@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
+from pipes_fast._logic.huge import HUGE_LINE_BYTES
 from pipes_fast._system import threads as _threads
 from pipes_fast._system.files import PrivateFolder, open_private_file, remove_if_same
-from pipes_fast._system.tailer import FileTailer
 from pipes_fast._system.gc import relaxed_gc
-from pipes_fast._logic.huge import HUGE_LINE_BYTES
+from pipes_fast._system.tailer import FileTailer
 from pipes_fast.protocol import PipesParams
 from pipes_fast.readers.base import MessageStream, PipesMessageReader
 

@@ -60,7 +60,9 @@ class PipesChunkedLogReader(PipesLogReader):
     """Polls :meth:`download_log_chunk` every ``interval`` seconds on a thread and writes what it
     returns to ``target_stream`` (this process's stdout by default); at ``stop``, one last read."""
 
-    def __init__(self, *, interval: float = 10, target_stream: Optional[IO[str]] = None, debug_info: Optional[str] = None) -> None:
+    def __init__(
+        self, *, interval: float = 10, target_stream: Optional[IO[str]] = None, debug_info: Optional[str] = None
+    ) -> None:
         self.interval = interval
         self.target_stream = target_stream
         self._debug_info = debug_info

@@ -94,7 +94,7 @@ class PipesS3MessageReader(PipesBlobStoreMessageReader):
                     return None
                 raise
             for item in page.get("Contents", ()):
-                index = chunk_index(item["Key"][len(prefix):])
+                index = chunk_index(item["Key"][len(prefix) :])
                 if index is not None:
                     indices.append(index)
             if not page.get("IsTruncated"):

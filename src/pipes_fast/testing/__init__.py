@@ -16,16 +16,6 @@ pipes_fast imports this package).
 from __future__ import annotations
 
 from pipes_fast.testing.harness import Delivered, deliver, feed
-from pipes_fast.testing.streams import (
-    ADVERSARIAL_KINDS,
-    FRAMINGS,
-    StreamCase,
-    adversarial_streams,
-    encode_message,
-    message_lines,
-    message_streams,
-    split_writes,
-)
 from pipes_fast.testing.strategies import (
     DEFAULT_ASSET_KEYS,
     LOG_LEVELS,
@@ -37,6 +27,16 @@ from pipes_fast.testing.strategies import (
     messages,
     metadata,
     metadata_values,
+)
+from pipes_fast.testing.streams import (
+    ADVERSARIAL_KINDS,
+    FRAMINGS,
+    StreamCase,
+    adversarial_streams,
+    encode_message,
+    message_lines,
+    message_streams,
+    split_writes,
 )
 
 __all__ = [

@@ -79,14 +79,25 @@ class _Capture:
     def delivered(self, handler: PipesMessageHandler, source: Optional[str]) -> Delivered:
         """What ``handler`` received; ``source`` names the stream in bad-line warnings."""
         logs = [(r.levelno, r.getMessage()) for r in self.records.records if r.funcName == "_on_log"]
-        warnings = [r.getMessage() for r in self.records.records if r.levelno == logging.WARNING and r.funcName != "_on_log"]
+        warnings = [
+            r.getMessage() for r in self.records.records if r.levelno == logging.WARNING and r.funcName != "_on_log"
+        ]
         bad_prefix = f"[pipes] skipped {source} line "
-        bad = [int(w[len(bad_prefix):].split(":", 1)[0]) for w in warnings if source and w.startswith(bad_prefix)]
+        bad = [int(w[len(bad_prefix) :].split(":", 1)[0]) for w in warnings if source and w.startswith(bad_prefix)]
         skipped = [int(match.group(1)) for match in map(_SKIPPED_LINE.match, warnings) if match]
         return Delivered(
-            handler.drain_results(), handler.drain_custom_messages(), logs, self.stdout.getvalue(), self.stderr.getvalue(),
-            handler.opened_payload, handler.received_closed_message, handler.exception,
-            bad, handler.bad_line_count, skipped, warnings,
+            handler.drain_results(),
+            handler.drain_custom_messages(),
+            logs,
+            self.stdout.getvalue(),
+            self.stderr.getvalue(),
+            handler.opened_payload,
+            handler.received_closed_message,
+            handler.exception,
+            bad,
+            handler.bad_line_count,
+            skipped,
+            warnings,
         )
 
 
@@ -136,7 +147,7 @@ class _Progress:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def feed(
@@ -172,7 +183,9 @@ def feed(
         return capture.delivered(session.message_handler, f"line of file {reader.path}")
 
 
-def deliver(messages: Sequence[Mapping[str, Any]], *, asset_keys: Optional[Sequence[str]] = DEFAULT_ASSET_KEYS) -> Delivered:
+def deliver(
+    messages: Sequence[Mapping[str, Any]], *, asset_keys: Optional[Sequence[str]] = DEFAULT_ASSET_KEYS
+) -> Delivered:
     """What a ``PipesMessageHandler`` for a ``StepContext`` of ``asset_keys`` delivers when handed
     these decoded messages one by one, with no bytes and no reader: what a reader must deliver
     for a stream of them (compare with ``==``)."""

@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from pipes_fast.assets import AssetKey
-from pipes_fast.protocol import METADATA_TYPES, METHODS, PipesContextData, PipesMessage, PipesMetadataValue, make_message
+from pipes_fast.protocol import (
+    METADATA_TYPES,
+    METHODS,
+    PipesContextData,
+    PipesMessage,
+    PipesMetadataValue,
+    make_message,
+)
 
 DEFAULT_ASSET_KEYS: tuple[str, ...] = ("orders", "db/events", "odd\\/name")
 """The escaped asset keys messages report on unless told otherwise (and the harness's step's)."""
@@ -76,14 +83,20 @@ def _table(columns: list[dict[str, Any]]) -> SearchStrategy[dict[str, Any]]:
 def _raw_values() -> dict[str, SearchStrategy[Any]]:
     """The raw value of each metadata type, shaped as Dagster's ``metadata_value_from_external``
     accepts it."""
-    user_string = st.lists(st.text(st.characters(exclude_characters="/", exclude_categories=["Cs"]), min_size=1, max_size=8), min_size=1, max_size=3)
+    user_string = st.lists(
+        st.text(st.characters(exclude_characters="/", exclude_categories=["Cs"]), min_size=1, max_size=8),
+        min_size=1,
+        max_size=3,
+    )
     dependency = st.fixed_dictionaries({"asset_key": st.lists(_names, min_size=1, max_size=3), "column_name": _names})
     host = st.from_regex(r"[a-z0-9]{1,10}(\.[a-z]{2,5}){1,2}", fullmatch=True)
     numbers = st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
     return {
         "__infer__": json_values(),
         "text": st.text(),
-        "url": st.builds(lambda scheme, h, path: f"{scheme}://{h}/{path}", st.sampled_from(["http", "https", "s3"]), host, _texts),
+        "url": st.builds(
+            lambda scheme, h, path: f"{scheme}://{h}/{path}", st.sampled_from(["http", "https", "s3"]), host, _texts
+        ),
         "path": st.text(),
         "notebook": st.text(),
         "json": st.dictionaries(st.text(max_size=8), json_values(), max_size=4) | st.lists(json_values(), max_size=4),
@@ -129,11 +142,22 @@ def exceptions() -> SearchStrategy[dict[str, Any]]:
     """What a ``closed`` message reports about an exception: message, stack, name, and the
     exceptions it was caused by or raised while handling (nested up to three deep)."""
     leaf = st.fixed_dictionaries(
-        {"message": _texts, "stack": st.lists(_texts, max_size=3), "name": st.none() | _names, "cause": st.none(), "context": st.none()}
+        {
+            "message": _texts,
+            "stack": st.lists(_texts, max_size=3),
+            "name": st.none() | _names,
+            "cause": st.none(),
+            "context": st.none(),
+        }
     )
     return st.recursive(
         leaf,
-        lambda inner: st.builds(lambda e, cause, context: {**e, "cause": cause, "context": context}, leaf, st.none() | inner, st.none() | inner),
+        lambda inner: st.builds(
+            lambda e, cause, context: {**e, "cause": cause, "context": context},
+            leaf,
+            st.none() | inner,
+            st.none() | inner,
+        ),
         max_leaves=3,
     )
 
@@ -151,13 +175,22 @@ def _params(method: str, keys: Sequence[str]) -> SearchStrategy[dict[str, Any]]:
     if method == "report_custom_message":
         return st.fixed_dictionaries({"payload": json_values()})
     if method == "log_external_stream":
-        return st.fixed_dictionaries({"stream": st.sampled_from(["stdout", "stderr"]), "text": st.text(), "extras": extras})
+        return st.fixed_dictionaries(
+            {"stream": st.sampled_from(["stdout", "stderr"]), "text": st.text(), "extras": extras}
+        )
     key = st.sampled_from(list(keys))
     if method == "report_asset_materialization":
-        return st.fixed_dictionaries({"asset_key": key, "metadata": st.none() | metadata(), "data_version": st.none() | _texts})
+        return st.fixed_dictionaries(
+            {"asset_key": key, "metadata": st.none() | metadata(), "data_version": st.none() | _texts}
+        )
     return st.fixed_dictionaries(
-        {"asset_key": key, "check_name": _names, "passed": st.booleans(),
-         "severity": st.sampled_from(["WARN", "ERROR"]), "metadata": metadata()}
+        {
+            "asset_key": key,
+            "check_name": _names,
+            "passed": st.booleans(),
+            "severity": st.sampled_from(["WARN", "ERROR"]),
+            "metadata": metadata(),
+        }
     )
 
 
@@ -196,17 +229,36 @@ def context_data(keys: Optional[SearchStrategy[Optional[list[str]]]] = None) -> 
         keys = st.none() | st.lists(asset_keys(), min_size=1, max_size=3, unique=True)
     timestamps = st.datetimes(timezones=st.none() | st.timezones()).map(lambda moment: moment.isoformat())
     provenance = st.fixed_dictionaries(
-        {"code_version": _texts, "input_data_versions": st.dictionaries(_texts, _texts, max_size=2), "is_user_provided": st.booleans()}
+        {
+            "code_version": _texts,
+            "input_data_versions": st.dictionaries(_texts, _texts, max_size=2),
+            "is_user_provided": st.booleans(),
+        }
     )
 
     window = st.none() | st.fixed_dictionaries({"start": timestamps, "end": timestamps})
     # as Dagster fills them in: no partitions, one partition (a range of one), or a range of them
     partitions = st.one_of(
         st.just({"partition_key": None, "partition_key_range": None, "partition_time_window": None}),
-        st.builds(lambda key, w: {"partition_key": key, "partition_key_range": {"start": key, "end": key}, "partition_time_window": w},
-                  _names, window),
-        st.builds(lambda start, end, w: {"partition_key": None, "partition_key_range": {"start": start, "end": end}, "partition_time_window": w},
-                  _names, _names, window),
+        st.builds(
+            lambda key, w: {
+                "partition_key": key,
+                "partition_key_range": {"start": key, "end": key},
+                "partition_time_window": w,
+            },
+            _names,
+            window,
+        ),
+        st.builds(
+            lambda start, end, w: {
+                "partition_key": None,
+                "partition_key_range": {"start": start, "end": end},
+                "partition_time_window": w,
+            },
+            _names,
+            _names,
+            window,
+        ),
     )
 
     @st.composite

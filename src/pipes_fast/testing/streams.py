@@ -21,8 +21,18 @@ compact separators with UTF-8 text, as orjson and most other languages' writers 
 version field last, as a writer with its own key order may."""
 
 ADVERSARIAL_KINDS = (
-    "message", "blank", "crlf", "long_message", "not_json", "not_an_object", "no_version",
-    "invalid_utf8", "torn", "unknown_method", "malformed_params", "long_garbage",
+    "message",
+    "blank",
+    "crlf",
+    "long_message",
+    "not_json",
+    "not_an_object",
+    "no_version",
+    "invalid_utf8",
+    "torn",
+    "unknown_method",
+    "malformed_params",
+    "long_garbage",
 )
 """The kinds of line :func:`adversarial_streams` mixes (``StreamCase.kinds`` says which it used)."""
 
@@ -62,11 +72,15 @@ def message_lines(
     """One message line, newline included, in one of ``framings`` (by default of every
     :data:`FRAMINGS`), holding a message from ``messages_strategy`` (by default :func:`messages`)."""
     drawn = messages() if messages_strategy is None else messages_strategy
-    return st.builds(lambda message, framing: encode_message(message, framing) + b"\n", drawn, st.sampled_from(framings))
+    return st.builds(
+        lambda message, framing: encode_message(message, framing) + b"\n", drawn, st.sampled_from(framings)
+    )
 
 
 def message_streams(
-    messages_strategy: Optional[SearchStrategy[PipesMessage]] = None, max_messages: int = 20, framings: Sequence[str] = FRAMINGS
+    messages_strategy: Optional[SearchStrategy[PipesMessage]] = None,
+    max_messages: int = 20,
+    framings: Sequence[str] = FRAMINGS,
 ) -> SearchStrategy[StreamCase]:
     """Valid message streams: up to ``max_messages`` messages (by default from
     ``messages(methods other than opened and closed)``) between an ``opened`` and a ``closed``
@@ -122,7 +136,8 @@ def _kinds(messages_strategy: SearchStrategy[PipesMessage]) -> dict[str, SearchS
     framed = st.builds(encode_message, messages_strategy, st.sampled_from(FRAMINGS))
     long_payload = st.builds(
         lambda char, size: make_message("report_custom_message", {"payload": char * size}),
-        st.characters(exclude_categories=["Cs"]), st.integers(20_000, 70_000),
+        st.characters(exclude_categories=["Cs"]),
+        st.integers(20_000, 70_000),
     )
     unknown = st.from_regex(r"[a-z_]{1,20}", fullmatch=True).filter(lambda method: method not in METHODS)
     custom_prefix = b'{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": "'
@@ -132,18 +147,42 @@ def _kinds(messages_strategy: SearchStrategy[PipesMessage]) -> dict[str, SearchS
         "crlf": _outcome("delivered", framed.map(lambda line: line + b"\r")),
         "long_message": _outcome("delivered", st.builds(encode_message, long_payload, st.sampled_from(FRAMINGS))),
         "not_json": _outcome("bad", _bad(_LINE_TEXT.map(str.encode))),
-        "not_an_object": _outcome("bad", json_values().filter(lambda value: not isinstance(value, dict)).map(lambda value: json.dumps(value).encode())),
-        "no_version": _outcome("bad", messages_strategy.map(
-            lambda message: json.dumps({k: v for k, v in message.items() if k != PIPES_PROTOCOL_VERSION_FIELD}).encode())),
-        "invalid_utf8": _outcome("bad", _bad(
-            st.builds(lambda text, bad: custom_prefix + bad + text.encode() + b'"}}', _LINE_TEXT, _INVALID_UTF8)
-            | st.builds(lambda text, bad: text.encode() + bad, _LINE_TEXT, _INVALID_UTF8))),
-        "torn": _outcome("bad", _bad(framed.flatmap(lambda line: st.integers(1, len(line) - 1).map(lambda cut: line[:cut])))),
-        "unknown_method": _outcome("skipped", st.builds(
-            lambda method, params: json.dumps(make_message(method, params)).encode(),
-            unknown, st.dictionaries(st.text(max_size=8), json_values(), max_size=3))),
-        "malformed_params": _outcome("skipped", st.sampled_from(_MALFORMED).map(
-            lambda entry: json.dumps(make_message(entry[0], entry[1])).encode())),
+        "not_an_object": _outcome(
+            "bad",
+            json_values()
+            .filter(lambda value: not isinstance(value, dict))
+            .map(lambda value: json.dumps(value).encode()),
+        ),
+        "no_version": _outcome(
+            "bad",
+            messages_strategy.map(
+                lambda message: json.dumps(
+                    {k: v for k, v in message.items() if k != PIPES_PROTOCOL_VERSION_FIELD}
+                ).encode()
+            ),
+        ),
+        "invalid_utf8": _outcome(
+            "bad",
+            _bad(
+                st.builds(lambda text, bad: custom_prefix + bad + text.encode() + b'"}}', _LINE_TEXT, _INVALID_UTF8)
+                | st.builds(lambda text, bad: text.encode() + bad, _LINE_TEXT, _INVALID_UTF8)
+            ),
+        ),
+        "torn": _outcome(
+            "bad", _bad(framed.flatmap(lambda line: st.integers(1, len(line) - 1).map(lambda cut: line[:cut])))
+        ),
+        "unknown_method": _outcome(
+            "skipped",
+            st.builds(
+                lambda method, params: json.dumps(make_message(method, params)).encode(),
+                unknown,
+                st.dictionaries(st.text(max_size=8), json_values(), max_size=3),
+            ),
+        ),
+        "malformed_params": _outcome(
+            "skipped",
+            st.sampled_from(_MALFORMED).map(lambda entry: json.dumps(make_message(entry[0], entry[1])).encode()),
+        ),
         "long_garbage": _outcome("bad", st.integers(20_000, 70_000).map(lambda size: b"{" + b"x" * size)),
     }
 

@@ -143,9 +143,7 @@ def scenario_stdio(pipes: PipesContext) -> None:
 def scenario_edge_values(pipes: PipesContext) -> None:
     """Metadata and payloads that Python's json module writes but strict JSON does not allow."""
     for path, spec in payloads.EDGE_VALUES.items():
-        pipes.report_asset_materialization(
-            metadata=payloads.metadata_arg(spec), asset_key=key_for(pipes, path)
-        )
+        pipes.report_asset_materialization(metadata=payloads.metadata_arg(spec), asset_key=key_for(pipes, path))
     for payload in payloads.edge_custom_messages():
         pipes.report_custom_message(payload)
 

@@ -52,7 +52,9 @@ class MetadataValue:
             return cls("asset", value)
         kind = INFERRED_METADATA_TYPE.get(type(value))
         if kind is None:
-            raise TypeError(f"cannot infer a metadata type for {type(value).__name__}; wrap it in MetadataValue(type, value)")
+            raise TypeError(
+                f"cannot infer a metadata type for {type(value).__name__}; wrap it in MetadataValue(type, value)"
+            )
         return cls(kind, value)
 
     def __eq__(self, other: object) -> bool:

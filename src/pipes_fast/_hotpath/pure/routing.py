@@ -13,8 +13,8 @@ from typing import Any, Callable, Optional
 
 import orjson
 
-from pipes_fast._logic.contract import callable_argument, positive_int
 from pipes_fast._hotpath.pure.results import AssetCheckResult, MaterializeResult, resolve_metadata
+from pipes_fast._logic.contract import callable_argument, positive_int
 from pipes_fast._logic.huge import HUGE_LINE_BYTES, decode_huge
 from pipes_fast.assets import AssetKey
 from pipes_fast.errors import MalformedParams, require_param
@@ -77,8 +77,6 @@ def _loads_part(line: bytes, start: int, stop: int) -> Any:
         return _NOT_PARSED
 
 
-
-
 def _message(method: Any, params: Any) -> Message:
     return {PIPES_PROTOCOL_VERSION_FIELD: _VERSION, "method": method, "params": params}
 
@@ -111,7 +109,6 @@ def _decode_general(line: bytes, number: int, bad: list[BadLine]) -> Optional[Me
         return value
     bad.append(bad_line(number, line, not_a_message_reason(value)))
     return None
-
 
 
 class MessageRouter:
