@@ -1,4 +1,4 @@
-"""Benchmarks run from this folder: make its helpers importable and share the implementations."""
+"""Benchmarks run from this folder: make its helpers and experiments importable and share the implementations."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from pipes_fast import _hotpath
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parent / "experiments"))
 
 
 def _implementation(name: str) -> ModuleType:

@@ -57,7 +57,7 @@ MAX_ROUNDS = 3
 DAGSTER_AWS = "dagster-aws"
 """The baseline side's name."""
 CHILD = [sys.executable, str(Path(__file__).with_name("s3_child.py"))]
-DAGSTER_AWS_MISSING = "dagster-aws is not installed (pip install 'pipes_fast[bench]'): its side is skipped"
+DAGSTER_AWS_MISSING = "dagster-aws is not installed (pip install 'dagster-aws>=0.29,<0.30'): its side is skipped"
 
 
 @dataclass(frozen=True)

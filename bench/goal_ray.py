@@ -81,7 +81,10 @@ LAST_SECONDS: dict[str, list[float]] = {}
 
 def missing_dependency() -> Optional[str]:
     """Why the goal cannot be measured here (Ray or dagster-ray not installed), or None."""
-    for module, install in (("ray.job_submission", "pipes_fast[ray]"), ("dagster_ray.core.pipes", "pipes_fast[test]")):
+    for module, install in (
+        ("ray.job_submission", "ray[default]"),
+        ("dagster_ray.core.pipes", "dagster-ray>=0.4.8,<0.5"),
+    ):
         try:
             importlib.import_module(module)
         except ImportError:

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_fast[ray]'")
-pytest.importorskip("dagster_ray", reason="needs dagster-ray: pip install 'pipes_fast[test]'")
+pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'ray[default]'")
+pytest.importorskip("dagster_ray", reason="needs dagster-ray: pip install 'dagster-ray>=0.4.8,<0.5'")
 
 from dagster_baseline import DAGSTER_WARNINGS, dagster_asset_context  # noqa: E402
 from goal_ray import ASSET, BASELINE, CANDIDATE, bare_job_seconds, client_factories, run_client, write_script  # noqa: E402

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_fast[ray]'")
+pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'ray[default]'")
 
 from dagster_baseline import DAGSTER_WARNINGS  # noqa: E402
 from ray_fanout import (  # noqa: E402

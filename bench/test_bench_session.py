@@ -6,7 +6,7 @@ and the garbage collector's cost to consumers (``gc_remedy``).
 
 Under ``--benchmark-disable`` (CI) each runs once, checking that every side works and every
 message arrives; the figures themselves come from ``python bench/goals.py`` and
-``python bench/gc_remedy.py``.
+``python bench/experiments/gc_remedy.py``.
 """
 
 from __future__ import annotations

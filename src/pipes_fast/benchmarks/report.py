@@ -10,8 +10,8 @@ from typing import Any
 
 from pipes_fast.benchmarks.figures import Figure, Report
 
-REGENERATE = "pipes-fast bench --out bench"
-"""The command that regenerates the project's own ``bench/REPORT.md``."""
+REGENERATE = "pipes-fast bench --out docs/performance"
+"""The command that regenerates the project's own report, ``docs/performance/REPORT.md``."""
 
 
 def value(number: float, unit: str) -> str:
@@ -104,7 +104,7 @@ def write(report: Report, folder: Path) -> list[Path]:
             lines += ["", f"![{section}]({plots[section].name})"]
         lines.append("")
     if not plots:
-        lines.append("(Plots need matplotlib: `pip install 'pipes_fast[bench]'`.)")
+        lines.append("(Plots need matplotlib: `pip install matplotlib`.)")
     markdown = folder / "REPORT.md"
     markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return [markdown, *plots.values()]

@@ -1,7 +1,7 @@
 """Hypothesis strategies and a harness for fuzzing Pipes code: readers, handlers and writers.
 
-Install with ``pip install 'pipes_fast[testing]'`` (it needs hypothesis; nothing else in
-pipes_fast imports this package).
+It needs hypothesis (``pip install hypothesis``, or ``pip install '.[testing]'`` in a pipes_fast
+checkout); nothing else in pipes_fast imports this package.
 
 - Values: :func:`json_values`, :func:`asset_keys`, :func:`metadata_values` and :func:`metadata`
   (every metadata type), :func:`messages` (every method, valid params), :func:`context_data`.

@@ -1,7 +1,7 @@
 """Peak memory of an orchestrator draining a long stream of custom messages, through close.
 
-    python bench/drain_memory.py [--messages N] [--bounded]
-    PIPES_FAST_NO_EXTENSIONS=1 python bench/drain_memory.py --bounded
+    python bench/experiments/drain_memory.py [--messages N] [--bounded]
+    PIPES_FAST_NO_EXTENSIONS=1 python bench/experiments/drain_memory.py --bounded
 
 A ``pipes_fast.external`` child reports N custom messages as fast as it can while this process
 drains them every 10 ms: with ``drain_custom_messages()`` (unbounded), or with

@@ -1,7 +1,7 @@
 """Peak memory of one big message inside a real ``dagster.materialize``: pipes_fast.dagster's
 ``PipesSubprocessClient`` against Dagster's own, on both implementations.
 
-    python bench/big_messages.py [--runs N] [--log-mb 64] [--custom-mb 100]
+    python bench/experiments/big_messages.py [--runs N] [--log-mb 64] [--custom-mb 100]
 
 Each run is a fresh orchestrator process (see ``pipes_fast.benchmarks.big_messages``); the two
 clients alternate. Prints, for a log line and a custom payload, each side's peak growth over the

@@ -1,6 +1,6 @@
 """Fan-out (issue 12): one orchestrator running N Ray jobs at once, each streaming M custom messages.
 
-    python bench/ray_fanout.py --jobs 8 --messages 100000 --runs 3 [--single] [--baseline] [--json]
+    python bench/experiments/ray_fanout.py --jobs 8 --messages 100000 --runs 3 [--single] [--baseline] [--json]
 
 Each job (``ray_job_child.py``) reports ``{"job": j, "seq": i}`` for i in 0..M-1 through
 ``pipes_fast.external.open_dagster_pipes`` on its stdout, then its own writing time. The
@@ -26,7 +26,7 @@ the jobs' own CPU, and how busy the whole machine was (``/proc/stat``, other use
 ``--single`` adds one job of M messages per round, for scale. ``--baseline`` adds the same
 fan-out inside Dagster, through dagster-ray's ``PipesRayJobClient`` (it needs a Dagster context:
 every thread gets the context of one live ``dagster.materialize`` asset body, and a dagster-ray
-client of its own, whose reader is per client) and through pipes_fast's with the same context;
+client of its own, whose reader is per client) and through pipes_fast.dagster.ray's with the same context;
 dagster-ray's losses are counted, never fatal. Without
 ``--address``, a throwaway local cluster (``pipes_fast.ray.local_cluster``) runs the jobs.
 Output forwarded from the jobs' logs goes to stderr, so that ``--json`` leaves only the JSON on
@@ -372,15 +372,16 @@ def pipes_fast_runner(address: str, poll_interval: float) -> tuple[RunJob, Any]:
 def in_dagster_runners(address: str, poll_interval: float) -> Iterator[dict[str, RunJob]]:
     """``{side: run_job}`` inside the asset body of one live ``dagster.materialize`` run, whose
     context every thread shares: dagster-ray's ``PipesRayJobClient`` (one per run: its reader
-    belongs to the client) and pipes_fast's (one shared, returning Dagster's types here)."""
+    belongs to the client) and pipes_fast.dagster's (one shared)."""
     import warnings
 
     from dagster_ray.core.pipes import PipesRayJobClient as DagsterRayClient
 
     from pipes_fast.benchmarks._dagster import dagster_asset_context
+    from pipes_fast.dagster.ray import PipesRayJobClient as FastDagsterClient
 
     warnings.filterwarnings("ignore", message="AssetExecutionContext.run_id is deprecated")
-    fast = PipesRayJobClient(address, poll_interval=poll_interval)
+    fast = FastDagsterClient(address, poll_interval=poll_interval)
     with dagster_asset_context(["fanout"]) as context:
 
         def dagster_ray_job(job: int, params: dict[str, Any]) -> Sequence[Any]:

@@ -1,7 +1,7 @@
 """What Python's cyclic garbage collector costs a session whose consumer keeps what it receives,
 and what each remedy gives back.
 
-    python bench/gc_remedy.py [--count N] [--rounds R]
+    python bench/experiments/gc_remedy.py [--count N] [--rounds R]
 
 The stream is ``N`` custom messages (default 1M) whose payloads hold a list, as real payloads
 often do: every payload is two containers the collector tracks. A session reads the pre-written
@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # bench/: the shared helpers
 
 from streams import append_file, pipes_session_stream, write_message_file  # noqa: E402
 

@@ -2,7 +2,7 @@
 Catalog volumes), plain JSON chunks vs zstd chunks: the bytes pipes_fast.external's writer stores,
 and the reader's throughput on them.
 
-``python bench/chunk_sizes.py [--count N] [--interval SECONDS] [--runs R]``: with the default
+``python bench/experiments/chunk_sizes.py [--count N] [--interval SECONDS] [--runs R]``: with the default
 interval (10 s) the stream is one chunk; a short interval shows what smaller chunks, uploaded while
 it runs, cost. The reader (``PipesDirectoryMessageReader`` in a session) is timed on chunk files
 written beforehand, from opening the session to ``get_custom_messages()`` after it closed, in R
@@ -15,18 +15,21 @@ import argparse
 import gc
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from streams import pipes_session_stream, small_custom_messages
+sys.path.insert(0, str(Path(__file__).parents[1]))  # bench/: the shared helpers
 
-import pipes_fast
-from pipes_fast import PipesDirectoryMessageReader, PipesEnvContextInjector, StepContext, open_pipes_session
-from pipes_fast.external import PipesUnityCatalogVolumesMessageWriter
-from pipes_fast.protocol import PipesParams
+from streams import pipes_session_stream, small_custom_messages  # noqa: E402
+
+import pipes_fast  # noqa: E402
+from pipes_fast import PipesDirectoryMessageReader, PipesEnvContextInjector, StepContext, open_pipes_session  # noqa: E402
+from pipes_fast.external import PipesUnityCatalogVolumesMessageWriter  # noqa: E402
+from pipes_fast.protocol import PipesParams  # noqa: E402
 
 KINDS = {"plain": False, "zstd": True}
 """The chunk formats compared, and whether the writer was offered zstd."""
