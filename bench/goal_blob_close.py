@@ -3,7 +3,7 @@ the external process exiting.
 
 The same external process (``s3_child.py``: dagster-pipes' ``PipesS3ContextLoader`` and
 ``PipesS3MessageWriter``, a few custom messages, then exit) runs against the same moto server
-(``tests/s3_server.py``) with the same reader interval (:data:`INTERVAL`) under three sides, each
+(``tests/support/s3_server.py``) with the same reader interval (:data:`INTERVAL`) under three sides, each
 with a fresh client, injector and reader per run:
 
 - ``dagster-aws``: ``dagster.PipesSubprocessClient`` with dagster-aws's ``PipesS3ContextInjector``
@@ -44,7 +44,7 @@ import pipes_fast
 import pipes_fast.dagster
 
 sys.path.append(str(Path(__file__).parents[1] / "tests"))
-from s3_server import S3Bucket, new_bucket, s3_client, s3_server  # noqa: E402
+from support.s3_server import S3Bucket, new_bucket, s3_client, s3_server  # noqa: E402
 
 INTERVAL = 1.0
 """The reader's (and the child writer's) interval, seconds."""

@@ -18,8 +18,8 @@ import pytest
 from chunk_sizes import KINDS, read_chunks, write_chunks
 from dagster_baseline import DAGSTER_WARNINGS, dagster_asset_context
 from goal_blob_close import DAGSTER_AWS, DAGSTER_AWS_MISSING, Side, dagster_aws_pipes, dagster_sides, pipes_fast_side
-from s3_server import S3Bucket, new_bucket, s3_client, s3_server  # tests/, on the path since goal_blob_close
 from streams import ASSET_KEYS
+from support.s3_server import S3Bucket, new_bucket, s3_client, s3_server  # tests/ is on the path since goal_blob_close
 from timing import BENCH_ROUNDS, bench_count
 
 import pipes_fast

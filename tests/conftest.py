@@ -15,8 +15,8 @@ from hypothesis import settings
 from pipes_fast import _hotpath
 
 pytest_plugins = [
-    "reliability_plugin",  # the reliability marker's case ids, --reliability-json, observe
-    "s3_server",  # the S3 test server (moto over HTTP), its clients and buckets
+    "support.reliability",  # the reliability marker's case ids, --reliability-json, observe
+    "support.s3_server",  # the S3 test server (moto over HTTP), its clients and buckets
 ]
 
 IMPLEMENTATIONS = ("compiled", "pure")

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-from helpers import capturing_logger, chunk, closed, custom, opened
-from s3_server import S3Bucket
+from support import SCRIPTS
+from support.helpers import capturing_logger, chunk, closed, custom, opened
+from support.s3_server import S3Bucket
 
 from pipes_fast import (
     PipesChunkedLogReader,
@@ -34,7 +35,7 @@ from pipes_fast.protocol import PipesParams
 
 pytestmark = pytest.mark.timeout(120)
 
-WRITER = str(Path(__file__).parent / "scripts" / "blob_writer.py")
+WRITER = str(SCRIPTS / "blob_writer.py")
 
 
 def run_writer(

@@ -28,7 +28,7 @@ from typing import Any
 import dagster_pipes
 import orjson
 import pytest
-from external_scripts.files import payloads, read_messages
+from support.files import payloads, read_messages
 
 from pipes_fast import _hotpath
 from pipes_fast.external import PipesDefaultMessageWriter, PipesFileMessageWriterChannel

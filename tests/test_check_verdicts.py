@@ -1,6 +1,6 @@
 """``pipes-fast check`` verdicts against hostile clients: Dagster's own orchestrator is the oracle
 for what passes, the checker leaves no process behind, and its memory stays bounded whatever the
-client writes. Every client is tests/conformance_clients/hostile_client.py, run by the real checker."""
+client writes. Every client is tests/support/scripts/hostile_client.py, run by the real checker."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support import SCRIPTS
 
 from pipes_fast.conformance import check_command, format_report
 from pipes_fast.conformance.cases import SINGLE_ASSET
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore::DeprecationWarning",
 )
 
-CLIENT = str(Path(__file__).parent / "conformance_clients" / "hostile_client.py")
+CLIENT = str(SCRIPTS / "hostile_client.py")
 TIMEOUT = 60.0
 MEMORY_BOUND_KIB = 200 * 1024
 FLOOD_MEGABYTES = 300

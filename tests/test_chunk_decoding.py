@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import zstandard
-from helpers import capturing_logger, chunk, closed, custom, opened
+from support.helpers import capturing_logger, chunk, closed, custom, opened
 
 import pipes_fast
 from pipes_fast import (

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import read_pty, stderr_on_a_terminal
+from support.helpers import read_pty, stderr_on_a_terminal
 
 CLI = [sys.executable, "-m", "pipes_fast", "bench"]
 WAIT_SECONDS = 600.0

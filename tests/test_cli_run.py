@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-from helpers import read_pty, stderr_on_a_terminal
-from s3_server import S3Bucket
+from support.helpers import read_pty, stderr_on_a_terminal
+from support.s3_server import S3Bucket
 
 CLI = [sys.executable, "-m", "pipes_fast"]
 WAIT_SECONDS = 60.0  # bound on every wait for the CLI or its child (never reached when all is well)

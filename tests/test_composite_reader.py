@@ -21,8 +21,9 @@ from typing import Any, Optional
 import dagster as dg
 import pytest
 from dagster._core.errors import DagsterInvariantViolationError
-from dagster_events import Events, Step, run_events
-from helpers import capturing_logger, closed, custom, line, opened
+from support import SCRIPTS
+from support.helpers import capturing_logger, closed, custom, line, opened
+from support.orchestrators import Events, Step, run_events
 
 import pipes_fast
 import pipes_fast.dagster as pfd
@@ -35,7 +36,7 @@ pytestmark = [
     ),
 ]
 
-SCRIPT = Path(__file__).parent / "scripts" / "composite_writer.py"
+SCRIPT = SCRIPTS / "composite_writer.py"
 WRITERS = (("a", "file"), ("b", "stdio"), ("c", "directory"))
 COUNT = 300
 OPENED_LOG = "[pipes] external process successfully opened dagster pipes."

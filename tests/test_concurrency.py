@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import closed, custom, opened
+from support.helpers import closed, custom, opened
 
 from pipes_fast import (
     AssetKey,

@@ -1,7 +1,7 @@
 """The conformance checker behind ``pipes-fast check``.
 
 Real clients (dagster-pipes and pipes_fast.external) must pass in every standard case; scripted
-broken clients (tests/scripts/emit.py writing raw lines where the bootstrap says) must each be
+broken clients (tests/support/scripts/emit.py writing raw lines where the bootstrap says) must each be
 reported with exactly the rule they break, at the offending line; and ``validate_stream`` is
 checked on lines directly.
 """
@@ -17,10 +17,11 @@ from typing import Any, Optional
 
 import orjson
 import pytest
-from helpers import closed, line, materialization, opened, script
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import json_values, messages
+from support import SCRIPTS
+from support.helpers import closed, line, materialization, opened, script
+from support.strategies import json_values, messages
 
 from pipes_fast import testing as pipes_testing
 from pipes_fast.conformance import (
@@ -37,7 +38,7 @@ from pipes_fast.conformance.metadata import VALUE_CHECKS
 from pipes_fast.errors import PipesExecutionError
 from pipes_fast.protocol import METHODS
 
-REPORTING_CLIENT = str(Path(__file__).parent / "conformance_clients" / "reporting_client.py")
+REPORTING_CLIENT = str(SCRIPTS / "reporting_client.py")
 TIMEOUT = 60.0
 
 LOG = line("log", {"message": "hello", "level": "INFO"})

@@ -7,7 +7,7 @@ import sys
 
 import dagster as dg
 import pytest
-from helpers import closed, materialization, opened, script
+from support.helpers import closed, materialization, opened, script
 
 from pipes_fast import PipesEnvContextInjector, PipesSubprocessClient
 

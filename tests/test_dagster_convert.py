@@ -14,9 +14,9 @@ from typing import Any
 import dagster
 import pytest
 from dagster._core.pipes.context import PipesMessageHandler as DagsterHandler
-from helpers import closed, line, opened, script
 from hypothesis import given
 from hypothesis import strategies as st
+from support.helpers import closed, line, opened, script
 
 from pipes_fast import AssetKey, _hotpath
 from pipes_fast.dagster import (

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import dagster as dg
 import pytest
-from helpers import closed, custom, line, materialization, opened, script
+from support.helpers import closed, custom, line, materialization, opened, script
 
 import pipes_fast.dagster
 

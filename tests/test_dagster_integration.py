@@ -26,7 +26,7 @@ from typing import Any
 import dagster as dg
 import pytest
 from dagster._core.errors import DagsterPipesExecutionError
-from dagster_events import (
+from support.orchestrators import (
     EXTERNAL_SCRIPT,
     PIPES_CLOSED_WITH_EXCEPTION,
     QUIET,
@@ -36,7 +36,7 @@ from dagster_events import (
     Step,
     run_events,
 )
-from interop.scripts import payloads
+from support.scripts import payloads
 
 import pipes_fast
 
@@ -682,9 +682,9 @@ def test_failing_process(runs: Runs, scenario_id: str, kind: str) -> None:
         assert EXTERNAL_ERROR in str(error)
     [engine_event] = events.pipes_engine_events
     assert engine_event["message"] == PIPES_CLOSED_WITH_EXCEPTION
-    assert engine_event["error"]["cls_name"] == "ValueError"
-    assert EXTERNAL_ERROR in engine_event["error"]["message"]
-    assert engine_event["error"]["cause"]["cls_name"] == "KeyError"
+    assert engine_event["error"].name == "ValueError"
+    assert EXTERNAL_ERROR in engine_event["error"].message
+    assert engine_event["error"].cause.name == "KeyError"
     assert events.failed_steps == ["failing"]
 
 

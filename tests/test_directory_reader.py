@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import pytest
 import zstandard
-from helpers import (
+from support.helpers import (
     DAGSTER_CLIENTS,
     capturing_logger,
     chunk,

@@ -26,8 +26,9 @@ from typing import IO, Any
 import dagster_pipes
 import pytest
 import zstandard
-from external_scripts.files import bootstrap_env, context_data, payloads
-from s3_server import S3Bucket
+from support import SCRIPTS
+from support.files import bootstrap_env, context_data, payloads
+from support.s3_server import S3Bucket
 
 import pipes_fast.external as ours
 from pipes_fast import (
@@ -42,7 +43,7 @@ from pipes_fast.protocol import PipesParams
 
 pytestmark = pytest.mark.timeout(120)
 
-SCRIPT = str(Path(__file__).parent / "scripts" / "blob_writer.py")
+SCRIPT = str(SCRIPTS / "blob_writer.py")
 LIBRARIES = ("pipes_fast.external", "dagster_pipes")
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 

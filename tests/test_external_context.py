@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster_pipes
 import pytest
-from external_scripts.files import context_data, open_context, payloads, read_messages
+from support.files import context_data, open_context, payloads, read_messages
 
 from pipes_fast.external import (
     DagsterPipesError,

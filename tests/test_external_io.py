@@ -18,9 +18,9 @@ from typing import Any
 
 import dagster_pipes
 import pytest
-from external_scripts.files import bootstrap_env, context_data, payloads, read_messages
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.files import bootstrap_env, context_data, payloads, read_messages
 
 from pipes_fast.errors import PipesParamError
 from pipes_fast.external import (

@@ -13,11 +13,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from external_scripts.files import payloads, read_messages, run_script
-from external_scripts.scenarios import a_lot_of_text
+from support.files import payloads, read_messages, run_script
+from support.scripts.payloads import PRINTED_EVERY_WAY, a_lot_of_text
 
-STDOUT = "python stdout ✓\nfd 1 ✓\nshell child stdout\npython child stdout\nlast words"
-STDERR = "python stderr ✓\nfd 2 ✓\nshell child stderr\npython child stderr\n"
+STDOUT, STDERR = PRINTED_EVERY_WAY["stdout"], PRINTED_EVERY_WAY["stderr"]
 
 
 def streamed(messages: list[dict[str, Any]], stream: str) -> str:

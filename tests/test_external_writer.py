@@ -20,10 +20,10 @@ from unittest.mock import patch
 
 import dagster_pipes
 import pytest
-from external_scripts.files import bootstrap_env, context_data, open_context, payloads, read_messages, run_script
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from strategies import Text, builtin_subclasses, json_scalars, json_values
+from support.files import bootstrap_env, context_data, open_context, payloads, read_messages, run_script
+from support.strategies import Text, builtin_subclasses, json_scalars, json_values
 
 from pipes_fast import _hotpath
 from pipes_fast._hotpath import MODULES

@@ -1,4 +1,4 @@
-"""The fault harness itself (``tests/faults``): each fault does what it says, on the real S3 test
+"""The fault harness itself (``tests/support/faults``): each fault does what it says, on the real S3 test
 server and a real directory, and closing leaves no thread behind."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faults import FaultProxy, FaultyDirectory
-from s3_server import S3Bucket
+from support.faults import FaultProxy, FaultyDirectory
+from support.s3_server import S3Bucket
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

@@ -42,9 +42,10 @@ from typing import Any, Optional
 
 import pytest
 import zstandard
-from faults import FaultProxy, FaultyDirectory
-from helpers import capturing_logger
-from s3_server import S3Bucket
+from support import SCRIPTS
+from support.faults import FaultProxy, FaultyDirectory
+from support.helpers import capturing_logger
+from support.s3_server import S3Bucket
 
 from pipes_fast import PipesEnvContextInjector, PipesS3MessageReader, StepContext, open_pipes_session
 from pipes_fast.protocol import PipesParams
@@ -54,7 +55,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # botocore's utcnow(), dagster's run_id
 ]
 
-SCRIPT = str(Path(__file__).parent / "scripts" / "fault_writer.py")
+SCRIPT = str(SCRIPTS / "fault_writer.py")
 COUNT = 300
 """Custom messages each writer sends."""
 STREAM_SECONDS = 1.3
@@ -577,7 +578,7 @@ def test_dagster_aws_on_the_matrix(
     Dagster's open_pipes_session in a one-op job, dagster-pipes' S3 writer in the process."""
     import dagster
     from dagster_aws.pipes import PipesS3MessageReader as DagsterS3MessageReader
-    from external_scripts.orchestrators import QUIET
+    from support.orchestrators import QUIET
 
     store = make_store("s3")
     assert isinstance(store, S3Store)

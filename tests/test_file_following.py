@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from helpers import capturing_logger, closed, custom, opened
+from support.helpers import capturing_logger, closed, custom, opened
 
 from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, StepContext, open_pipes_session
 

@@ -14,7 +14,7 @@ import time
 
 import dagster
 import pytest
-from helpers import capturing_logger, closed, custom, line, opened, script
+from support.helpers import capturing_logger, closed, custom, line, opened, script
 
 from pipes_fast import (
     PipesEnvContextInjector,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import encode_stream, messages, split_points
+from support.strategies import encode_stream, messages, split_points
 
 
 def feed_all(framer, pieces):

@@ -6,7 +6,7 @@ import logging
 import os
 
 import pytest
-from helpers import capturing_logger
+from support.helpers import capturing_logger
 
 from pipes_fast import AssetCheckResult, AssetCheckSeverity, AssetKey, MaterializeResult, MetadataValue, StepContext
 from pipes_fast.handler import PipesMessageHandler

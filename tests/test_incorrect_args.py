@@ -10,7 +10,7 @@ from typing import Any, Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import json_values
+from support.strategies import json_values
 
 from pipes_fast import AssetKey
 

@@ -10,11 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from interop.observation import Observation, canonical
-from interop.pipes_fast_side import recording_logger, step_context
-from interop.runs import DAGSTER_SCENARIOS, dagster_run, pair_id, pipes_fast_run, scenario_id
-from interop.scenarios import PAIRS, SCENARIOS, SCENARIOS_BY_ID, Scenario, make_pair
-from interop.scripts import payloads
+from support.orchestrators import (
+    DAGSTER_SCENARIOS,
+    Observation,
+    canonical,
+    dagster_run,
+    pair_id,
+    pipes_fast_run,
+    recording_logger,
+    scenario_id,
+    step_context,
+)
+from support.scenarios import PAIRS, SCENARIOS, SCENARIOS_BY_ID, Scenario, make_pair
+from support.scripts import payloads
 
 from pipes_fast import _hotpath
 

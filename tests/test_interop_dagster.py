@@ -8,13 +8,11 @@ claims under Dagster before pipes_fast is compared against it in ``test_interop_
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pytest
-from interop.observation import canonical
-from interop.runs import DAGSTER_SCENARIOS, dagster_run, scenario_id
-from interop.scenarios import SCENARIOS_BY_ID, Scenario
-from interop.scripts import payloads
+from support.orchestrators import DAGSTER_SCENARIOS, canonical, dagster_run, expected_metadata, scenario_id
+from support.scenarios import SCENARIOS_BY_ID, Scenario
+from support.scripts import payloads
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -22,17 +20,6 @@ pytestmark = [
 ]
 
 SUCCEEDING = tuple(scenario for scenario in DAGSTER_SCENARIOS if not scenario.fails)
-
-
-def expected_metadata(spec: dict[str, tuple[Any, str]]) -> dict[str, tuple[str, str]]:
-    """What a metadata spec of ``payloads`` must come back as: (wire type, canonical raw value)."""
-    out: dict[str, tuple[str, str]] = {}
-    for name, (value, wire_type) in spec.items():
-        raw = value["raw_value"] if isinstance(value, dict) else value
-        if wire_type == "asset":
-            raw = raw.split("/")  # Dagster reads an "asset" value with from_user_string
-        out[name] = (wire_type, canonical(raw))
-    return out
 
 
 @pytest.mark.parametrize("scenario", DAGSTER_SCENARIOS, ids=scenario_id)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from strategies import Number, Real, Text, builtin_subclasses
+from support.strategies import Number, Real, Text, builtin_subclasses
 
 from pipes_fast.external.errors import DagsterPipesError
 from pipes_fast.external.serialize import ascii_line, json_line

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import json_values
+from support.strategies import json_values
 
 from pipes_fast import AssetKey, MetadataValue
 from pipes_fast.errors import MalformedParams

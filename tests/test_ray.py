@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_fast[ray]'")
 
-from helpers import capturing_logger  # noqa: E402
+from support.helpers import capturing_logger  # noqa: E402
 
 from pipes_fast import PipesExecutionError, PipesFileMessageReader, StepContext  # noqa: E402
 from pipes_fast.ray import PipesRayJobClient, PipesRayJobMessageReader  # noqa: E402

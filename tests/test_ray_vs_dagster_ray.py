@@ -23,8 +23,8 @@ dagster = pytest.importorskip("dagster")
 pytest.importorskip("dagster_ray", reason="needs dagster-ray: pip install 'pipes_fast[test]'")
 
 from dagster._core.pipes.reattach import PIPES_LAUNCH_HANDLE_METADATA_KEY  # noqa: E402
-from dagster_events import Events, Step, events_of  # noqa: E402
 from dagster_ray.core.pipes import PipesRayJobClient as DagsterRayJobClient  # noqa: E402
+from support.orchestrators import Events, Step, events_of  # noqa: E402
 
 from pipes_fast.ray import PipesRayJobClient  # noqa: E402
 from pipes_fast.ray.local_cluster import local_cluster  # noqa: E402

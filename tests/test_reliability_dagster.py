@@ -28,8 +28,8 @@ from typing import Any, Optional
 import dagster
 import dagster_pipes
 import pytest
-from external_scripts.orchestrators import QUIET
-from helpers import closed, custom, opened
+from support.helpers import closed, custom, opened
+from support.orchestrators import QUIET
 
 from pipes_fast.protocol import make_message
 

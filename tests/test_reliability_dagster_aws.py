@@ -9,12 +9,12 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import dagster
 import pytest
-from s3_server import S3Bucket
+from support import SCRIPTS
+from support.s3_server import S3Bucket
 
 dagster_aws_pipes = pytest.importorskip("dagster_aws.pipes")
 
@@ -27,7 +27,7 @@ pytestmark = [
     ),
 ]
 
-WRITER = str(Path(__file__).parent / "scripts" / "blob_writer.py")
+WRITER = str(SCRIPTS / "blob_writer.py")
 SESSIONS, COUNT = 4, 100
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from reliability_plugin import CASES
+from support.reliability import CASES
 
 TESTS = Path(__file__).parent
 REPORT = TESTS.parent / "tools" / "reliability_report.py"
@@ -57,7 +57,7 @@ def run_pytest(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedP
             "-m",
             "pytest",
             "-p",
-            "reliability_plugin",
+            "support.reliability",
             "-p",
             "no:cacheprovider",
             "-q",

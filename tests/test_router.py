@@ -8,7 +8,7 @@ from collections import deque
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import json_values
+from support.strategies import json_values
 
 from pipes_fast import AssetKey
 from pipes_fast.protocol import PIPES_PROTOCOL_VERSION_FIELD

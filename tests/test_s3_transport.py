@@ -1,4 +1,4 @@
-"""The S3 transport against a real S3 server (moto over HTTP, see ``s3_server.py``).
+"""The S3 transport against a real S3 server (moto over HTTP, see ``support/s3_server.py``).
 
 dagster-pipes' own ``PipesS3ContextLoader`` and ``PipesS3MessageWriter`` run in a subprocess under
 pipes_fast's S3 injector and reader; other tests play the writer themselves, uploading chunks the
@@ -7,21 +7,21 @@ way a writer would (``PREFIX/N.json``, one JSON message per line).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Collection
 from io import StringIO
-from pathlib import Path
 from typing import Any, Optional
 
 import pytest
 import zstandard
-from helpers import (
+from support import SCRIPTS
+from support.helpers import (
     DAGSTER_CLIENTS,
     capturing_logger,
     chunk,
@@ -31,12 +31,10 @@ from helpers import (
     materialize_in_dagster,
     opened,
 )
-from interop.observation import Observation
-from interop.pipes_fast_side import run_with_transport
-from interop.runs import pipes_fast_run, scenario_id
-from interop.scenarios import SCENARIOS_BY_ID, Scenario
-from interop.scripts import payloads
-from s3_server import S3Bucket
+from support.orchestrators import Observation, pipes_fast_run, run_with_transport, scenario_id
+from support.s3_server import S3Bucket
+from support.scenarios import SCENARIOS_BY_ID, Scenario
+from support.scripts import payloads
 
 from pipes_fast import (
     PipesEnvContextInjector,
@@ -53,13 +51,12 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # botocore's utcnow()
 ]
 
-S3_SCRIPT = Path(__file__).parent / "interop" / "scripts" / "s3_script.py"
 KEY_PREFIX = re.compile(r"[A-Za-z]{30}")
 
 
-def s3_command(scenario: str) -> list[str]:
-    """The command running a scenario of the interop script over S3 (its writer's interval: 0.1 s)."""
-    return [sys.executable, str(S3_SCRIPT), "--scenario", scenario, "--interval", "0.1"]
+def on_s3(scenario: Scenario) -> Scenario:
+    """The scenario run by the interop script over S3 (its writer's interval: 0.1 s)."""
+    return dataclasses.replace(scenario, program=SCRIPTS / "s3_script.py", arguments=("--interval", "0.1"))
 
 
 # ----- interop with dagster-pipes' S3 loader and writer -----
@@ -83,7 +80,7 @@ def test_a_dagster_pipes_script_over_s3_delivers_what_it_does_over_a_file(
     reader = PipesS3MessageReader(
         bucket=s3_bucket.name, client=s3_bucket.client, interval=0.2, include_stdio_in_messages=scenario.include_stdio
     )
-    over_s3 = run_with_transport(scenario, injector, reader, capfd, command=lambda: s3_command(scenario.script))
+    over_s3 = run_with_transport(on_s3(scenario), injector, reader, capfd)
     over_file = pipes_fast_run(
         scenario, ("tempfile", "tempfile"), _hotpath.implementation.__name__, capfd, tmp_path_factory
     )
@@ -116,7 +113,7 @@ def test_the_session_closes_without_waiting_for_the_interval(s3_bucket: S3Bucket
     reader = PipesS3MessageReader(bucket=s3_bucket.name, client=s3_bucket.client, interval=10)
     with open_pipes_session(StepContext(log=log), injector, reader) as session:
         env = {**os.environ, **session.get_bootstrap_env_vars()}
-        subprocess.run(s3_command("op"), env=env, check=True, capture_output=True)
+        subprocess.run(on_s3(SCENARIOS_BY_ID["op_retry"]).command(), env=env, check=True, capture_output=True)
         exited = time.monotonic()
     assert time.monotonic() - exited < 5  # behaviour, not a benchmark: an interval would be ~10 s
     assert session.message_handler.received_closed_message

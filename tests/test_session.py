@@ -13,7 +13,7 @@ import textwrap
 import time
 
 import pytest
-from helpers import capturing_logger, closed, custom, materialization, opened, script
+from support.helpers import capturing_logger, closed, custom, materialization, opened, script
 
 from pipes_fast import (
     AssetKey,

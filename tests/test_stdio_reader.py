@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 import pytest
-from helpers import capturing_logger, materialize_in_dagster
+from support.helpers import capturing_logger, materialize_in_dagster
 
 from pipes_fast import (
     AssetKey,

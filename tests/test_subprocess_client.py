@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from helpers import closed, materialization, opened, script
+from support.helpers import closed, materialization, opened, script
 
 from pipes_fast import (
     AssetCheckResult,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-from helpers import closed, custom, opened
+from support.helpers import closed, custom, opened
 from test_file_following import wait_for
 
 from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, StepContext, open_pipes_session

@@ -4,7 +4,7 @@ Usage: python tools/reliability_report.py [--output docs/RELIABILITY.md] [--time
 
 Runs ``pytest -m reliability`` twice, on the compiled extension and on the pure twin
 (``PIPES_FAST_NO_EXTENSIONS=1``), each with ``--reliability-json``, then renders one section per
-case of ``tests/reliability_plugin.py``'s registry. Exits 1 if a reliability test failed, 2 if a
+case of ``tests/support/reliability.py``'s registry. Exits 1 if a reliability test failed, 2 if a
 pytest run broke down (nothing is written then).
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from reliability_plugin import CASES  # noqa: E402 - the registry lives beside the tests that use it
+from support.reliability import CASES  # noqa: E402 - the registry lives beside the tests that use it
 
 COMMAND = "python tools/reliability_report.py"
 RUNS = {"compiled": {"PIPES_FAST_NO_EXTENSIONS": "0"}, "pure": {"PIPES_FAST_NO_EXTENSIONS": "1"}}
@@ -184,7 +184,7 @@ def render(runs: dict[str, dict[str, Any]]) -> str:
         "The command runs `pytest -m reliability` once on the compiled extension and once on the pure",
         "twin (`PIPES_FAST_NO_EXTENSIONS=1`), rewrites this file and exits non-zero if a reliability test",
         'failed. A test guards a case with `@pytest.mark.reliability("<case id>")`; the cases are',
-        "registered in `tests/reliability_plugin.py`. What Dagster 1.13 does comes from tests that run the",
+        "registered in `tests/support/reliability.py`. What Dagster 1.13 does comes from tests that run the",
         "same scenario under Dagster's own orchestration (`tests/test_reliability_dagster.py`).",
         "",
         "| case | " + " | ".join(heads) + " | Dagster 1.13 |",

@@ -4,7 +4,7 @@ a directory store, with the same faults (outage, reset of one chunk, black-hole,
 timed or triggered, and every thread stopped at close. ``tests/test_fault_matrix.py`` runs the
 matrix of writers, stores and faults over them."""
 
-from faults.directory import FaultyDirectory, FaultyDirectoryMessageReader
-from faults.proxy import FaultProxy
+from support.faults.directory import FaultyDirectory, FaultyDirectoryMessageReader
+from support.faults.proxy import FaultProxy
 
 __all__ = ["FaultProxy", "FaultyDirectory", "FaultyDirectoryMessageReader"]

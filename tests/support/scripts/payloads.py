@@ -1,7 +1,7 @@
 """What the external script reports, shared by the script and the tests.
 
 The script imports this module as a sibling (its own directory is on ``sys.path``); the tests import
-it as ``interop.scripts.payloads``. Only the standard library may be used here.
+it as ``support.scripts.payloads``. Only the standard library may be used here.
 """
 
 from __future__ import annotations
@@ -30,6 +30,18 @@ STREAM_TEXTS = {
 STDIO_LINES = {
     "stdout": [f"{STDIO_MARKER} stdout {i}" for i in range(3)],
     "stderr": [f"{STDIO_MARKER} stderr {i}" for i in range(2)],
+}
+
+# What external_script.py's print_things writes every way there is (Python, the descriptors, children).
+PRINTED_EVERY_WAY = {
+    "stdout": "".join(
+        f"{STDIO_MARKER} {text}"
+        for text in ("python stdout ✓\n", "fd 1 ✓\n", "shell child stdout\n", "python child stdout\n", "last words")
+    ),
+    "stderr": "".join(
+        f"{STDIO_MARKER} {text}\n"
+        for text in ("python stderr ✓", "fd 2 ✓", "shell child stderr", "python child stderr")
+    ),
 }
 
 # Asset keys (paths) of the multi-asset scenario; one part holds a slash, escaped on the wire.
@@ -202,3 +214,8 @@ EXTRAS: dict[str, Any] = {
     "nothing": None,
     "nested": {"list": [1, {"x": "y"}], "unicode": "ünï 🚀"},
 }
+
+
+def a_lot_of_text(size: int) -> str:
+    """``size`` bytes of UTF-8 text, mostly 3-byte characters."""
+    return ("€€€ab" * (size // 11 + 1)).encode()[:size].decode(errors="ignore")

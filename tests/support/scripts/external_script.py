@@ -1,7 +1,8 @@
 """An external process written with pipes_fast.external: runs the scenario the "scenario" extra names.
 
-Run under Dagster's orchestrator or pipes_fast's (see ``orchestrators.py``), or directly with
-bootstrap params built by a test.
+Run under Dagster's orchestrator or pipes_fast's (``support/orchestrators.py``), or directly with
+bootstrap params built by a test (``support/files.py``). Its first custom message describes the
+context it received, as ``pipes_script.py``'s does.
 """
 
 from __future__ import annotations
@@ -12,51 +13,9 @@ import subprocess
 import sys
 from typing import Any, Callable
 
+import payloads
+
 from pipes_fast.external import PipesContext, open_dagster_pipes
-
-LOG_PREFIX = "script: "
-
-METADATA: dict[str, Any] = {
-    "text": {"raw_value": "hello", "type": "text"},
-    "url": {"raw_value": "https://example.com/a?b=c", "type": "url"},
-    "path": {"raw_value": "/data/orders.parquet", "type": "path"},
-    "notebook": {"raw_value": "/notebooks/orders.ipynb", "type": "notebook"},
-    "json": {"raw_value": {"nested": [1, 2.5, None, "é"]}, "type": "json"},
-    "md": {"raw_value": "# Orders\n*all* of them", "type": "md"},
-    "float": {"raw_value": 0.25, "type": "float"},
-    "int": {"raw_value": 9007199254740993, "type": "int"},
-    "bool": {"raw_value": False, "type": "bool"},
-    "dagster_run": {"raw_value": "0e9b4f5c-6c1b-4bd2-9a0d-1f0a2f3e4d5c", "type": "dagster_run"},
-    "asset": {"raw_value": "db/customers", "type": "asset"},
-    "null": {"raw_value": None, "type": "null"},
-    "timestamp": {"raw_value": 1700000000.5, "type": "timestamp"},
-    "table": {
-        "raw_value": {
-            "records": [{"id": 1, "name": "ann"}],
-            "schema": [{"name": "id", "type": "int"}, {"name": "name", "type": "string"}],
-        },
-        "type": "table",
-    },
-    "table_schema": {"raw_value": {"columns": [{"name": "id", "type": "int"}]}, "type": "table_schema"},
-    "table_column_lineage": {
-        "raw_value": {"deps_by_column": {"id": [{"asset_key": "orders", "column_name": "order_id"}]}},
-        "type": "table_column_lineage",
-    },
-    "inferred_text": "snow ❄ 雪",
-    "inferred_int": -7,
-    "inferred_float": 1e-9,
-    "inferred_bool": True,
-    "inferred_json_list": [1, "two", {"three": 3}],
-    "inferred_null": None,
-}
-"""Every metadata type, explicitly typed and inferred."""
-
-CUSTOM_PAYLOAD: dict[str, Any] = {
-    "unicode": '¿Qué tal? 🙂 \u2028 "quoted" \\ back',
-    "numbers": [0, -1, 2**63 - 1, 3.5],
-    "empty": {},
-    "none": None,
-}
 
 
 def describe(context: PipesContext) -> dict[str, Any]:
@@ -66,6 +25,8 @@ def describe(context: PipesContext) -> dict[str, Any]:
         "is_partition_step": context.is_partition_step,
         "extras": dict(context.extras),
         "retry_number": context.retry_number,
+        "run_id": context.run_id,
+        "job_name": context.job_name,
     }
     if context.is_asset_step:
         described.update(
@@ -84,12 +45,13 @@ def describe(context: PipesContext) -> dict[str, Any]:
 
 def report_everything(context: PipesContext) -> None:
     """Every report method: description, logs at each level, materializations, checks, custom payload."""
-    context.report_custom_message(describe(context))
-    for level in ("debug", "info", "warning", "error", "critical"):
-        getattr(context.log, level)(f"{LOG_PREFIX}{level} ünïcode")
+    context.report_custom_message({payloads.CONTEXT_KEY: describe(context)})
+    for level in payloads.LOG_LEVELS:
+        getattr(context.log, level)(f"{payloads.LOG_MARKER} {level} ünïcode")
     if context.is_asset_step:
         main = context.get_extra("main_asset")
-        context.report_asset_materialization(metadata=METADATA, data_version="v1", asset_key=main)
+        metadata = payloads.metadata_arg(payloads.EVERY_TYPE)
+        context.report_asset_materialization(metadata=metadata, data_version="v1", asset_key=main)
         for key in context.asset_keys:
             if key != main:
                 context.report_asset_materialization(asset_key=key)
@@ -97,7 +59,8 @@ def report_everything(context: PipesContext) -> None:
         if checks:
             context.report_asset_check(checks[0], passed=True, asset_key=main)
             context.report_asset_check(checks[1], passed=False, severity="WARN", metadata={"rows": 0}, asset_key=main)
-    context.report_custom_message(CUSTOM_PAYLOAD)
+    for payload in payloads.CUSTOM_PAYLOADS:
+        context.report_custom_message(payload)
 
 
 AWKWARD_METADATA: dict[str, Any] = {
@@ -126,33 +89,26 @@ def fail(context: PipesContext) -> None:
 
 def print_things(context: PipesContext) -> None:
     """Write to stdout and stderr every way there is: Python, the file descriptors, child processes."""
-    print("python stdout ✓")
-    print("python stderr ✓", file=sys.stderr)
+    marker = payloads.STDIO_MARKER
+    print(f"{marker} python stdout ✓")
+    print(f"{marker} python stderr ✓", file=sys.stderr)
     sys.stdout.flush()
-    os.write(1, "fd 1 ✓\n".encode())
-    os.write(2, "fd 2 ✓\n".encode())
-    subprocess.run(["sh", "-c", "echo 'shell child stdout'; echo 'shell child stderr' >&2"], check=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; print('python child stdout'); print('python child stderr', file=sys.stderr)",
-        ],
-        check=True,
+    os.write(1, f"{marker} fd 1 ✓\n".encode())
+    os.write(2, f"{marker} fd 2 ✓\n".encode())
+    shell = f"echo '{marker} shell child stdout'; echo '{marker} shell child stderr' >&2"
+    subprocess.run(["sh", "-c", shell], check=True)
+    python = (
+        f"import sys; print('{marker} python child stdout'); print('{marker} python child stderr', file=sys.stderr)"
     )
-    print("last words", end="")
-
-
-def a_lot_of_text(size: int) -> str:
-    """``size`` bytes of UTF-8 text, mostly 3-byte characters."""
-    return ("€€€ab" * (size // 11 + 1)).encode()[:size].decode(errors="ignore")
+    subprocess.run([sys.executable, "-c", python], check=True)
+    print(f"{marker} last words", end="")
 
 
 def print_a_lot(context: PipesContext) -> None:
     """Write the "bytes" extra's worth of text to stdout in odd-sized pieces (which cut characters
     apart), then as many ``x`` from a child process."""
     size = context.get_extra("bytes")
-    data = a_lot_of_text(size).encode()
+    data = payloads.a_lot_of_text(size).encode()
     piece = 4093
     for start in range(0, len(data), piece):
         os.write(1, data[start : start + piece])

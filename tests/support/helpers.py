@@ -17,8 +17,9 @@ from typing import Any
 import orjson
 
 from pipes_fast.protocol import make_message
+from support import SCRIPTS
 
-EMIT = str(Path(__file__).parent / "scripts" / "emit.py")
+EMIT = str(SCRIPTS / "emit.py")
 
 
 def line(method: str, params: Any = None) -> str:

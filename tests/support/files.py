@@ -13,8 +13,7 @@ from typing import Any, Optional
 
 from pipes_fast._system.tailer import FileTailer
 from pipes_fast.external import PipesContext, PipesMappingParamsLoader, encode_param
-
-from .orchestrators import SCRIPT
+from support.scenarios import EXTERNAL_SCRIPT
 
 
 def context_data(**overrides: Any) -> dict[str, Any]:
@@ -64,12 +63,14 @@ def read_messages(hotpath: ModuleType, path: Path) -> list[dict[str, Any]]:
 def run_script(
     tmp_path: Path, scenario: str, *, include_stdio: bool = False, timeout: float = 120, **extras: Any
 ) -> tuple[subprocess.CompletedProcess[bytes], Path]:
-    """Run a scenario of ``scenarios.py`` with its messages going to a file; returns the finished
+    """Run a scenario of ``scripts/external_script.py`` with its messages going to a file; returns the finished
     process (its own stdout and stderr captured) and the file. ``timeout`` only guards against hangs."""
     path = tmp_path / f"{scenario}.jsonl"
     messages = {"path": str(path), "include_stdio_in_messages": include_stdio}
     env = {**os.environ, **bootstrap_env(context_data(extras={"scenario": scenario, **extras}), messages)}
-    process = subprocess.run([sys.executable, SCRIPT], env=env, capture_output=True, timeout=timeout, check=False)
+    process = subprocess.run(
+        [sys.executable, str(EXTERNAL_SCRIPT)], env=env, capture_output=True, timeout=timeout, check=False
+    )
     return process, path
 
 

@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Literal, Optional
 from urllib.parse import urlsplit
 
-from faults.schedule import Scheduler
+from support.faults.schedule import Scheduler
 
 HOST = "127.0.0.1"
 JOIN_SECONDS = 5.0

@@ -25,9 +25,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Optional
 
-from faults.schedule import Scheduler
 from pipes_fast import PipesDirectoryMessageReader
 from pipes_fast.protocol import PipesParams
+from support.faults.schedule import Scheduler
 
 
 class FaultyDirectory:

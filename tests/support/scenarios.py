@@ -17,12 +17,18 @@ from types import ModuleType
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from interop.scripts import payloads
+from support import SCRIPTS
+from support.scripts import payloads
 
-SCRIPT = Path(__file__).parent / "scripts" / "pipes_script.py"
+PIPES_SCRIPT = SCRIPTS / "pipes_script.py"
+"""Written with dagster-pipes; runs the scenario its ``--scenario`` names."""
+EXTERNAL_SCRIPT = SCRIPTS / "external_script.py"
+"""Written with pipes_fast.external; runs the scenario its "scenario" extra names."""
 
 AssetPath = tuple[str, ...]
-Bootstrap = Literal["env", "cli"]
+Bootstrap = Literal["env", "cli", "session"]
+"""The client (params in the environment), or a session and a subprocess given them as CLI
+arguments or environment variables."""
 
 INJECTORS = ("env", "file", "tempfile")
 READERS = ("file", "tempfile")
@@ -96,7 +102,7 @@ class Scenario:
     """One feature scenario: the script it runs and the step it runs in."""
 
     id: str
-    script: str  # the script's --scenario
+    script: str | None  # pipes_script.py's --scenario; None for another program
     # (path, code version); empty for an op step
     assets: tuple[tuple[AssetPath, str | None], ...] = ()
     checks: tuple[tuple[AssetPath, str], ...] = ()
@@ -117,6 +123,8 @@ class Scenario:
     provenance: Mapping[AssetPath, Mapping[str, Any] | None] | None = None
     dagster_pair: tuple[str, str] = ("tempfile", "tempfile")
     extras: Mapping[str, Any] = field(default_factory=lambda: dict(payloads.EXTRAS))
+    program: Path = PIPES_SCRIPT
+    arguments: tuple[str, ...] = ()  # more of the program's command line
 
     @property
     def is_asset_step(self) -> bool:
@@ -129,8 +137,9 @@ class Scenario:
 
     def command(self, *extra: str) -> list[str]:
         """The command line that runs the script for this scenario."""
+        scenario = ["--scenario", self.script] if self.script else []
         cli = ["--cli-bootstrap"] if self.bootstrap == "cli" else []
-        return [sys.executable, str(SCRIPT), "--scenario", self.script, *cli, *extra]
+        return [sys.executable, str(self.program), *scenario, *cli, *self.arguments, *extra]
 
     def expected_context(self) -> dict[str, Any]:
         """What the script must report of its context (run_id and job_name left out)."""
