@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
 from support.reliability import CASES
 
 TESTS = Path(__file__).parent
@@ -47,8 +48,10 @@ def test_on_each_implementation(hotpath):
 '''
 
 
-def run_pytest(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """pytest with the plugin on one test file holding ``source``."""
+def run_pytest(
+    tmp_path: Path, source: str, *args: str, path: str = "test_sample.py"
+) -> subprocess.CompletedProcess[str]:
+    """pytest with the plugin on ``path`` (of) one test file holding ``source``."""
     (tmp_path / "test_sample.py").write_text(textwrap.dedent(source))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run(
@@ -61,7 +64,7 @@ def run_pytest(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedP
             "-p",
             "no:cacheprovider",
             "-q",
-            str(tmp_path / "test_sample.py"),
+            path,
             *args,
         ],
         cwd=tmp_path,
@@ -90,7 +93,18 @@ def test_an_unknown_case_id_stops_the_run_at_collection(tmp_path: Path) -> None:
 def test_a_marker_on_a_function_that_is_not_a_test_stops_the_run(tmp_path: Path) -> None:
     result = run_pytest(tmp_path, SAMPLE + '\n@pytest.mark.reliability("torn-writes")\ndef helper():\n    pass\n')
     assert result.returncode == 4
-    assert "a reliability marker on a function that is not a test:\n  test_sample.helper" in result.stderr
+    assert "a reliability marker on a function that is not a test:\n  test_sample.py::helper" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "node_id", ["test_passes", "test_on_each_implementation[compiled]", "test_on_each_implementation[pure]"]
+)
+def test_one_test_runs_by_its_id(tmp_path: Path, node_id: str) -> None:
+    """Selecting one test, parametrised or not, leaves the module's other marked tests uncollected
+    but still tests: the one selected runs, alone."""
+    result = run_pytest(tmp_path, SAMPLE, "-rA", path=f"test_sample.py::{node_id}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"PASSED test_sample.py::{node_id}" in result.stdout and "1 passed" in result.stdout
 
 
 def test_outcomes_docstrings_and_observations_are_recorded(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ under Dagster's own orchestration describe what Dagster did with the ``observe``
 
 from __future__ import annotations
 
-import fnmatch
 import inspect
 import json
 from collections.abc import Callable
@@ -220,23 +219,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Recorder(Path(path)), "reliability-recorder")
 
 
-def misplaced_markers(items: list[pytest.Item], test_names: list[str]) -> list[str]:
-    """Functions of the items' modules that carry a reliability marker but are not tests: not
-    collected, and not named as pytest collects tests (``test_names``, its ``python_functions``
-    prefixes and patterns), so that selecting some tests of a module does not count the others."""
-    tests = {getattr(item, "function", None) for item in items}
-    modules = {module for item in items if (module := getattr(item, "module", None)) is not None}
-    return sorted(
-        f"{module.__name__}.{name}"
-        for module in modules
-        for name, value in vars(module).items()
-        if inspect.isfunction(value)
-        and value not in tests
-        and not any(
-            fnmatch.fnmatch(name, pattern) if "*" in pattern else name.startswith(pattern) for pattern in test_names
-        )
-        and any(mark.name == MARKER for mark in getattr(value, "pytestmark", ()))
-    )
+_MISPLACED = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str, obj: object) -> Any:
+    """Notes functions that carry a reliability marker but that pytest makes no test of.
+
+    Asked of every name of a module as pytest collects it, whichever of its tests are then selected
+    (by node id, ``-k``, ``-m``): selecting one test leaves the others marked and still tests."""
+    made = yield
+    marked = inspect.isfunction(obj) and any(mark.name == MARKER for mark in getattr(obj, "pytestmark", ()))
+    if marked and not made:
+        misplaced = collector.config.stash.setdefault(_MISPLACED, [])
+        misplaced.append(f"{collector.nodeid}::{name}")
+    return made
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -248,7 +245,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             "unknown reliability case id(s):\n  " + "\n  ".join(unknown) + f"\nknown ids: {', '.join(CASES)}"
         )
-    misplaced = misplaced_markers(items, config.getini("python_functions"))
+    misplaced = sorted(config.stash.get(_MISPLACED, []))
     if misplaced:
         raise pytest.UsageError("a reliability marker on a function that is not a test:\n  " + "\n  ".join(misplaced))
 
