@@ -1,5 +1,7 @@
-"""Smoke and benchmark suite of the start-up goal (issue 10): a whole child process per side (a
-bare interpreter, dagster_pipes, pipes_fast), as ``goal_startup`` runs them.
+"""Smoke and benchmark suite of the start-up goals: a whole child process per side (a bare
+interpreter, dagster_pipes, pipes_fast), as ``goal_startup`` runs them (issue 10); and
+``pipes-fast run -- true`` beside ``python -c pass`` and ``true``, as ``goal_cli`` runs them
+(issue 21).
 
     pytest bench/test_bench_startup.py --benchmark-group-by=group
 
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import goal_cli
 import pytest
 from goal_startup import SIDES, Side, child_environment
 from timing import BENCH_ROUNDS
@@ -30,3 +33,10 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict
 def test_child_process(benchmark: Any, environment: tuple[dict[str, str], Path], side: Side) -> None:
     env, messages = environment
     benchmark.pedantic(side.run, args=(env, messages), rounds=BENCH_ROUNDS, iterations=1)
+
+
+@pytest.mark.benchmark(group="pipes-fast run -- true, beside python -c pass and true")
+@pytest.mark.parametrize("name", list(goal_cli.SIDES))
+def test_cli_startup(benchmark: Any, name: str) -> None:
+    env = goal_cli.environment()
+    benchmark.pedantic(goal_cli.run_side, args=(name, env), rounds=BENCH_ROUNDS, iterations=1)

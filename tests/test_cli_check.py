@@ -4,6 +4,7 @@ subprocesses, exit statuses, the report and ``--json``."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,15 @@ with open(path, "a") as messages:
     messages.write('{"__dagster_pipes_version": "0.1", "method": "report_custom_message", "params": {"payload": 1}}\\n')
 print("Traceback (most recent call last):", file=sys.stderr)
 sys.exit(3)
+"""
+
+
+ONE_ASSET = """\
+from dagster_pipes import open_dagster_pipes
+
+with open_dagster_pipes() as pipes:
+    pipes.log.info(f"materializing {pipes.asset_key}")
+    pipes.report_asset_materialization(metadata={"rows": 1})
 """
 
 
@@ -141,3 +151,38 @@ def test_help_lists_the_cases_the_rules_and_the_exit_statuses() -> None:
     assert done.returncode == 0
     for text in ["single-asset", "extras", "opened-first", "metadata-value", "exit status:", "127"]:
         assert text in done.stdout, text
+
+
+def test_a_one_asset_script_is_recognised_and_the_command_checking_it_given(tmp_path: Path) -> None:
+    command = [sys.executable, client(tmp_path, ONE_ASSET)]
+    done = check("--", *command)
+    assert done.returncode == 1  # cases failed: the report's last line and the exit status agree
+    assert "3 of 5 cases passed" in done.stdout
+    assert "written for some kinds of step only" in done.stdout
+    assert "  op: `asset_key` is undefined. Current step does not target an asset." in done.stdout
+    assert "  several-assets: `asset_key` is undefined. Current step targets multiple assets." in done.stdout
+    suggested = done.stdout.rstrip().splitlines()[-1].strip()
+    expected = ["--case", "single-asset", "--case", "partitioned", "--case", "extras", "--", *command]
+    assert suggested == shlex.join(["pipes-fast", "check", *expected])
+    again = check(*shlex.split(suggested)[2:])
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.rstrip().endswith("3 of 3 cases passed") and "written for" not in again.stdout
+
+
+def test_json_summary_names_the_cases_a_one_asset_script_is_written_for(tmp_path: Path) -> None:
+    command = [sys.executable, client(tmp_path, ONE_ASSET)]
+    done = check("--json", "--timeout", "30", "--case", "single-asset", "--case", "op", "--", *command)
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert summary == {
+        "type": "summary",
+        "cases": 2,
+        "passed": 1,
+        "exit_status": 1,
+        "written_for": ["single-asset"],
+        "check_with": shlex.join(["pipes-fast", "check", "--case", "single-asset", "--timeout", "30", "--", *command]),
+    }
+
+
+def test_a_client_failing_otherwise_gets_no_such_note(tmp_path: Path) -> None:
+    done = check("--case", "single-asset", "--case", "op", "--", sys.executable, client(tmp_path, BROKEN))
+    assert done.returncode == 1 and "written for" not in done.stdout

@@ -6,8 +6,7 @@ The orchestration-side API is loaded lazily on first attribute access, so that
 
 from __future__ import annotations
 
-import sys
-
+from pipes_fast._lazy import exports
 from pipes_fast._version import __version__
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs the external side)
@@ -15,6 +14,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
     "EXTENSION": "pipes_fast._hotpath",
+    "IMPLEMENTATION": "pipes_fast._hotpath",
     "encode_param": "pipes_fast._logic.codec",
     "decode_param": "pipes_fast._logic.codec",
     "PipesError": "pipes_fast.errors",
@@ -54,9 +54,8 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from pipes_fast._hotpath import EXTENSION as EXTENSION
+    from pipes_fast._hotpath import IMPLEMENTATION as IMPLEMENTATION
     from pipes_fast._logic.codec import decode_param as decode_param
     from pipes_fast._logic.codec import encode_param as encode_param
     from pipes_fast.assets import AssetKey as AssetKey
@@ -155,18 +154,5 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pipes_fast' has no attribute {name!r}")
-    __import__(module)  # not importlib.import_module: importing importlib costs the external side
-    value = getattr(sys.modules[module], name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
-
-
+__getattr__, __dir__ = exports(__name__, _LAZY)
 __all__ = ["__version__", *_LAZY]

@@ -1,15 +1,21 @@
 """Picks the hot-path implementation, once: the compiled extension, or its pure-Python twin.
 
 ``PIPES_FAST_NO_EXTENSIONS=1`` forces the twin; so does an install where the extension could not
-be compiled. ``EXTENSION`` is True exactly when the compiled one is in use. Everything else in the
-package takes the hot path's names from here, so one process uses one implementation.
+be compiled. ``IMPLEMENTATION`` names the one in use ("compiled" or "pure"), ``EXTENSION`` is True
+exactly when it is the compiled one, and ``REASON`` says why the pure one is in use (None for the
+compiled one). Everything else in the package takes the hot path's names from here, so one process
+uses one implementation.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
+import sys
 from types import ModuleType
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Literal, Optional
 
 MODULES = {"compiled": "pipes_fast._hotpath.compiled", "pure": "pipes_fast._hotpath.pure"}
 
@@ -17,19 +23,31 @@ MODULES = {"compiled": "pipes_fast._hotpath.compiled", "pure": "pipes_fast._hotp
 def load(name: str) -> ModuleType:
     """The implementation called ``name`` ("compiled" or "pure"), in use or not (for tests and
     benchmarks that compare the two); ImportError if the compiled one is not built."""
-    return importlib.import_module(MODULES[name])
+    __import__(MODULES[name])  # not importlib.import_module: importing importlib costs start-up
+    return sys.modules[MODULES[name]]
 
 
-def _select() -> tuple[ModuleType, bool]:
-    if os.environ.get("PIPES_FAST_NO_EXTENSIONS", "") not in ("", "0"):
-        return load("pure"), False
+def _select() -> tuple[Literal["compiled", "pure"], Optional[str]]:
+    """The implementation to use, and why the pure one (None: the compiled one)."""
+    forced = os.environ.get("PIPES_FAST_NO_EXTENSIONS", "")
+    if forced not in ("", "0"):
+        return "pure", f"PIPES_FAST_NO_EXTENSIONS={forced}"
     try:
-        return load("compiled"), True
-    except ImportError:
-        return load("pure"), False
+        load("compiled")
+    except ImportError as exc:
+        built = exc.name != MODULES["compiled"]
+        return (
+            "pure",
+            f"the compiled extension does not import: {exc}" if built else "the compiled extension is not built",
+        )
+    return "compiled", None
 
 
-implementation, EXTENSION = _select()
+IMPLEMENTATION: Literal["compiled", "pure"]
+REASON: Optional[str]
+IMPLEMENTATION, REASON = _select()
+implementation = load(IMPLEMENTATION)
+EXTENSION = IMPLEMENTATION == "compiled"
 
 LineFramer = implementation.LineFramer
 MessageRouter = implementation.MessageRouter
@@ -40,4 +58,4 @@ JsonLineAppender = implementation.JsonLineAppender
 StdioDemux = implementation.StdioDemux
 resolve_metadata = implementation.resolve_metadata
 
-__all__ = ["EXTENSION", "implementation", *implementation.__all__]
+__all__ = ["EXTENSION", "IMPLEMENTATION", "REASON", "implementation", *implementation.__all__]

@@ -47,12 +47,12 @@ examples:
 """
 
 
-def register(subcommands: Any) -> None:
+def register(subcommands: Any, summary: str) -> None:
     """Add the ``bench`` subcommand to the top-level parser's subcommands."""
     parser = choices.subcommand(
         subcommands,
         "bench",
-        "measure pipes_fast (and Dagster's implementation, where installed) on this machine",
+        summary,
         DESCRIPTION,
         EPILOG,
         runs_a_command=False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import shlex
 import sys
 from typing import Any
 
@@ -12,6 +13,7 @@ from pipes_fast.cli import choices
 from pipes_fast.conformance import RULES, STANDARD_CASES, Case, check_command, format_report, reports_as_json
 from pipes_fast.conformance.runner import DEFAULT_TIMEOUT
 from pipes_fast.conformance.violations import WARNING_RULES
+from pipes_fast.conformance.written_for import cases_written_for, context_error
 from pipes_fast.context import StepContext, build_context_data
 from pipes_fast.errors import PipesExecutionError
 
@@ -19,6 +21,11 @@ EXIT_PASSED = 0
 EXIT_VIOLATIONS = 1
 EXIT_USAGE = 2
 EXIT_CANNOT_START = 127
+
+WRITTEN_FOR = """\
+The command is written for some kinds of step only: in the other cases it stopped because it reads
+what their context does not define (a one-asset script asks for asset_key, which an op step and a
+step of several assets do not define):"""
 
 DESCRIPTION = """\
 Check that COMMAND, a Dagster Pipes client in any language, speaks the protocol right. COMMAND
@@ -40,9 +47,14 @@ standard cases (--case, repeat for several; default: all):
 rules (* a warning: both orchestrators accept it):
 {chr(10).join(f"  {rule + '*' * (rule in WARNING_RULES):<26} {what}" for rule, what in RULES.items())}
 
+A command written for one kind of step (one asset, a partition) fails the standard cases whose
+context lacks what it reads: the report then says so, and gives the command that checks it under
+the cases it passed (--case), or describe its step with the step options (--asset, --partition).
+
 --json output, one object per line: a "case" per case (case, lines, violations [{{rule, line,
 text, message}}], exit_status, stderr_tail, warnings [same], passed), then a "summary" (cases,
-passed, exit_status).
+passed, exit_status; for a command written for some kinds of step only, written_for: the cases
+it passed, and check_with: the command checking it under them).
 
 exit status:
   {EXIT_PASSED}     every case passed
@@ -53,16 +65,17 @@ exit status:
 examples:
   pipes-fast check -- python my_client.py
   pipes-fast check --case single-asset --case op -- ./pipes-client-go
+  pipes-fast check --asset orders --partition 2024-06-01 -- python examples/report_orders.py
   pipes-fast check --asset orders --partition 2024-06-01 --json -- cargo run --quiet | jq 'select(.passed == false)'
 """
 
 
-def register(subcommands: Any) -> None:
+def register(subcommands: Any, summary: str) -> None:
     """Add the ``check`` subcommand to the top-level parser's subcommands."""
     parser = choices.subcommand(
         subcommands,
         "check",
-        "check that a Pipes client in any language speaks the protocol right",
+        summary,
         DESCRIPTION,
         EPILOG,
         runs_a_command=True,
@@ -111,14 +124,33 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_CANNOT_START
     status = EXIT_PASSED if all(report.passed for report in reports) else EXIT_VIOLATIONS
+    written_for = None if described else cases_written_for(reports)
+    check_with = None if written_for is None else _check_with(args, parser, command, written_for)
     if args.json:
         for case in reports_as_json(reports):
             print(json.dumps({"type": "case", **case}))
-        summary = {"cases": len(reports), "passed": sum(r.passed for r in reports), "exit_status": status}
+        summary: dict[str, Any] = {
+            "cases": len(reports),
+            "passed": sum(r.passed for r in reports),
+            "exit_status": status,
+        }
+        if written_for is not None:
+            summary.update(written_for=written_for, check_with=check_with)
         print(json.dumps({"type": "summary", **summary}))
     else:
         print(format_report(reports))
+        if written_for is not None:
+            print(WRITTEN_FOR)
+            print("\n".join(f"  {r.case}: {context_error(r)}" for r in reports if not r.passed))
+            print(f"Check it for the steps it is written for (the cases it passed) with:\n  {check_with}")
     return status
+
+
+def _check_with(args: argparse.Namespace, parser: argparse.ArgumentParser, command: list[str], cases: list[str]) -> str:
+    """The command line checking ``command`` under ``cases`` only, with this one's timeout."""
+    timeout = [] if args.timeout == DEFAULT_TIMEOUT else ["--timeout", f"{args.timeout:g}"]
+    options = [option for case in cases for option in ("--case", case)] + timeout
+    return shlex.join([*parser.prog.split(), *options, "--", *command])
 
 
 def _described_case(args: argparse.Namespace) -> Case:

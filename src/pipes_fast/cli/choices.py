@@ -25,13 +25,8 @@ from pipes_fast.injectors import (
     context_json,
 )
 from pipes_fast.protocol import PipesContextData, PipesExtras, PipesParams
-from pipes_fast.readers import (
-    PipesDirectoryMessageReader,
-    PipesFileMessageReader,
-    PipesMessageReader,
-    PipesS3MessageReader,
-    PipesTempFileMessageReader,
-)
+from pipes_fast.readers.base import PipesMessageReader
+from pipes_fast.readers.file import PipesFileMessageReader, PipesTempFileMessageReader
 
 if TYPE_CHECKING:
     from pipes_fast.handler import PipesMessageHandler
@@ -42,19 +37,6 @@ when the command exits)."""
 
 INJECTORS = "env | file:PATH | tempfile"
 READERS = "tempfile | file:PATH | dir:DIR | s3://BUCKET[/PREFIX]"
-
-
-class _PrefixedS3MessageReader(PipesS3MessageReader):
-    """The S3 reader with its random per-run key prefix under ``prefix``."""
-
-    def __init__(self, prefix: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.prefix = prefix
-
-    @contextmanager
-    def get_params(self) -> Iterator[PipesParams]:
-        with super().get_params() as params:
-            yield {**params, "key_prefix": f"{self.prefix}/{params['key_prefix']}"}
 
 
 _T = TypeVar("_T")
@@ -122,9 +104,13 @@ def message_reader(value: str) -> Maker[PipesMessageReader]:
     if value.startswith("dir:") and value[4:]:
         if not os.path.isdir(value[4:]):
             raise argparse.ArgumentTypeError(f"message directory {value[4:]!r} does not exist or is not a directory")
+        from pipes_fast.readers.directory import PipesDirectoryMessageReader  # only here: it costs start-up
+
         return lambda overwrite: PipesDirectoryMessageReader(value[4:], interval=BLOB_POLL_SECONDS)
     if value.startswith("s3://"):
-        reader = _s3_reader(value)
+        from pipes_fast.cli.s3 import s3_reader  # only here: it costs start-up
+
+        reader = s3_reader(value, BLOB_POLL_SECONDS)
         return lambda overwrite: reader
     raise argparse.ArgumentTypeError(f"unknown message reader {value!r}: expected {READERS}")
 
@@ -138,23 +124,6 @@ def seconds(value: str) -> float:
     if not (math.isfinite(parsed) and parsed > 0):
         raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0, got {value!r:.200}")
     return parsed
-
-
-def _s3_reader(value: str) -> PipesMessageReader:
-    bucket, _, prefix = value[5:].partition("/")
-    prefix = prefix.strip("/")
-    if not bucket:
-        raise argparse.ArgumentTypeError(f"no bucket in {value!r}: expected s3://BUCKET[/PREFIX]")
-    try:
-        import boto3  # type: ignore[import-untyped]  # optional: the s3 extra
-    except ImportError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} needs boto3, which is not installed: python -m pip install 'pipes_fast[s3]'"
-        ) from None
-    client = boto3.client("s3")
-    if prefix:
-        return _PrefixedS3MessageReader(prefix, bucket=bucket, client=client, interval=BLOB_POLL_SECONDS)
-    return PipesS3MessageReader(bucket=bucket, client=client, interval=BLOB_POLL_SECONDS)
 
 
 def extras(value: str) -> PipesExtras:

@@ -92,12 +92,12 @@ examples:
 """
 
 
-def register(subcommands: Any) -> None:
+def register(subcommands: Any, summary: str) -> None:
     """Add the ``run`` subcommand to the top-level parser's subcommands."""
     parser = choices.subcommand(
         subcommands,
         "run",
-        "run a command as a Pipes external process and show what it reports",
+        summary,
         DESCRIPTION,
         EPILOG,
         runs_a_command=True,
