@@ -19,11 +19,27 @@ def run(script: str, *args: str) -> str:
     return done.stdout
 
 
-def test_the_main_job():
-    out = run("orchestrate.py", "--rows", "600")
-    assert "3 progress messages, last: {'progress': 1.0}" in out
+def test_the_main_job_from_python():
+    """``orchestrate.py`` runs the main job's script for the main job's step, as the README says."""
+    out = run("orchestrate.py")
+    assert "3 progress messages, last: {'rows_done': 600}" in out
     assert "materialized warehouse/orders (data version 2024-06-01-600)" in out
     assert "rows: int 600" in out and "check no_nulls: passed (WARN)" in out
+    assert "check rows_positive: passed (ERROR)" in out
+
+
+def test_messages_through_s3():
+    pytest.importorskip("boto3")
+    pytest.importorskip("moto.server")
+    out = run("s3_orders.py")
+    assert "materialized warehouse/orders (data version 2024-06-01-600) through s3://pipes-fast-example-" in out
+
+
+def test_a_ray_job():
+    pytest.importorskip("ray.job_submission")
+    out = run("ray_orders.py")
+    assert "materialized warehouse/orders in Ray job pipes-" in out
+    assert "check no_nulls: passed" in out and "check rows_positive: passed" in out
 
 
 @pytest.mark.filterwarnings("ignore")
