@@ -100,15 +100,15 @@ def demux_floor(pieces: list[bytes]) -> None:
 def dagster_stdio(pieces: list[bytes], count: int) -> Callable[[], object]:
     """Dagster's stdio handling of the pieces: each line through ``extract_message_or_forward_to_file``."""
     import dagster
-    from dagster._core.pipes.context import PipesMessageHandler
-    from dagster._core.pipes.utils import extract_message_or_forward_to_file
+
+    from pipes_fast.dagster._internals import extract_message_or_forward_to_file
 
     warnings.filterwarnings("ignore", category=dagster.PreviewWarning)
     context = dagster.build_asset_context()
     text = [piece.decode("utf-8", "replace") for piece in pieces]  # Ray's log chunks come as text
 
     def read() -> None:
-        handler = PipesMessageHandler(context, dagster.PipesFileMessageReader(os.devnull))
+        handler = dagster.PipesMessageHandler(context, dagster.PipesFileMessageReader(os.devnull))
         with open(os.devnull, "w") as devnull:
             for chunk in text:
                 for line in chunk.split("\n"):  # as dagster-ray: a line torn between chunks is lost
@@ -173,13 +173,12 @@ def _bare_loop(pieces: list[bytes]) -> None:
 
 def _dagster_handler(pieces: list[bytes], count: int) -> Callable[[], object]:
     import dagster
-    from dagster._core.pipes.context import PipesMessageHandler
 
     warnings.filterwarnings("ignore", category=dagster.PreviewWarning)
     context = dagster.build_asset_context()
 
     def read() -> None:
-        handler = PipesMessageHandler(context, dagster.PipesFileMessageReader(os.devnull))
+        handler = dagster.PipesMessageHandler(context, dagster.PipesFileMessageReader(os.devnull))
         loads, handle, tail = json.loads, handler.handle_message, b""
         for piece in pieces:
             lines = (tail + piece).split(b"\n")

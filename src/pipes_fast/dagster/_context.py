@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import dagster
-from dagster._core.pipes.context import build_external_execution_context_data
 
 from pipes_fast.assets import AssetKey
 from pipes_fast.context import StepContext
+from pipes_fast.dagster._internals import build_external_execution_context_data
 from pipes_fast.protocol import PipesContextData, PipesExtras
 
 

@@ -17,10 +17,9 @@ from collections.abc import Mapping
 from typing import Any, Callable, Optional, Union
 
 import dagster
-from dagster._core.definitions.metadata.external_metadata import metadata_value_from_external
-from dagster._core.definitions.utils import NoValueSentinel
 
 from pipes_fast.assets import AssetKey
+from pipes_fast.dagster._internals import NoValueSentinel, metadata_value_from_external
 from pipes_fast.errors import MalformedParams
 from pipes_fast.results import AssetCheckResult, MaterializeResult, MetadataValue
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dagster._core.errors import DagsterPipesExecutionError
-
 from pipes_fast import errors
+from pipes_fast.dagster._internals import DagsterPipesExecutionError
 
 
 class PipesExecutionError(DagsterPipesExecutionError, errors.PipesExecutionError):

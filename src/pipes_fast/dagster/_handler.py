@@ -17,13 +17,13 @@ from contextlib import contextmanager
 from typing import Any, Callable, Optional, cast
 
 import dagster
-from dagster._core.pipes import utils as dagster_pipes_utils
 
 from pipes_fast import _hotpath
 from pipes_fast import handler as core
 from pipes_fast._logic.flow import DrainGate, take_oldest
 from pipes_fast.dagster._context import DagsterStep
 from pipes_fast.dagster._convert import DagsterResult, ToDagster
+from pipes_fast.dagster._internals import ChildMessageHandler
 from pipes_fast.errors import MalformedParams
 from pipes_fast.protocol import PipesException, PipesParams, SkippedMessage, skipped_message
 from pipes_fast.readers import PipesMessageReader as PipesFastReader
@@ -242,15 +242,11 @@ class PipesMessageHandler(dagster.PipesMessageHandler):
             core.write_text(sys.stdout if stream == "stdout" else sys.stderr, text)
 
 
-DagsterChildHandler: Any = getattr(dagster_pipes_utils, "_ChildMessageHandler", ())
-"""What Dagster's ``PipesCompositeMessageReader`` gives each of its readers (Dagster 1.13 and later)."""
-
-
 def core_handler(handler: Any, message_reader: Any) -> core.PipesMessageHandler:
     """The pipes_fast handler a pipes_fast reader feeds for ``handler``: itself, the core of ours,
     or a bridge into Dagster's own handler; for one of the readers of Dagster's
     ``PipesCompositeMessageReader``, that handler's for the reader's writer."""
-    if isinstance(handler, DagsterChildHandler):
+    if isinstance(handler, ChildMessageHandler):
         writer = core_handler(handler._handler, message_reader).for_writer(handler._reader)
         return cast(core.PipesMessageHandler, writer)  # it has all a reader uses
     if isinstance(handler, (core.PipesMessageHandler, core.WriterHandler)):

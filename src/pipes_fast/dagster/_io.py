@@ -13,11 +13,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import dagster
-from dagster._core.errors import DagsterInvariantViolationError
-from dagster._core.pipes.utils import PipesChunkedLogReader as DagsterChunkedLogReader
 
 from pipes_fast import injectors, readers
-from pipes_fast.dagster._handler import DagsterBridge, DagsterChildHandler, core_handler
+from pipes_fast.dagster._handler import DagsterBridge, core_handler
+from pipes_fast.dagster._internals import ChildMessageHandler, DagsterChunkedLogReader
 from pipes_fast.injectors import s3 as injectors_s3
 from pipes_fast.protocol import PipesParams
 from pipes_fast.readers import s3 as readers_s3
@@ -55,9 +54,9 @@ class PipesTempFileMessageReader(
     __doc__ = readers.PipesTempFileMessageReader.__doc__
 
 
-class PipesBlobStoreMessageReader(
+class PipesBlobStoreMessageReader(  # type: ignore[misc]
     _FeedsAnyHandler, readers.PipesBlobStoreMessageReader, dagster.PipesBlobStoreMessageReader
-):  # type: ignore[misc]
+):
     __doc__ = readers.PipesBlobStoreMessageReader.__doc__
 
 
@@ -71,7 +70,7 @@ class PipesStdioMessageReader(_FeedsAnyHandler, readers.PipesStdioMessageReader,
 
 class PipesCompositeMessageReader(readers.PipesCompositeMessageReader, dagster.PipesCompositeMessageReader):  # type: ignore[misc]
     __doc__ = readers.PipesCompositeMessageReader.__doc__
-    _refusal = DagsterInvariantViolationError
+    _refusal = dagster.DagsterInvariantViolationError
 
     def _child_handler(self, handler: Any, reader: Any) -> Any:
         """pipes_fast's readers feed the hot path; Dagster's, Dagster's handler in Dagster's wrapper."""
@@ -82,7 +81,7 @@ class PipesCompositeMessageReader(readers.PipesCompositeMessageReader, dagster.P
             raise TypeError(
                 f"Dagster's {type(reader).__name__} feeds Dagster's message handler, not {type(handler).__name__}"
             )
-        return DagsterChildHandler(dagster_handler, reader)
+        return ChildMessageHandler(dagster_handler, reader)
 
 
 class PipesLogReader(readers.PipesLogReader, dagster.PipesLogReader):

@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from typing import Any, Optional
 
 import dagster
-from dagster._core.pipes.utils import _FAIL_TO_YIELD_ERROR_MESSAGE
 
 from pipes_fast.dagster._context import context_data, execution_context
 from pipes_fast.dagster._convert import DagsterResult
 from pipes_fast.dagster._errors import PipesExecutionError
 from pipes_fast.dagster._handler import DagsterBridge, PipesMessageHandler
+from pipes_fast.dagster._internals import FAIL_TO_YIELD_ERROR_MESSAGE
 from pipes_fast.protocol import PipesExtras, PipesParams
 from pipes_fast.session import is_dagster_context, run_session
 
@@ -135,7 +135,7 @@ def open_pipes_session(
         )
     context = execution_context(context)
     if context.has_assets_def:  # as Dagster does: an asset that returns nothing fails loudly
-        context.set_requires_typed_event_stream(error_message=_FAIL_TO_YIELD_ERROR_MESSAGE)
+        context.set_requires_typed_event_stream(error_message=FAIL_TO_YIELD_ERROR_MESSAGE)
     data = context_data(context, extras)
     handler = PipesMessageHandler(context, message_reader)
 

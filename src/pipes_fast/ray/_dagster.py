@@ -1,5 +1,5 @@
 """``PipesRayJobClient`` inside Dagster: Dagster's session, result types and errors, and Dagster's
-launch handles (``dagster._core.pipes.reattach``) so that a retried step reattaches to its job."""
+launch handles so that a retried step reattaches to its job."""
 
 from __future__ import annotations
 
@@ -12,15 +12,11 @@ from contextlib import AbstractContextManager
 from typing import Any, Optional
 
 from pipes_fast.dagster import PipesClientCompletedInvocation, PipesExecutionError, open_pipes_session
+from pipes_fast.dagster._internals import reattach
 from pipes_fast.protocol import PipesExtras
 from pipes_fast.ray import _client as core
 from pipes_fast.ray._logs import LAUNCHED_ADDRESS
 from pipes_fast.readers.base import PipesMessageReader
-
-try:
-    from dagster._core.pipes import reattach
-except ImportError:  # a Dagster before launch handles: every attempt launches a new job
-    reattach = None  # type: ignore[assignment]
 
 
 class PipesRayJobClient(core.PipesRayJobClient):
@@ -65,7 +61,8 @@ class PipesRayJobClient(core.PipesRayJobClient):
             )
 
     def _record_reattach(self, context: Any, handle: Any) -> None:
-        reattach.record_external_reattach(context.op_execution_context, handle)
+        if reattach is not None:  # it is: only a handle found through it is reattached to
+            reattach.record_external_reattach(context.op_execution_context, handle)
 
 
 CLIENT_NAME = "pipes_fast.ray.PipesRayJobClient"
