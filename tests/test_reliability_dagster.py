@@ -34,11 +34,14 @@ from support.orchestrators import QUIET
 
 from pipes_fast.protocol import make_message
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::pytest.PytestUnhandledThreadExceptionWarning",  # Dagster's reader thread dies, on purpose here
-    "ignore::dagster.PreviewWarning",
-    "ignore::DeprecationWarning",  # dagster's own PipesSubprocessClient calls its deprecated context.run_id
-)
+pytestmark = [
+    pytest.mark.reference,  # Dagster's behaviour, not pipes_fast's
+    pytest.mark.filterwarnings(
+        "ignore::pytest.PytestUnhandledThreadExceptionWarning",  # Dagster's reader thread dies, on purpose here
+        "ignore::dagster.PreviewWarning",
+        "ignore::DeprecationWarning",  # dagster's own PipesSubprocessClient calls its deprecated context.run_id
+    ),
+]
 FRAMEWORK_EXCEPTION = "[pipes] framework exception occurred in PipesFileMessageReader reader thread"
 NO_CLOSED = "[pipes] did not receive closed message from external process"
 WAIT = 10.0  # seconds allowed for anything awaited below
