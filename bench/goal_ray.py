@@ -1,4 +1,4 @@
-"""Goal of issue 12: inside Dagster, ``pipes_fast.ray.PipesRayJobClient`` returns a Ray job's
+"""Goal of issue 12: inside Dagster, ``pipes_fast.dagster.ray.PipesRayJobClient`` returns a Ray job's
 results in at most half the time dagster-ray's ``PipesRayJobClient`` (0.4.8) takes.
 
 Both clients run the same small ``dagster_pipes`` script (:data:`SCRIPT`: ordinary output, logs,
@@ -109,7 +109,7 @@ def client_factories() -> dict[str, Callable[[str], Any]]:
     """``{side: client class}`` for the two clients, each made from the dashboard address."""
     from dagster_ray.core.pipes import PipesRayJobClient as DagsterRayJobClient
 
-    from pipes_fast.ray import PipesRayJobClient
+    from pipes_fast.dagster.ray import PipesRayJobClient
 
     def dagster_ray(address: str) -> Any:
         return DagsterRayJobClient(address, timeout=JOB_TIMEOUT_SECONDS)
@@ -216,7 +216,10 @@ def measure_ray_job_in_dagster(rounds: int) -> Goal:
     LAST_SECONDS.clear()
     LAST_SECONDS.update(seconds)
     goal = Goal(
-        name, f"dagster-ray {_dagster_ray_version()} PipesRayJobClient", "pipes_fast.ray.PipesRayJobClient", TARGET
+        name,
+        f"dagster-ray {_dagster_ray_version()} PipesRayJobClient",
+        "pipes_fast.dagster.ray.PipesRayJobClient",
+        TARGET,
     )
     goal.baseline_seconds, goal.candidate_seconds = min(seconds[BASELINE]), min(seconds[CANDIDATE])
     floor = min(seconds[FLOOR])

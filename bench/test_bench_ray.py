@@ -1,4 +1,4 @@
-"""pytest-benchmark suite of the Ray goal: dagster-ray's ``PipesRayJobClient`` and pipes_fast.ray's
+"""pytest-benchmark suite of the Ray goal: dagster-ray's ``PipesRayJobClient`` and pipes_fast.dagster.ray's
 inside a live Dagster asset body, on one local Ray cluster (see ``goal_ray``).
 
     pytest bench/test_bench_ray.py --benchmark-group-by=group

@@ -4,7 +4,7 @@
 
 3 jobs x 2,000 custom messages at once through ``pipes_fast.ray.PipesRayJobClient``: every job's
 messages arrive exactly once and in order, and the script's ``--json`` run says so (exit 0). The
-same fan-out inside a Dagster asset through pipes_fast.ray (exact too) and dagster-ray (its
+same fan-out inside a Dagster asset through pipes_fast.dagster.ray (exact too) and dagster-ray (its
 losses are what the benchmark counts, so only order and uniqueness are asserted for it). No timing is asserted.
 """
 

@@ -1,4 +1,4 @@
-"""A real Dagster execution context given to plain pipes_fast: the step it describes, and Dagster's results."""
+"""A real Dagster execution context given to pipes_fast.dagster: the step it describes, and Dagster's results."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import dagster as dg
 import pytest
 from support.helpers import closed, materialization, opened, script
 
-from pipes_fast import PipesEnvContextInjector, PipesSubprocessClient
+from pipes_fast import PipesEnvContextInjector, PipesSubprocessClient, PipesTempFileMessageReader
+from pipes_fast.dagster import PipesSubprocessClient as DagsterClient
+from pipes_fast.dagster import open_pipes_session
+from pipes_fast.dagster._internals import build_external_execution_context_data
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_a_dagster_asset_context_drives_a_pipes_fast_client(tmp_path):
+def test_a_dagster_asset_context_drives_the_adapters_client(tmp_path):
     seen: dict = {}
     context_file = tmp_path / "context.json"
     steps = [
@@ -23,10 +26,8 @@ def test_a_dagster_asset_context_drives_a_pipes_fast_client(tmp_path):
 
     @dg.asset(key=["db", "orders"], partitions_def=dg.StaticPartitionsDefinition(["p1", "p2"]), code_version="v3")
     def orders(context):  # noqa: ANN001 - Dagster reads the annotation, which would be a string here
-        from dagster._core.pipes.context import build_external_execution_context_data
-
         seen["dagster"] = build_external_execution_context_data(context, {"x": 1})
-        client = PipesSubprocessClient(context_injector=PipesEnvContextInjector())
+        client = DagsterClient(context_injector=PipesEnvContextInjector())
         seen["results"] = client.run(context=context, command=script(tmp_path, steps), extras={"x": 1}).get_results()
         return seen["results"]
 
@@ -41,15 +42,13 @@ def test_a_dagster_asset_context_drives_a_pipes_fast_client(tmp_path):
 
 
 def test_anything_else_is_refused():
-    with pytest.raises(TypeError, match="expected a StepContext or a Dagster execution context, got dict"):
+    with pytest.raises(TypeError, match="expected a pipes_fast.StepContext, got dict"):
         PipesSubprocessClient().run(context={}, command=[sys.executable, "-c", "pass"])
 
 
 @pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")
-def test_a_plain_pipes_fast_session_in_an_asset_yields_dagsters_results(tmp_path):
+def test_the_adapters_session_in_an_asset_yields_dagsters_results(tmp_path):
     import subprocess
-
-    from pipes_fast import PipesTempFileMessageReader, open_pipes_session
 
     steps = [
         {"write": opened() + materialization("orders", metadata={"rows": {"raw_value": 5, "type": "int"}}) + closed()}

@@ -493,14 +493,6 @@ def include_stdio_in_messages(kind: str, harness: Harness) -> list[Runner]:
     return [materialize([harness.asset(client, harness.command(STDIO_STEPS), name="stdio")])]
 
 
-@scenario(**EVERY_TYPE_EXPECTED)
-def core_client_in_dagster(kind: str, harness: Harness) -> list[Runner]:
-    """11. The core ``pipes_fast.PipesSubprocessClient`` given a Dagster context (vs Dagster's)."""
-    client = dg.PipesSubprocessClient() if kind == DAGSTER else pipes_fast.PipesSubprocessClient()
-    asset = harness.asset(client, harness.command(EVERY_TYPE_STEPS), **CHECKED_ASSET)
-    return [materialize([asset])]
-
-
 # --- the runs, shared by every test of the module ----------------------------------------------
 
 Runs = Callable[[str, str], Events]

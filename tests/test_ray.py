@@ -84,6 +84,8 @@ def test_standalone_run(client: PipesRayJobClient, tmp_path: Path, capfd: pytest
 
 def test_inside_dagster(ray_address: str, tmp_path: Path) -> None:
     dagster = pytest.importorskip("dagster")
+    from pipes_fast.dagster.ray import PipesRayJobClient as DagsterRayJobClient
+
     script = _script(
         tmp_path,
         """
@@ -107,7 +109,8 @@ def test_inside_dagster(ray_address: str, tmp_path: Path) -> None:
         seen.extend(results)
         return results
 
-    outcome = dagster.materialize([orders], resources={"ray_client": PipesRayJobClient(ray_address, poll_interval=0.2)})
+    ray_client = DagsterRayJobClient(ray_address, poll_interval=0.2)
+    outcome = dagster.materialize([orders], resources={"ray_client": ray_client})
     assert outcome.success
     assert [type(r) for r in seen] == [dagster.MaterializeResult, dagster.AssetCheckResult]
     (materialization,) = outcome.asset_materializations_for_node("orders")

@@ -21,11 +21,15 @@ import pytest
 
 pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_fast[ray]'")
 dagster = pytest.importorskip("dagster")
-pytest.importorskip("dagster._core.pipes.reattach", reason="needs a Dagster with Pipes launch handles")
 
 from pipes_fast import PipesFileMessageReader  # noqa: E402
-from pipes_fast.ray import PipesRayJobClient, _client  # noqa: E402
+from pipes_fast.dagster._internals import reattach  # noqa: E402
+from pipes_fast.dagster.ray import PipesRayJobClient  # noqa: E402
+from pipes_fast.ray import _client  # noqa: E402
 from pipes_fast.ray.local_cluster import local_cluster  # noqa: E402
+
+if reattach is None:
+    pytest.skip("needs a Dagster with Pipes launch handles (1.13.21 and later)", allow_module_level=True)
 
 pytestmark = [
     pytest.mark.reliability("one-import-dagster"),

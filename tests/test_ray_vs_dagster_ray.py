@@ -1,4 +1,4 @@
-"""pipes_fast.ray's ``PipesRayJobClient`` beside dagster-ray's, inside ``dagster.materialize``.
+"""pipes_fast.dagster.ray's ``PipesRayJobClient`` beside dagster-ray's, inside ``dagster.materialize``.
 
 One asset (with an asset check) runs a Ray job through whichever client its ``ray_client``
 resource is; both materialize it with the same ``dagster_pipes`` script on one local Ray cluster,
@@ -26,7 +26,7 @@ from dagster._core.pipes.reattach import PIPES_LAUNCH_HANDLE_METADATA_KEY  # noq
 from dagster_ray.core.pipes import PipesRayJobClient as DagsterRayJobClient  # noqa: E402
 from support.orchestrators import Events, Step, events_of  # noqa: E402
 
-from pipes_fast.ray import PipesRayJobClient  # noqa: E402
+from pipes_fast.dagster.ray import PipesRayJobClient  # noqa: E402
 from pipes_fast.ray.local_cluster import local_cluster  # noqa: E402
 
 pytestmark = [

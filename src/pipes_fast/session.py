@@ -34,16 +34,23 @@ _CLI_ARGS = {
 }
 
 
-def is_dagster_context(context: Any) -> bool:
-    """True for a Dagster op or asset execution context (without importing Dagster)."""
+def is_dagster_context(context: object) -> bool:
+    """True for a Dagster op or asset execution context, told by its class's module (pipes_fast's
+    core never imports Dagster)."""
     return type(context).__module__.startswith("dagster.")
 
 
-def as_step_context(context: Any) -> StepContext:
-    """``context`` itself, which must be a ``StepContext``."""
+def as_step_context(context: object, in_dagster: str) -> StepContext:
+    """``context`` itself, which must be a ``StepContext``. A Dagster context raises a
+    ``TypeError`` naming ``in_dagster``, the caller's counterpart in ``pipes_fast.dagster``."""
     if isinstance(context, StepContext):
         return context
-    raise TypeError(f"expected a StepContext or a Dagster execution context, got {type(context).__name__}")
+    if is_dagster_context(context):
+        raise TypeError(
+            f"{type(context).__name__} is a Dagster context: use {in_dagster}, which takes the same"
+            " arguments, or pass a pipes_fast.StepContext to run outside Dagster"
+        )
+    raise TypeError(f"expected a pipes_fast.StepContext, got {type(context).__name__}")
 
 
 def with_metadata(
@@ -157,7 +164,7 @@ def _as_cli_arguments(env_vars: Mapping[str, str]) -> dict[str, str]:
 
 @contextmanager
 def open_pipes_session(
-    context: Any,
+    context: StepContext,
     context_injector: PipesContextInjector,
     message_reader: PipesMessageReader,
     extras: Optional[PipesExtras] = None,
@@ -165,16 +172,10 @@ def open_pipes_session(
     """Inject the context, start reading messages, and yield the session; on exit, read what is
     left, clean up, and warn if the external process never opened or never closed the pipes.
 
-    Given a Dagster op or asset context, this is ``pipes_fast.dagster.open_pipes_session``: the
-    session's results are Dagster's own types, ready to be yielded or returned to Dagster.
+    Inside Dagster, use ``pipes_fast.dagster.open_pipes_session`` (same arguments, Dagster's
+    result types); a Dagster context here raises ``TypeError``.
     """
-    if is_dagster_context(context):
-        from pipes_fast.dagster import open_pipes_session as open_in_dagster
-
-        with open_in_dagster(context, context_injector, message_reader, extras) as in_dagster:
-            yield in_dagster  # type: ignore[misc]  # Dagster's session, with the same methods
-        return
-    step = as_step_context(context)
+    step = as_step_context(context, "pipes_fast.dagster.open_pipes_session")
     context_data = build_context_data(step, extras)
     handler = PipesMessageHandler(step, message_reader)
 

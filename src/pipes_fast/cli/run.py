@@ -12,10 +12,11 @@ from contextlib import ExitStack, contextmanager
 from types import TracebackType
 from typing import Any, Optional, TextIO
 
+from pipes_fast._system.signals import sigterm_as_keyboard_interrupt
 from pipes_fast.cli import choices
 from pipes_fast.cli.live import REDRAW_SECONDS, LiveStatus, live_logger
 from pipes_fast.cli.output import CUT, MAX_DEPTH, JsonReport, Report
-from pipes_fast.clients.subprocess import PipesSubprocessClient, _sigterm_as_keyboard_interrupt
+from pipes_fast.clients.subprocess import PipesSubprocessClient
 from pipes_fast.context import StepContext
 from pipes_fast.errors import PipesError, PipesExecutionError
 from pipes_fast.handler import PipesMessageHandler
@@ -221,7 +222,7 @@ def _run(command: list[str], args: argparse.Namespace, report: Report, status: L
     handler: Optional[PipesMessageHandler] = None
     returncode: Optional[int] = None
     interrupted = False
-    with _sigterm_as_keyboard_interrupt():
+    with sigterm_as_keyboard_interrupt():
         try:
             with open_pipes_session(context, injector, reader, args.extras) as session:
                 handler = session.message_handler

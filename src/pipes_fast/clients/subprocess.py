@@ -6,20 +6,21 @@ import os
 import selectors
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Callable, Optional, Union, cast
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Optional, Union
 
+from pipes_fast._system.signals import interrupts_held, sigterm_as_keyboard_interrupt
 from pipes_fast.clients.base import PipesClient, PipesClientCompletedInvocation
+from pipes_fast.context import StepContext
 from pipes_fast.errors import PipesExecutionError
 from pipes_fast.handler import format_exception
 from pipes_fast.injectors import PipesContextInjector, PipesTempFileContextInjector
 from pipes_fast.protocol import PipesExtras
 from pipes_fast.readers import PipesMessageReader, PipesStdioMessageReader, PipesTempFileMessageReader
 from pipes_fast.readers.stdio import write_to_own_stream
-from pipes_fast.session import as_step_context, is_dagster_context, open_pipes_session
+from pipes_fast.session import as_step_context, open_pipes_session
 
 _STDERR_TAIL_CHARS = 2000
 
@@ -32,48 +33,6 @@ its output, then the pipes are closed and its further writes fail (EPIPE or SIGP
 
 _EXIT_POLL_SECONDS = 0.1  # how often the child's exit is checked where no pidfd reports it
 _READ_BYTES = 65536
-
-
-@contextmanager
-def _sigterm_as_keyboard_interrupt() -> Iterator[None]:
-    """While open, SIGTERM raises KeyboardInterrupt (main thread, default handler only)."""
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-    ):
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"received signal {signal.Signals(signum).name}")
-
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-@contextmanager
-def _interrupts_held() -> Iterator[None]:
-    """While open, SIGINT and SIGTERM are noted, not handled; on exit they are raised again for the
-    handlers in place. Holds them while a child is being started: an interrupt inside ``Popen``
-    would lose the child (main thread only; elsewhere no Python handler runs)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    previous: dict[signal.Signals, Any] = {}
-    for interrupt in (signal.SIGINT, signal.SIGTERM):
-        if signal.getsignal(interrupt) is not None:  # None: installed outside Python, left alone
-            previous[interrupt] = signal.signal(interrupt, lambda signum, frame: held.append(signum))
-    try:
-        yield
-    finally:
-        for interrupt, handler in previous.items():
-            signal.signal(interrupt, handler)
-        for signum in held:
-            signal.raise_signal(signum)
 
 
 def _open_pidfd(pid: int) -> Optional[int]:
@@ -255,7 +214,7 @@ class PipesSubprocessClient(PipesClient):
     def run(  # type: ignore[override]
         self,
         *,
-        context: Any,
+        context: StepContext,
         extras: Optional[PipesExtras] = None,
         command: Union[str, Sequence[str]],
         env: Optional[Mapping[str, str]] = None,
@@ -264,25 +223,12 @@ class PipesSubprocessClient(PipesClient):
         """Run ``command`` to completion in a Pipes session and return what it reported.
 
         Raises ``PipesExecutionError`` if the command cannot start or exits non-zero (after every
-        message it wrote has been handled). Given a Dagster op or asset context, the run is
-        ``pipes_fast.dagster.PipesSubprocessClient``'s with the same settings: what it returns
-        holds Dagster's own result types, and its errors are Dagster's too.
+        message it wrote has been handled). Inside Dagster, use
+        ``pipes_fast.dagster.PipesSubprocessClient`` (same arguments, Dagster's result types); a
+        Dagster context here raises ``TypeError``.
         """
-        if is_dagster_context(context):
-            from pipes_fast.dagster import PipesSubprocessClient as InDagster
-
-            in_dagster = InDagster(
-                self.env,
-                self.cwd,
-                self.context_injector,
-                self.message_reader,
-                self.forward_termination,
-                self.forward_stdio,
-                self.termination_timeout_seconds,
-            )
-            # Dagster's completed invocation: the same getters, holding Dagster's result types
-            return cast(PipesClientCompletedInvocation, in_dagster._run(context, extras, command, env, cwd))
-        completed: PipesClientCompletedInvocation = self._run(context, extras, command, env, cwd)
+        step = as_step_context(context, "pipes_fast.dagster.PipesSubprocessClient")
+        completed: PipesClientCompletedInvocation = self._run(step, extras, command, env, cwd)
         return completed
 
     def _run(
@@ -294,7 +240,7 @@ class PipesSubprocessClient(PipesClient):
         cwd: Optional[str],
     ) -> Any:
         """``run``, for this client's kind of session, invocation and error."""
-        with _sigterm_as_keyboard_interrupt(), self._open_session(context, extras) as session:
+        with sigterm_as_keyboard_interrupt(), self._open_session(context, extras) as session:
             full_env = {**os.environ, **self.env, **(env or {}), **session.get_bootstrap_env_vars()}
             process, stdout, stderr = self._run_process(command, cwd or self.cwd, full_env, session.context.log)
         if process.returncode != 0:
@@ -308,7 +254,7 @@ class PipesSubprocessClient(PipesClient):
 
     def _open_session(self, context: Any, extras: Optional[PipesExtras]) -> AbstractContextManager[Any]:
         """The session to run in."""
-        return open_pipes_session(as_step_context(context), self.context_injector, self.message_reader, extras)
+        return open_pipes_session(context, self.context_injector, self.message_reader, extras)
 
     def _run_process(
         self,
@@ -328,7 +274,7 @@ class PipesSubprocessClient(PipesClient):
         child: Optional[_Child] = None
         try:
             try:
-                with _interrupts_held():
+                with interrupts_held():
                     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
             except OSError as exc:
                 raise self._execution_error(f"could not start external process {command!r}: {exc}") from exc

@@ -12,8 +12,13 @@ Change one import and a Dagster asset sees the same events, faster::
     dagster.materialize([orders], resources={"pipes_subprocess_client": PipesSubprocessClient()})
 
 Results are Dagster's ``MaterializeResult``/``AssetCheckResult``; errors are Dagster's
-``DagsterPipesExecutionError`` (and pipes_fast's ``PipesExecutionError``). Needs the ``dagster``
-extra; the rest of pipes_fast never imports Dagster.
+``DagsterPipesExecutionError`` (and pipes_fast's ``PipesExecutionError``). Ray jobs inside Dagster:
+``pipes_fast.dagster.ray.PipesRayJobClient``. Needs the ``dagster`` extra.
+
+This package is the only part of pipes_fast that imports Dagster, and nothing outside it imports
+it: the core (``pipes_fast.PipesSubprocessClient``, ``open_pipes_session``,
+``pipes_fast.ray.PipesRayJobClient``) refuses a Dagster context with a ``TypeError`` naming its
+counterpart here. Dagster's private names come from one module, ``_internals``.
 """
 
 try:

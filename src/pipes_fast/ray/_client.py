@@ -6,17 +6,18 @@ import time
 import uuid
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Optional, cast
+from typing import Any, Callable, Optional
 
+from pipes_fast._system.signals import sigterm_as_keyboard_interrupt
 from pipes_fast.clients.base import PipesClient, PipesClientCompletedInvocation
-from pipes_fast.clients.subprocess import _sigterm_as_keyboard_interrupt
+from pipes_fast.context import StepContext
 from pipes_fast.errors import PipesExecutionError
 from pipes_fast.handler import format_exception
 from pipes_fast.injectors import PipesContextInjector, PipesEnvContextInjector
 from pipes_fast.protocol import PipesExtras
 from pipes_fast.ray._logs import LAUNCHED_ADDRESS, LAUNCHED_JOB_ID, PipesRayJobMessageReader, is_message_line
 from pipes_fast.readers.base import PipesMessageReader
-from pipes_fast.session import as_step_context, is_dagster_context, open_pipes_session
+from pipes_fast.session import as_step_context, open_pipes_session
 
 STOP_WAIT_SECONDS = 20.0
 """After ``stop_job`` (interrupt or timeout), how long ``run`` waits for the job to end."""
@@ -61,11 +62,9 @@ class PipesRayJobClient(PipesClient):
     SIGTERM while ``run`` is in progress) stops the job, waits up to ``STOP_WAIT_SECONDS`` for it
     to end, and re-raises.
 
-    Inside Dagster each job launched is recorded (Dagster's ``PipesLaunchHandle``); a later attempt
-    of the step running a job with the same ``submit_job_params`` follows that job from the start
-    of its log if it is pending, running or succeeded, and launches a new one if it failed, was
-    stopped or cannot be found, or if messages come through another ``message_reader``. The
-    ``timeout`` counts from the reattachment. Outside Dagster every ``run`` launches a new job.
+    Every ``run`` launches a new job. Inside Dagster, ``pipes_fast.dagster.ray.PipesRayJobClient``
+    (same arguments) returns Dagster's result types and reattaches a retried step to the job its
+    earlier attempt launched.
     """
 
     _execution_error: type[PipesExecutionError] = PipesExecutionError
@@ -101,7 +100,7 @@ class PipesRayJobClient(PipesClient):
     def run(  # type: ignore[override]
         self,
         *,
-        context: Any,
+        context: StepContext,
         submit_job_params: Mapping[str, Any],
         extras: Optional[PipesExtras] = None,
     ) -> PipesClientCompletedInvocation:
@@ -109,30 +108,19 @@ class PipesRayJobClient(PipesClient):
         return what it reported.
 
         Raises ``PipesExecutionError`` if the job fails, is stopped or times out, naming its
-        status, the exception the script reported and the last of its log. Given a Dagster op or
-        asset context, results and errors are Dagster's own types.
+        status, the exception the script reported and the last of its log. Inside Dagster, use
+        ``pipes_fast.dagster.ray.PipesRayJobClient`` (same arguments, Dagster's result types); a
+        Dagster context here raises ``TypeError``.
         """
-        if is_dagster_context(context):
-            from pipes_fast.ray._dagster import PipesRayJobClient as InDagster
-
-            in_dagster = InDagster(
-                self.address,
-                context_injector=self.context_injector,
-                message_reader=self.message_reader,
-                forward_termination=self.forward_termination,
-                timeout=self.timeout,
-                poll_interval=self.poll_interval,
-            )
-            in_dagster._job_client = self._job_client
-            return cast(PipesClientCompletedInvocation, in_dagster._run(context, submit_job_params, extras))
-        completed: PipesClientCompletedInvocation = self._run(context, submit_job_params, extras)
+        step = as_step_context(context, "pipes_fast.dagster.ray.PipesRayJobClient")
+        completed: PipesClientCompletedInvocation = self._run(step, submit_job_params, extras)
         return completed
 
     def _open_session(
         self, context: Any, reader: PipesMessageReader, extras: Optional[PipesExtras]
     ) -> AbstractContextManager[Any]:
         """The session to run in."""
-        return open_pipes_session(as_step_context(context), self.context_injector, reader, extras)
+        return open_pipes_session(context, self.context_injector, reader, extras)
 
     def _default_reader(self) -> PipesMessageReader:
         return PipesRayJobMessageReader(self.job_client)
@@ -141,7 +129,7 @@ class PipesRayJobClient(PipesClient):
         """``run``, for this client's kind of session, invocation and error."""
         client = self.job_client
         reader = self.message_reader or self._default_reader()
-        with _sigterm_as_keyboard_interrupt(), self._open_session(context, reader, extras) as session:
+        with sigterm_as_keyboard_interrupt(), self._open_session(context, reader, extras) as session:
             log = context_log(session)
             address = client.get_address()  # resolved, where ``address`` was None
             job_id = self._reattach(context, client, reader, log, submit_job_params)

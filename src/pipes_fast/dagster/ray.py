@@ -1,5 +1,12 @@
-"""``PipesRayJobClient`` inside Dagster: Dagster's session, result types and errors, and Dagster's
-launch handles so that a retried step reattaches to its job."""
+"""Ray jobs inside Dagster: ``pipes_fast.ray.PipesRayJobClient`` for a Dagster op or asset context.
+
+Switch from dagster-ray by import::
+
+    from pipes_fast.dagster.ray import PipesRayJobClient
+
+Dagster's session, result types and errors, and Dagster's launch handles, so that a retried step
+reattaches to its job. Needs the ``dagster`` and ``ray`` extras.
+"""
 
 from __future__ import annotations
 
@@ -14,23 +21,39 @@ from typing import Any, Optional
 from pipes_fast.dagster import PipesClientCompletedInvocation, PipesExecutionError, open_pipes_session
 from pipes_fast.dagster._internals import reattach
 from pipes_fast.protocol import PipesExtras
-from pipes_fast.ray import _client as core
-from pipes_fast.ray._logs import LAUNCHED_ADDRESS
+from pipes_fast.ray import LAUNCHED_ADDRESS
+from pipes_fast.ray import PipesRayJobClient as CorePipesRayJobClient
 from pipes_fast.readers.base import PipesMessageReader
 
 
-class PipesRayJobClient(core.PipesRayJobClient):
-    """``pipes_fast.ray.PipesRayJobClient`` for a Dagster op or asset context: what ``run``
-    returns holds Dagster's ``MaterializeResult``/``AssetCheckResult``; a failure raises
-    ``pipes_fast.dagster.PipesExecutionError`` (Dagster's ``DagsterPipesExecutionError`` too).
+class PipesRayJobClient(CorePipesRayJobClient):
+    """``pipes_fast.ray.PipesRayJobClient`` for a Dagster op or asset context, with the same
+    arguments: what ``run`` returns holds Dagster's ``MaterializeResult``/``AssetCheckResult``; a
+    failure raises ``pipes_fast.dagster.PipesExecutionError`` (Dagster's
+    ``DagsterPipesExecutionError`` too).
 
     Each job launched is recorded in the run's event log as a ``PipesLaunchHandle``; a later
     attempt of the step (step retry, resumed run worker, retry of the run from failure) that runs
     a job with the same submit params finds it and, if the job is pending, running or succeeded,
-    follows it from the start of its log instead of launching another."""
+    follows it from the start of its log instead of launching another (``timeout`` then counts
+    from the reattachment). It launches a new one if the job failed, was stopped or cannot be
+    found, or if messages come through another ``message_reader``."""
 
     _execution_error = PipesExecutionError
     _invocation = PipesClientCompletedInvocation
+
+    def run(  # type: ignore[override]  # Dagster's context in, Dagster's completed invocation out
+        self,
+        *,
+        context: Any,
+        submit_job_params: Mapping[str, Any],
+        extras: Optional[PipesExtras] = None,
+    ) -> PipesClientCompletedInvocation:
+        """Submit the job (``JobSubmissionClient.submit_job`` arguments), wait for it to end and
+        return what it reported, as Dagster's types; raises :class:`PipesExecutionError` if the
+        job fails, is stopped or times out."""
+        completed: PipesClientCompletedInvocation = self._run(context, submit_job_params, extras)
+        return completed
 
     def _job_metadata(self, context: Any) -> dict[str, str]:
         """The run's tags for external resources (run id, job, partition, ...), as dagster-ray adds them."""
