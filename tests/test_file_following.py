@@ -7,11 +7,9 @@ import logging
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 
 import pytest
-from support.helpers import capturing_logger, closed, custom, opened
+from support.helpers import capturing_logger, closed, custom, opened, wait_for
 
 from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, StepContext, open_pipes_session
 
@@ -61,14 +59,6 @@ EVENTS = pytest.mark.parametrize(
     [(remove, SWITCHED), (rotate, SWITCHED), (replace, SWITCHED), (truncate, TRUNCATED)],
     ids=["removed", "renamed-away", "replaced", "truncated"],
 )
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 def append(path: str, text: str) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 
-from pipes_fast import PipesEnvContextInjector, PipesTempFileMessageReader, StepContext, open_pipes_session
+from support.helpers import opened, wait_for
+
+from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, StepContext, open_pipes_session
 from pipes_fast._system.gc import RELAXED_THRESHOLD, relaxed_gc
 
 
@@ -28,8 +30,16 @@ def test_a_threshold_changed_meanwhile_is_left_alone():
         gc.set_threshold(*before)
 
 
-def test_a_session_restores_the_threshold():
+def test_a_session_relaxes_the_threshold_while_its_reader_streams_and_restores_it_after(tmp_path):
     before = gc.get_threshold()
-    with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesTempFileMessageReader()):
-        pass
-    assert gc.get_threshold() == before
+    gc.set_threshold(700, *before[1:])  # CPython's default, below the relaxed one
+    try:
+        path = tmp_path / "messages"
+        reader = PipesFileMessageReader(str(path))
+        with open_pipes_session(StepContext(), PipesEnvContextInjector(), reader) as session:
+            path.write_text(opened())
+            wait_for(lambda: session.message_handler.received_opened_message, "the reader to stream")
+            assert gc.get_threshold() == (RELAXED_THRESHOLD, *before[1:])
+        assert gc.get_threshold() == (700, *before[1:])
+    finally:
+        gc.set_threshold(*before)

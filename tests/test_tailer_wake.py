@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-from support.helpers import closed, custom, opened
-from test_file_following import wait_for
+from support.helpers import closed, custom, opened, wait_for
 
 from pipes_fast import PipesEnvContextInjector, PipesFileMessageReader, StepContext, open_pipes_session
 from pipes_fast._system import tailer as _tailer
