@@ -7,6 +7,7 @@ suite both ways). Unit and agreement tests of the hot path itself load both side
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -32,6 +33,18 @@ def load_implementation(name: str) -> ModuleType:
         return _hotpath.load(name)
     except ImportError:
         pytest.skip("the compiled extension is not built in this install")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leaves out the ``reference`` tests (they record what Dagster does, not what pipes_fast does)
+    unless ``-m`` selects by marker or their file is named on the command line."""
+    if config.option.markexpr:
+        return
+    named = {Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args}
+    left_out = [item for item in items if item.get_closest_marker("reference") and item.path not in named]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
 
 
 @pytest.fixture(scope="session", params=IMPLEMENTATIONS)

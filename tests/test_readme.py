@@ -19,6 +19,7 @@ import textwrap
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,7 +61,7 @@ def blocks(document: str) -> list[Block]:
 ALL_BLOCKS = [block for document in DOCUMENTS for block in blocks(document)]
 
 
-def of(language: str) -> list[pytest.param]:
+def of(language: str) -> list[Any]:
     return [pytest.param(block, id=block.id) for block in ALL_BLOCKS if block.language == language]
 
 

@@ -19,6 +19,7 @@ from support.s3_server import S3Bucket
 dagster_aws_pipes = pytest.importorskip("dagster_aws.pipes")
 
 pytestmark = [
+    pytest.mark.reference,  # dagster-aws's behaviour, not pipes_fast's
     pytest.mark.timeout(120),
     pytest.mark.filterwarnings(
         "ignore::dagster.PreviewWarning",
