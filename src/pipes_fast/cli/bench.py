@@ -31,8 +31,8 @@ EPILOG = f"""\
 output:
   stdout       a table per measurement, or with --json one object per line: a "figure" per side
                (section, side, best, worst, unit) and a final "machine"
-  --out DIR    also writes DIR/REPORT.md and, with matplotlib (pip install 'pipes_fast[bench]'),
-               a PNG plot per measurement; the project's bench/REPORT.md is made by
+  --out DIR    also writes DIR/REPORT.md and, with matplotlib (pip install matplotlib), a PNG
+               plot per measurement; the project's docs/performance/REPORT.md is made by
                '{report.REGENERATE}'
 
 exit status:

@@ -36,7 +36,7 @@ def s3_reader(value: str, interval: float) -> PipesMessageReader:
         import boto3  # type: ignore[import-untyped]  # optional: the s3 extra
     except ImportError:
         raise argparse.ArgumentTypeError(
-            f"{value!r} needs boto3, which is not installed: python -m pip install 'pipes_fast[s3]'"
+            f"{value!r} needs boto3, which is not installed: python -m pip install boto3"
         ) from None
     client = boto3.client("s3")
     if prefix:
