@@ -124,7 +124,7 @@ def test_without_dagster_the_import_says_what_to_install() -> None:
     code = "import sys\nsys.modules['dagster'] = None\nimport pipes_fast.dagster"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 1
-    assert "ImportError: pipes_fast.dagster needs Dagster: pip install 'pipes_fast[dagster]'" in run.stderr
+    assert "ImportError: pipes_fast.dagster needs Dagster 1.13: pip install 'dagster>=1.13,<1.14'" in run.stderr
 
 
 def test_the_core_never_imports_dagster() -> None:

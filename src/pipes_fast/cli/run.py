@@ -52,7 +52,7 @@ message readers (--message-reader):
                          DIR/pipes-<random>/ (DIR must exist; the command writes them with
                          PipesUnityCatalogVolumesMessageWriter; kept afterwards)
   s3://BUCKET[/PREFIX]   chunks in BUCKET under PREFIX/<random>/ (the command writes them with
-                         PipesS3MessageWriter; needs boto3: pip install 'pipes_fast[s3]';
+                         PipesS3MessageWriter; needs boto3: pip install boto3;
                          credentials and endpoint as boto3 finds them)
   The directory and S3 readers look for chunks every {choices.BLOB_POLL_SECONDS:g} s.
   file:PATH refuses a PATH that already exists (a usage error, the file left as it was); with

@@ -24,7 +24,10 @@ counterpart here. Dagster's private names come from one module, ``_internals``.
 try:
     import dagster as _dagster  # noqa: F401 - only to say clearly what is missing
 except ImportError as missing:
-    raise ImportError("pipes_fast.dagster needs Dagster: pip install 'pipes_fast[dagster]'") from missing
+    raise ImportError(
+        "pipes_fast.dagster needs Dagster 1.13: pip install 'dagster>=1.13,<1.14' "
+        "(in a pipes_fast checkout: pip install '.[dagster]')"
+    ) from missing
 
 from pipes_fast.dagster._client import PipesClientCompletedInvocation, PipesSubprocessClient
 from pipes_fast.dagster._errors import PipesExecutionError

@@ -19,7 +19,10 @@ never imports Ray.
 try:
     import ray.job_submission as _job_submission  # noqa: F401 - only to say clearly what is missing
 except ImportError as missing:
-    raise ImportError("pipes_fast.ray needs Ray's job client: pip install 'pipes_fast[ray]'") from missing
+    raise ImportError(
+        "pipes_fast.ray needs Ray's job client: pip install 'ray[default]' "
+        "(in a pipes_fast checkout: pip install '.[ray]')"
+    ) from missing
 
 from pipes_fast.ray._client import STOP_WAIT_SECONDS, UNREACHABLE_SECONDS, PipesRayJobClient
 from pipes_fast.ray._logs import LAUNCHED_ADDRESS, LAUNCHED_JOB_ID, PipesRayJobMessageReader
