@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_fast[ray]'")
+pytest.importorskip("ray.job_submission", reason="needs Ray: pip install '.[ray]'")
 
 from support.helpers import capturing_logger  # noqa: E402
 

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import pytest
 
-pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_fast[ray]'")
+pytest.importorskip("ray.job_submission", reason="needs Ray: pip install '.[ray]'")
 dagster = pytest.importorskip("dagster")
 
 from pipes_fast import PipesFileMessageReader  # noqa: E402

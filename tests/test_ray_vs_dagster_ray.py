@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("ray.job_submission", reason="needs Ray: pip install 'pipes_fast[ray]'")
+pytest.importorskip("ray.job_submission", reason="needs Ray: pip install '.[ray]'")
 dagster = pytest.importorskip("dagster")
-pytest.importorskip("dagster_ray", reason="needs dagster-ray: pip install 'pipes_fast[test]'")
+pytest.importorskip("dagster_ray", reason="needs dagster-ray: pip install '.[test]'")
 
 from dagster._core.pipes.reattach import PIPES_LAUNCH_HANDLE_METADATA_KEY  # noqa: E402
 from dagster_ray.core.pipes import PipesRayJobClient as DagsterRayJobClient  # noqa: E402
