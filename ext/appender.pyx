@@ -1,9 +1,10 @@
 # Appending message lines: the external side's writer, one write per message or per buffer.
-# Twin: src/pipes_fast/_hotpath/pure/appender.py
+# Pure implementation: src/pipes_fast/_hotpath/pure/appender.py
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.pythread cimport (
     NOWAIT_LOCK,
     WAIT_LOCK,
@@ -20,7 +21,7 @@ from posix.unistd cimport write as c_write
 
 import os
 
-from pipes_fast._logic.contract import callable_argument, integer, positive_int
+from pipes_fast._logic.contract import callable_argument, file_descriptor, not_picklable, positive_int
 
 cdef enum:
     _WOKE = 2  # what JsonLineAppender._add returns when the buffer was empty (_UNSUPPORTED: jsonline.pyx)
@@ -89,13 +90,16 @@ cdef class JsonLineAppender:
             PyThread_free_lock(self._lock)
 
     def __init__(self, fd, fallback, buffer_bytes=None, wake=None):
-        self._fd = integer("fd", fd)
+        self._fd = file_descriptor("fd", fd)
         self._fallback = callable_argument("fallback", fallback)
         limit = 0 if buffer_bytes is None else positive_int("buffer_bytes", buffer_bytes)
         self._wake = None if wake is None else callable_argument("wake", wake)
         self._unbuffer()
-        _reserve(&self._out, limit)
+        _reserve(&self._out, min(limit, _KEEP_UNBUFFERED))  # (grown as lines come, up to the limit)
         self._limit = limit
+
+    def __reduce__(self):
+        raise not_picklable(self)
 
     cdef void _unbuffer(self) noexcept:
         free(self._out.data)
@@ -159,7 +163,7 @@ cdef class JsonLineAppender:
                     try:
                         _write_all(self._fd, self._out.data + start, n)
                     finally:
-                        _trim(&self._out, 2 * self._limit)  # (a line up to limit may take 2 * limit)
+                        _trim(&self._out, 2 * self._limit if self._limit <= PY_SSIZE_T_MAX // 2 else self._limit)  # (a line up to limit may take 2 * limit)
                     return 0
                 memmove(self._out.data, self._out.data + start, n)
             self._out.used += n

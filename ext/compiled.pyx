@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""Compiled hot path of pipes_fast; ``pipes_fast._hotpath.pure`` is its pure-Python twin.
+"""The compiled implementation of pipes_fast's hot path; ``pipes_fast._hotpath.pure`` is the pure one.
 
-One extension module built from one file per idea, each mirrored by a module of the twin:
+One compiled module built from one file per idea, each mirrored by a module of the pure one:
 ``held.pxi`` ~ ``_hotpath/pure/held.py`` (the held line, the base of the framer and the demux),
 ``framing.pyx`` ~ ``_hotpath/pure/framing.py``, ``results.pyx`` ~ ``_hotpath/pure/results.py``,
 ``routing.pyx`` ~ ``_hotpath/pure/routing.py``, ``stdio.pyx`` ~ ``_hotpath/pure/stdio.py``,

@@ -1,12 +1,14 @@
 # Line framing: a byte stream, fed in arbitrary pieces, into complete lines.
-# Twin: src/pipes_fast/_hotpath/pure/framing.py
+# Pure implementation: src/pipes_fast/_hotpath/pure/framing.py
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.string cimport memchr
 
 from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES
 
 
+@cython.final
 cdef class LineFramer(HeldLine):
     """Turns a byte stream, fed in arbitrary pieces, into complete lines.
 

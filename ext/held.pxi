@@ -1,7 +1,7 @@
 # The held line: what LineFramer and StdioDemux keep of a line until its newline arrives.
-# Twin: src/pipes_fast/_hotpath/pure/held.py
+# Pure implementation: src/pipes_fast/_hotpath/pure/held.py
 
-from pipes_fast._logic.contract import positive_int
+from pipes_fast._logic.contract import not_picklable, positive_int
 
 
 cdef class HeldLine:
@@ -9,7 +9,7 @@ cdef class HeldLine:
 
     The base of ``LineFramer`` and ``StdioDemux``, which decide when a held line ends and where
     it goes. Each holds a piece itself (``_pieces.append``, ``_pending +=``, in its ``_hold``):
-    a call there, once a read, costs the pure twin a few per cent on short reads.
+    a call there, once a read, costs the pure implementation a few per cent on short reads.
     """
 
     cdef readonly Py_ssize_t max_line_bytes
@@ -27,6 +27,9 @@ cdef class HeldLine:
     def pending(self):
         """Bytes held back while waiting for the end of their line."""
         return self._pending
+
+    def __reduce__(self):
+        raise not_picklable(self)
 
     cdef bytes _take_pending(self):
         """The held line, joined; nothing is held after."""

@@ -1,5 +1,5 @@
 # Encoding messages as JSON lines into a growable buffer: the compiled appender's own encoder.
-# No twin file: the pure appender (src/pipes_fast/_hotpath/pure/appender.py) writes with orjson; both
+# No pure file mirrors this one: the pure appender (src/pipes_fast/_hotpath/pure/appender.py) writes with orjson; both
 # write lines whose value is json.dumps' (the appender's fallback writes what neither encodes).
 #
 # The encoder reads objects through borrowed PyObject pointers and runs no Python code, so the

@@ -1,5 +1,5 @@
 # What the external process reports: metadata values, materializations and check results.
-# Twin: src/pipes_fast/_hotpath/pure/results.py
+# Pure implementation: src/pipes_fast/_hotpath/pure/results.py
 #
 # Not tracked by the cyclic garbage collector: a stream's results can run to millions, and
 # nothing the wire delivers can make a value or a result refer back to itself.
@@ -16,6 +16,15 @@ from pipes_fast.protocol import (
     AssetCheckSeverity,
 )
 
+cdef extern from *:
+    """
+    static void __pyx_pipes_fast_rename(PyObject* type, const char* name) {
+        ((PyTypeObject*)type)->tp_name = name;  /* a static type's module and name come from it */
+        PyType_Modified((PyTypeObject*)type);
+    }
+    """
+    void _rename "__pyx_pipes_fast_rename"(object type, const char* name)
+
 cdef str _INFER = PIPES_METADATA_TYPE_INFER
 cdef dict _INFERRED_TYPE = INFERRED_METADATA_TYPE
 cdef frozenset _RESOLVED_TYPES = RESOLVED_METADATA_TYPES
@@ -29,6 +38,8 @@ cdef class MetadataValue:
     ``value`` is the raw JSON value as the external process sent it, except for ``asset``,
     whose value is an :class:`AssetKey`. Immutable.
     """
+
+    __match_args__ = ("type", "value")
 
     cdef readonly str type
     cdef readonly object value
@@ -114,6 +125,8 @@ cdef dict _resolve_metadata(object raw, object warn):
 cdef class AssetCheckResult:
     """The outcome of an asset check reported by the external process."""
 
+    __match_args__ = ("asset_key", "check_name", "passed", "severity", "metadata")
+
     cdef readonly object asset_key
     cdef readonly object check_name
     cdef readonly object passed
@@ -155,6 +168,8 @@ cdef class AssetCheckResult:
 cdef class MaterializeResult:
     """An asset materialization reported by the external process (or implied for a selected asset)."""
 
+    __match_args__ = ("asset_key", "metadata", "data_version", "check_results")
+
     cdef readonly object asset_key
     cdef readonly object metadata
     cdef readonly object data_version
@@ -187,3 +202,10 @@ cdef class MaterializeResult:
 
     def __reduce__(self):
         return (MaterializeResult, (self.asset_key, self.metadata, self.data_version, self.check_results))
+
+
+# Named where users import them from (as the pure classes are): they pickle by that name, and load
+# as the implementation in use where they are loaded.
+_rename(MetadataValue, "pipes_fast.results.MetadataValue")
+_rename(AssetCheckResult, "pipes_fast.results.AssetCheckResult")
+_rename(MaterializeResult, "pipes_fast.results.MaterializeResult")

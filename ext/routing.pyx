@@ -1,6 +1,7 @@
 # Routing: message lines decoded and handled in one pass, results and payloads built directly.
-# Twin: src/pipes_fast/_hotpath/pure/routing.py
+# Pure implementation: src/pipes_fast/_hotpath/pure/routing.py
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_Contains
 from libc.string cimport memcmp
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 
 import orjson
 
-from pipes_fast._logic.contract import callable_argument, positive_int
+from pipes_fast._logic.contract import callable_argument, line_number, not_picklable
 from pipes_fast._logic.huge import HUGE_LINE_BYTES, decode_huge
 from pipes_fast.errors import MalformedParams, require_param
 from pipes_fast.protocol import (
@@ -155,6 +156,7 @@ cdef object _decode_general(bytes line, Py_ssize_t number, list bad):
 
 
 
+@cython.final
 cdef class MessageRouter:
     """Handles the bulk of a message stream: materializations, asset checks and custom messages.
 
@@ -169,7 +171,7 @@ cdef class MessageRouter:
     cdef readonly object results
     cdef readonly object custom_messages
     cdef set _materialized  # escaped keys: a str's hash is cached, an AssetKey's is computed in Python
-    cdef public bint closed
+    cdef bint _closed
     cdef dict _keys
     cdef bint _op_step
     cdef object _other, _warn
@@ -183,11 +185,28 @@ cdef class MessageRouter:
         self._append_payload = self.custom_messages.append
         self._framing = None
         self._materialized = set()
-        self.closed = False
+        self._closed = False
         self._keys = {} if asset_keys is None else dict(asset_keys)
         self._op_step = asset_keys is None
         self._other = callable_argument("other", other)
         self._warn = callable_argument("warn", warn)
+
+    @property
+    def closed(self):
+        """Set once the ``closed`` message arrived: later messages are handled with a warning. What
+        is assigned is kept as its truth value."""
+        return self._closed
+
+    @closed.setter
+    def closed(self, value):
+        self._closed = value
+
+    @closed.deleter
+    def closed(self):
+        raise AttributeError(f"property 'closed' of {type(self).__name__!r} object has no deleter")
+
+    def __reduce__(self):
+        raise not_picklable(self)
 
     @property
     def materialized(self):
@@ -213,7 +232,7 @@ cdef class MessageRouter:
         lines that were not messages, as ``BadLine`` reports; ``first_line`` numbers the first line.
         """
         cdef list bad = []
-        cdef Py_ssize_t first = positive_int("first_line", first_line)
+        cdef Py_ssize_t first = line_number("first_line", first_line)
         cdef Py_ssize_t number = first - 1
         cdef Py_ssize_t start = 0, payload_start
         cdef object method, value, message
@@ -235,7 +254,7 @@ cdef class MessageRouter:
                 continue
             method = self._canonical_method(line, &start)
             if method is not None:
-                if method is _CUSTOM and not self.closed:
+                if method is _CUSTOM and not self._closed:
                     payload_start = _payload_start(line, start)
                     if payload_start >= 0:
                         value = _loads_part(line, payload_start, PyBytes_GET_SIZE(line) - 2)
@@ -267,7 +286,7 @@ cdef class MessageRouter:
 
     cdef void _route(self, object method, object params, object message, Py_ssize_t number) except *:
         """Handle one message; ``message`` is its dict, or None to build it only if needed."""
-        if self.closed:
+        if self._closed:
             if message is None:
                 message = _message(method, params)
             self._warn(skipped_message(number, message, "received after closed", handled=True))

@@ -1,6 +1,7 @@
 # Stdio demultiplexing: Pipes messages picked out of a process's ordinary output.
-# Twin: src/pipes_fast/_hotpath/pure/stdio.py
+# Pure implementation: src/pipes_fast/_hotpath/pure/stdio.py
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.string cimport memchr, memcmp
 
@@ -238,6 +239,7 @@ cdef bint _key_at_top_level(const char* line, Py_ssize_t brace, Py_ssize_t end):
     return False
 
 
+@cython.final
 cdef class StdioDemux(HeldLine):
     """Splits a stream of ordinary output, fed in arbitrary pieces, from the Pipes messages in it.
 
@@ -371,7 +373,7 @@ cdef class StdioDemux(HeldLine):
         cdef Py_ssize_t first
         self._pieces.append(piece)
         self._pending += PyBytes_GET_SIZE(piece)
-        if self._pending <= self.max_line_bytes + 1:  # + 1: a "\r" may yet end it
+        if self._pending - 1 <= self.max_line_bytes:  # - 1: a "\r" may yet end it (no overflow at the largest limit)
             return
         held = self._take_pending()
         p = PyBytes_AS_STRING(held)

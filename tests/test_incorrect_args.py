@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Optional, get_type_hints
 
 import pytest
 from hypothesis import given, settings
@@ -101,10 +102,10 @@ def outcome(call: Callable[[ModuleType], Any], module: ModuleType) -> tuple[str,
 @pytest.mark.parametrize("case", BAD_CALLS)
 def test_bad_calls_fail_alike(both, case):
     compiled, pure = both
-    ours, twin = outcome(BAD_CALLS[case], compiled), outcome(BAD_CALLS[case], pure)
-    assert ours[0] == twin[0] and ours[0] != "no error"
-    if ours[0] not in ("TypeError", "OSError"):  # CPython and Cython word argument errors differently
-        assert ours == twin
+    compiled_one, pure_one = outcome(BAD_CALLS[case], compiled), outcome(BAD_CALLS[case], pure)
+    assert compiled_one[0] == pure_one[0] and compiled_one[0] != "no error"
+    if compiled_one[0] not in ("TypeError", "OSError"):  # CPython and Cython word argument errors differently
+        assert compiled_one == pure_one
 
 
 wrongly_typed = st.lists(
@@ -149,3 +150,118 @@ def test_wrongly_typed_messages_are_handled_alike(both, batch, op_step, closed):
         router.route(batch)
         outcomes.append(repr((list(router.results), list(router.custom_messages), others, warnings)))
     assert outcomes[0] == outcomes[1]
+
+
+# Every integer parameter of the hot path, found from the pure implementation's annotations, takes
+# the same range on both: the same boundary values are accepted, and refused with the same error.
+
+BOUNDARY_INTEGERS = (0, -1, 1, 2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, -(2**63), -(2**63) - 1, True, 1.0)
+
+
+def valid_arguments(fd: int) -> dict[str, Any]:
+    """A valid value for each parameter name of the hot path's classes, functions and methods."""
+    return {
+        "max_line_bytes": 10,
+        "type": "int",
+        "value": 1,
+        "asset_key": AssetKey("a"),
+        "check_name": "c",
+        "passed": True,
+        "asset_keys": None,
+        "other": print,
+        "warn": print,
+        "fd": fd,
+        "fallback": bytes,
+        "raw": {},
+        "lines": [b"not json", b"{}"],
+        "messages": [],
+        "data": b"x\n",
+        "message": {"a": 1},
+    }
+
+
+# what each class with an integer parameter is put through once made, with the arguments it was made with
+WORKOUTS: dict[str, Callable[[Any, dict[str, Any], int], Any]] = {
+    "LineFramer": lambda framer, _, __: (
+        framer.feed(b"ab\n" + b"c" * 30 + b"\nd"),
+        framer.flush(),
+        framer.truncated_lines,
+    ),
+    "StdioDemux": lambda demux, _, __: (
+        demux.feed(b'{"__dagster_pipes_version": "0.1", "m": 1}\nout\n{"a"'),
+        demux.flush(),
+        demux.truncated_lines,
+    ),
+    "JsonLineAppender": lambda appender, arguments, fd: (
+        (appender.append({"a": 1}), appender.flush(), appender.close(), os.pread(fd, 100, 0))
+        if arguments["fd"] == fd  # (never written to: another descriptor of this process)
+        else None
+    ),
+}
+
+
+def integer_parameters(function: Callable[..., Any]) -> list[str]:
+    hints = get_type_hints(function)
+    return [name for name, hint in hints.items() if name != "return" and hint in (int, Optional[int])]
+
+
+def integer_cases(pure: ModuleType) -> list[tuple[str, str, str]]:
+    """``(public name, method or "", parameter)`` for each integer parameter of the pure
+    implementation's public functions, constructors and public methods."""
+    cases = []
+    for name in pure.__all__:
+        target = getattr(pure, name)
+        if not isinstance(target, type):
+            cases += [(name, "", parameter) for parameter in integer_parameters(target)]
+            continue
+        cases += [(name, "__init__", parameter) for parameter in integer_parameters(target.__init__)]
+        for method in dir(target):
+            if not method.startswith("_") and inspect.isfunction(inspect.getattr_static(target, method)):
+                cases += [(name, method, parameter) for parameter in integer_parameters(getattr(target, method))]
+    return cases
+
+
+def run_case(module: ModuleType, pure: ModuleType, case: tuple[str, str, str], value: Any, fd: int) -> str:
+    """The case's call on ``module`` with ``value`` for its parameter (arguments named after the
+    pure implementation's signature): what it returned, or the error it raised."""
+    name, method, parameter = case
+    valid = valid_arguments(fd)
+
+    def arguments(function: Callable[..., Any], value: Any) -> dict[str, Any]:
+        names = [p for p in inspect.signature(function).parameters if p != "self"]
+        return {n: value if n == parameter else valid[n] for n in names if n in valid or n == parameter}
+
+    target = getattr(module, name)
+    try:
+        if not method:
+            result = target(**arguments(getattr(pure, name), value))
+        elif method == "__init__":
+            given = arguments(getattr(pure, name).__init__, value)
+            result = WORKOUTS[name](target(**given), given, fd)
+        else:
+            obj = target(**arguments(getattr(pure, name).__init__, None))
+            result = getattr(obj, method)(**arguments(getattr(getattr(pure, name), method), value))
+    except Exception as error:  # noqa: BLE001 - the point is which exception
+        return f"{type(error).__name__}: {error}"
+    return repr(result)
+
+
+def test_boundary_integers_are_taken_or_refused_alike(both, tmp_path):
+    compiled, pure = both
+    fd = os.open(tmp_path / "appended", os.O_RDWR | os.O_CREAT | os.O_APPEND)
+    try:
+        cases = integer_cases(pure)
+        assert {("LineFramer", "__init__", "max_line_bytes"), ("JsonLineAppender", "__init__", "fd")} <= set(cases)
+        assert ("MessageRouter", "route_lines", "first_line") in cases
+        differing = []
+        for case in cases:
+            for value in BOUNDARY_INTEGERS:
+                outcomes = []
+                for module in both:
+                    os.ftruncate(fd, 0)
+                    outcomes.append(run_case(module, pure, case, value, fd))
+                if outcomes[0] != outcomes[1]:
+                    differing.append((case, value, *outcomes))
+        assert differing == []
+    finally:
+        os.close(fd)

@@ -365,6 +365,31 @@ def test_threads_appending_at_once_never_mix_their_lines(writers: list[Written])
         assert [[m for m in got if m["thread"] == t] for t in range(threads)] == sent  # whole, each thread's in order
 
 
+@given(message=values)
+@example(message={"id": uuid.UUID(int=7), "colour": Colour.RED, "level": Level.HIGH, "text": "é"})
+@example(message=[2**63 - 1, 2**63, 2**64 - 1, -(2**63), -(2**63) - 1])
+@example(message=[1e-5, -1.5e-7, 1e-10, 1e-4, 1e16, 0.0, -0.0, float("nan")])
+def test_both_implementations_call_the_fallback_for_the_same_messages_and_write_the_same_bytes(
+    both: tuple[ModuleType, ModuleType], tmp_path_factory: pytest.TempPathFactory, message: Any
+) -> None:
+    folder = tmp_path_factory.mktemp("lines")
+    outcomes = []
+    for hotpath in both:
+        handed: list[Any] = []
+
+        def fallback(message: Any, handed: list[Any] = handed) -> bytes:
+            handed.append(message)
+            return b'"written by the fallback"\n'
+
+        written = Written(folder, hotpath, None, fallback)
+        try:
+            written.appender.append(message)
+            outcomes.append((written.new_lines(), len(handed)))
+        finally:
+            written.close()
+    assert outcomes[0] == outcomes[1]
+
+
 def test_uuid_and_enum_are_written_as_the_writers_write_them(writers: list[Written]) -> None:
     message = {"id": uuid.UUID(int=7), "colour": Colour.RED, "level": Level.HIGH}
     for written in writers:

@@ -132,7 +132,7 @@ def test_closed_routers_warn_about_later_messages(hotpath):
 
 
 def test_metadata_values_are_equal_by_value_and_immutable(hotpath):
-    import pickle
+    import copy
 
     assert hotpath.MetadataValue("int", 1) == hotpath.MetadataValue("int", 1)
     assert hotpath.MetadataValue("int", 1) != hotpath.MetadataValue("float", 1)
@@ -141,7 +141,7 @@ def test_metadata_values_are_equal_by_value_and_immutable(hotpath):
     with pytest.raises(AttributeError):
         value.type = "url"
     assert repr(value) == "MetadataValue('text', 't')"
-    assert pickle.loads(pickle.dumps(value)) == value
+    assert copy.deepcopy(value) == value  # pickling: test_iface (by the public name, in the implementation in use)
 
 
 def as_lines(batch, spaced):
@@ -233,7 +233,7 @@ def test_lines_that_only_look_canonical(hotpath, line, before):
 
 
 def test_result_types_of_both_implementations_agree(both):
-    import pickle
+    import copy
 
     pairs = [
         (
@@ -248,8 +248,7 @@ def test_result_types_of_both_implementations_agree(both):
         assert materialization.replace(data_version="v2").data_version == "v2" and materialization.data_version == "v1"
         assert materialization.replace(check_results=(check,)).check_results == (check,)
         assert check.replace(passed=True) != check
-        assert pickle.loads(pickle.dumps(materialization)) == materialization
-        assert pickle.loads(pickle.dumps(check)) == check
+        assert copy.deepcopy(materialization) == materialization and copy.deepcopy(check) == check
         for result in (materialization, check):
             with pytest.raises(AttributeError):
                 result.asset_key = AssetKey("b")

@@ -1,6 +1,16 @@
-"""Argument checks shared by both hot-path implementations, so that they fail alike."""
+"""Argument checks shared by both hot-path implementations, so that they fail alike.
+
+Integer arguments have ranges that the compiled implementation's C integers hold, so that both
+take the same values and refuse the others with the same ``ValueError``.
+"""
 
 from __future__ import annotations
+
+import sys
+
+LARGEST_SIZE = sys.maxsize  # a Py_ssize_t: sizes and limits
+LARGEST_FD = 2**31 - 1  # a C int
+LARGEST_FIRST_LINE = sys.maxsize // 2  # numbering leaves room for more lines than a stream can hold
 
 TYPE_CHECKING = False  # typing stays unimported at run time: the external side's writer loads this module
 if TYPE_CHECKING:
@@ -15,12 +25,27 @@ def integer(name: str, value: Any) -> int:
     return number
 
 
-def positive_int(name: str, value: Any) -> int:
-    """``value`` if it is an int of at least 1; else TypeError or ValueError naming ``name``."""
+def integer_in(name: str, value: Any, low: int, high: int) -> int:
+    """``value`` if it is an int from ``low`` to ``high``; else TypeError or ValueError naming ``name``."""
     number = integer(name, value)
-    if number < 1:
-        raise ValueError(f"{name} must be at least 1, got {number}")
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be from {low} to {high}, got {number}")
     return number
+
+
+def positive_int(name: str, value: Any) -> int:
+    """``value`` if it is an int from 1 to ``LARGEST_SIZE``; else TypeError or ValueError naming ``name``."""
+    return integer_in(name, value, 1, LARGEST_SIZE)
+
+
+def file_descriptor(name: str, value: Any) -> int:
+    """``value`` if it is an int from 0 to ``LARGEST_FD``; else TypeError or ValueError naming ``name``."""
+    return integer_in(name, value, 0, LARGEST_FD)
+
+
+def line_number(name: str, value: Any) -> int:
+    """``value`` if it is an int from 1 to ``LARGEST_FIRST_LINE``; else TypeError or ValueError."""
+    return integer_in(name, value, 1, LARGEST_FIRST_LINE)
 
 
 def metadata_type(value: Any, known: frozenset[str]) -> str:
@@ -37,3 +62,9 @@ def callable_argument(name: str, value: Any) -> Any:
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {type(value).__name__}")
     return value
+
+
+def not_picklable(obj: object) -> TypeError:
+    """The error that pickling or copying ``obj`` raises: a stream's state (a held line, a file
+    descriptor, callbacks) is not a value."""
+    return TypeError(f"cannot pickle {type(obj).__name__!r} object")

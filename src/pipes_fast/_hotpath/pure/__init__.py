@@ -1,6 +1,6 @@
-"""Pure-Python twin of the compiled hot path (``ext/compiled.pyx``).
+"""The pure implementation of the hot path: Python, mirroring the compiled one (``ext/compiled.pyx``).
 
-Used where the extension is not built or when ``PIPES_FAST_NO_EXTENSIONS=1``. Mirrored file for
+Used where the compiled one is not built or when ``PIPES_FAST_NO_EXTENSIONS=1``. Mirrored file for
 file: ``held.py`` ~ ``ext/held.pxi`` (the base of the framer and the demux), ``framing.py`` ~
 ``ext/framing.pyx``, ``results.py`` ~ ``ext/results.pyx``, ``routing.py`` ~ ``ext/routing.pyx``,
 ``stdio.py`` ~ ``ext/stdio.pyx``, ``appender.py`` ~ ``ext/appender.pyx``. The interface and

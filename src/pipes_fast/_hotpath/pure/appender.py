@@ -1,6 +1,6 @@
 """Appending message lines: the external side's writer, one write per message or per buffer.
 
-Twin of ``ext/appender.pyx``.
+The pure implementation of ``ext/appender.pyx``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any, Callable, Optional
 
 import orjson
 
-from pipes_fast._logic.contract import callable_argument, integer, positive_int
+from pipes_fast._hotpath.pure.final import final
+from pipes_fast._logic.contract import callable_argument, file_descriptor, not_picklable, positive_int
 from pipes_fast._system.fdio import write_all
 
 _dumps = orjson.dumps
@@ -24,31 +25,55 @@ _OPTIONS = (  # what orjson would write differently from json.dumps raises TypeE
 )
 
 
-def _has_non_finite_float(value: Any) -> bool:
-    """Whether a NaN or an infinity hides in ``value`` (a structure orjson accepted): orjson writes
-    them as ``null``, ``json.dumps`` as ``NaN`` and ``Infinity``."""
+_LOWEST, _BEYOND = -(2**63), 2**63  # the ints the compiled encoder writes: 64 bits, signed
+_ORJSON, _COMPACT, _FALLBACK = range(3)  # who writes a line as the compiled implementation does
+
+
+def _writer_for(value: Any) -> int:
+    """Who writes ``value``, which orjson accepted, as the compiled implementation does: orjson,
+    where it holds only what the compiled encoder writes itself (dicts, whose keys orjson checked,
+    lists, tuples, str, int within 64 bits, finite floats, bools and None); compact ``json.dumps``
+    where orjson would write a float below 1e-4 otherwise than ``repr`` (``0.00001``, ``1e-7``);
+    ``fallback`` for the rest (orjson also writes enums, UUIDs, its fragments and ints up to 2**64
+    itself, and NaN and infinities as ``null``)."""
+    writer = _ORJSON
     pending = [value]
+    pop, extend = pending.pop, pending.extend
     while pending:
-        item = pending.pop()
+        item = pop()
         kind = type(item)
-        if kind is float:
-            if item - item != 0.0:  # NaN - NaN and inf - inf are NaN
-                return True
-        elif kind is dict:
-            pending.extend(item.values())
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is dict:
+            extend(item.values())
         elif kind is list or kind is tuple:
-            pending.extend(item)
-    return False
+            extend(item)
+        elif kind is int:
+            if not _LOWEST <= item < _BEYOND:
+                return _FALLBACK
+        elif kind is not float or item - item != 0.0:  # NaN - NaN and inf - inf are NaN
+            return _FALLBACK
+        elif -1e-4 < item < 1e-4 and item:
+            writer = _COMPACT
+    return writer
 
 
+def _compact(message: Any) -> bytes:
+    """The line compact ``json.dumps`` writes (non-ASCII as UTF-8), as the compiled encoder does."""
+    import json  # rarely needed: not imported with the writer
+
+    return (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+@final
 class JsonLineAppender:
     """Appends messages to an open (``O_APPEND``) file descriptor as JSON lines.
 
-    Each line's value is what ``fallback(message)`` (bytes: one line of JSON) would write. Lines
-    are orjson's, except where orjson refuses the message (``TypeError``: subclasses of builtins,
-    dataclasses, dates, integers beyond 64 bits, keys that are not str, lone surrogates, deep
-    nesting) or may have written a NaN or an infinity as ``null``: then ``fallback`` writes it (and
-    raises for what JSON cannot hold). The compiled twin encodes the lines itself.
+    Each line's value is what ``fallback(message)`` (bytes: one line of JSON) would write. Messages
+    made of exact dicts with str keys, lists, tuples, str that UTF-8 can encode, int within 64 bits,
+    finite floats, bools and None, not nested too deeply, are written by orjson (or, for a few
+    floats, compact ``json.dumps``) byte for byte as the compiled implementation's own encoder writes
+    them; ``fallback`` writes the others (and raises for what JSON cannot hold).
 
     Unbuffered (``buffer_bytes=None``), each message is one ``write``, in the file when
     :meth:`append` returns. Buffered, lines gather in a buffer of ``buffer_bytes`` written with one
@@ -68,7 +93,7 @@ class JsonLineAppender:
         buffer_bytes: Optional[int] = None,
         wake: Optional[Callable[[], object]] = None,
     ) -> None:
-        self._fd = integer("fd", fd)
+        self._fd = file_descriptor("fd", fd)
         self._fallback = callable_argument("fallback", fallback)
         self._capacity = 0 if buffer_bytes is None else positive_int("buffer_bytes", buffer_bytes)
         self._wake = None if wake is None else callable_argument("wake", wake)
@@ -81,8 +106,11 @@ class JsonLineAppender:
         except TypeError:
             data = self._fallback(message)
         else:
-            if b"null" in data and _has_non_finite_float(message):
+            writer = _writer_for(message)
+            if writer == _FALLBACK:
                 data = self._fallback(message)
+            elif writer == _COMPACT:
+                data = _compact(message)
         if type(data) is not bytes:
             raise TypeError(f"fallback must return bytes, got {type(data).__name__}")
         return data
@@ -127,6 +155,9 @@ class JsonLineAppender:
         self._lock = allocate_lock()
         self._buffer = bytearray()
         self._capacity = 0
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise not_picklable(self)
 
     def _drain(self) -> None:
         """Write the buffer out (lock held; nothing once closed); what a failed write left stays at

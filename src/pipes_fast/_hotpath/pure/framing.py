@@ -1,14 +1,16 @@
 """Line framing: a byte stream, fed in arbitrary pieces, into complete lines.
 
-Twin of ``ext/framing.pyx``.
+The pure implementation of ``ext/framing.pyx``.
 """
 
 from __future__ import annotations
 
+from pipes_fast._hotpath.pure.final import final
 from pipes_fast._hotpath.pure.held import HeldLine
 from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES
 
 
+@final
 class LineFramer(HeldLine):
     """Turns a byte stream, fed in arbitrary pieces, into complete lines.
 

@@ -1,11 +1,11 @@
 """The held line: what ``LineFramer`` and ``StdioDemux`` keep of a line until its newline arrives.
 
-Twin of ``ext/held.pxi``.
+The pure implementation of ``ext/held.pxi``.
 """
 
 from __future__ import annotations
 
-from pipes_fast._logic.contract import positive_int
+from pipes_fast._logic.contract import not_picklable, positive_int
 
 
 class HeldLine:
@@ -13,7 +13,7 @@ class HeldLine:
 
     The base of ``LineFramer`` and ``StdioDemux``, which decide when a held line ends and where
     it goes. Each holds a piece itself (``_pieces.append``, ``_pending +=``, in its ``_hold``):
-    a call there, once a read, costs the pure twin a few per cent on short reads.
+    a call there, once a read, costs the pure implementation a few per cent on short reads.
     """
 
     __slots__ = ("_max_line_bytes", "_truncated_lines", "_pieces", "_pending")
@@ -36,6 +36,9 @@ class HeldLine:
     def pending(self) -> int:
         """Bytes held back while waiting for the end of their line."""
         return self._pending
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise not_picklable(self)
 
     def _take_pending(self) -> bytes:
         """The held line, joined; nothing is held after."""

@@ -1,14 +1,14 @@
 """What the external process reports: metadata values, materializations and check results.
 
-Twin of ``ext/results.pyx``.
+The pure implementation of ``ext/results.pyx``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
+from pipes_fast._hotpath.pure.final import final
 from pipes_fast._logic.contract import metadata_type
 from pipes_fast.assets import AssetKey
 from pipes_fast.errors import MalformedParams
@@ -20,8 +20,10 @@ from pipes_fast.protocol import (
 )
 
 _new_object = object.__new__
+PUBLIC_MODULE = "pipes_fast.results"  # where users import the classes from: they pickle by that name
 
 
+@final
 class MetadataValue:
     """A typed metadata value: ``type`` is a Pipes metadata type (never ``__infer__``).
 
@@ -29,7 +31,9 @@ class MetadataValue:
     whose value is an :class:`AssetKey`. Immutable.
     """
 
+    __module__ = PUBLIC_MODULE
     __slots__ = ("_type", "_value")
+    __match_args__ = ("type", "value")
 
     def __init__(self, type: str, value: Any) -> None:  # noqa: A002 - the wire name
         self._type = metadata_type(type, RESOLVED_METADATA_TYPES)
@@ -112,56 +116,129 @@ def resolve_metadata(raw: Any, warn: Callable[[str], None]) -> dict[str, Metadat
     return resolved
 
 
-@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+@final
 class AssetCheckResult:
     """The outcome of an asset check reported by the external process."""
 
-    asset_key: Optional[AssetKey]
-    check_name: str
-    passed: bool
-    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR
-    metadata: Mapping[str, Any] = None  # type: ignore[assignment]  # None means {}, as in the twin
+    __module__ = PUBLIC_MODULE
+    __slots__ = ("_asset_key", "_check_name", "_passed", "_severity", "_metadata")
+    __match_args__ = ("asset_key", "check_name", "passed", "severity", "metadata")
 
-    def __post_init__(self) -> None:
-        if self.metadata is None:
-            object.__setattr__(self, "metadata", {})
+    def __init__(
+        self,
+        asset_key: Optional[AssetKey],
+        check_name: str,
+        passed: bool,
+        severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        self._asset_key = asset_key
+        self._check_name = check_name
+        self._passed = passed
+        self._severity = severity
+        self._metadata: Mapping[str, Any] = {} if metadata is None else metadata
+
+    @property
+    def asset_key(self) -> Optional[AssetKey]:
+        return self._asset_key
+
+    @property
+    def check_name(self) -> str:
+        return self._check_name
+
+    @property
+    def passed(self) -> bool:
+        return self._passed
+
+    @property
+    def severity(self) -> AssetCheckSeverity:
+        return self._severity
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        return self._metadata
 
     def replace(self, **changes: Any) -> AssetCheckResult:
         """A copy with the given fields changed."""
-        return dataclasses.replace(self, **changes)
+        return AssetCheckResult(**{**_fields(self), **changes})
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not AssetCheckResult:
             return NotImplemented
-        return _fields(self) == _fields(other)
+        return _values(self) == _values(other)
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __repr__(self) -> str:
+        return _repr(self)
 
-@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (AssetCheckResult, _values(self))
+
+
+@final
 class MaterializeResult:
     """An asset materialization reported by the external process (or implied for a selected asset)."""
 
-    asset_key: Optional[AssetKey] = None
-    metadata: Mapping[str, Any] = None  # type: ignore[assignment]  # None means {}, as in the twin
-    data_version: Optional[str] = None
-    check_results: tuple[AssetCheckResult, ...] = ()
+    __module__ = PUBLIC_MODULE
+    __slots__ = ("_asset_key", "_metadata", "_data_version", "_check_results")
+    __match_args__ = ("asset_key", "metadata", "data_version", "check_results")
 
-    def __post_init__(self) -> None:
-        if self.metadata is None:
-            object.__setattr__(self, "metadata", {})
+    def __init__(
+        self,
+        asset_key: Optional[AssetKey] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        data_version: Optional[str] = None,
+        check_results: tuple[AssetCheckResult, ...] = (),
+    ) -> None:
+        self._asset_key = asset_key
+        self._metadata: Mapping[str, Any] = {} if metadata is None else metadata
+        self._data_version = data_version
+        self._check_results = check_results
+
+    @property
+    def asset_key(self) -> Optional[AssetKey]:
+        return self._asset_key
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        return self._metadata
+
+    @property
+    def data_version(self) -> Optional[str]:
+        return self._data_version
+
+    @property
+    def check_results(self) -> tuple[AssetCheckResult, ...]:
+        return self._check_results
 
     def replace(self, **changes: Any) -> MaterializeResult:
         """A copy with the given fields changed."""
-        return dataclasses.replace(self, **changes)
+        return MaterializeResult(**{**_fields(self), **changes})
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not MaterializeResult:
             return NotImplemented
-        return _fields(self) == _fields(other)
+        return _values(self) == _values(other)
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __repr__(self) -> str:
+        return _repr(self)
 
-def _fields(result: Any) -> tuple[Any, ...]:
-    return tuple(getattr(result, field.name) for field in dataclasses.fields(result))
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (MaterializeResult, _values(self))
+
+
+def _values(result: Any) -> tuple[Any, ...]:
+    """A result's fields' values, in ``__match_args__`` order."""
+    return tuple(getattr(result, name) for name in result.__match_args__)
+
+
+def _fields(result: Any) -> dict[str, Any]:
+    return dict(zip(result.__match_args__, _values(result)))
+
+
+def _repr(result: Any) -> str:
+    fields = ", ".join(f"{name}={value!r}" for name, value in _fields(result).items())
+    return f"{type(result).__name__}({fields})"

@@ -1,6 +1,6 @@
 """Routing: message lines decoded and handled in one pass, results and payloads built directly.
 
-Twin of ``ext/routing.pyx``.
+The pure implementation of ``ext/routing.pyx``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any, Callable, Optional
 
 import orjson
 
+from pipes_fast._hotpath.pure.final import final
 from pipes_fast._hotpath.pure.results import AssetCheckResult, MaterializeResult, resolve_metadata
-from pipes_fast._logic.contract import callable_argument, positive_int
+from pipes_fast._logic.contract import callable_argument, line_number, not_picklable
 from pipes_fast._logic.huge import HUGE_LINE_BYTES, decode_huge
 from pipes_fast.assets import AssetKey
 from pipes_fast.errors import MalformedParams, require_param
@@ -111,6 +112,7 @@ def _decode_general(line: bytes, number: int, bad: list[BadLine]) -> Optional[Me
     return None
 
 
+@final
 class MessageRouter:
     """Handles the bulk of a message stream: materializations, asset checks and custom messages.
 
@@ -122,7 +124,7 @@ class MessageRouter:
     ``asset_keys`` maps the step's escaped asset keys to keys (None for an op step).
     """
 
-    __slots__ = ("_results", "_custom_messages", "_materialized", "closed", "_keys", "_op_step", "_other", "_warn")
+    __slots__ = ("_results", "_custom_messages", "_materialized", "_closed", "_keys", "_op_step", "_other", "_warn")
 
     def __init__(
         self,
@@ -133,12 +135,21 @@ class MessageRouter:
         self._results: deque[Any] = deque()
         self._custom_messages: deque[Any] = deque()
         self._materialized: set[str] = set()  # escaped keys: a str's hash is cached, an AssetKey's is not
-        self.closed = False
-        """Set once the ``closed`` message arrived: later messages are handled with a warning."""
+        self._closed = False
         self._keys = {} if asset_keys is None else dict(asset_keys)
         self._op_step = asset_keys is None
         self._other = callable_argument("other", other)
         self._warn = callable_argument("warn", warn)
+
+    @property
+    def closed(self) -> bool:
+        """Set once the ``closed`` message arrived: later messages are handled with a warning. What
+        is assigned is kept as its truth value."""
+        return self._closed
+
+    @closed.setter
+    def closed(self, value: object) -> None:
+        self._closed = bool(value)
 
     @property
     def results(self) -> deque[Any]:
@@ -171,7 +182,7 @@ class MessageRouter:
         lines that were not messages, as ``BadLine`` reports; ``first_line`` numbers the first line.
         """
         bad: list[BadLine] = []
-        first = positive_int("first_line", first_line)
+        first = line_number("first_line", first_line)
         number = first - 1
         custom_messages = self._custom_messages
         for line in lines:
@@ -179,7 +190,8 @@ class MessageRouter:
                 raise TypeError(f"Expected bytes, got {type(line).__name__}")
             number += 1
             if len(line) >= HUGE_LINE_BYTES:
-                held, line = [line], None
+                held = [line]
+                del line  # let go of the huge line: decode_huge takes it from held
                 if type(lines) is list:
                     lines[number - first] = None
                 message = decode_huge(held, number, bad)
@@ -188,7 +200,7 @@ class MessageRouter:
                 continue
             method, start = _canonical_method(line)
             if method is not None:
-                if method is _CUSTOM and not self.closed:
+                if method is _CUSTOM and not self._closed:
                     payload_start = _payload_start(line, start)
                     if payload_start >= 0:
                         value = _loads_part(line, payload_start, len(line) - 2)
@@ -204,9 +216,12 @@ class MessageRouter:
                 self._route(message.get("method"), message.get("params"), message, number)
         return bad
 
+    def __reduce__(self) -> tuple[object, ...]:
+        raise not_picklable(self)
+
     def _route(self, method: Any, params: Any, message: Optional[Message], number: int) -> None:
         """Handle one message; ``message`` is its dict, or None to build it only if needed."""
-        if self.closed:
+        if self._closed:
             if message is None:
                 message = _message(method, params)
             self._warn(skipped_message(number, message, "received after closed", handled=True))

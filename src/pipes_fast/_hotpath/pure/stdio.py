@@ -1,6 +1,6 @@
 """Stdio demultiplexing: Pipes messages picked out of a process's ordinary output.
 
-Twin of ``ext/stdio.pyx``.
+The pure implementation of ``ext/stdio.pyx``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Optional
 
 import orjson
 
+from pipes_fast._hotpath.pure.final import final
 from pipes_fast._hotpath.pure.held import HeldLine
 from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES, PIPES_PROTOCOL_VERSION_FIELD
 
@@ -70,6 +71,7 @@ def _key_at_top_level(line: bytes, brace: int, end: int) -> bool:
                 return False
 
 
+@final
 class StdioDemux(HeldLine):
     """Splits a stream of ordinary output, fed in arbitrary pieces, from the Pipes messages in it.
 
