@@ -21,6 +21,7 @@ __all__ = [
     "resolve_metadata",
 ]
 
+include "orjson.pxi"
 include "held.pxi"
 include "framing.pyx"
 include "stdio.pyx"

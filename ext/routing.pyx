@@ -10,8 +10,6 @@ import json
 from collections import deque
 from collections.abc import Mapping
 
-import orjson
-
 from pipes_fast._logic.contract import callable_argument, line_number, not_picklable
 from pipes_fast._logic.huge import HUGE_LINE_BYTES, decode_huge
 from pipes_fast.errors import MalformedParams, require_param
@@ -26,7 +24,6 @@ from pipes_fast.protocol import (
     skipped_message,
 )
 
-cdef object _loads = orjson.loads
 cdef object _json_loads = json.loads
 cdef str _VERSION_FIELD = PIPES_PROTOCOL_VERSION_FIELD
 cdef Py_ssize_t _HUGE_LINE_BYTES = HUGE_LINE_BYTES
@@ -111,7 +108,7 @@ cdef object _loads_part(bytes line, Py_ssize_t start, Py_ssize_t stop):
     if _may_hold_a_long_integer(part):
         return _NOT_PARSED
     try:
-        return _loads(part)
+        return _orjson_loads()(part)
     except ValueError:
         return _NOT_PARSED
 
@@ -138,7 +135,7 @@ cdef object _decode_general(bytes line, Py_ssize_t number, list bad):
     """The message a line holds, parsed whole; None after appending a ``BadLine`` to ``bad``."""
     cdef object value
     try:
-        value = _loads_exactly(line) if _may_hold_a_long_integer(line) else _loads(line)
+        value = _loads_exactly(line) if _may_hold_a_long_integer(line) else _orjson_loads()(line)
     except ValueError as error:  # orjson.JSONDecodeError, json.JSONDecodeError, UnicodeDecodeError
         try:
             value = _loads_exactly(line)

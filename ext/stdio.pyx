@@ -7,13 +7,10 @@ from libc.string cimport memchr, memcmp
 
 import json as _stdio_json
 
-import orjson as _stdio_orjson
-
 from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES, PIPES_PROTOCOL_VERSION_FIELD
 
 cdef const char* _STDIO_KEY = b'"__dagster_pipes_version"'
 cdef Py_ssize_t _STDIO_KEY_LEN = 25
-cdef object _stdio_loads = _stdio_orjson.loads
 cdef object _stdio_loads_exactly = _stdio_json.loads
 cdef str _STDIO_FIELD = PIPES_PROTOCOL_VERSION_FIELD
 
@@ -205,7 +202,7 @@ cdef bint _surely_a_message(const char* p, Py_ssize_t n):
 cdef bint _parses_as_message(bytes text):
     """``text`` is a JSON object with the version key at its top level (as Python's json reads it)."""
     try:
-        value = _stdio_loads(text)
+        value = _orjson_loads()(text)
     except ValueError:  # orjson.JSONDecodeError; Python's json also reads NaN, Infinity, lone surrogates
         try:
             value = _stdio_loads_exactly(text.decode("utf-8"))

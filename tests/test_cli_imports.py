@@ -1,6 +1,7 @@
 """``pipes-fast`` imports what the subcommand being run needs, when it runs: importing the command
 line, or running ``pipes-fast run`` with the default injector and reader, loads neither the
-benchmarks, nor the conformance checker, nor Dagster, nor ``importlib.metadata``."""
+benchmarks, nor the conformance checker, nor Dagster, nor ``importlib.metadata``; and a process that
+sends no message costs no JSON parser nor the modules only a dataclass or a UUID would need."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ import sys
 
 import pytest
 
-NOT_FOR_RUN = {"pipes_fast.benchmarks", "pipes_fast.conformance", "dagster", "importlib.metadata"}
-"""Modules ``pipes-fast run`` does without (the first three each cost tens of milliseconds)."""
+NOT_FOR_RUN = {
+    "pipes_fast.benchmarks",
+    "pipes_fast.conformance",
+    "dagster",
+    "importlib.metadata",
+    "orjson",  # loaded with the first line parsed (20 ms: it imports dataclasses, inspect, uuid, ...)
+    "dataclasses",
+    "uuid",
+}
+"""Modules ``pipes-fast run -- true`` does without (each costs milliseconds; the first three tens)."""
 
 
 def loaded_after(code: str) -> set[str]:

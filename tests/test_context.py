@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from pipes_fast import AssetKey, StepContext
-from pipes_fast.context import build_context_data
+from pipes_fast.context import build_context_data, new_run_id
 
 
 def test_asset_step():
@@ -68,3 +68,11 @@ def test_a_bad_range_names_what_is_missing():
 def test_selected_asset_keys():
     assert StepContext(["a", "a", "b"]).selected_asset_keys == {AssetKey("a"), AssetKey("b")}
     assert StepContext().selected_asset_keys == frozenset()
+
+
+def test_run_ids_are_random_version_4_uuids() -> None:
+    ids = [new_run_id() for _ in range(1000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122

@@ -10,19 +10,24 @@ import os
 from _thread import allocate_lock
 from typing import Any, Callable, Optional
 
-import orjson
-
+from pipes_fast._hotpath.pure.deferred import orjson
 from pipes_fast._hotpath.pure.final import final
 from pipes_fast._logic.contract import callable_argument, file_descriptor, not_picklable, positive_int
 from pipes_fast._system.fdio import write_all
 
-_dumps = orjson.dumps
-_OPTIONS = (  # what orjson would write differently from json.dumps raises TypeError instead
-    orjson.OPT_APPEND_NEWLINE
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-)
+
+def _dumps(message: Any) -> bytes:
+    """``message`` as orjson writes it, with a newline; TypeError for what it would write otherwise
+    than ``json.dumps`` (dataclasses, dates, subclasses of the JSON types)."""
+    module = orjson()
+    options = (
+        module.OPT_APPEND_NEWLINE
+        | module.OPT_PASSTHROUGH_DATACLASS
+        | module.OPT_PASSTHROUGH_DATETIME
+        | module.OPT_PASSTHROUGH_SUBCLASS
+    )
+    data: bytes = module.dumps(message, None, options)
+    return data
 
 
 _LOWEST, _BEYOND = -(2**63), 2**63  # the ints the compiled encoder writes: 64 bits, signed
@@ -102,7 +107,7 @@ class JsonLineAppender:
 
     def _line(self, message: Any) -> bytes:
         try:
-            data: bytes = _dumps(message, None, _OPTIONS)
+            data = _dumps(message)
         except TypeError:
             data = self._fallback(message)
         else:

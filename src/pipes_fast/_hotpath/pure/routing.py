@@ -11,8 +11,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Optional
 
-import orjson
-
+from pipes_fast._hotpath.pure.deferred import orjson
 from pipes_fast._hotpath.pure.final import final
 from pipes_fast._hotpath.pure.results import AssetCheckResult, MaterializeResult, resolve_metadata
 from pipes_fast._logic.contract import callable_argument, line_number, not_picklable
@@ -33,7 +32,6 @@ from pipes_fast.protocol import (
 )
 
 Message = dict[str, Any]
-_loads = orjson.loads
 _LONG_INTEGER = re.compile(LONG_INTEGER_PATTERN)
 
 
@@ -73,7 +71,7 @@ def _loads_part(line: bytes, start: int, stop: int) -> Any:
     if _LONG_INTEGER.search(part):
         return _NOT_PARSED
     try:
-        return _loads(part)
+        return orjson().loads(part)
     except ValueError:
         return _NOT_PARSED
 
@@ -96,7 +94,7 @@ def _payload_start(line: bytes, params_start: int) -> int:
 def _decode_general(line: bytes, number: int, bad: list[BadLine]) -> Optional[Message]:
     """The message a line holds, parsed whole; None after appending a ``BadLine`` to ``bad``."""
     try:
-        value = _loads_exactly(line) if _LONG_INTEGER.search(line) else _loads(line)
+        value = _loads_exactly(line) if _LONG_INTEGER.search(line) else orjson().loads(line)
     except ValueError as error:  # orjson.JSONDecodeError, json.JSONDecodeError, UnicodeDecodeError
         try:
             value = _loads_exactly(line)

@@ -9,8 +9,7 @@ import json
 import re
 from typing import Optional
 
-import orjson
-
+from pipes_fast._hotpath.pure.deferred import orjson
 from pipes_fast._hotpath.pure.final import final
 from pipes_fast._hotpath.pure.held import HeldLine
 from pipes_fast.protocol import DEFAULT_MAX_LINE_BYTES, PIPES_PROTOCOL_VERSION_FIELD
@@ -35,7 +34,7 @@ def _first_non_blank(data: bytes, start: int, end: int) -> int:
 def _parses_as_message(text: bytes) -> bool:
     """``text`` is a JSON object with the version key at its top level (as Python's json reads it)."""
     try:
-        value = orjson.loads(text)
+        value = orjson().loads(text)
     except ValueError:  # orjson.JSONDecodeError; Python's json also reads NaN, Infinity, lone surrogates
         try:
             value = json.loads(text.decode("utf-8"))
