@@ -1,7 +1,7 @@
 """Shared fixtures.
 
 The package as a whole (readers, sessions, clients) runs on the implementation chosen once at
-import: the compiled extension, or the pure twin with ``PIPES_FAST_NO_EXTENSIONS=1`` (CI runs the
+import: the compiled extension, or the pure implementation with ``PIPES_FAST_NO_EXTENSIONS=1`` (CI runs the
 suite both ways). Unit and agreement tests of the hot path itself load both side by side.
 """
 

@@ -77,5 +77,5 @@ def test_out_naming_a_file_is_a_usage_error(tmp_path: Path) -> None:
 def test_help_documents_the_output_and_exit_statuses() -> None:
     done = subprocess.run([*CLI, "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
-    for text in ("--quick", "--out DIR", "REPORT.md", "exit status:", "pipes-fast bench --out bench"):
+    for text in ("--quick", "--out DIR", "REPORT.md", "exit status:", "pipes-fast bench --out docs/performance"):
         assert text in done.stdout, text

@@ -1,6 +1,6 @@
 """Many sessions at once in one orchestrator: every message reaches its own session, in order.
 
-Runs on the hot-path implementation in use (``PIPES_FAST_NO_EXTENSIONS=1`` for the pure twin).
+Runs on the hot-path implementation in use (``PIPES_FAST_NO_EXTENSIONS=1`` for the pure implementation).
 """
 
 from __future__ import annotations

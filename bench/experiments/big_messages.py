@@ -16,7 +16,7 @@ import argparse
 from pipes_fast.benchmarks.big_messages import Comparison, compare, environment
 
 IMPLEMENTATIONS = {"compiled": False, "pure": True}
-"""pipes_fast's implementation in the orchestrator: name, and whether it is the pure twin."""
+"""pipes_fast's implementation in the orchestrator: name, and whether it is the pure implementation."""
 
 
 def comparisons(log_mb: int, custom_mb: int, runs: int) -> list[tuple[str, Comparison]]:

@@ -1,7 +1,7 @@
 """What the external process reports back: metadata values, materializations and check results.
 
-The three value types are part of the hot path (compiled where available, else their pure-Python
-twins: one of the two per process); this module is where users import them from.
+The three value types are part of the hot path (the compiled implementation where it is built,
+else the pure one: one of the two per process); this module is where users import them from.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional, TypeGuard, Union
 from pipes_fast import _hotpath
 from pipes_fast.protocol import AssetCheckSeverity
 
-if TYPE_CHECKING:  # the pure twin carries the annotations of both
+if TYPE_CHECKING:  # the pure implementation carries the annotations of both
     from pipes_fast._hotpath.pure.results import AssetCheckResult, MaterializeResult, MetadataValue
 else:
     MetadataValue = _hotpath.MetadataValue

@@ -1,6 +1,7 @@
-"""Picks the hot-path implementation, once: the compiled extension, or its pure-Python twin.
+"""Picks the hot-path implementation, once: the compiled one (``ext/``), or the pure-Python one
+(``pure/``).
 
-``PIPES_FAST_NO_EXTENSIONS=1`` forces the twin; so does an install where the extension could not
+``PIPES_FAST_NO_EXTENSIONS=1`` forces the pure one; so does an install where the extension could not
 be compiled. ``IMPLEMENTATION`` names the one in use ("compiled" or "pure"), ``EXTENSION`` is True
 exactly when it is the compiled one, and ``REASON`` says why the pure one is in use (None for the
 compiled one). Everything else in the package takes the hot path's names from here, so one process

@@ -163,7 +163,7 @@ def compare(kind: str, size: int, runs: int = 1, env: Any = None) -> Comparison:
 
 
 def environment(pure: bool) -> dict[str, str]:
-    """This environment, for a child that runs pipes_fast's pure twin (``pure``) or its default."""
+    """This environment, for a child that runs pipes_fast's pure implementation (``pure``) or its default."""
     env = {k: v for k, v in os.environ.items() if k != "PIPES_FAST_NO_EXTENSIONS"}
     if pure:
         env["PIPES_FAST_NO_EXTENSIONS"] = "1"

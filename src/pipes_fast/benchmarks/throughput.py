@@ -2,7 +2,7 @@
 
 - Reader: the hot path's work on a stream held in memory, cut in 16 KiB reads as the file reader
   reads it: frame the lines, decode them and route the payloads (the compiled extension where it
-  is in use, and the pure twin, in the same process); the floor, a bare loop that splits and ``orjson.loads`` each
+  is in use, and the pure implementation, in the same process); the floor, a bare loop that splits and ``orjson.loads`` each
   line; Dagster's, ``json.loads`` and its ``PipesMessageHandler.handle_message`` for each line.
   Every side keeps what it decoded until the run ends, as a consumer of the whole stream does.
 - Stdio: the same messages, each after a line of ordinary output, as a script printing as it
@@ -122,15 +122,15 @@ def dagster_stdio(pieces: list[bytes], count: int) -> Callable[[], object]:
 
 
 def _hot_paths(pieces: list[bytes], count: int, *, stdio: bool) -> dict[str, Callable[[], object]]:
-    """The hot path of each implementation in use: the pure twin, and the extension where it is
+    """The hot path of each implementation in use: the pure one, and the compiled one where it is
     built (not with PIPES_FAST_NO_EXTENSIONS=1)."""
-    from pipes_fast._hotpath import pure
+    from pipes_fast import _hotpath
 
-    implementations = {"pipes_fast (pure Python)": pure}
-    if pipes_fast.EXTENSION:
-        from pipes_fast._hotpath import compiled
-
-        implementations = {"pipes_fast (compiled)": compiled, **implementations}
+    names = ["compiled", "pure"] if pipes_fast.EXTENSION else ["pure"]
+    implementations = {
+        "pipes_fast (compiled)" if name == "compiled" else "pipes_fast (pure Python)": _hotpath.load(name)
+        for name in names
+    }
     return {side: _hot_path(module, pieces, count, stdio=stdio) for side, module in implementations.items()}
 
 

@@ -19,7 +19,7 @@ EXIT_USAGE = 2
 
 DESCRIPTION = """\
 Measure pipes_fast on this machine, in one run: reader throughput (the compiled extension, the
-pure-Python twin, and the floor: a bare split + orjson.loads loop), writer throughput (unbuffered,
+pure-Python implementation, and the floor: a bare split + orjson.loads loop), writer throughput (unbuffered,
 buffered, and the floor: a bare os.write loop), delivery latency from a write to the handler (p50,
 p99) and the idle reader's CPU, the overhead of a session around a trivial process, and a Pipes
 child's start-up over a bare interpreter. Where Dagster and dagster-pipes are installed, the same
@@ -42,7 +42,7 @@ exit status:
 
 examples:
   pipes-fast bench --quick
-  pipes-fast bench --out bench
+  pipes-fast bench --out docs/performance
   pipes-fast bench --quick --json | jq 'select(.type == "figure" and .side == "dagster")'
 """
 

@@ -35,7 +35,7 @@ _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 
 ORJSON_AFTER = 7_000
 """Messages an unbuffered file channel writes with ``json.dumps``' encoder before it loads the hot
-path's appender (compiled: its own encoder; the pure twin: orjson's). Loading the hot path, which
+path's appender (compiled: its own encoder; the pure implementation: orjson's). Loading the hot path, which
 loads orjson for its readers, took about 15 ms when this was measured with orjson's appender; each
 message after saved about 1.7 us (a small custom message) to 3.3 us (a materialization with four
 metadata entries), so the load paid for itself after about 8,800 or 4,700 messages. Switching at
