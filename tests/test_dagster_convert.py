@@ -13,18 +13,17 @@ from typing import Any
 
 import dagster
 import pytest
-from dagster._core.pipes.context import PipesMessageHandler as DagsterHandler
 from hypothesis import given
 from hypothesis import strategies as st
+from support.conversions import dagster_results, pipes_fast_results
 from support.helpers import closed, line, opened, script
 
-from pipes_fast import AssetKey, _hotpath
 from pipes_fast.dagster import (
     PipesTempFileContextInjector,
     PipesTempFileMessageReader,
     open_pipes_session,
 )
-from pipes_fast.dagster._convert import ToDagster, _trusted_materialize_result, checked_materialize_result
+from pipes_fast.dagster._convert import _trusted_materialize_result, checked_materialize_result
 from pipes_fast.protocol import make_message
 
 pytestmark = pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")
@@ -72,37 +71,6 @@ EVERY_TYPE: dict[str, tuple[Any, str]] = {
     "infer_dict": ({"k": "v"}, "__infer__"),
     "infer_none": (None, "__infer__"),
 }
-
-
-class _Reader(dagster.PipesMessageReader):
-    def read_messages(self, handler: Any) -> Any:
-        raise NotImplementedError
-
-    def no_messages_debug_text(self) -> str:
-        return ""
-
-
-class _Context:
-    log = logging.getLogger("test_dagster_convert")
-
-
-def dagster_results(messages: list[dict[str, Any]]) -> list[Any]:
-    """What Dagster's own handler makes of the messages."""
-    handler = DagsterHandler(_Context(), _Reader())  # type: ignore[arg-type]
-    for message in messages:
-        handler.handle_message(message)  # type: ignore[arg-type]
-    return list(handler.get_reported_results())
-
-
-def pipes_fast_results(messages: list[dict[str, Any]]) -> list[Any]:
-    """What pipes_fast's router and conversion make of the same messages."""
-    warnings: list[str] = []
-    keys = {m["params"]["asset_key"]: AssetKey.from_escaped_user_string(m["params"]["asset_key"]) for m in messages}
-    router = _hotpath.MessageRouter(keys, lambda message: None, warnings.append)
-    router.route(messages)
-    assert not warnings
-    convert = ToDagster()
-    return [convert.result(result) for result in router.results]
 
 
 def materialization(key: str, metadata: dict[str, Any], data_version: Any = None) -> dict[str, Any]:

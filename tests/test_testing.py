@@ -14,7 +14,7 @@ import dagster_pipes
 import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
-from test_dagster_convert import dagster_results, pipes_fast_results
+from support.conversions import dagster_results, pipes_fast_results
 
 from pipes_fast import AssetKey, MaterializeResult
 from pipes_fast.protocol import make_message
