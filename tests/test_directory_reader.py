@@ -25,7 +25,9 @@ from support.helpers import (
     materialization,
     materialize_in_dagster,
     opened,
+    wait_for,
 )
+from support.waits import WOKEN, recording_waits
 
 from pipes_fast import (
     PipesChunkedLogReader,
@@ -36,7 +38,7 @@ from pipes_fast import (
     open_pipes_session,
 )
 from pipes_fast.protocol import PipesParams
-from pipes_fast.readers import _chunk
+from pipes_fast.readers import _chunk, blob
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -176,11 +178,19 @@ def test_a_chunk_is_read_once_and_only_when_the_writer_has_moved_on(tmp_path: Pa
 
 
 def test_the_session_closes_without_waiting_for_the_interval(tmp_path: Path) -> None:
+    """The reading thread waits out its 30 s interval on an event: closing sets it, the wait ends
+    woken (not run out), and the final sweep reads the chunks."""
+
+    def close_while_waiting(session: Any, folder: Path) -> None:
+        wait_for(lambda: waits.begun > 0, "the reading thread to wait for its interval")
+        waits.mark("closing")
+
     run = Run(tmp_path, interval=30)
-    started = time.monotonic()
-    session = run.session(chunk(opened(), custom(1)), chunk(closed()))
-    assert time.monotonic() - started < 10  # an interval would be 30 s
+    with recording_waits(blob) as waits:
+        session = run.session(chunk(opened(), custom(1)), chunk(closed()), after=close_while_waiting)
+    assert waits.ended_after("closing") == [WOKEN]
     assert session.get_custom_messages() == (1,)
+    assert run.warnings == []
 
 
 def test_after_closed_the_reader_waits_for_the_end_then_reads_what_trails(tmp_path: Path) -> None:

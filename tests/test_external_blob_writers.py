@@ -28,7 +28,9 @@ import pytest
 import zstandard
 from support import SCRIPTS
 from support.files import bootstrap_env, context_data, payloads
+from support.helpers import wait_for
 from support.s3_server import S3Bucket
+from support.waits import WOKEN, recording_waits
 
 import pipes_fast.external as ours
 from pipes_fast import (
@@ -225,11 +227,14 @@ def test_at_close_a_chunk_that_never_uploads_is_given_up_after_close_timeout_wit
 
 
 def test_closing_uploads_the_last_chunk_at_once(tmp_path: Path) -> None:
+    """The upload thread waits out its 30 s interval on an event: closing sets it, the wait ends
+    woken (not run out), and the last chunk is uploaded (dagster-pipes' thread sleeps in whole seconds)."""
     writer = ours.PipesUnityCatalogVolumesMessageWriter(interval=30)
-    started = time.monotonic()
-    with writer.open({"path": str(tmp_path)}) as channel:
+    with recording_waits(blob) as waits, writer.open({"path": str(tmp_path)}) as channel:
         channel.write_message(custom(1))
-    assert time.monotonic() - started < 1  # dagster-pipes: a second or more; an interval would be 30 s
+        wait_for(lambda: waits.begun > 0, "the upload thread to wait for its interval")
+        waits.mark("closing")
+    assert waits.ended_after("closing") == [WOKEN]
     assert chunks(tmp_path) == [json.dumps(custom(1), separators=(",", ":")).encode()]
 
 
