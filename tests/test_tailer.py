@@ -71,11 +71,27 @@ def test_wait_wakes_when_another_thread_appends(tmp_path):
     tailer.close()
 
 
+class Counting(FileTailer):
+    """A tailer that counts the looks its waits take at the file."""
+
+    looks = 0
+
+    def _ready(self):
+        self.looks += 1
+        return super()._ready()
+
+
+# A wait looks, then blocks until woken or its sleep runs out: sleeps of 1 ms doubling to 50 ms when
+# polling (16 looks in 0.5 s), one block to the end when watched (the fixture's safety poll is an
+# hour: 2 looks); a few more allowed for a clock's rounding. A wait that spins looks thousands of times.
+MOST_LOOKS = {"poll": 20, "inotify": 3}
+
+
 def test_waiting_does_not_spin(tmp_path):
-    tailer = FileTailer(tmp_path / "idle")
-    cpu = time.process_time()
-    tailer.wait(timeout=0.5)
-    assert time.process_time() - cpu < 0.25
+    tailer = Counting(tmp_path / "idle")
+    assert tailer.wait(timeout=0.5) is False
+    assert 1 <= tailer.looks <= MOST_LOOKS["inotify" if tailer.watched else "poll"]
+    tailer.close()
 
 
 def test_tails_a_real_writer_process_to_the_last_byte(hotpath, tmp_path):
