@@ -4,13 +4,16 @@ server and a real directory, and closing leaves no thread behind."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.faults import FaultProxy, FaultyDirectory
+from support.faults import proxy as proxy_module
+from support.faults.proxy import TRICKLE_PIECE
+from support.helpers import wait_for
 from support.s3_server import S3Bucket
+from support.waits import RAN_OUT, Wait, recording_waits
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -58,23 +61,28 @@ def test_an_outage_refuses_then_ends_a_black_hole_never_answers_slow_is_slow(
     s3_bucket: S3Bucket, s3_endpoint: str
 ) -> None:
     s3_bucket.put("k", b"y" * 2000)
-    with FaultProxy(s3_endpoint) as proxy:
+    with recording_waits(proxy_module) as waits, FaultProxy(s3_endpoint) as proxy:
         client = proxied_client(proxy)
         proxy.outage(0.5)
         with pytest.raises(Exception, match="Connection was closed|Could not connect"):
             get(client, s3_bucket, "k")
-        time.sleep(0.7)
+        wait_for(lambda: proxy.mode == "forward", "the outage to end")
         assert get(client, s3_bucket, "k") == b"y" * 2000
         proxy.blackhole()
-        started = time.monotonic()
         with pytest.raises(Exception, match="Read timeout"):
             get(client, s3_bucket, "k")
-        assert time.monotonic() - started >= 1
+        assert proxy.seen[-1].path.endswith("/k") and proxy.seen[-1].outcome == "held"  # read, never answered
         proxy.restore()
         proxy.slow(latency=0.2, bytes_per_second=5000)
-        started = time.monotonic()
+        waits.mark("slow")
+        forwarded = len(proxy.outcomes("forwarded"))
         assert get(client, s3_bucket, "k") == b"y" * 2000
-        assert time.monotonic() - started >= 0.2 + 0.3
+        wait_for(lambda: len(proxy.outcomes("forwarded")) > forwarded, "the proxy to finish the response")
+        slowed = waits.after("slow")
+    # held back 0.2 s, then sent a piece at a time with a pause after each: every pause waited out
+    pause = Wait(TRICKLE_PIECE / 5000, RAN_OUT)
+    assert slowed[0] == Wait(0.2, RAN_OUT)
+    assert slowed[1:] == [pause] * len(slowed[1:]) and len(slowed[1:]) > 2000 // TRICKLE_PIECE, slowed
     assert proxy_threads() == []
 
 
@@ -84,13 +92,12 @@ def test_the_directory_goes_away_and_comes_back_and_blocks_one_chunk(tmp_path: P
         folder.mkdir()
         store.outage(0.3, how="file")
         assert store.root.is_file() and not (folder / "1.json").parent.is_dir()
-        time.sleep(0.5)
-        assert folder.is_dir()
+        wait_for(folder.is_dir, "the outage to end")
         store.block_chunk(folder, 2, 0.2)
         with pytest.raises(IsADirectoryError):
             (folder / "2.json").write_text("chunk 2")
         (folder / "1.json").write_text("chunk 1")
-        time.sleep(0.4)
+        wait_for(lambda: not (folder / "2.json").exists(), "chunk 2 to be unblocked once chunk 1 exists")
         (folder / "2.json").write_text("chunk 2")
         assert store.chunks(folder) == {1: b"chunk 1", 2: b"chunk 2"}
         store.down()
