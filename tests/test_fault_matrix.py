@@ -13,9 +13,9 @@ The oracle is the store itself: after the run, the chunks that exist are read ba
 must have delivered exactly those messages, once each and in order; ``closed`` received if the
 writer uploaded it; pipes_fast's writer must have uploaded everything. Where the fault lets the
 reader lose chunks (a store that never answers at close), each lost chunk must be named in a
-warning. Closing (from the process's exit to the session's end) must stay within the reader's
-``close_timeout`` (``BUDGET``) plus ``GRACE`` for a loaded machine: a behaviour bound, not a
-measurement.
+warning. Closing (from the process's exit to the session's end) must end because the reader is
+done, or because its ``close_timeout`` (``BUDGET``) ran out, which a warning then says; a reader
+thread still running after close must be one close gave up on, in a warning.
 
 Each cell's figures (delivered/expected, close time against the budget) go to the reliability
 report (``record_figures``), to the JSON file named by ``PIPES_FAST_FAULT_MATRIX_JSON`` if set, and
@@ -32,6 +32,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -67,8 +68,6 @@ OUTAGE = 1.0
 """Seconds an outage lasts."""
 BUDGET = 3.0
 """The readers' ``close_timeout``."""
-GRACE = 2.0
-"""How far past its budget closing may end on a loaded 2-core machine (threads to wake and join)."""
 PROCESS_SECONDS = 60.0
 """The external process must be done by then (its writer's close retries included)."""
 FAST_CLIENT = {"connect_timeout": 1, "read_timeout": 2, "retries": {"total_max_attempts": 1}}
@@ -519,6 +518,7 @@ def test_the_matrix(
     store = make_store(kind)
     log, records = capturing_logger(f"fault-matrix-{tmp_path.name}")
     reader = store.reader(interval=fault.reader_interval, default_client=fault.default_client)
+    before = set(threading.enumerate())
     session, params, close_seconds, stderr = run_cell(
         store,
         fault,
@@ -526,6 +526,7 @@ def test_the_matrix(
         tmp_path,
         lambda: open_pipes_session(StepContext(log=log), PipesEnvContextInjector(), reader),
     )
+    left = [t for t in threading.enumerate() if t.name == "pipes_fast blob reader" and t not in before]
     warnings = records.messages(logging.WARNING)
     figures, uploaded, delivered = figures_of(
         "pipes_fast", store, fault, writer, session, params, close_seconds, stderr, warnings, BUDGET
@@ -552,7 +553,13 @@ def test_the_matrix(
             f"chunks in the store not delivered: {figures.unread_chunks}; warnings: {warnings}"
         )
         assert session.message_handler.received_closed_message == uploaded.closed
-    assert close_seconds <= BUDGET + GRACE, f"closing took {close_seconds:.1f} s, the budget is {BUDGET:g} s"
+    # closing ended because the reader was done, or because its budget ran out, and then said so
+    gave_up = [warning for warning in warnings if "gave up reading" in warning]
+    assert all(f"after {BUDGET:g} s" in warning for warning in gave_up), gave_up
+    if left:
+        assert any("the store not answering" in warning for warning in gave_up), (left, warnings)
+    if not fault.lossy:
+        assert gave_up == [] and left == [], (gave_up, left)
 
 
 # ----- Dagster's session and dagster-aws's reader on the same cells -----
