@@ -142,14 +142,45 @@ def test_address_from_ray_address_reaches_the_reader(
     assert payload["extras"] == {"ray_job_id": completed.metadata["Ray Job ID"].value, "ray_address": ray_address}
 
 
-def test_run_returns_at_the_jobs_end_not_after_poll_interval(ray_address: str, tmp_path: Path) -> None:
-    # the session's closed message (or the end of the log stream) is a sign the job is ending:
-    # the status is looked at again at once, whatever poll_interval says
+def test_run_returns_at_the_jobs_end_not_after_poll_interval(
+    ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the session's closed message (or the end of the log stream) is a sign the job is ending: the
+    # pause in progress is cut short and the status looked at again, whatever poll_interval says.
+    # The job outlives its closed message until the client has acted on it (a gate file).
+    from pipes_fast.ray import _client
+
+    gate = tmp_path / "gate"
+    script = _script(
+        tmp_path,
+        f"""
+        import pathlib, time
+        from pipes_fast.external import open_dagster_pipes
+
+        with open_dagster_pipes() as pipes:
+            pipes.report_custom_message("before closed")
+        for _ in range(6000):  # until the gate opens, 60 s at most
+            if pathlib.Path({str(gate)!r}).exists():
+                break
+            time.sleep(0.01)
+        """,
+    )
+    pauses: list[tuple[float, bool]] = []
+    sleep = _client._EndSigns.sleep
+
+    def noting(signs: Any, seconds: float) -> bool:
+        cut_short = sleep(signs, seconds)
+        pauses.append((seconds, cut_short))
+        if cut_short:
+            gate.touch()
+        return cut_short
+
+    monkeypatch.setattr(_client._EndSigns, "sleep", noting)
     client = PipesRayJobClient(ray_address, poll_interval=120, timeout=300)
-    started = time.monotonic()
-    completed = client.run(context=StepContext("orders"), submit_job_params=_job(_script(tmp_path, REPORTING)))
-    assert len(completed.get_custom_messages()) == 50
-    assert time.monotonic() - started < 60  # far less than the 120 s a look per poll_interval would take
+    completed = client.run(context=StepContext("orders"), submit_job_params=_job(script))
+    assert completed.get_custom_messages() == ("before closed",)
+    assert [cut_short for _, cut_short in pauses].count(True) == 1, pauses  # the sign cut one pause short
+    assert all(seconds < client.poll_interval for seconds, _ in pauses), pauses  # none was poll_interval long
 
 
 def test_a_status_that_cannot_be_read_for_a_while_is_waited_out(
@@ -209,7 +240,7 @@ def test_failure_names_status_exception_and_log(client: PipesRayJobClient, tmp_p
     assert "about to fail" in text
 
 
-def test_timeout_stops_the_job(ray_address: str, tmp_path: Path) -> None:
+def test_timeout_stops_the_job(ray_address: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     script = _script(
         tmp_path,
         """
@@ -223,11 +254,23 @@ def test_timeout_stops_the_job(ray_address: str, tmp_path: Path) -> None:
     )
     client = PipesRayJobClient(ray_address, poll_interval=0.2, timeout=3)
     params = {**_job(script), "submission_id": f"timeout-{os.getpid()}-{time.time_ns()}"}
-    started = time.monotonic()
+    statuses: list[str] = []
+    status_of = client.job_client.get_job_status
+
+    def noting(job_id: str) -> Any:
+        status = status_of(job_id)
+        statuses.append(str(status).removeprefix("JobStatus."))
+        return status
+
+    monkeypatch.setattr(client.job_client, "get_job_status", noting)
+    log, records = capturing_logger("ray-timeout")
     with pytest.raises(PipesExecutionError, match="timed out"):
-        client.run(context=StepContext(), submit_job_params=params)
-    assert time.monotonic() - started < 30
-    assert str(client.job_client.get_job_status(params["submission_id"])) in ("STOPPED", "JobStatus.STOPPED")
+        client.run(context=StepContext(log=log), submit_job_params=params)
+    assert any("still running after 3 s: stopping it" in message for message in records.messages(30)), records.messages(
+        30
+    )
+    # run returned because it saw the job stopped, not because its wait for that ran out
+    assert statuses[-1] == "STOPPED", statuses
 
 
 class _Recording(PipesRayJobMessageReader):
