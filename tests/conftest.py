@@ -37,11 +37,13 @@ def load_implementation(name: str) -> ModuleType:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Leaves out the ``reference`` tests (they record what Dagster does, not what pipes_fast does)
-    unless ``-m`` selects by marker or their file is named on the command line."""
+    unless ``-m`` selects by marker or their file (or a folder holding it) is named on the command line."""
     if config.option.markexpr:
         return
     named = {Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args}
-    left_out = [item for item in items if item.get_closest_marker("reference") and item.path not in named]
+    left_out = [
+        item for item in items if item.get_closest_marker("reference") and not named & {item.path, *item.path.parents}
+    ]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = [item for item in items if item not in left_out]

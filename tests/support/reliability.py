@@ -123,7 +123,7 @@ CASES: dict[str, Case] = {
         "Blob stores under faults (the fault matrix)",
         "a real external process (pipes_fast's or dagster-pipes' "
         "writer) reporting through S3 behind a fault proxy or through a directory, the store down before, during "
-        "and at close, never answering at close, resetting one chunk, slow (`tests/test_fault_matrix.py`)",
+        "and at close, never answering at close, resetting one chunk, slow (`tests/readers/test_fault_matrix.py`)",
     ),
     "cli-existing-paths": Case(
         "Command line: existing paths",

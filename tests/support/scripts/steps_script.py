@@ -1,6 +1,6 @@
 """A dagster-pipes external process: runs the steps given as JSON in argv[1], in order.
 
-Run as ``python steps_script.py STEPS_JSON``; ``tests/test_dagster_integration.py`` uses it (``support.orchestrators.EXTERNAL_SCRIPT``).
+Run as ``python steps_script.py STEPS_JSON``; ``tests/in_dagster/test_dagster_integration.py`` uses it (``support.orchestrators.EXTERNAL_SCRIPT``).
 """
 
 import json

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 DOCUMENTS = ["README.md", "docs/ARCHITECTURE.md", "docs/PERFORMANCE.md", "docs/REFERENCE.md", "bench/README.md"]
 EXCERPT = re.compile(r"# (examples/[\w.]+\.py)$")
 FENCE = re.compile(r"^( *)```(\w*)$")
@@ -77,7 +77,7 @@ def test_the_readme_stays_short() -> None:
 
 
 def examples_tested() -> str:
-    return (ROOT / "tests" / "test_examples.py").read_text()
+    return (ROOT / "tests" / "project" / "test_examples.py").read_text()
 
 
 @pytest.mark.parametrize("block", of("python"))
@@ -90,7 +90,7 @@ def test_python_blocks_run(block: Block) -> None:
         lines = example.read_text().splitlines()
         windows = (textwrap.dedent("\n".join(lines[i : i + len(wanted)])).splitlines() for i in range(len(lines)))
         assert wanted in windows, f"{block.id} is not an excerpt of {excerpt.group(1)}"
-        assert example.name in examples_tested(), f"tests/test_examples.py does not run {excerpt.group(1)}"
+        assert example.name in examples_tested(), f"tests/project/test_examples.py does not run {excerpt.group(1)}"
         return
     for module in ("dagster", "hypothesis"):
         if re.search(rf"^\s*(import|from) {module}\b", block.text, re.M) and find_spec(module) is None:
@@ -145,7 +145,7 @@ def check_command(argv: list[str]) -> None:
         script = argv[1]
         assert (ROOT / script).is_file(), f"{shlex.join(argv)}: no {script}"
         if script.startswith("examples/"):
-            assert Path(script).name in examples_tested(), f"tests/test_examples.py does not run {script}"
+            assert Path(script).name in examples_tested(), f"tests/project/test_examples.py does not run {script}"
     else:
         raise AssertionError(f"{shlex.join(argv)}: a command this test does not know how to check")
 

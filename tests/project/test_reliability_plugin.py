@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from support.reliability import CASES
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).parents[1]
 REPORT = TESTS.parent / "tools" / "reliability_report.py"
 
 SAMPLE = '''

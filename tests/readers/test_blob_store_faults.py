@@ -3,7 +3,7 @@ or shared: nothing the writer uploaded is lost, nothing foreign is read, closing
 
 The stores are real (a directory, the S3 test server); where a fault cannot be made real on a
 local filesystem (a store that never answers), a reader's download hook plays it, and says so.
-The fault matrix over the TCP proxy (tests/test_fault_matrix.py) tries the same over S3's wire.
+The fault matrix over the TCP proxy (tests/readers/test_fault_matrix.py) tries the same over S3's wire.
 """
 
 from __future__ import annotations

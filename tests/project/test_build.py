@@ -11,7 +11,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = "compiled" + sysconfig.get_config_var("EXT_SUFFIX")
 
 

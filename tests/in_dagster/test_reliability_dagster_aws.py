@@ -1,6 +1,6 @@
 """What dagster-aws 0.29 does with one S3 message reader shared by sessions running at the same
 time (a resource used by several assets), for docs/RELIABILITY.md; pipes_fast's side of the case is
-tests/test_blob_store_faults.py."""
+tests/readers/test_blob_store_faults.py."""
 
 from __future__ import annotations
 
