@@ -185,7 +185,7 @@ def render(runs: dict[str, dict[str, Any]]) -> str:
         "pure one (`PIPES_FAST_NO_EXTENSIONS=1`), rewrites this file and exits non-zero if a reliability test",
         'failed. A test guards a case with `@pytest.mark.reliability("<case id>")`; the cases are',
         "registered in `tests/support/reliability.py`. What Dagster 1.13 does comes from tests that run the",
-        "same scenario under Dagster's own orchestration (`tests/test_reliability_dagster.py`).",
+        "same scenario under Dagster's own orchestration (`tests/in_dagster/test_reliability_dagster.py`).",
         "",
         "| case | " + " | ".join(heads) + " | Dagster 1.13 |",
         "| --- |" + " --- |" * (len(heads) + 1),

@@ -7,7 +7,7 @@ Dagster's own ``metadata_value_from_external``, so both sides agree by construct
 A materialization is the bulk of a stream, and Dagster's checked constructor is most of the cost
 of converting one (about 4 µs of 6.5 here). Its fields are already of the checked types, so
 :func:`materialize_result` builds the record's tuple directly — the same value Dagster's
-constructor returns (``tests/test_dagster_convert.py`` compares the two) — when the record has the
+constructor returns (``tests/in_dagster/test_dagster_convert.py`` compares the two) — when the record has the
 fields this module knows, and falls back to the constructor otherwise.
 """
 

@@ -1,7 +1,7 @@
 """Every private Dagster name pipes_fast uses, in one place.
 
 Dagster keeps parts of its Pipes machinery in ``dagster._core``, which a release may move or
-rename. pipes_fast imports them from here only, and ``tests/test_dagster_internals.py`` checks each
+rename. pipes_fast imports them from here only, and ``tests/in_dagster/test_dagster_internals.py`` checks each
 against the installed Dagster, so a release that moves one fails in one place, naming it. Why
 each is needed:
 
