@@ -6,7 +6,7 @@ The orchestration-side API is loaded lazily on first attribute access, so that
 
 from __future__ import annotations
 
-from pipes_fast._lazy import exports
+from pipes_fast._system.lazy import exports
 from pipes_fast._version import __version__
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (it costs the external side)

@@ -16,9 +16,10 @@ from pipes_fast._logic import wire as _wire
 
 EXTERNAL_MODULES = [
     "pipes_fast",
-    "pipes_fast._lazy",
     "pipes_fast._logic",
     "pipes_fast._logic.wire",
+    "pipes_fast._system",
+    "pipes_fast._system.lazy",
     "pipes_fast._version",
     "pipes_fast.errors",
     "pipes_fast.external",

@@ -51,7 +51,7 @@ def test_version_names_the_implementation_and_why_not_the_compiled_one():
 
 def test_importing_the_package_loads_nothing_heavy():
     code = "import sys, pipes_fast; print(sorted(m for m in sys.modules if m.startswith('pipes_fast')))"
-    assert _python(code) == "['pipes_fast', 'pipes_fast._lazy', 'pipes_fast._version']"
+    assert _python(code) == "['pipes_fast', 'pipes_fast._system', 'pipes_fast._system.lazy', 'pipes_fast._version']"
 
 
 def test_version_and_typing_marker():

@@ -5,7 +5,7 @@ the blob-store nor the S3 readers)."""
 
 from __future__ import annotations
 
-from pipes_fast._lazy import exports
+from pipes_fast._system.lazy import exports
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
