@@ -160,7 +160,9 @@ def materialize_with(client: Any, script: str, capfd: pytest.CaptureFixture[str]
             [orders], resources={"ray_client": client}, instance=instance, raise_on_error=False
         )
         entries = instance.all_logs(result.run_id)
-    entries = [entry for entry in entries if not is_launch_handle(entry)]  # tests/ray_jobs/test_ray_reattach.py's subject
+    entries = [
+        entry for entry in entries if not is_launch_handle(entry)
+    ]  # tests/ray_jobs/test_ray_reattach.py's subject
     stdout = capfd.readouterr().out
     return events_of(entries, result.success, step, stdout, ""), stdout
 
