@@ -40,7 +40,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     unless ``-m`` selects by marker or their file (or a folder holding it) is named on the command line."""
     if config.option.markexpr:
         return
-    named = {Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args}
+    named = (
+        set()  # no path on the command line: the testpaths, every test but these
+        if config.args_source == pytest.Config.ArgsSource.TESTPATHS
+        else {Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args}
+    )
     left_out = [
         item for item in items if item.get_closest_marker("reference") and not named & {item.path, *item.path.parents}
     ]
