@@ -15,18 +15,23 @@ from pipes_fast._hotpath.pure.final import final
 from pipes_fast._logic.contract import callable_argument, file_descriptor, not_picklable, positive_int
 from pipes_fast._system.fdio import write_all
 
+_options: Optional[int] = None
+"""orjson's options for :func:`_dumps`, read once orjson is loaded."""
+
 
 def _dumps(message: Any) -> bytes:
     """``message`` as orjson writes it, with a newline; TypeError for what it would write otherwise
     than ``json.dumps`` (dataclasses, dates, subclasses of the JSON types)."""
+    global _options
     module = orjson()
-    options = (
-        module.OPT_APPEND_NEWLINE
-        | module.OPT_PASSTHROUGH_DATACLASS
-        | module.OPT_PASSTHROUGH_DATETIME
-        | module.OPT_PASSTHROUGH_SUBCLASS
-    )
-    data: bytes = module.dumps(message, None, options)
+    if _options is None:
+        _options = (
+            module.OPT_APPEND_NEWLINE
+            | module.OPT_PASSTHROUGH_DATACLASS
+            | module.OPT_PASSTHROUGH_DATETIME
+            | module.OPT_PASSTHROUGH_SUBCLASS
+        )
+    data: bytes = module.dumps(message, None, _options)
     return data
 
 
