@@ -352,8 +352,10 @@ class FaultProxy:
                     self._untrack(server)
                     server.close()
                     server = server_stream = None
-                self._send(client, status + response_body)
+                # noted before the client has the answer, so that a test reading ``seen`` once its
+                # request returned finds it there (as the other outcomes are noted before acting)
                 self.seen.append(Seen(*request, "forwarded"))
+                self._send(client, status + response_body)
                 if not delimited or "close" in headers.get("connection", "").lower():
                     return
         except (_Cut, OSError, ValueError, IndexError):
