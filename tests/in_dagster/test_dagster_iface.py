@@ -104,8 +104,11 @@ def test_each_class_takes_dagsters_parameters(name: str) -> None:
     assert checked
 
 
-def test_open_pipes_session_takes_dagsters_parameters() -> None:
-    assert parameters(ours.open_pipes_session) == parameters(dagster.open_pipes_session)
+def test_open_pipes_session_takes_dagsters_parameters_then_optional_keywords() -> None:
+    theirs, mine = parameters(dagster.open_pipes_session), parameters(ours.open_pipes_session)
+    assert mine[: len(theirs)] == theirs
+    extensions = mine[len(theirs) :]  # log_to_stderr_below
+    assert all(kind is inspect.Parameter.KEYWORD_ONLY and default is None for _, kind, default in extensions)
 
 
 def test_a_failure_is_pipes_fasts_error_too() -> None:

@@ -13,6 +13,7 @@ from pipes_fast.clients import subprocess as core
 from pipes_fast.dagster._errors import PipesExecutionError
 from pipes_fast.dagster._io import PipesTempFileContextInjector, PipesTempFileMessageReader
 from pipes_fast.dagster._session import PipesSession, open_pipes_session
+from pipes_fast.dagster._stderr_logs import stderr_level
 from pipes_fast.protocol import PipesExtras
 
 
@@ -42,12 +43,35 @@ class PipesSubprocessClient(core.PipesSubprocessClient, dagster.PipesSubprocessC
     ``termination_timeout_seconds``, and a failure raises :class:`PipesExecutionError` naming the
     exception the external process reported and the tail of its stderr. Injectors and readers may
     be pipes_fast's or Dagster's.
+
+    ``log_to_stderr_below`` (a level name such as ``"WARNING"``, or a number; None by default)
+    writes the external process's log lines below that level to the step's stderr, which Dagster
+    captures and shows in the run's stderr view, instead of one Dagster event each (see
+    :func:`open_pipes_session`): for processes that log thousands of lines.
     """
 
     _default_context_injector = PipesTempFileContextInjector
     _default_message_reader = PipesTempFileMessageReader
     _execution_error = PipesExecutionError
     _invocation = PipesClientCompletedInvocation
+
+    def __init__(
+        self,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        context_injector: Any = None,
+        message_reader: Any = None,
+        forward_termination: bool = True,
+        forward_stdio: bool = True,
+        termination_timeout_seconds: float = 20,
+        *,
+        log_to_stderr_below: Union[str, int, None] = None,
+    ) -> None:
+        super().__init__(
+            env, cwd, context_injector, message_reader, forward_termination, forward_stdio, termination_timeout_seconds
+        )
+        stderr_level(log_to_stderr_below)  # refused here rather than at the first run
+        self.log_to_stderr_below = log_to_stderr_below
 
     def run(  # type: ignore[override]
         self,
@@ -64,4 +88,6 @@ class PipesSubprocessClient(core.PipesSubprocessClient, dagster.PipesSubprocessC
         return completed
 
     def _open_session(self, context: Any, extras: Optional[PipesExtras]) -> AbstractContextManager[Any]:
-        return open_pipes_session(context, self.context_injector, self.message_reader, extras)
+        return open_pipes_session(
+            context, self.context_injector, self.message_reader, extras, log_to_stderr_below=self.log_to_stderr_below
+        )

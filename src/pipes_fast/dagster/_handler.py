@@ -24,6 +24,7 @@ from pipes_fast._logic.flow import DrainGate, take_oldest
 from pipes_fast.dagster._context import DagsterStep
 from pipes_fast.dagster._convert import DagsterResult, ToDagster
 from pipes_fast.dagster._internals import ChildMessageHandler
+from pipes_fast.dagster._stderr_logs import StderrLogLines
 from pipes_fast.errors import MalformedParams
 from pipes_fast.protocol import PipesException, PipesParams, SkippedMessage, skipped_message
 from pipes_fast.readers import PipesMessageReader as PipesFastReader
@@ -40,16 +41,26 @@ class DagsterBridge(core.PipesMessageHandler):
 
     A result the step cannot record (a key outside the step, a check it does not run, metadata
     Dagster refuses) is skipped with a warning naming its line, and listed in :attr:`refused`.
+
+    With ``stderr_logs``, the log lines it takes go to the step's stderr, a batch at a time,
+    instead of to Dagster's handling.
     """
 
     def __init__(
-        self, context: Any, message_reader: Any, dagster_handler: dagster.PipesMessageHandler, *, sink: bool = False
+        self,
+        context: Any,
+        message_reader: Any,
+        dagster_handler: dagster.PipesMessageHandler,
+        *,
+        sink: bool = False,
+        stderr_logs: Optional[StderrLogLines] = None,
     ) -> None:
         step = DagsterStep(context)
         super().__init__(step, message_reader)
         self._step = step
         self._dagster_handler = dagster_handler
         self._sink = dagster_handler if sink else None
+        self._stderr_logs = stderr_logs
         self._to_dagster = ToDagster()
         self.results: list[DagsterResult] = []
         """Every result received, converted, oldest first (without ``sink``)."""
@@ -66,6 +77,8 @@ class DagsterBridge(core.PipesMessageHandler):
     def handle_message(self, message: Mapping[str, Any]) -> None:
         self._router.route((message,))
         self._pass_on(lambda index: (0, message))
+        if self._stderr_logs is not None:
+            self._stderr_logs.flush()
 
     def get_reported_results(self) -> tuple[DagsterResult, ...]:  # type: ignore[override]
         """Every result received so far (the whole stream's, once it has been read)."""
@@ -86,6 +99,8 @@ class DagsterBridge(core.PipesMessageHandler):
     def _route_lines(self, lines: list[bytes], first_line: int) -> list[Any]:
         bad: list[Any] = self._router.route_lines(lines, first_line)
         self._pass_on(lambda index: self._source_of_result(lines, first_line, index))
+        if self._stderr_logs is not None:
+            self._stderr_logs.flush()
         return bad
 
     def _pass_on(self, source: Callable[[int], tuple[int, Any]]) -> None:
@@ -153,6 +168,11 @@ class DagsterBridge(core.PipesMessageHandler):
                 self.refused.append(text)
 
     def _handle_other(self, message: Mapping[str, Any]) -> None:
+        stderr_logs = self._stderr_logs
+        if stderr_logs is not None:
+            if message.get("method") == "log" and stderr_logs.take(message.get("params")):
+                return
+            stderr_logs.flush()  # the lines before this message come before what it does
         try:
             handle_in_dagster(self._dagster_handler, message)
         finally:  # Dagster refusing the message must not leave the stream without its state
@@ -192,12 +212,15 @@ class PipesMessageHandler(dagster.PipesMessageHandler):
     """Dagster's ``PipesMessageHandler``, handling messages on pipes_fast's hot path.
 
     pipes_fast's readers feed its :attr:`core` directly; readers written for Dagster call
-    :meth:`handle_message`, which goes through the same path.
+    :meth:`handle_message`, which goes through the same path. With ``log_to_stderr_below`` (a
+    ``logging`` level number), the external process's log lines below it go to the step's stderr
+    rather than one Dagster event each (see ``open_pipes_session``).
     """
 
-    def __init__(self, context: Any, message_reader: Any) -> None:
+    def __init__(self, context: Any, message_reader: Any, *, log_to_stderr_below: Optional[int] = None) -> None:
         super().__init__(context, message_reader)
-        self.core = DagsterBridge(context, message_reader, self)
+        stderr_logs = None if log_to_stderr_below is None else StderrLogLines(log_to_stderr_below)
+        self.core = DagsterBridge(context, message_reader, self, stderr_logs=stderr_logs)
 
     @contextmanager
     def handle_messages(self) -> Iterator[PipesParams]:

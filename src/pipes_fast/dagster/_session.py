@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import dagster
 
@@ -14,6 +14,7 @@ from pipes_fast.dagster._convert import DagsterResult
 from pipes_fast.dagster._errors import PipesExecutionError
 from pipes_fast.dagster._handler import DagsterBridge, PipesMessageHandler
 from pipes_fast.dagster._internals import FAIL_TO_YIELD_ERROR_MESSAGE
+from pipes_fast.dagster._stderr_logs import stderr_level
 from pipes_fast.protocol import PipesExtras, PipesParams
 from pipes_fast.session import is_dagster_context, run_session
 
@@ -120,6 +121,8 @@ def open_pipes_session(
     context_injector: Any,
     message_reader: Any,
     extras: Optional[PipesExtras] = None,
+    *,
+    log_to_stderr_below: Union[str, int, None] = None,
 ) -> Iterator[PipesSession]:
     """Dagster's ``open_pipes_session``, on pipes_fast's hot path; the session's results are
     Dagster's own, so ``return session.get_results()`` (or ``yield from``) works in an asset,
@@ -127,17 +130,24 @@ def open_pipes_session(
 
     ``context_injector`` and ``message_reader`` may be pipes_fast's or Dagster's. Once the
     stream has been read, a result the step cannot record fails it (:class:`PipesExecutionError`).
+
+    Each log line of the external process is one Dagster event, as in Dagster: a write to the
+    event log storage each (milliseconds on sqlite). With ``log_to_stderr_below`` (a level name
+    such as ``"WARNING"``, or a number), the lines below that level are written to the step's
+    stderr instead (``<time> - pipes - <LEVEL> - <message>``), which Dagster captures: the run's stderr
+    view in its UI shows every one. Lines at or above it stay events.
     """
     if not is_dagster_context(context):
         raise TypeError(
             f"pipes_fast.dagster runs in a Dagster op or asset and needs its context, got {type(context).__name__};"
             " outside Dagster, use pipes_fast's own client or open_pipes_session with a StepContext"
         )
+    stderr_below = stderr_level(log_to_stderr_below)
     context = execution_context(context)
     if context.has_assets_def:  # as Dagster does: an asset that returns nothing fails loudly
         context.set_requires_typed_event_stream(error_message=FAIL_TO_YIELD_ERROR_MESSAGE)
     data = context_data(context, extras)
-    handler = PipesMessageHandler(context, message_reader)
+    handler = PipesMessageHandler(context, message_reader, log_to_stderr_below=stderr_below)
 
     def make_session(injector_params: PipesParams, reader_params: PipesParams) -> PipesSession:
         return PipesSession(data, handler, injector_params, reader_params, context)
