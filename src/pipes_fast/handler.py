@@ -286,6 +286,7 @@ class _WriterFlow:
     def __init__(self, gate: DrainGate) -> None:
         self._gate = gate
         self.wait_for_room = gate.wait_for_room
+        self.has_room = gate.has_room
 
     def defer(self) -> bool:
         self._gate.release()  # the consumer is not draining while the session closes

@@ -45,6 +45,7 @@ def test_run_loads_neither_benchmarks_nor_conformance_nor_dagster(options: list[
         "pipes_fast.cli.live",
         "pipes_fast.cli.output",
         "pipes_fast.cli.run",
+        "pipes_fast.readers._drain",
         "pipes_fast.readers.base",
         "pipes_fast.readers.file",
         "pipes_fast.readers.stdio",

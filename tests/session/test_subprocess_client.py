@@ -27,7 +27,7 @@ from pipes_fast import (
     PipesSubprocessClient,
     StepContext,
 )
-from pipes_fast._system import threads as _threads
+from pipes_fast._system import pool as _pool
 from pipes_fast._system import wake as _wake
 from pipes_fast.clients.base import PipesClientCompletedInvocation
 from pipes_fast.protocol import make_message
@@ -194,7 +194,7 @@ def test_a_grandchild_holding_the_captured_pipes_does_not_hold_up_run(
 ) -> None:
     pid_file = tmp_path / "grandchild.pid"
     command = ["sh", "-c", f"echo out; echo err >&2; sleep 300 & echo $! > '{pid_file}'; exit 0"]
-    _wake.close_idle()  # the inotify instances kept for the next watches would count as left open
+    _wake.watcher()  # the process's one watcher, kept for its life
     fds, threads = _open_fds(), set(threading.enumerate())
     returned: list[PipesClientCompletedInvocation] = []
     run = threading.Thread(
@@ -213,9 +213,8 @@ def test_a_grandchild_holding_the_captured_pipes_does_not_hold_up_run(
     assert _pid_alive(grandchild)  # it held the pipes all along
     (invocation,) = returned
     assert (invocation.stdout, invocation.stderr) == ("out\n", "err\n")
-    _wake.close_idle()
     assert _open_fds() == fds
-    assert [thread.name for thread in threading.enumerate() if thread not in threads] in ([], [_threads.IDLE_NAME])
+    assert {thread.name for thread in threading.enumerate() if thread not in threads} <= {_pool.WORKER_NAME}
 
 
 ORCHESTRATOR = """

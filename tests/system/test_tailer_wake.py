@@ -1,4 +1,4 @@
-"""How a waiting file tailer is woken: by inotify on the file's directory (Linux), or by the
+"""How a waiting file tailer is woken: by the process's one inotify watcher (Linux), or by the
 portable poll (elsewhere, ``PIPES_FAST_NO_INOTIFY=1``, or inotify failed).
 
 The ``wake`` fixture runs a test on each path. On the inotify path the safety poll is made an
@@ -35,18 +35,14 @@ WAIT_SECONDS = 30
 
 
 @pytest.fixture(params=WAKE_PATHS)
-def wake(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> str:
+def wake(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The way waiting tailers are woken in this test, by turns each of the two."""
     if request.param == "poll":
         monkeypatch.setenv("PIPES_FAST_NO_INOTIFY", "1")
         return "poll"
     monkeypatch.delenv("PIPES_FAST_NO_INOTIFY", raising=False)
-    probe = _wake.DirectoryWatch.open(str(tmp_path_factory.mktemp("probe") / "file"))
-    if probe is None:
+    if _wake.disabled() or not _wake.watcher().inotify:
         pytest.skip("inotify is not available here")
-    probe.close()
     monkeypatch.setattr(_tailer, "_SAFETY_POLL_SECONDS", (3600.0, 3600.0))  # only inotify wakes a wait in time
     return "inotify"
 
@@ -194,9 +190,11 @@ def open_descriptors(folder: Path) -> Counter[str]:
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd")
 def test_no_descriptor_is_left_open(wake: str, tmp_path: Path) -> None:
     """More tailers than the default limit of inotify instances per user (128), each waited on,
-    then closed, closed twice, forgotten, or stopped first; and a path in a folder not there."""
+    then closed, closed twice, forgotten, or stopped first; and a path in a folder not there. The
+    process holds one inotify instance for all of them, and nothing else of theirs once closed."""
     path = tmp_path / "messages"
     path.write_bytes(b"x\n")
+    _wake.watcher()
     before = open_descriptors(tmp_path)
     for i in range(300):
         tailer = FileTailer(path if i % 10 else tmp_path / "missing" / "messages")
@@ -210,11 +208,10 @@ def test_no_descriptor_is_left_open(wake: str, tmp_path: Path) -> None:
             tailer.stop()
             tailer.close()
         del tailer  # i % 3 == 2: closed when forgotten
-    kept = open_descriptors(tmp_path) - before
-    assert set(kept) <= {"anon_inode:inotify", "anon_inode:[eventfd]"}
-    assert all(count <= _wake.MAX_IDLE for count in kept.values())  # a few kept for the next watches
-    _wake.close_idle()
     assert not open_descriptors(tmp_path) - before
+    assert open_descriptors(tmp_path)["anon_inode:inotify"] <= 1
+    watcher = _wake.watcher()
+    assert (watcher._folders, watcher._files) == ({}, {})
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
@@ -224,9 +221,8 @@ def test_changes_inotify_does_not_report_make_the_tailer_poll(
     """Writes inotify cannot see (NFS from another host; here, a watch that reports no writes) are
     found by the safety look, and from then on the tailer polls."""
     monkeypatch.delenv("PIPES_FAST_NO_INOTIFY", raising=False)
-    monkeypatch.setattr(_wake, "_MASK", _wake._IN_DELETE_SELF)  # blind to writes
+    monkeypatch.setattr(_wake, "_FILE_MASK", _wake._IN_DELETE_SELF | _wake._IN_ONESHOT)  # blind to writes
     monkeypatch.setattr(_tailer, "_SAFETY_POLL_SECONDS", (0.05, 0.05))
-    _wake.close_idle()
     path = tmp_path / "messages"
     path.write_bytes(b"")
     with caplog.at_level(logging.INFO, logger=_tailer.__name__), Observed(path) as tailer:
@@ -241,71 +237,105 @@ def test_changes_inotify_does_not_report_make_the_tailer_poll(
     assert [r.getMessage() for r in caplog.records if r.name == _tailer.__name__] == [
         f"[pipes] inotify does not see the changes to {path} (a network filesystem?): polling it"
     ]
-    _wake.close_idle()
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
-def test_a_kept_inotify_instance_watches_again_and_is_not_shared_with_a_fork(tmp_path: Path) -> None:
+def test_one_inotify_instance_per_process_and_a_fork_makes_its_own(tmp_path: Path) -> None:
     code = textwrap.dedent("""
-        import os, sys
+        import os, sys, threading
         from pipes_fast._system import wake as _wake
         from pipes_fast._system.tailer import FileTailer
-        path = sys.argv[1]
-        tailer = FileTailer(path)
-        tailer.wait(timeout=0)
-        tailer.stop()  # its eventfd is set: it must be back to zero once kept
-        tailer.close()
-        inotify_fd, wake_fd = _wake._idle[-1]
-        try:
-            os.eventfd_read(wake_fd)
-            print("the kept eventfd was still set")
-        except BlockingIOError:
-            pass
-        again = FileTailer(path)
-        again.wait(timeout=0)
-        print(again.watched, again._watch._fd == inotify_fd, flush=True)
-        again.close()
+
+        def instances():
+            return sum(os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:inotify"
+                       for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}"))
+
+        def woken(path):
+            tailer = FileTailer(path)
+            tailer.read()
+            assert not tailer.wait(timeout=0)
+            writer = threading.Timer(0.05, lambda: open(path, "ab").write(b"x\\n"))
+            writer.start()
+            ok = tailer.wait(timeout=60) and tailer.watched
+            writer.join()
+            tailer.close()
+            return ok
+
+        tailers = [FileTailer(f"{sys.argv[1]}/messages-{i}") for i in range(200)]
+        for tailer in tailers:
+            tailer.wait(timeout=0)
+        print("parent", instances(), woken(f"{sys.argv[1]}/parent"), flush=True)
         if os.fork() == 0:
-            print("child", len(_wake._idle), flush=True)
+            print("child", _wake._watcher is None, instances(), woken(f"{sys.argv[1]}/child"), instances(), flush=True)
             os._exit(0)
         os.wait()
-        print("parent", len(_wake._idle), flush=True)
+        print("parent", instances(), woken(f"{sys.argv[1]}/parent"), flush=True)
     """)
     env = {k: v for k, v in os.environ.items() if k != "PIPES_FAST_NO_INOTIFY"}
     out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "messages")], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True, check=True, timeout=120
     ).stdout
-    assert out.splitlines() == ["True True", "child 0", "parent 1"]
+    assert out.splitlines() == ["parent 1 True", "child True 0 True 1", "parent 1 True"]
+
+
+INSTANCES_USED_UP = """
+import ctypes, errno, logging, os, subprocess, sys
+from pipes_fast import PipesEnvContextInjector, PipesTempFileMessageReader, StepContext, open_pipes_session
+
+logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+libc = ctypes.CDLL(None, use_errno=True)
+held = []
+while True:  # the user's inotify instances used up, for real
+    fd = libc.inotify_init1(os.O_CLOEXEC)
+    if fd < 0:
+        assert ctypes.get_errno() in (errno.EMFILE, errno.ENFILE), ctypes.get_errno()
+        break
+    held.append(fd)
+try:
+    for i in range(3):
+        with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesTempFileMessageReader()) as session:
+            env = {**os.environ, **session.get_bootstrap_env_vars()}
+            child = "from pipes_fast.external import open_dagster_pipes\\nwith open_dagster_pipes() as p:\\n" \\
+                    "    [p.report_custom_message(j) for j in range(100)]"
+            subprocess.run([sys.executable, "-c", child], env=env, check=True, timeout=120)
+        assert list(session.get_custom_messages()) == list(range(100)), session.get_custom_messages()
+        print("session", i, "delivered", flush=True)
+finally:
+    for fd in held:
+        os.close(fd)
+"""
+"""A process that finds the per-user inotify instances used up: its sessions poll, and say so once."""
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
-@pytest.mark.parametrize(
-    ("function", "code", "why"),
-    [
-        ("inotify_init1", errno.EMFILE, "inotify is not available"),
-        ("inotify_add_watch", errno.ENOSPC, "cannot watch a directory with inotify"),
-    ],
-    ids=["too-many-instances", "watch-limit-reached"],
-)
-def test_a_failing_inotify_falls_back_to_polling(
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-    tmp_path: Path,
-    function: str,
-    code: int,
-    why: str,
+def test_past_the_inotify_instance_limit_sessions_poll_and_warn_once(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PIPES_FAST_NO_INOTIFY"}
+    result = subprocess.run(
+        [sys.executable, "-c", INSTANCES_USED_UP], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"session {i} delivered" for i in range(3)]
+    warnings = [line for line in result.stderr.splitlines() if "polled instead" in line]
+    assert len(warnings) == 1, result.stderr
+    assert warnings[0].startswith("pipes_fast._system.wake: [pipes] inotify is not available ([Errno 24]")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
+def test_a_failing_watch_falls_back_to_polling(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
+    """The watch limit reached (``inotify_add_watch`` fails with ENOSPC): polled, warned once."""
     monkeypatch.delenv("PIPES_FAST_NO_INOTIFY", raising=False)
     monkeypatch.setattr(_wake, "_warned", set())
     call = _wake._call
 
     def failing(name: str, *args: object) -> int:
-        if name == function:
-            raise OSError(code, os.strerror(code))
+        if name == "inotify_add_watch":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return call(name, *args)
 
     monkeypatch.setattr(_wake, "_call", failing)
-    _wake.close_idle()  # a kept instance would spare the first watch from inotify_init1
+    _wake.watcher()
     before = open_descriptors(tmp_path)
     with caplog.at_level(logging.WARNING, logger=_wake.__name__):
         for i in range(2):
@@ -316,10 +346,10 @@ def test_a_failing_inotify_falls_back_to_polling(
                 assert woken(tailer, writer("append", path))
                 assert not tailer.watched
                 assert tailer.read() == b"more\n"
-    _wake.close_idle()
-    assert not open_descriptors(tmp_path) - before  # the half-made watch was closed (or kept, then closed here)
+    assert not open_descriptors(tmp_path) - before
     assert [r.getMessage() for r in caplog.records] == [  # once per process
-        f"[pipes] {why} ([Errno {code}] {os.strerror(code)}): message files are polled instead"
+        f"[pipes] cannot watch a folder with inotify ([Errno {errno.ENOSPC}] {os.strerror(errno.ENOSPC)}): "
+        "message files are polled instead"
     ]
 
 
@@ -376,6 +406,7 @@ def test_a_session_delivers_a_message_while_the_process_runs(wake: str, tmp_path
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd")
 def test_sessions_leave_no_descriptor_open(wake: str, tmp_path: Path) -> None:
     path = tmp_path / "messages"
+    _wake.watcher()
     before = open_descriptors(tmp_path)
     for i in range(20):
         with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesFileMessageReader(str(path))) as session:
@@ -383,5 +414,49 @@ def test_sessions_leave_no_descriptor_open(wake: str, tmp_path: Path) -> None:
                 f.write(opened() + custom(i) + closed())
             wait_for(lambda: session.message_handler.received_closed_message, "the closed message", WAIT_SECONDS)
         assert list(session.get_custom_messages()) == [i]
-    _wake.close_idle()
     assert not open_descriptors(tmp_path) - before
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
+def test_a_write_wakes_only_the_reader_of_its_own_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Files of one folder, each armed by its own subscriber: a real writer's writes to one call
+    back its subscriber only (the watcher handles events in order: once the last file's call back
+    has come, any call the others' writes made would have come before it)."""
+    monkeypatch.delenv("PIPES_FAST_NO_INOTIFY", raising=False)
+    if not _wake.watcher().inotify:
+        pytest.skip("inotify is not available here")
+    paths = [tmp_path / f"messages-{i}" for i in range(3)]
+    calls: list[Counter[int]] = [Counter() for _ in paths]
+    called = [threading.Event() for _ in paths]
+
+    def on_change(i: int) -> None:
+        calls[i]["calls"] += 1
+        called[i].set()
+
+    descriptors = []
+    subscriptions = [_wake.Subscription(str(path), lambda i=i: on_change(i)) for i, path in enumerate(paths)]
+    try:
+        for path in paths:
+            path.write_bytes(b"")
+            descriptors.append(os.open(path, os.O_RDONLY))
+        for subscription, fd in zip(subscriptions, descriptors):
+            assert subscription.arm(fd)
+        writer("append", paths[2])()  # once its call back has come, the files' creation has been seen
+        assert called[2].wait(WAIT_SECONDS)
+        assert subscriptions[2].arm(descriptors[2])
+        for count, event in zip(calls, called):
+            count.clear()
+            event.clear()
+        for _ in range(20):  # writes to the first file, its subscriber arming again after each call
+            called[0].clear()
+            writer("append", paths[0])()
+            assert called[0].wait(WAIT_SECONDS)
+            assert subscriptions[0].arm(descriptors[0])
+        writer("append", paths[2])()
+        assert called[2].wait(WAIT_SECONDS)
+        assert [c["calls"] for c in calls] == [20, 0, 1]
+    finally:
+        for subscription in subscriptions:
+            subscription.close()
+        for fd in descriptors:
+            os.close(fd)

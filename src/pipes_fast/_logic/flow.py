@@ -18,6 +18,8 @@ MAX_QUEUED_CUSTOM_MESSAGES = 65_536
 
 _SLICE_SECONDS = 0.05
 """Longest single wait: every wait re-checks its condition at least this often."""
+RETRY_SECONDS = _SLICE_SECONDS
+"""How soon a reader that found no room (:meth:`DrainGate.has_room`) looks again."""
 
 
 def take_oldest(queue: deque[Any], count: Optional[int] = None) -> list[Any]:
@@ -53,10 +55,15 @@ class DrainGate:
 
     def wait_for_room(self) -> None:
         """Between chunks: while a bounded consumer has ``limit`` payloads queued, wait for it."""
-        self._arrived.set()
-        while self._bounded and not self._released and len(self._queue) >= self._limit:
+        while not self.has_room():
             self._room.wait(_SLICE_SECONDS)
             self._room.clear()
+
+    def has_room(self) -> bool:
+        """Between chunks, for a reader that must not block: False while a bounded consumer has
+        ``limit`` payloads queued (look again in :data:`RETRY_SECONDS`)."""
+        self._arrived.set()
+        return not (self._bounded and not self._released and len(self._queue) >= self._limit)
 
     def defer(self) -> bool:
         """At session close: True if the rest of the stream is left to read as the consumer drains

@@ -24,9 +24,9 @@ _active = 0
 _saved: Optional[tuple[int, ...]] = None
 
 
-@contextmanager
-def relaxed_gc() -> Iterator[None]:
-    """Raise the first-generation threshold for the span of the block (re-entrant, thread-safe)."""
+def relax() -> None:
+    """A reader starts streaming: raise the first-generation threshold unless another one did;
+    :func:`restore` undoes it."""
     global _active, _saved
     with _lock:
         if _active == 0:
@@ -35,12 +35,24 @@ def relaxed_gc() -> Iterator[None]:
                 _saved = current
                 gc.set_threshold(RELAXED_THRESHOLD, *current[1:])
         _active += 1
+
+
+def restore() -> None:
+    """A reader stops streaming: the last one puts the previous thresholds back."""
+    global _active, _saved
+    with _lock:
+        _active -= 1
+        if _active == 0 and _saved is not None:
+            if gc.get_threshold()[0] == RELAXED_THRESHOLD:
+                gc.set_threshold(*_saved)
+            _saved = None
+
+
+@contextmanager
+def relaxed_gc() -> Iterator[None]:
+    """Raise the first-generation threshold for the span of the block (re-entrant, thread-safe)."""
+    relax()
     try:
         yield
     finally:
-        with _lock:
-            _active -= 1
-            if _active == 0 and _saved is not None:
-                if gc.get_threshold()[0] == RELAXED_THRESHOLD:
-                    gc.set_threshold(*_saved)
-                _saved = None
+        restore()

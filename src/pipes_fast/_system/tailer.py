@@ -1,8 +1,9 @@
 """Follows a file the external process appends messages to.
 
 One source for both hot-path implementations: waiting on a file is I/O-bound, and compiling it
-gains nothing. On Linux a waiting tailer is woken by inotify (:mod:`pipes_fast._system.wake`); elsewhere,
-with ``PIPES_FAST_NO_INOTIFY=1``, or where inotify fails, it polls.
+gains nothing. On Linux a waiting tailer is woken by the process's one inotify watcher
+(:mod:`pipes_fast._system.wake`); elsewhere, with ``PIPES_FAST_NO_INOTIFY=1``, or where inotify
+fails, it polls.
 """
 
 from __future__ import annotations
@@ -12,21 +13,27 @@ import os
 import stat
 import threading
 import time
+import weakref
 from typing import Callable, Optional
 
 from pipes_fast._system.files import READ_FLAGS, FileId, file_id, why_not_regular
-from pipes_fast._system.wake import DirectoryWatch
+from pipes_fast._system.wake import Subscription, disabled
 
 _POLL_SECONDS = (0.001, 0.05)
 """A polling wait's first sleep, and the longest it doubles to."""
 _SAFETY_POLL_SECONDS = (0.5, 2.0)
 """A watched wait's first look without being woken, and the longest it doubles to: an idle reader
-wakes every 2 s (each such look costs 0.1-0.4 ms of CPU here, twice the wake-up of a bare thread).
+looks every 2 s (each such look costs 0.1-0.4 ms of CPU here, twice the wake-up of a bare thread).
 A change such a look finds that inotify did not report (a write over NFS from another host, to a
 file renamed into another folder) makes the tailer poll from then on: it is noticed within 500 ms
 of the last data, 2 s at worst, and what follows as a polling tailer notices it."""
 
 _log = logging.getLogger(__name__)
+
+
+def _wake_waiter_of(tailer: Optional[FileTailer]) -> None:
+    if tailer is not None:
+        tailer._wake_waiter()
 
 
 def _version(info: os.stat_result) -> tuple[int, int, int]:
@@ -43,15 +50,17 @@ class FileTailer:
     ``warn`` (default: this module's logger). A path that names anything but a regular file
     (a symbolic link, a FIFO, ...) is never opened.
 
-    ``wait`` blocks until there is more to read, ``stop`` is called, or the timeout passes. On
-    Linux it is woken by inotify on the file's directory as soon as the file changes, and looks
-    again after 500 ms, doubling up to 2 s, for changes inotify cannot see (finding one, it polls
-    from then on); elsewhere, with ``PIPES_FAST_NO_INOTIFY=1`` in the environment when a wait
-    first arms the watch, or where inotify fails, it polls with a sleep that starts at 1 ms and
-    doubles up to 50 ms. Either way it never spins. The watch (two descriptors) is made by the
-    first ``wait`` and closed by ``close``; a ``wait`` after that makes a new one. Reads are
-    ``chunk_bytes`` at a time: small enough that the messages decoded from one read are dispatched
-    before the garbage collector's first generation fills up, which keeps decoding at full speed.
+    A waiter either blocks in :meth:`wait`, or calls :meth:`look` and, when told to wait, waits for
+    its callback or the time :meth:`look` gives, whichever comes first (a reader on a pool does,
+    holding no thread while it waits). On Linux the process's inotify watcher calls back as soon
+    as the file changes, and the waiter looks again after 500 ms, doubling up to 2 s, for changes
+    inotify cannot see (finding one, the tailer polls from then on); elsewhere, with
+    ``PIPES_FAST_NO_INOTIFY=1`` in the environment when a look first subscribes, or where inotify
+    fails, it polls with a delay that starts at 1 ms and doubles up to 50 ms. Either way it never
+    spins. The subscription is made by the first look and ended by ``close``; a look after that
+    subscribes again. Reads are ``chunk_bytes`` at a time: small enough that the messages decoded
+    from one read are dispatched before the garbage collector's first generation fills up, which
+    keeps decoding at full speed.
     """
 
     def __init__(
@@ -71,12 +80,13 @@ class FileTailer:
         self._fd = -1
         self._refused: Optional[tuple[int, int, int]] = None
         self._stop = threading.Event()
-        self._watch: Optional[DirectoryWatch] = None
+        self._subscription: Optional[Subscription] = None
         self._polling = False
-        """True once a wait found inotify unavailable, or blind to this file: later waits poll
+        """True once a look found inotify disabled, or blind to this file: later looks poll
         without trying it again (until ``close``)."""
-        self._watch_lock = threading.Lock()
-        """Held to replace ``_watch`` and to wake it: ``stop`` never writes to a closed descriptor."""
+        self._waiter: Optional[Callable[[], object]] = None
+        self._delay = 0.0
+        self._woken = threading.Event()
 
     @property
     def stopped(self) -> bool:
@@ -84,16 +94,14 @@ class FileTailer:
 
     @property
     def watched(self) -> bool:
-        """True if inotify wakes a ``wait`` now (False: it polls)."""
-        watch = self._watch
-        return watch is not None and watch.watching
+        """True if inotify wakes a waiter now (False: it polls)."""
+        subscription = self._subscription
+        return subscription is not None and subscription.watching
 
     def stop(self) -> None:
-        """Wake any ``wait`` now and make later ones return at once; safe from any thread."""
+        """Wake the waiter now and make later waits return at once; safe from any thread."""
         self._stop.set()
-        with self._watch_lock:
-            if self._watch is not None:
-                self._watch.wake()
+        self._wake_waiter()
 
     def read(self) -> bytes:
         """Return up to ``chunk_bytes`` bytes appended since the last call (``b""`` if none)."""
@@ -109,67 +117,85 @@ class FileTailer:
             if not self._open_next():
                 return b""
 
+    def look(self, waiter: Callable[[], object], timed_out: bool = False) -> Optional[float]:
+        """None if ``read`` has something (new data, a truncated file, a new file at the path).
+        Otherwise ``waiter`` is called (on another thread; it must be quick) after the next change
+        or :meth:`stop`, and the result is how many seconds to wait at most before looking again.
+        ``timed_out`` says the last wait ended without a call: a change found now was not reported."""
+        self._waiter = waiter
+        subscription = self._subscribe()
+        watched = subscription is not None and subscription.arm(self._fd)  # before the check: none missed
+        if self._ready():
+            self._delay = 0.0
+            if timed_out and watched:
+                self._poll_instead()
+            return None
+        shortest, longest = _SAFETY_POLL_SECONDS if watched else _POLL_SECONDS
+        self._delay = min(max(self._delay * 2, shortest), longest)
+        return self._delay
+
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Wait until ``read`` has something (new data, a truncated file, a new file at the path);
         True if so, False on stop or timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        watch = self._watch if self._watch is not None or self._polling else self._arm()
-        delay = 0.0
+        self._delay = 0.0
         timed_out = False
+        woken = self._woken
         while True:
-            watched = watch if watch is not None and watch.prepare() else None  # before the check: none missed
-            if self._ready():
-                if timed_out and watched is not None:
-                    self._poll_instead(watched)
+            woken.clear()
+            seconds = self.look(woken.set, timed_out)
+            if seconds is None:
                 return True
             if self._stop.is_set():
                 return False
-            shortest, longest = _POLL_SECONDS if watched is None else _SAFETY_POLL_SECONDS
-            delay = seconds = min(max(delay * 2, shortest), longest)
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 seconds = min(seconds, remaining)
-            if watched is not None:
-                timed_out = not watched.block(seconds)
-            else:
-                self._stop.wait(seconds)
+            timed_out = not woken.wait(seconds)
 
     def fileno(self) -> int:
         """The descriptor of the file being read, or -1 before one was opened."""
         return self._fd
 
     def close(self) -> None:
-        """Close the file being read and the watch; a later ``read`` follows a new file at the path,
-        a later ``wait`` watches again."""
-        with self._watch_lock:
-            watch, self._watch, self._polling = self._watch, None, False
+        """Close the file being read and the subscription; a later ``read`` follows a new file at the
+        path, a later look subscribes again."""
+        subscription, self._subscription, self._polling = self._subscription, None, False
         try:
-            if watch is not None:
-                watch.close()
+            if subscription is not None:
+                subscription.close()
         finally:
             self._close_file()
 
     def __del__(self) -> None:
-        if hasattr(self, "_watch_lock"):  # not set if __init__ failed
+        if hasattr(self, "_woken"):  # not set if __init__ failed
             self.close()
 
-    def _arm(self) -> Optional[DirectoryWatch]:
-        """A watch on the path's directory for the first ``wait``, or None to poll."""
-        if self._stop.is_set():
-            return None  # the wait returns at once: no descriptors to make
-        watch = DirectoryWatch.open(self.path)
-        with self._watch_lock:
-            self._watch, self._polling = watch, watch is None
-        return watch
+    def _subscribe(self) -> Optional[Subscription]:
+        """The subscription a look arms, or None to poll."""
+        if self._subscription is None and not self._polling:
+            if self._stop.is_set():
+                return None  # the wait returns at once: no watch to make
+            if disabled():
+                self._polling = True
+                return None
+            tailer = weakref.ref(self)  # a tailer forgotten while watched still goes away (and closes)
+            self._subscription = Subscription(self.path, lambda: _wake_waiter_of(tailer()))
+        return self._subscription
 
-    def _poll_instead(self, watch: DirectoryWatch) -> None:
-        """A look after a block that ran out found a change inotify never reported: poll from now on."""
+    def _wake_waiter(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            waiter()
+
+    def _poll_instead(self) -> None:
+        """A look after a wait that ran out found a change inotify never reported: poll from now on."""
         _log.info("[pipes] inotify does not see the changes to %s (a network filesystem?): polling it", self.path)
-        with self._watch_lock:
-            self._watch, self._polling = None, True
-        watch.close()
+        subscription, self._subscription, self._polling = self._subscription, None, True
+        if subscription is not None:
+            subscription.close()
 
     def _close_file(self) -> None:
         if self._fd >= 0:

@@ -42,11 +42,14 @@ class MessageStream:
     """One stream of message bytes: frames it, then the handler decodes and handles each line.
 
     ``source`` names the stream's lines in warnings (e.g. ``"line of file /tmp/x/messages"``).
+    A ``blocking`` stream waits between chunks while a bounded consumer is behind
+    (``handler.flow``); a reader on the pool checks ``handler.flow.has_room()`` itself instead.
     """
 
-    def __init__(self, handler: PipesMessageHandler, source: str) -> None:
+    def __init__(self, handler: PipesMessageHandler, source: str, blocking: bool = True) -> None:
         self._handler = handler
         self._source = source
+        self._blocking = blocking
         self._framer = _hotpath.LineFramer()
         self._next_line = 1
         self._truncated = 0
@@ -80,7 +83,8 @@ class MessageStream:
 
     def _handle(self, lines: list[bytes]) -> None:
         bad = self._handler.handle_lines(lines, self._next_line)
-        self._handler.flow.wait_for_room()
+        if self._blocking:
+            self._handler.flow.wait_for_room()
         self._next_line += len(lines)
         if bad:
             self._handler.report_bad_lines(bad, self._source)

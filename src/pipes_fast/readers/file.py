@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from pipes_fast._logic.huge import HUGE_LINE_BYTES
-from pipes_fast._system import threads as _threads
 from pipes_fast._system.files import PrivateFolder, open_private_file, remove_if_same
-from pipes_fast._system.gc import relaxed_gc
 from pipes_fast._system.tailer import FileTailer
 from pipes_fast.protocol import PipesParams
-from pipes_fast.readers.base import MessageStream, PipesMessageReader
+from pipes_fast.readers._drain import FileDrain
+from pipes_fast.readers.base import PipesMessageReader
 
 if TYPE_CHECKING:
     from pipes_fast.handler import PipesMessageHandler
 
-_log = logging.getLogger(__name__)
-
-HUGE_LINE_READ_BYTES = 32 << 20
-"""What the reader asks for at a time while it holds a huge line (``pipes_fast._logic.huge``): glibc's
-malloc maps a request this big on its own (the most its dynamic mmap threshold rises to on 64-bit,
-mallopt(3)), so the pieces of the line go back to the system once joined, where thousands of
-16 kB reads would leave the line's size of freed heap resident."""
-
 
 class PipesFileMessageReader(PipesMessageReader):
-    """Reads messages by tailing ``path``, on a background thread, for the span of the session.
+    """Reads messages by tailing ``path``, on the readers' pool, for the span of the session.
 
     The file is created empty (owner-only, never through a symbolic link; anything but a regular
     file at ``path`` is refused) when the session opens and, with ``cleanup_file``, deleted when it
@@ -62,23 +50,13 @@ class PipesFileMessageReader(PipesMessageReader):
         """``read_messages``; ``exclusive`` refuses an existing file (the caller's own folder)."""
         os.close(open_private_file(self.path, what="message file", exclusive=exclusive))
         tailer = self._tailer_class(self.path, warn=lambda why: handler.warn(f"[pipes] {why}"))
-        session_closed = threading.Event()
-        reading = _threads.start(lambda: self._read(handler, tailer, session_closed), "pipes_fast file reader")
+        reading = FileDrain(handler, tailer, f"line of file {self.path}", lambda: self._clean_up(tailer))
         try:
             yield {"path": self.path, "include_stdio_in_messages": self.include_stdio_in_messages}
         finally:
-            session_closed.set()
-            tailer.stop()
-            if not handler.flow.defer():  # else the thread reads the rest as the consumer drains it
+            reading.close()
+            if not handler.flow.defer():  # else the pool reads the rest as the consumer drains it
                 reading.wait()
-                self._clean_up(tailer)
-
-    def _read(self, handler: PipesMessageHandler, tailer: FileTailer, session_closed: threading.Event) -> None:
-        """The reader thread: the whole stream, then the clean-up if the session left it the rest."""
-        try:
-            self._pump(handler, tailer, session_closed)
-        finally:
-            if handler.flow.reader_finished():
                 self._clean_up(tailer)
 
     def _clean_up(self, tailer: FileTailer) -> None:
@@ -87,34 +65,6 @@ class PipesFileMessageReader(PipesMessageReader):
                 remove_if_same(self.path, tailer.fileno())
         finally:
             tailer.close()
-
-    def _pump(self, handler: PipesMessageHandler, tailer: FileTailer, session_closed: threading.Event) -> None:
-        source = f"line of file {self.path}"
-        stream = MessageStream(handler, source)
-        restarts = tailer.restarts
-        chunk_bytes = tailer.chunk_bytes
-        try:
-            with relaxed_gc():
-                while True:
-                    closing = session_closed.is_set()  # seen before the read: what was written before is read now
-                    tailer.chunk_bytes = HUGE_LINE_READ_BYTES if stream.pending >= HUGE_LINE_BYTES else chunk_bytes
-                    data = tailer.read()
-                    if tailer.restarts != restarts:  # a new file, or this one truncated: its torn line ends here
-                        stream.close()
-                        stream, restarts = MessageStream(handler, source), tailer.restarts
-                    if data:
-                        lines = stream.frame(data)
-                        del data  # the last piece of a huge line: not held while the line is decoded
-                        stream.handle(lines)
-                        del lines
-                    elif closing:
-                        break
-                    else:
-                        tailer.wait()
-                stream.close()
-        except Exception:
-            _log.exception("[pipes] the reader of %s failed; messages after this point are lost", self.path)
-            raise
 
     def no_messages_debug_text(self) -> str:
         return f"Attempted to read messages from file {self.path}."
