@@ -41,6 +41,12 @@ _LEVELS = {
     "CRITICAL": logging.CRITICAL,
 }
 _MAX_WARNINGS = 100
+
+
+def log_level_number(level: Any) -> Optional[int]:
+    """The ``logging`` level of a log message's ``level`` (a name, in any case), or None."""
+    return _LEVELS.get(level.upper()) if isinstance(level, str) else None
+
 _MAX_EXCEPTION_CHAIN = 20
 
 
@@ -263,7 +269,7 @@ class PipesMessageHandler:
     def _on_log(self, params: Any) -> None:
         message = require_param(params, "message", str)
         level = params.get("level") or "INFO"
-        number = _LEVELS.get(level.upper()) if isinstance(level, str) else None
+        number = log_level_number(level)
         if number is None:
             raise MalformedParams(f"unknown log level {level!r:.50}")
         self._log.log(number, message)

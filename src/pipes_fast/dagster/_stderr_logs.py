@@ -15,12 +15,7 @@ import sys
 import time
 from typing import Any, Optional, Union
 
-from pipes_fast.handler import _LEVELS, write_text
-
-
-def log_level_number(level: Any) -> Optional[int]:
-    """The ``logging`` level of a log message's ``level`` (a name, in any case), or None."""
-    return _LEVELS.get(level.upper()) if isinstance(level, str) else None
+from pipes_fast.handler import log_level_number, write_text
 
 
 def stderr_level(below: Union[str, int, None]) -> Optional[int]:
