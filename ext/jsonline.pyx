@@ -64,11 +64,12 @@ cdef struct _Out:
 cdef unsigned char _ESCAPES[256]  # for each byte: 0 (as is), or what follows its backslash
 cdef const char* _HEX = b"0123456789abcdef"
 cdef uint64_t _POW5[23]  # 5**0 to 5**22
+cdef char _PAIRS[200]  # "00", "01", ... "99": two digits at a time
 cdef const uint64_t _ONES = 0x0101010101010101ULL
 
 
 cdef void _fill_tables() noexcept:
-    """At import: _ESCAPES, and _POW5 for _put_fixed_float."""
+    """At import: _ESCAPES, _PAIRS for _digits, and _POW5 for _put_fixed_float."""
     cdef int c
     for c in range(256):
         _ESCAPES[c] = c"u" if c < 0x20 else 0  # control characters: \u00XX, but for the short ones
@@ -79,6 +80,9 @@ cdef void _fill_tables() noexcept:
     _ESCAPES[c"\t"] = c"t"
     _ESCAPES[c'"'] = c'"'
     _ESCAPES[c"\\"] = c"\\"
+    for c in range(100):
+        _PAIRS[2 * c] = c"0" + c // 10
+        _PAIRS[2 * c + 1] = c"0" + c % 10
     _POW5[0] = 1
     for c in range(1, 23):
         _POW5[c] = 5 * _POW5[c - 1]
@@ -166,25 +170,44 @@ cdef class _Envelope:
 
 
 cdef int _encode_message(_Out* out, object message, _Envelope envelope) except -1:
-    """``_encode_line``, writing the start of a message in ``make_message``'s envelope (its exact
-    key and version objects, in its order) from ``envelope``, made anew when the method changes."""
-    cdef Py_ssize_t position = 0, start = out.used
+    """``_encode_line``, through ``_encode_enveloped`` for a message in ``make_message``'s envelope
+    (its exact key and version objects, in its order)."""
+    cdef Py_ssize_t position = 0
     cdef PyObject* key
     cdef PyObject* value
     cdef PyObject* method
-    cdef int status = _UNSUPPORTED
     if not (type(message) is dict and len(<dict>message) == 3
             and PyDict_Next(<PyObject*>message, &position, &key, &value)
             and key == <PyObject*>_VERSION_FIELD and value == <PyObject*>_VERSION
             and PyDict_Next(<PyObject*>message, &position, &key, &method) and key == <PyObject*>_METHOD_KEY
             and PyDict_Next(<PyObject*>message, &position, &key, &value) and key == <PyObject*>_PARAMS_KEY):
         return _encode_line(out, message)
-    if method != <PyObject*>envelope.method and _new_envelope(envelope, method):
-        return _encode_line(out, message)
+    return _encode_enveloped(out, <object>method, <object>value, envelope)
+
+
+cdef int _encode_enveloped(_Out* out, object method, object params, _Envelope envelope) except -1:
+    """``_encode_line`` of ``make_message(method, params)``, without the dict: its start copied from
+    ``envelope``, made anew when the method changes."""
+    if method is not envelope.method and _new_envelope(envelope, <PyObject*>method):
+        return _encode_line(out, _message(method, params))
+    return _encode_within(out, envelope.start, params, 1, b"}\n")
+
+
+cdef int _encode_custom(_Out* out, object payload) except -1:
+    """``_encode_line`` of ``make_message("report_custom_message", {"payload": payload})``, without
+    the dicts."""
+    return _encode_within(out, _CUSTOM_START, payload, 2, b"}}\n")
+
+
+cdef int _encode_within(_Out* out, bytes head, object value, int depth, bytes tail) except -1:
+    """``head``, ``value`` (inside ``depth`` containers), ``tail``; ``_UNSUPPORTED``, ``out`` left
+    as it was, if ``value`` goes to the fallback."""
+    cdef Py_ssize_t start = out.used
+    cdef int status = _UNSUPPORTED
     try:
-        _put(out, PyBytes_AS_STRING(envelope.start), PyBytes_GET_SIZE(envelope.start))
-        if _put_value(out, value, 1) == 0:
-            _put(out, b"}\n", 2)
+        _put(out, PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head))
+        if _put_value(out, <PyObject*>value, depth) == 0:
+            _put(out, PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail))
             status = 0
     finally:
         if status:
@@ -211,6 +234,9 @@ cdef int _new_envelope(_Envelope envelope, PyObject* method) except -1:
 cdef str _METHOD_KEY = "method"
 cdef str _PARAMS_KEY = "params"
 cdef bytes _ENVELOPE_HEAD = f'{{"{_VERSION_FIELD}":"{_VERSION}","method":'.encode()
+cdef str _CUSTOM_METHOD = "report_custom_message"
+cdef str _PAYLOAD_KEY = "payload"
+cdef bytes _CUSTOM_START = _ENVELOPE_HEAD + f'"{_CUSTOM_METHOD}","params":{{"{_PAYLOAD_KEY}":'.encode()
 
 
 cdef inline int _put_value(_Out* out, PyObject* value, int depth) except -1:
@@ -389,14 +415,22 @@ cdef int _put_int(_Out* out, PyObject* value) except -1:
 
 @cython.cdivision(True)
 cdef inline int _digits(char* end, uint64_t number) noexcept:
-    """Write ``number`` in decimal just before ``end``; how many digits (at most 20)."""
+    """Write ``number`` in decimal just before ``end``, two digits at a time; how many digits (at
+    most 20)."""
     cdef int n = 0
-    while True:
+    cdef uint64_t pair
+    while number >= 100:
+        pair = number % 100
+        number //= 100
+        n += 2
+        memcpy(end - n, _PAIRS + 2 * pair, 2)
+    if number >= 10:
+        n += 2
+        memcpy(end - n, _PAIRS + 2 * number, 2)
+    else:
         n += 1
-        end[-n] = c"0" + <char>(number % 10)
-        number //= 10
-        if number == 0:
-            return n
+        end[-n] = c"0" + <char>number
+    return n
 
 
 cdef int _put_float(_Out* out, PyObject* value) except -1:
@@ -421,6 +455,18 @@ cdef inline int _floor_log10_pow2(int e) noexcept:
 
 
 @cython.cdivision(True)
+cdef inline int _drop_digits(uint64_t* low, uint64_t* high, uint64_t* unit, uint64_t power, int digits) noexcept:
+    """Drop ``digits`` digits (``power`` is ``10**digits``) from the bounds ``[low, high]`` if a
+    multiple of ``power`` lies between them, and scale ``unit`` to match; how many it dropped."""
+    if (low[0] + power - 1) // power > high[0] // power:
+        return 0
+    low[0] = (low[0] + power - 1) // power
+    high[0] //= power
+    unit[0] *= power
+    return digits
+
+
+@cython.cdivision(True)
 cdef int _put_fixed_float(_Out* out, double number) except -1:
     """``repr(number)`` where it has no exponent (1e-4 <= |number| < 1e16), some ten times faster
     than ``PyOS_double_to_string``: the fewest digits that read back as ``number``, the closest
@@ -433,7 +479,7 @@ cdef int _put_fixed_float(_Out* out, double number) except -1:
     ``m`` is even.
     """
     cdef uint64_t bits, m, low, high, x_int, unit = 1, q, r
-    cdef int e, s, shift, j = 0, n, point
+    cdef int e, s, shift, j, n, point
     cdef _u128 x, half, half_below, mask, below, above, twice_rest, whole_unit
     cdef bint inclusive
     cdef char digits[24]
@@ -458,21 +504,24 @@ cdef int _put_fixed_float(_Out* out, double number) except -1:
     above = x + half
     low = <uint64_t>((below + mask) >> shift) + (0 if inclusive or below & mask else 1)
     high = <uint64_t>(above >> shift) - (0 if inclusive or above & mask else 1)
-    # the fewest digits: drop the last digit while a multiple of 10 is still between the bounds
-    while (low + 9) // 10 <= high // 10:
-        low = (low + 9) // 10
-        high //= 10
-        unit *= 10
-        j += 1
-    # the closest of those to x, rounding half to even
-    x_int = <uint64_t>(x >> shift)
-    q = x_int // unit
-    r = x_int % unit
-    twice_rest = 2 * ((<_u128>r << shift) | (x & mask))
-    whole_unit = <_u128>unit << shift
-    if twice_rest > whole_unit or (twice_rest == whole_unit and q % 2):
-        q += 1
-    q = min(max(q, low), high)
+    # the fewest digits: drop the most last digits that leave a multiple of 10**j between the bounds
+    # (if one of 10**k is, one of 10**(k-1) is: greedily, 16 digits at a time, then 8, 4, 2, 1)
+    j = _drop_digits(&low, &high, &unit, 10000000000000000ULL, 16)
+    j += _drop_digits(&low, &high, &unit, 100000000ULL, 8)
+    j += _drop_digits(&low, &high, &unit, 10000ULL, 4)
+    j += _drop_digits(&low, &high, &unit, 100ULL, 2)
+    j += _drop_digits(&low, &high, &unit, 10ULL, 1)
+    # the closest of those to x, rounding half to even (no choice, and no division, if only one)
+    q = low
+    if low < high:
+        x_int = <uint64_t>(x >> shift)
+        q = x_int // unit
+        r = x_int % unit
+        twice_rest = 2 * ((<_u128>r << shift) | (x & mask))
+        whole_unit = <_u128>unit << shift
+        if twice_rest > whole_unit or (twice_rest == whole_unit and q % 2):
+            q += 1
+        q = min(max(q, low), high)
     n = _digits(digits + 24, q)
     point = n + j - s  # number is 0.DIGITS * 10**point
     _reserve(out, 24)

@@ -11,6 +11,8 @@ import json
 import math
 import os
 import struct
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from support.strategies import Number, Real, Text, builtin_subclasses
 
+from pipes_fast._hotpath import MODULES
 from pipes_fast.external.errors import DagsterPipesError
 from pipes_fast.external.serialize import ascii_line, json_line
 from pipes_fast.protocol import METHODS, PIPES_PROTOCOL_VERSION_FIELD, make_message
@@ -365,6 +368,55 @@ def test_threads_appending_at_once_never_mix_their_lines(writers: list[Written])
         assert [[m for m in got if m["thread"] == t] for t in range(threads)] == sent  # whole, each thread's in order
 
 
+BLOCKED_WRITE = """if True:
+    import os, threading, time
+    from pipes_fast import _hotpath
+
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    try:
+        while True:  # fill the pipe: the next write waits for a reader
+            os.write(write_fd, b"x" * 4096)
+    except BlockingIOError:
+        pass
+    os.set_blocking(write_fd, True)
+    appender = _hotpath.JsonLineAppender(write_fd, bytes)
+    writer = threading.Thread(target=appender.append, args=({"line": "y" * 1000},))
+    writer.start()
+
+    def writing():
+        with open(f"/proc/self/task/{writer.native_id}/syscall") as state:
+            return state.read().split()[0] == "1"  # in write(2) (its number on x86-64)
+
+    # this thread runs Python code while the writer waits in write(2): the GIL is not held there
+    for _ in range(100_000):
+        if writing():
+            break
+        time.sleep(0.001)
+    else:
+        raise SystemExit("the writer never reached its write")
+    data = b""
+    while not data.endswith(b"\\n"):
+        data += os.read(read_fd, 65536)
+    writer.join()
+    print(data[-8:].decode())
+"""
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/syscall") or os.uname().machine != "x86_64", reason="reads x86-64 Linux's /proc"
+)
+def test_a_write_that_waits_lets_other_threads_run(hotpath: ModuleType) -> None:
+    """While one thread's append waits in ``write`` (a full pipe), another runs Python code (which
+    would hang, the pipe never drained, if the GIL were held there) and drains the pipe."""
+    env = {**os.environ, "PIPES_FAST_NO_EXTENSIONS": "1" if hotpath.__name__ == MODULES["pure"] else "0"}
+    process = subprocess.run(
+        [sys.executable, "-c", BLOCKED_WRITE], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert process.returncode == 0, process.stderr
+    assert process.stdout == 'yyyyy"}\n\n'
+
+
 @given(message=values)
 @example(message={"id": uuid.UUID(int=7), "colour": Colour.RED, "level": Level.HIGH, "text": "é"})
 @example(message=[2**63 - 1, 2**63, 2**64 - 1, -(2**63), -(2**63) - 1])
@@ -428,6 +480,38 @@ def test_messages_in_make_message_s_envelope_are_written_as_any_other(writers: l
     writable = [expected(message) for message in messages if _writable(message)]
     for written in writers:
         assert [meaning(line) for line in written.new_lines()] == writable
+
+
+@reusing
+@given(
+    calls=st.lists(st.tuples(st.sampled_from(sorted(METHODS)) | texts | st.integers(), values), min_size=1, max_size=6)
+)
+@example(
+    calls=[("log", {"message": "x"}), ("log", {"bad": {1, 2}}), ("log\ud800", 1), (7, None), ("log", [float("nan")])]
+)
+def test_append_message_writes_what_append_writes_of_make_message(writers: list[Written], calls: list[Any]) -> None:
+    """``append_message(method, params)`` and ``append_custom_message(payload)`` (the message never
+    built) write the same line as ``append`` of the message ``make_message`` builds, or raise the
+    same error and write nothing."""
+    for written in writers:
+        append = written.appender.append
+        for method, params in calls:
+            assert error_of(append, make_message(method, params)) == error_of(
+                written.appender.append_message, method, params
+            )
+            custom = make_message("report_custom_message", {"payload": params})
+            assert error_of(append, custom) == error_of(written.appender.append_custom_message, params)
+        lines = written.new_lines()
+        assert lines[0::2] == lines[1::2]
+
+
+def error_of(call: Callable[..., None], *arguments: Any) -> str | None:
+    """What ``call(*arguments)`` raised, as text (None if nothing)."""
+    try:
+        call(*arguments)
+    except DagsterPipesError as exc:
+        return str(exc)
+    return None
 
 
 @reusing

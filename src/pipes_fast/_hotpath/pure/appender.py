@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 from pipes_fast._hotpath.pure.deferred import orjson
 from pipes_fast._hotpath.pure.final import final
 from pipes_fast._logic.contract import callable_argument, file_descriptor, not_picklable, positive_int
+from pipes_fast._logic.wire import make_message
 from pipes_fast._system.fdio import write_all
 
 _options: Optional[int] = None
@@ -47,24 +48,23 @@ def _writer_for(value: Any) -> int:
     ``fallback`` for the rest (orjson also writes enums, UUIDs, its fragments and ints up to 2**64
     itself, and NaN and infinities as ``null``)."""
     writer = _ORJSON
-    pending = [value]
-    pop, extend = pending.pop, pending.extend
-    while pending:
-        item = pop()
-        kind = type(item)
-        if kind is str or kind is bool or item is None:
-            continue
-        if kind is dict:
-            extend(item.values())
-        elif kind is list or kind is tuple:
-            extend(item)
-        elif kind is int:
-            if not _LOWEST <= item < _BEYOND:
+    containers = [(value,)]  # the items of each container yet to look at (scalars looked at in place)
+    while containers:
+        for item in containers.pop():
+            kind = type(item)
+            if kind is str or kind is bool or item is None:
+                continue
+            if kind is dict:
+                containers.append(item.values())
+            elif kind is list or kind is tuple:
+                containers.append(item)
+            elif kind is int:
+                if not _LOWEST <= item < _BEYOND:
+                    return _FALLBACK
+            elif kind is not float or item - item != 0.0:  # NaN - NaN and inf - inf are NaN
                 return _FALLBACK
-        elif kind is not float or item - item != 0.0:  # NaN - NaN and inf - inf are NaN
-            return _FALLBACK
-        elif -1e-4 < item < 1e-4 and item:
-            writer = _COMPACT
+            elif -1e-4 < item < 1e-4 and item:
+                writer = _COMPACT
     return writer
 
 
@@ -143,6 +143,14 @@ class JsonLineAppender:
             self._buffer += data
         if woke and self._wake is not None:
             self._wake()
+
+    def append_message(self, method: Any, params: Any) -> None:
+        """:meth:`append` ``make_message(method, params)``."""
+        self.append(make_message(method, params))
+
+    def append_custom_message(self, payload: Any) -> None:
+        """:meth:`append` ``make_message("report_custom_message", {"payload": payload})``."""
+        self.append(make_message("report_custom_message", {"payload": payload}))
 
     def flush(self) -> None:
         """Write what the buffer holds (nothing to do unbuffered or once closed)."""
