@@ -27,7 +27,15 @@ from support.strategies import Text, builtin_subclasses, json_scalars, json_valu
 
 from pipes_fast import _hotpath
 from pipes_fast._hotpath import MODULES
-from pipes_fast.external import PipesFileMessageWriterChannel, writers
+from pipes_fast.external import (
+    DagsterPipesError,
+    PipesContext,
+    PipesDefaultContextLoader,
+    PipesDefaultMessageWriter,
+    PipesFileMessageWriterChannel,
+    PipesMappingParamsLoader,
+    writers,
+)
 from pipes_fast.protocol import METADATA_TYPES
 
 ASSET_KEYS = ["a", "b/c", "slash\\/inside"]
@@ -238,6 +246,44 @@ def test_a_message_is_in_the_file_when_the_call_returns(tmp_path: Path, hotpath:
             context.report_custom_message({"index": index, "large": "é" * 300_000})
             assert payloads(read_messages(hotpath, path), "report_custom_message", "payload")[-1]["index"] == index
         context.close()
+
+
+def test_reports_after_the_switch_go_through_the_appender_until_close(tmp_path: Path, hotpath: ModuleType) -> None:
+    """Once the appender takes over, ``report_custom_message`` is its own (no Python frame between);
+    close restores the method that refuses, and every report is in the file, in order."""
+    path = tmp_path / "m.jsonl"
+    with switching_after(2, hotpath):  # the opened message, one report, then the appender
+        context = open_context(path)
+        for index in range(5):
+            context.report_custom_message({"index": index})
+        assert context.report_custom_message.__self__ is context._message_channel._appender
+        context.close()
+    assert context.report_custom_message.__func__ is PipesContext.report_custom_message
+    with pytest.raises(DagsterPipesError, match="Cannot send message after pipes context is closed."):
+        context.report_custom_message({"index": 5})
+    messages = read_messages(hotpath, path)
+    assert [m["method"] for m in messages] == ["opened", *["report_custom_message"] * 5, "closed"]
+    assert payloads(messages, "report_custom_message", "payload") == [{"index": index} for index in range(5)]
+
+
+def test_a_subclass_s_report_custom_message_is_called_after_the_switch_too(tmp_path: Path, hotpath: ModuleType) -> None:
+    seen = []
+
+    class Counting(PipesContext):
+        def report_custom_message(self, payload: Any) -> None:
+            seen.append(payload)
+            super().report_custom_message(payload)
+
+    path = tmp_path / "m.jsonl"
+    loader = PipesMappingParamsLoader(bootstrap_env(context_data(), {"path": str(path)}))
+    with (
+        switching_after(2, hotpath),
+        Counting(loader, PipesDefaultContextLoader(), PipesDefaultMessageWriter()) as context,
+    ):
+        for index in range(5):
+            context.report_custom_message(index)
+    assert seen == list(range(5))
+    assert payloads(read_messages(hotpath, path), "report_custom_message", "payload") == list(range(5))
 
 
 @settings(max_examples=100, deadline=None)

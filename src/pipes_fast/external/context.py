@@ -9,7 +9,7 @@ from pipes_fast.external import validation as check
 from pipes_fast.external.errors import DagsterPipesError, DagsterPipesWarning
 from pipes_fast.external.loaders import PipesContextLoader, PipesDefaultContextLoader
 from pipes_fast.external.params import PipesEnvVarParamsLoader, PipesParamsLoader
-from pipes_fast.external.writers import PipesDefaultMessageWriter, PipesMessageWriter
+from pipes_fast.external.writers import PipesDefaultMessageWriter, PipesFileMessageWriterChannel, PipesMessageWriter
 
 TYPE_CHECKING = False  # typing stays unimported at run time: see pipes_fast.external
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from traceback import TracebackException
     from types import TracebackType
-    from typing import Any, Callable, ClassVar, ContextManager, Literal, TypeVar
+    from typing import Any, Callable, ClassVar, ContextManager, Literal, Protocol, TypeVar
 
     from pipes_fast.protocol import (
         PipesAssetCheckSeverity,
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     )
 
     V = TypeVar("V")
+
+    class _Sender(Protocol):
+        def _send(self, method: str, params: Any) -> None: ...
+
 
 _NOT_LAUNCHED = (
     "This process was not launched by a Dagster orchestration process. All calls to the"
@@ -107,13 +111,23 @@ class PipesContext:
         try:
             self._data: PipesContextData = self._enter(context_loader.load_context(context_params))
             self._message_channel = self._enter(message_writer.open(messages_params))
-            self._message_channel.write_message(make_message("opened", message_writer.get_opened_payload()))
+            self._sender: _Sender = _sender_for(self._message_channel)
+            self._sender._send("opened", message_writer.get_opened_payload())
         except BaseException:
             self._release()
             raise
         self._materialized_assets: set[str] = set()
         self._logger: logging.Logger | None = None
         self._closed = False
+        channel = self._message_channel
+        if type(channel) is PipesFileMessageWriterChannel and type(self).report_custom_message is _REPORT:
+            channel._on_take_over(self._report_through)
+
+    def _report_through(self, appender: Any) -> None:
+        """Make ``report_custom_message`` the one of the hot path's appender, which has taken over the
+        file channel: no Python frame between the caller and the write, until :meth:`close`."""
+        if not self._closed:
+            self.report_custom_message = appender.append_custom_message  # type: ignore[method-assign]
 
     def _enter(self, manager: ContextManager[Any]) -> Any:
         """Enter ``manager`` until :meth:`_release` (an ExitStack of two, without importing contextlib)."""
@@ -151,8 +165,10 @@ class PipesContext:
         if self._closed:
             return
         self._closed = True
+        vars(self).pop("report_custom_message", None)  # the appender's (see _report_through)
+        sender, self._sender = self._sender, _Closed()
         try:
-            self._message_channel.write_message(make_message("closed", {"exception": exc} if exc else {}))
+            sender._send("closed", {"exception": exc} if exc else {})
         finally:
             self._release()
 
@@ -162,9 +178,7 @@ class PipesContext:
         return self._closed
 
     def _write_message(self, method: str, params: Mapping[str, Any] | None = None) -> None:
-        if self._closed:
-            raise DagsterPipesError("Cannot send message after pipes context is closed.")
-        self._message_channel.write_message(make_message(method, params))  # type: ignore[arg-type]
+        self._sender._send(method, params)
 
     # ----- what the step is -----
 
@@ -313,8 +327,12 @@ class PipesContext:
         )
 
     def report_custom_message(self, payload: Any) -> None:
-        """Send any JSON-serializable payload; the orchestration side gets it from ``get_custom_messages()``."""
-        self._write_message("report_custom_message", {"payload": payload})
+        """Send any JSON-serializable payload; the orchestration side gets it from ``get_custom_messages()``.
+
+        Once the hot path's appender writes the file channel, an instance's ``report_custom_message``
+        is the appender's ``append_custom_message`` until :meth:`close` (one taken before and called
+        after ``close`` raises ``OSError``, as the closed file it writes to refuses)."""
+        self._sender._send("report_custom_message", {"payload": payload})
 
     def log_external_stream(self, stream: str, text: str, extras: PipesExtras | None = None) -> None:
         """Send text from an output stream (e.g. "stdout") for the orchestration side to show."""
@@ -328,6 +346,37 @@ class PipesContext:
 
             self._logger = PipesLogger(self._write_message)
         return self._logger
+
+
+_REPORT = PipesContext.report_custom_message
+
+
+def _sender_for(channel: Any) -> _Sender:
+    """What a context sends ``(method, params)`` through: pipes_fast's own file channel itself (its
+    ``_send`` writes the message without building it, once the hot path has taken over), any other
+    channel, a subclass included, through its ``write_message``."""
+    return channel if type(channel) is PipesFileMessageWriterChannel else _Enveloping(channel)
+
+
+class _Enveloping:
+    """Sends ``(method, params)`` as ``channel.write_message(make_message(method, params))``."""
+
+    __slots__ = ("_channel",)
+
+    def __init__(self, channel: Any) -> None:
+        self._channel = channel
+
+    def _send(self, method: str, params: Any) -> None:
+        self._channel.write_message(make_message(method, params))  # type: ignore[arg-type]
+
+
+class _Closed:
+    """What a closed context sends through: nothing, every message raises."""
+
+    __slots__ = ()
+
+    def _send(self, method: str, params: Any) -> None:
+        raise DagsterPipesError("Cannot send message after pipes context is closed.")
 
 
 def _pipes_exception(error: TracebackException) -> PipesException:

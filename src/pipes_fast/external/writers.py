@@ -11,6 +11,7 @@ import os
 import sys
 from abc import ABC, abstractmethod
 
+from pipes_fast._logic.wire import make_message
 from pipes_fast.external.errors import DagsterPipesError, DagsterPipesWarning
 from pipes_fast.external.validation import param_of_type
 
@@ -124,6 +125,7 @@ class PipesFileMessageWriterChannel(PipesMessageWriterChannel):
         self._early_left = ORJSON_AFTER
         self._write_ascii_line = write_ascii_line
         self._close_buffered: Callable[[], object] | None = None
+        self._when_hot: list[Callable[[Any], object]] = []
         if buffered:
             import weakref
 
@@ -135,7 +137,7 @@ class PipesFileMessageWriterChannel(PipesMessageWriterChannel):
             self._appender = flusher.appender
             # runs once: on close(), when the channel is dropped, or at interpreter exit
             self._close_buffered = weakref.finalize(self, _close_flushing, flusher, self._fd)
-            self.write_message = self._appender.append  # type: ignore[method-assign]
+            self._take_over(self._appender)
 
     def write_message(self, message: PipesMessage) -> None:
         """Append ``message`` as one line. Once the hot path's appender has taken over, its
@@ -150,8 +152,29 @@ class PipesFileMessageWriterChannel(PipesMessageWriterChannel):
             from pipes_fast.external.serialize import make_appender
 
             appender = self._appender = make_appender(self._fd)
-            self.write_message = appender.append  # type: ignore[method-assign]
+            self._take_over(appender)
         appender.append(message)
+
+    def _send(self, method: str, params: Any) -> None:
+        """Append ``make_message(method, params)``: how :class:`~pipes_fast.external.PipesContext`
+        sends through this class's channels. Once the hot path's appender has taken over, its
+        ``append_message`` is this instance's ``_send``: the message dict is never built."""
+        self.write_message(make_message(method, params))  # type: ignore[arg-type]
+
+    def _take_over(self, appender: Any) -> None:
+        """Send every message through ``appender`` from now on, without a Python frame between."""
+        self.write_message = appender.append  # type: ignore[method-assign]
+        self._send = appender.append_message  # type: ignore[method-assign]
+        calls, self._when_hot = self._when_hot, []
+        for call in calls:
+            call(appender)
+
+    def _on_take_over(self, call: Callable[[Any], object]) -> None:
+        """Call ``call(appender)`` once the hot path's appender has taken over (now, if it has)."""
+        if self._appender is None:
+            self._when_hot.append(call)
+        else:
+            call(self._appender)
 
     def flush(self) -> None:
         """Write out the buffered messages now (unbuffered, there are none)."""
