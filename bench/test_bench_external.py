@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import dagster_pipes
+import goal_writer_floor
 import pytest
 from goal_external import open_context, small_messages, written_lines
 
@@ -67,3 +68,14 @@ def test_log(benchmark: Any, tmp_path: Path, side: str) -> None:
     with open_context(SIDES[side], str(tmp_path / "messages.jsonl")) as context:
         info = context.log.info
         benchmark(lambda: [info("processed item %d", index) for index in range(2_000)])
+
+
+@pytest.mark.parametrize("shape", goal_writer_floor.SHAPES)
+def test_report_loop_beside_the_write_floor(shape: str) -> None:
+    """``goal_writer_floor``'s measurement, small: each side writes every row of every round, and
+    the ratios are figures (their size is the goal's, measured by ``python bench/goals.py``)."""
+    found = goal_writer_floor.measure_rounds(shape, 300, 2)
+    assert found.lines_written == {side: [300, 300] for side in goal_writer_floor.SIDES}
+    assert found.line_bytes > (1000 if shape == "1 KB" else 100)
+    assert all(0 < found.ratio_to_floor(side) < float("inf") for side in ("pipes_fast", "dagster_pipes"))
+    assert "pipes_fast" in found.summary()
