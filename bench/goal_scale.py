@@ -152,6 +152,7 @@ def summary(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     figures["errors"] = sorted({e for r in good for e in r["errors"]})[:5]
     figures["not_ready"] = max(r["config"]["sessions"] - r["ready"] for r in good)
     figures["fallback_warnings"] = [min(map(fallbacks, good)), max(map(fallbacks, good))]
+    figures |= {name: max(r.get(name, 0) for r in good) for name in ("inotify_instances", "pipes_fast_threads")}
     figures["warnings"] = dict(sum((Counter({**r["warnings"], **r["session_warnings"]}) for r in good), Counter()))
     return figures
 
@@ -211,7 +212,8 @@ def ratio(by: dict[tuple[str, int], dict[str, Any]], side: str, figure: str, big
 def table(by: dict[tuple[str, int], dict[str, Any]]) -> str:
     head = (
         f"{'side':<26}{'N':>6}{'wall s':>13}{'lost/mis/for':>14}{'failed':>8}{'CPU us/msg':>15}"
-        f"{'kids sys us/msg':>17}{'maxRSS MB':>12}{'idle KB/sess':>14}{'fallback':>10}{'p99 ms':>13}"
+        f"{'kids sys us/msg':>17}{'maxRSS MB':>12}{'idle KB/sess':>14}{'inotify':>8}{'threads':>8}{'fallback':>10}"
+        f"{'p99 ms':>13}"
     )
     lines = [head]
     for (side, count), f in by.items():
@@ -224,7 +226,7 @@ def table(by: dict[tuple[str, int], dict[str, Any]]) -> str:
             f"{side:<26}{count:>6}{spread(f['seconds'], digits=2):>13}{delivery:>14}{f['failed_sessions'] + f['not_ready']:>8}"
             f"{spread(f['cpu_us_per_message'], digits=2):>15}{spread(f['children_sys_us_per_message'], digits=2):>17}"
             f"{spread(f['maxrss_mb'], digits=0):>12}{spread(f['idle_kb_per_session'], digits=0):>14}"
-            f"{spread(f['fallback_warnings'], digits=0):>10}{p99:>13}"
+            f"{f['inotify_instances']:>8}{f['pipes_fast_threads']:>8}{spread(f['fallback_warnings'], digits=0):>10}{p99:>13}"
         )
         lines += [f"{'':<32}error: {e}" for e in f["errors"]]
         lines += [f"{'':<32}warning x{n}: {text[:140]}" for text, n in f["warnings"].items()]

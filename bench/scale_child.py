@@ -11,7 +11,8 @@ open and idle at once before any streams. Then, by ``MODE``:
   is the ``session`` extra the orchestrator passed);
 - ``latency``: after a random pause in ``[0, SPREAD)``, ``COUNT`` log lines ``"session i t"``
   (``t`` is ``time.monotonic_ns()`` just before the line is written; CLOCK_MONOTONIC is
-  system-wide on Linux), each followed by a random gap in ``GAPS``.
+  system-wide on Linux), each followed by a random gap in ``GAPS``; then it waits until every
+  child can have written its lines, so that no child's exit competes with the lines for the CPU.
 """
 
 import os
@@ -33,6 +34,8 @@ def main() -> None:
         from pipes_fast.external import open_dagster_pipes
     with open_dagster_pipes() as context:
         session = context.get_extra("session")
+        if mode == "latency":  # what the first log line loads (pipes_fast.external: logging, 20 ms) is
+            context.log.info("warming up")  # loaded now, not in the measured lines
         go = os.open(os.path.join(folder, "go"), os.O_RDONLY)
         ready = os.open(os.path.join(folder, "ready"), os.O_WRONLY)
         os.write(ready, b"r")
@@ -46,10 +49,14 @@ def main() -> None:
                 report({"s": session, "i": i})
         else:
             gaps, info = random.Random(session), context.log.info
+            went = time.monotonic()
             time.sleep(gaps.uniform(0, SPREAD))
             for i in range(count):
                 info(f"{session} {i} {time.monotonic_ns()}")
                 time.sleep(gaps.uniform(*GAPS))
+            # every child stays until the last can have written: the exits (tens of ms of CPU each,
+            # a thousand at once) come after the lines, and do not delay their delivery
+            time.sleep(max(0.0, went + SPREAD + count * GAPS[1] + 0.5 - time.monotonic()))
 
 
 if __name__ == "__main__":

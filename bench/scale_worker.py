@@ -136,6 +136,19 @@ def rss_kb() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def waiting_resources() -> dict[str, int]:
+    """What this process holds to wait for its sessions' messages: inotify instances, and threads
+    other than the sessions' own (the readers' pool, the watcher)."""
+    instances = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            instances += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:inotify"
+        except OSError:
+            pass  # the listing's own descriptor
+    pipes_fast_threads = sum(thread.name.startswith("pipes_fast") for thread in threading.enumerate())
+    return {"inotify_instances": instances, "pipes_fast_threads": pipes_fast_threads}
+
+
 def raise_open_files_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
@@ -181,6 +194,7 @@ def run_sessions(config: Config, run: Runner, folder: Path) -> dict[str, Any]:
     opened = time.monotonic()
     time.sleep(SETTLE_SECONDS)
     rss_idle = rss_kb()
+    held = waiting_resources()
     went = time.monotonic()
     barrier.go()
     for thread in threads:
@@ -199,6 +213,7 @@ def run_sessions(config: Config, run: Runner, folder: Path) -> dict[str, Any]:
         "children_sys_seconds": children_after.ru_stime - children_before.ru_stime,
         "rss_base_kb": rss_base,
         "rss_idle_kb": rss_idle,
+        **held,
         "errors": got.errors,
         "session_warnings": warnings_by_text(record for records in got.logs.values() for record in records),
         **delivery(config, got),

@@ -13,6 +13,7 @@ from goal_scale import FALLBACK, SIDES, processes_figures, run_one
 from scale_worker import Config
 
 import pipes_fast
+from pipes_fast._system import pool
 
 SESSIONS = 20
 MESSAGES = 300
@@ -27,6 +28,13 @@ def assert_exact(run: dict[str, Any], sessions: int) -> None:
     assert not [text for text in warnings if FALLBACK in text]
 
 
+def assert_one_waiting_mechanism(run: dict[str, Any]) -> None:
+    """The open, idle sessions of a pipes_fast client share the process's one inotify instance and
+    its watcher thread, and hold no reader thread each (the pool is bounded)."""
+    assert run["inotify_instances"] == 1
+    assert run["pipes_fast_threads"] <= pool.MAX_WORKERS + 1
+
+
 @pytest.mark.parametrize("implementation", ["compiled", "pure"])
 @pytest.mark.parametrize("side", ["pipes_fast", "pipes_fast/dagster_pipes"])
 def test_sessions_sharing_one_client_get_exactly_their_own_messages(
@@ -39,6 +47,7 @@ def test_sessions_sharing_one_client_get_exactly_their_own_messages(
     client, children = SIDES[side]
     run = run_one(Config(client, children, SESSIONS, MESSAGES), timeout=300)
     assert_exact(run, SESSIONS)
+    assert_one_waiting_mechanism(run)
     assert run["implementation"] == implementation
 
 
@@ -55,6 +64,7 @@ def test_dagster_clients_run_the_same_load() -> None:
         assert "failed" not in run, run
         if side == "pipes_fast.dagster":  # Dagster's own may lose some: that is what is measured
             assert_exact(run, 5)
+            assert_one_waiting_mechanism(run)
 
 
 def test_orchestrator_processes_at_once_lose_nothing() -> None:
