@@ -194,7 +194,7 @@ def test_a_grandchild_holding_the_captured_pipes_does_not_hold_up_run(
 ) -> None:
     pid_file = tmp_path / "grandchild.pid"
     command = ["sh", "-c", f"echo out; echo err >&2; sleep 300 & echo $! > '{pid_file}'; exit 0"]
-    _wake.watcher()  # the process's one watcher, kept for its life
+    _wake.watcher().ensure_instance()  # the process's one watcher and instance, kept for its life
     fds, threads = _open_fds(), set(threading.enumerate())
     returned: list[PipesClientCompletedInvocation] = []
     run = threading.Thread(

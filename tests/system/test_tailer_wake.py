@@ -41,7 +41,7 @@ def wake(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
         monkeypatch.setenv("PIPES_FAST_NO_INOTIFY", "1")
         return "poll"
     monkeypatch.delenv("PIPES_FAST_NO_INOTIFY", raising=False)
-    if _wake.disabled() or not _wake.watcher().inotify:
+    if _wake.disabled() or not _wake.watcher().ensure_instance():
         pytest.skip("inotify is not available here")
     monkeypatch.setattr(_tailer, "_SAFETY_POLL_SECONDS", (3600.0, 3600.0))  # only inotify wakes a wait in time
     return "inotify"
@@ -174,6 +174,14 @@ def test_a_wait_after_close_is_woken_again(wake: str, tmp_path: Path) -> None:
     tailer.close()
 
 
+def settle_watcher() -> None:
+    """Make the process's watcher and (unless disabled) its inotify instance, which it keeps for
+    its life, before descriptors are counted."""
+    watcher = _wake.watcher()
+    if not _wake.disabled():
+        watcher.ensure_instance()
+
+
 def open_descriptors(folder: Path) -> Counter[str]:
     """What this process holds open of what a tailer opens: inotify instances, eventfds, files in ``folder``."""
     held: Counter[str] = Counter()
@@ -194,7 +202,7 @@ def test_no_descriptor_is_left_open(wake: str, tmp_path: Path) -> None:
     process holds one inotify instance for all of them, and nothing else of theirs once closed."""
     path = tmp_path / "messages"
     path.write_bytes(b"x\n")
-    _wake.watcher()
+    settle_watcher()
     before = open_descriptors(tmp_path)
     for i in range(300):
         tailer = FileTailer(path if i % 10 else tmp_path / "missing" / "messages")
@@ -335,7 +343,7 @@ def test_a_failing_watch_falls_back_to_polling(
         return call(name, *args)
 
     monkeypatch.setattr(_wake, "_call", failing)
-    _wake.watcher()
+    settle_watcher()
     before = open_descriptors(tmp_path)
     with caplog.at_level(logging.WARNING, logger=_wake.__name__):
         for i in range(2):
@@ -406,7 +414,7 @@ def test_a_session_delivers_a_message_while_the_process_runs(wake: str, tmp_path
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd")
 def test_sessions_leave_no_descriptor_open(wake: str, tmp_path: Path) -> None:
     path = tmp_path / "messages"
-    _wake.watcher()
+    settle_watcher()
     before = open_descriptors(tmp_path)
     for i in range(20):
         with open_pipes_session(StepContext(), PipesEnvContextInjector(), PipesFileMessageReader(str(path))) as session:
@@ -423,7 +431,7 @@ def test_a_write_wakes_only_the_reader_of_its_own_file(monkeypatch: pytest.Monke
     back its subscriber only (the watcher handles events in order: once the last file's call back
     has come, any call the others' writes made would have come before it)."""
     monkeypatch.delenv("PIPES_FAST_NO_INOTIFY", raising=False)
-    if not _wake.watcher().inotify:
+    if not _wake.watcher().ensure_instance():
         pytest.skip("inotify is not available here")
     paths = [tmp_path / f"messages-{i}" for i in range(3)]
     calls: list[Counter[int]] = [Counter() for _ in paths]
@@ -460,3 +468,25 @@ def test_a_write_wakes_only_the_reader_of_its_own_file(monkeypatch: pytest.Monke
             subscription.close()
         for fd in descriptors:
             os.close(fd)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
+def test_a_process_that_started_polling_is_woken_once_inotify_is_allowed(tmp_path: Path) -> None:
+    """``PIPES_FAST_NO_INOTIFY`` is read at each look: the watcher made while it was set makes its
+    instance for the first look after it is unset."""
+    code = textwrap.dedent("""
+        import os, sys
+        from pipes_fast._system.tailer import FileTailer
+        os.environ["PIPES_FAST_NO_INOTIFY"] = "1"
+        polling = FileTailer(sys.argv[1] + "/first")
+        polling.wait(timeout=0)
+        del os.environ["PIPES_FAST_NO_INOTIFY"]
+        watched = FileTailer(sys.argv[1] + "/second")
+        watched.wait(timeout=0)
+        print(polling.watched, watched.watched)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PIPES_FAST_NO_INOTIFY"}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    assert out.split() == ["False", "True"]

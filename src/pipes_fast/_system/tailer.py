@@ -86,6 +86,9 @@ class FileTailer:
         without trying it again (until ``close``)."""
         self._waiter: Optional[Callable[[], object]] = None
         self._delay = 0.0
+        self._waited_watched = False
+        """True if the last look that found nothing was watched: a wait after it that runs out
+        is a safety look, and a change it finds was not reported."""
         self._woken = threading.Event()
 
     @property
@@ -125,13 +128,15 @@ class FileTailer:
         self._waiter = waiter
         subscription = self._subscribe()
         watched = subscription is not None and subscription.arm(self._fd)  # before the check: none missed
+        unreported = timed_out and watched and self._waited_watched  # a watched wait ran out
         if self._ready():
-            self._delay = 0.0
-            if timed_out and watched:
+            self._delay, self._waited_watched = 0.0, False
+            if unreported:
                 self._poll_instead()
             return None
         shortest, longest = _SAFETY_POLL_SECONDS if watched else _POLL_SECONDS
         self._delay = min(max(self._delay * 2, shortest), longest)
+        self._waited_watched = watched
         return self._delay
 
     def wait(self, timeout: Optional[float] = None) -> bool:

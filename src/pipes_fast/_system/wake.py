@@ -126,29 +126,34 @@ class Watcher:
         self._order = itertools.count()
         self._poll = select.poll()
         self._poll.register(self._wake_read, select.POLLIN)
-        if not disabled():
-            self._make_instance()
+        self._polled_fd = -1
+        """The instance as the thread's poll knows it: registered by the thread, between polls."""
+        self._retry_at = 0.0
         threading.Thread(target=self._serve, name="pipes_fast watcher", daemon=True).start()
 
-    def _make_instance(self) -> None:
-        """Make the inotify instance; failing for a limit (the user's instances used up), try again
-        in :data:`RETRY_INSTANCE_SECONDS` (on the watcher's thread: its poll is not running then)."""
-        try:
-            fd = _call("inotify_init1", os.O_NONBLOCK | os.O_CLOEXEC)
-        except (ImportError, AttributeError) as exc:  # no ctypes, no inotify in libc
-            _fall_back(f"inotify is not available ({exc})")
-            return
-        except OSError as exc:  # a limit
-            _fall_back(f"inotify is not available ({exc})")
-            self.call_later(RETRY_INSTANCE_SECONDS, self._make_instance)
-            return
-        self._poll.register(fd, select.POLLIN)
-        self._fd = fd
-
-    @property
-    def inotify(self) -> bool:
-        """True if the process has its inotify instance."""
-        return self._fd >= 0
+    def ensure_instance(self) -> bool:
+        """True if the process has its inotify instance, made now if need be. A failure for a
+        limit (the user's instances used up) is tried again :data:`RETRY_INSTANCE_SECONDS` later;
+        no inotify at all, never."""
+        if self._fd >= 0:
+            return True
+        with self._lock:
+            if self._fd >= 0:
+                return True
+            if time.monotonic() < self._retry_at:
+                return False
+            try:
+                self._fd = _call("inotify_init1", os.O_NONBLOCK | os.O_CLOEXEC)
+            except (ImportError, AttributeError) as exc:  # no ctypes, no inotify in libc
+                _fall_back(f"inotify is not available ({exc})")
+                self._retry_at = float("inf")
+                return False
+            except OSError as exc:  # a limit
+                _fall_back(f"inotify is not available ({exc})")
+                self._retry_at = time.monotonic() + RETRY_INSTANCE_SECONDS
+                return False
+        self._wake()  # its poll takes the instance in
+        return True
 
     def descriptors(self) -> tuple[int, ...]:
         """The descriptors the watcher holds open for the life of the process."""
@@ -200,6 +205,9 @@ class Watcher:
                 time.sleep(0.01)
 
     def _turn(self) -> None:
+        if self._polled_fd != self._fd:
+            self._poll.register(self._fd, select.POLLIN)
+            self._polled_fd = self._fd
         with self._lock:
             timeout = -1 if not self._timers else max(0, 1000 * (self._timers[0][0] - time.monotonic()))
         for fd, _ in self._poll.poll(timeout if timeout < 0 else int(timeout) + 1):
@@ -321,7 +329,7 @@ class Subscription:
         """Watch for the next change: the folder (again, if it was lost), and the file open as ``fd``
         (-1: none yet) for its next write; True if such a change from now on calls ``on_change``."""
         self._watching = False
-        if self._broken or self._closed or disabled() or not self._watcher.inotify:
+        if self._broken or self._closed or disabled() or not self._watcher.ensure_instance():
             return False
         watcher = self._watcher
         with watcher._lock:
