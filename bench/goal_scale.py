@@ -57,6 +57,7 @@ SIDES = {
     "pipes_fast/dagster_pipes": ("pipes_fast", "dagster_pipes"),
     "pipes_fast.dagster": ("pipes_fast.dagster", "pipes_fast"),
     "dagster": ("dagster", "pipes_fast"),
+    "dagster/dagster_pipes": ("dagster", "dagster_pipes"),
 }
 """Side name -> (client, what the children report with)."""
 MESSAGES = 3000
