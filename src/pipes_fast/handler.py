@@ -47,6 +47,7 @@ def log_level_number(level: Any) -> Optional[int]:
     """The ``logging`` level of a log message's ``level`` (a name, in any case), or None."""
     return _LEVELS.get(level.upper()) if isinstance(level, str) else None
 
+
 _MAX_EXCEPTION_CHAIN = 20
 
 
