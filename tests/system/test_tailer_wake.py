@@ -490,3 +490,29 @@ def test_a_process_that_started_polling_is_woken_once_inotify_is_allowed(tmp_pat
         [sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True, check=True, timeout=120
     ).stdout
     assert out.split() == ["False", "True"]
+
+
+EXITS_WITH_TAILERS_OPEN = """
+import sys
+from pipes_fast._system.tailer import FileTailer
+tailer = FileTailer(sys.argv[1] + "/messages")
+tailer.wait(timeout=0)  # the first look: the watcher's thread is busy taking its instance in
+print("exiting", flush=True)
+"""
+"""A process that exits right after its tailer's first look, the tailer open and watched."""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="inotify is Linux's")
+def test_a_process_exits_with_its_tailers_open(tmp_path: Path) -> None:
+    """The watcher's daemon thread may stop holding its lock as the interpreter exits; closing the
+    tailers then must not wait for it (it did, in about one exit in three)."""
+    env = {k: v for k, v in os.environ.items() if k != "PIPES_FAST_NO_INOTIFY"}
+    for _ in range(30):
+        result = subprocess.run(
+            [sys.executable, "-c", EXITS_WITH_TAILERS_OPEN, str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (result.returncode, result.stdout) == (0, "exiting\n"), result.stderr

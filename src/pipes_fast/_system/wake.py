@@ -355,8 +355,14 @@ class Subscription:
             self._watching = self._folder_wd >= 0
             return self._watching
 
+    _finalizing = staticmethod(sys.is_finalizing)  # kept by the class: module globals go first at exit
+
     def close(self) -> None:
-        """Stop watching (later calls do nothing; a later :meth:`arm` watches no more)."""
+        """Stop watching (later calls do nothing; a later :meth:`arm` watches no more). Not while
+        the interpreter exits: the watcher's daemon thread may have stopped holding its lock, and
+        the process's end closes the instance anyway."""
+        if self._finalizing():
+            return
         with self._watcher._lock:
             self._closed, self._watching = True, False
             self._unwatch()
