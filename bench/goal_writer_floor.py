@@ -87,7 +87,7 @@ class Rounds:
         )
 
 
-def measure_rounds(shape: str, rows: int, rounds: int) -> Rounds:
+def timed_rounds(shape: str, rows: int, rounds: int) -> Rounds:
     """Time the three sides on ``rows`` messages of ``shape``, in ``rounds`` interleaved rounds."""
     loop = SHAPES[shape]
     found = Rounds(shape, rows)
@@ -147,7 +147,7 @@ def _count_lines_and_empty(path: str) -> int:
 
 
 def _floor_goal(shape: str, rounds: int) -> Goal:
-    found = measure_rounds(shape, ROWS, rounds)
+    found = timed_rounds(shape, ROWS, rounds)
     print(found.summary(), file=sys.stderr)
     goal = Goal(
         f"report_custom_message loop vs the write floor, {ROWS // 1000}k {shape} rows",
@@ -174,4 +174,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     print(f"hot path: {_hotpath.IMPLEMENTATION}")
     for name in SHAPES:
-        print(measure_rounds(name, args.rows, args.rounds).summary(), flush=True)
+        print(timed_rounds(name, args.rows, args.rounds).summary(), flush=True)

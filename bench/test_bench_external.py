@@ -74,7 +74,7 @@ def test_log(benchmark: Any, tmp_path: Path, side: str) -> None:
 def test_report_loop_beside_the_write_floor(shape: str) -> None:
     """``goal_writer_floor``'s measurement, small: each side writes every row of every round, and
     the ratios are figures (their size is the goal's, measured by ``python bench/goals.py``)."""
-    found = goal_writer_floor.measure_rounds(shape, 300, 2)
+    found = goal_writer_floor.timed_rounds(shape, 300, 2)
     assert found.lines_written == {side: [300, 300] for side in goal_writer_floor.SIDES}
     assert found.line_bytes > (1000 if shape == "1 KB" else 100)
     assert all(0 < found.ratio_to_floor(side) < float("inf") for side in ("pipes_fast", "dagster_pipes"))
